@@ -1,0 +1,58 @@
+// A bus: a directory (by name: /dev/shm/shmbus/NAME) holding a registry of topics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmbus/message.h"
+#include "shmbus/pattern_subscriber.h"
+#include "shmbus/publisher.h"
+#include "shmbus/subscriber.h"
+#include "shmbus/topic.h"
+
+namespace shmbus {
+
+namespace detail {
+struct BusState;
+}
+
+struct BusOptions {
+  bool create = true;                 // create the bus if it does not exist
+  std::optional<std::string> group;   // share with this Unix group (0770) instead of 0700
+  TopicConfig topic_defaults;         // used when a topic is created implicitly
+};
+
+// Set-up calls throw shmbus::Error with what failed and what to do. A Bus may be shared by
+// threads; the objects it hands out keep the mappings they need alive on their own.
+class Bus {
+ public:
+  // `name_or_path`: a bare name (no '/') means /dev/shm/shmbus/NAME (or $SHMBUS_ROOT/NAME);
+  // anything with a '/' is a directory path.
+  static Bus open(std::string_view name_or_path, const BusOptions& options = {});
+
+  const std::string& path() const noexcept;
+
+  // Creates a topic; if it exists already with the same kind, returns false and leaves it be.
+  bool create_topic(std::string_view name, const TopicConfig& config = {});
+  bool topic_exists(std::string_view name) const;
+  std::vector<std::string> topics() const;
+  TopicStats stats(std::string_view name) const;
+
+  // Publishes to / reads one topic, creating it with the bus defaults if it is new.
+  Publisher publisher(std::string_view topic);
+  Subscriber subscriber(std::string_view topic, const SubscribeOptions& options = {});
+  // Every topic matching `pattern`, existing or created later.
+  PatternSubscriber subscribe(std::string_view pattern, const SubscribeOptions& options = {});
+
+  std::shared_ptr<detail::BusState> state() const noexcept { return state_; }
+
+ private:
+  explicit Bus(std::shared_ptr<detail::BusState> state) : state_(std::move(state)) {}
+  std::shared_ptr<detail::BusState> state_;
+};
+
+}  // namespace shmbus

@@ -1,0 +1,79 @@
+// Errors: Errc + Result<T> on the data path (never thrown), shmbus::Error on set-up paths.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace shmbus {
+
+// Data-path outcomes. Each enumerator says what the caller should do about it.
+enum class Errc : uint8_t {
+  kOk = 0,
+  // No space under the `fail` policy (or a bounded wait ran out under `block`): retry the call later.
+  kWouldBlock,
+  // The subscriber was overwritten (policy `overwrite`) and has jumped ahead; the loss is already
+  // counted in Subscriber::lost(). Keep polling.
+  kLapped,
+  // The claim was unblocked by another party because this publisher stalled or was presumed dead;
+  // the record was not published. Do not retry this claim; claim again if the data still matters.
+  kAbandoned,
+  // The record is larger than the topic allows (Publisher::max_payload()). Fix the caller.
+  kTooLarge,
+  // Bytes in shared memory are not a valid record (hostile peer, garbage file). Stop and alert;
+  // nothing invalid was delivered.
+  kCorrupt,
+  // A wait ran out of time with nothing to report. Wait again or give up.
+  kTimeout,
+  // The object was closed or moved from. Fix the caller.
+  kClosed,
+  // Bad argument (e.g. malformed headers). Fix the caller.
+  kInvalidArgument,
+};
+
+// Human-readable name of an Errc ("would-block", "lapped", ...).
+const char* to_string(Errc e) noexcept;
+
+// A set-up failure: what failed, where, and what to do about it.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Value or Errc; member names follow std::expected so this can become it under C++23.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) noexcept : value_(std::move(value)), error_(Errc::kOk) {}  // NOLINT: implicit
+  Result(Errc error) noexcept : value_(), error_(error) {}                   // NOLINT: implicit
+
+  bool has_value() const noexcept { return error_ == Errc::kOk; }
+  explicit operator bool() const noexcept { return has_value(); }
+  Errc error() const noexcept { return error_; }
+  T& value() noexcept { return value_; }
+  const T& value() const noexcept { return value_; }
+  T& operator*() noexcept { return value_; }
+  const T& operator*() const noexcept { return value_; }
+  T* operator->() noexcept { return &value_; }
+  const T* operator->() const noexcept { return &value_; }
+
+ private:
+  T value_;
+  Errc error_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() noexcept : error_(Errc::kOk) {}
+  Result(Errc error) noexcept : error_(error) {}  // NOLINT: implicit
+  bool has_value() const noexcept { return error_ == Errc::kOk; }
+  explicit operator bool() const noexcept { return has_value(); }
+  Errc error() const noexcept { return error_; }
+
+ private:
+  Errc error_;
+};
+
+}  // namespace shmbus

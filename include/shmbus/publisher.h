@@ -1,0 +1,70 @@
+// Appends records to one topic.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "shmbus/error.h"
+#include "shmbus/headers.h"
+
+namespace shmbus {
+
+namespace detail {
+class PublisherImpl;
+}
+
+// A claimed frame: fill payload() in place, then Publisher::commit() or Publisher::abort().
+class Claim {
+ public:
+  std::span<std::byte> payload() const noexcept { return payload_; }
+  uint64_t position() const noexcept { return position_; }
+
+ private:
+  friend class detail::PublisherImpl;
+  std::span<std::byte> payload_;
+  std::byte* frame_ = nullptr;
+  uint64_t claimed_word_ = 0;
+  uint64_t position_ = 0;
+  uint64_t seq_ = 0;
+};
+
+// Thread-safety: one thread at a time per Publisher; any number of Publishers (threads or
+// processes) may share a topic. Hot calls allocate nothing, take no lock and never throw.
+class Publisher {
+ public:
+  Publisher();
+  explicit Publisher(std::unique_ptr<detail::PublisherImpl> impl) noexcept;
+  Publisher(Publisher&&) noexcept;
+  Publisher& operator=(Publisher&&) noexcept;
+  ~Publisher();
+
+  // Claim + copy + commit. Returns the record's position. Under `block` waits for space (while
+  // evicting dead subscribers); under `fail` returns kWouldBlock; under `overwrite` never waits.
+  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
+  Result<uint64_t> publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {
+    return publish(std::as_bytes(std::span(payload.data(), payload.size())), headers);
+  }
+
+  // Zero copy: claims room for `payload_bytes` (+ headers, written now) and hands back the span
+  // to fill. claim() applies the topic's policy like publish(); try_claim() never waits.
+  Result<Claim> claim(size_t payload_bytes, std::span<const Header> headers = {}) noexcept;
+  Result<Claim> try_claim(size_t payload_bytes, std::span<const Header> headers = {}) noexcept;
+  // Publishes a claim. kAbandoned: the claim was unblocked meanwhile (this publisher stalled past
+  // the topic's unblock timeout); the record was not published.
+  Result<uint64_t> commit(Claim& claim) noexcept;
+  // Gives a claim up: readers skip it.
+  void abort(Claim& claim) noexcept;
+
+  // Largest payload a record can carry without headers (half the ring, minus the header).
+  size_t max_payload() const noexcept;
+  std::string_view topic() const noexcept;
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+ private:
+  std::unique_ptr<detail::PublisherImpl> impl_;
+};
+
+}  // namespace shmbus

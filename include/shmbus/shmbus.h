@@ -1,0 +1,11 @@
+// The whole public API.
+#pragma once
+
+#include "shmbus/bus.h"
+#include "shmbus/error.h"
+#include "shmbus/headers.h"
+#include "shmbus/message.h"
+#include "shmbus/pattern_subscriber.h"
+#include "shmbus/publisher.h"
+#include "shmbus/subscriber.h"
+#include "shmbus/topic.h"

@@ -1,0 +1,49 @@
+// Reads one topic from a position onward, at its own pace.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "shmbus/error.h"
+#include "shmbus/message.h"
+
+namespace shmbus {
+
+namespace detail {
+class SubscriberImpl;
+}
+
+// Thread-safety: one thread at a time per Subscriber. poll() allocates nothing and never throws.
+class Subscriber {
+ public:
+  Subscriber();
+  explicit Subscriber(std::unique_ptr<detail::SubscriberImpl> impl) noexcept;
+  Subscriber(Subscriber&&) noexcept;
+  Subscriber& operator=(Subscriber&&) noexcept;
+  ~Subscriber();
+
+  // Hands up to `max` committed records to `handler`, in position order; returns how many.
+  // kLapped: overwritten records were skipped (counted in lost()); records may still have been
+  // delivered before that. kCorrupt: invalid bytes at position(); nothing invalid was delivered.
+  Result<size_t> poll(MessageHandler handler, size_t max = SIZE_MAX) noexcept;
+  // Waits (by the subscription's strategy) until a record is ready or `timeout` passes.
+  Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
+  // poll(); if nothing was ready, wait(timeout) and poll() again.
+  Result<size_t> receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept;
+
+  uint64_t position() const noexcept;  // next position to read
+  uint64_t received() const noexcept;  // records delivered
+  uint64_t lost() const noexcept;      // records lost to lapping (overwrite policy)
+  std::string_view topic() const noexcept;
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+  detail::SubscriberImpl* impl() noexcept { return impl_.get(); }
+
+ private:
+  std::unique_ptr<detail::SubscriberImpl> impl_;
+};
+
+}  // namespace shmbus

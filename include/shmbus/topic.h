@@ -1,0 +1,52 @@
+// Topic configuration and statistics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace shmbus {
+
+// What a publisher does when a subscriber has not yet read the space it needs (memory topics).
+enum class Policy : uint8_t {
+  kBlock,      // wait for the slowest live subscriber (dead or stale ones are evicted)
+  kFail,       // return Errc::kWouldBlock at once
+  kOverwrite,  // never wait: a lapped subscriber counts its exact loss and jumps ahead
+};
+
+enum class TopicKind : uint8_t { kMemory = 1 };
+
+struct TopicConfig {
+  uint64_t capacity = 8ull << 20;  // ring bytes: a power of two, 4 KiB .. 1 TiB
+  Policy policy = Policy::kBlock;
+  // A claimed frame whose publisher lives but has not committed for this long is unblocked.
+  std::chrono::milliseconds unblock_timeout{1000};
+  // A subscriber whose process lives but has not polled or waited for this long is evicted
+  // (block policy), so a stopped process cannot stall publishers forever.
+  std::chrono::milliseconds subscriber_timeout{10000};
+};
+
+struct TopicStats {
+  std::string name;
+  TopicKind kind = TopicKind::kMemory;
+  TopicConfig config;
+  uint64_t tail_position = 0;  // next position to be claimed
+  uint64_t published = 0;      // records committed (= seq of the next record, minus voided claims)
+  uint64_t bytes = 0;          // payload bytes committed
+  uint64_t lost = 0;           // records that subscribers reported lost (overwrite policy)
+  uint64_t unblocked = 0;      // abandoned claims turned into padding
+  uint64_t evicted = 0;        // subscribers evicted (dead process or stale heartbeat)
+  uint32_t publishers = 0;     // attached publishers
+  uint32_t subscribers = 0;    // attached subscribers
+};
+
+Policy parse_policy(std::string_view text);  // "block" | "fail" | "overwrite"; throws Error
+const char* to_string(Policy policy) noexcept;
+const char* to_string(TopicKind kind) noexcept;
+
+// Throws Error unless `name` is a valid topic name: dot-separated words of [A-Za-z0-9_-],
+// no empty word, at most 200 characters in all.
+void validate_topic_name(std::string_view name);
+
+}  // namespace shmbus

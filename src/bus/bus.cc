@@ -1,0 +1,222 @@
+#include "shmbus/bus.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "bus/bus_state.h"
+#include "routing/pattern_subscriber_impl.h"
+#include "shmbus/error.h"
+#include "topic/process_identity.h"
+#include "topic/publisher_impl.h"
+#include "topic/slots.h"
+#include "topic/subscriber_impl.h"
+
+namespace shmbus {
+namespace fs = std::filesystem;
+using detail::BusState;
+
+namespace detail {
+
+std::string resolve_bus_path(std::string_view name_or_path) {
+  if (name_or_path.empty()) throw Error("empty bus name; give a name (e.g. demo) or a directory path");
+  if (name_or_path.find('/') != std::string_view::npos) return std::string(name_or_path);
+  if (name_or_path == "." || name_or_path == ".." || name_or_path[0] == '.') {
+    throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - . (not leading .)");
+  }
+  for (char c : name_or_path) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - .");
+    }
+  }
+  const char* root = std::getenv("SHMBUS_ROOT");
+  return std::string(root && *root ? root : "/dev/shm/shmbus") + "/" + std::string(name_or_path);
+}
+
+TopicConfig BusState::topic_defaults() const noexcept {
+  const bus::BusMeta& m = meta();
+  TopicConfig c;
+  c.capacity = m.default_capacity;
+  c.policy = static_cast<Policy>(m.default_policy);
+  c.unblock_timeout = std::chrono::milliseconds(m.default_unblock_timeout_ms);
+  c.subscriber_timeout = std::chrono::milliseconds(m.default_subscriber_timeout_ms);
+  return c;
+}
+
+std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool writable, bool create) {
+  validate_topic_name(name);
+  auto key = std::make_pair(std::string(name), writable);
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (auto cached = open_topics[key].lock()) return cached;
+  }
+  if (create && !fs::exists(topic_dir(name))) create_topic(name, topic_defaults());
+  auto handle = topic::TopicHandle::open(topic_dir(name), writable ? log::Access::kReadWrite : log::Access::kReadOnly);
+  std::lock_guard<std::mutex> guard(mutex);
+  open_topics[key] = handle;
+  return handle;
+}
+
+}  // namespace detail
+
+namespace {
+
+void make_bus_dir(const std::string& path, const BusOptions& options) {
+  fs::path p(path);
+  std::error_code ec;
+  if (p.has_parent_path() && !fs::exists(p.parent_path())) {
+    fs::create_directories(p.parent_path(), ec);
+    // The default root is shared by every user, like /tmp: sticky and world-writable.
+    if (!ec && p.parent_path() == "/dev/shm/shmbus") ::chmod(p.parent_path().c_str(), 01777);
+  }
+  if (::mkdir(path.c_str(), options.group ? 0770 : 0700) != 0 && errno != EEXIST) {
+    throw Error(path + ": cannot create the bus directory (" + std::strerror(errno) + "); check permissions");
+  }
+  if (options.group) {
+    struct group* g = ::getgrnam(options.group->c_str());
+    if (g == nullptr) throw Error("no such group \"" + *options.group + "\" for bus " + path);
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 || ::chmod(path.c_str(), 0770) != 0) {
+      throw Error(path + ": cannot give the bus to group " + *options.group + " (" + std::strerror(errno) + ")");
+    }
+  }
+  fs::create_directories(path + "/topics", ec);
+}
+
+void init_bus_meta(std::byte* at, const TopicConfig& defaults) {
+  auto* m = new (at) bus::BusMeta{};
+  log::init_file_header(&m->file, log::FileKind::kBusMeta, sizeof(bus::BusMeta));
+  m->created_ns = topic::realtime_ns();
+  m->default_capacity = defaults.capacity;
+  m->default_policy = static_cast<uint32_t>(defaults.policy);
+  m->default_unblock_timeout_ms = static_cast<uint64_t>(defaults.unblock_timeout.count());
+  m->default_subscriber_timeout_ms = static_cast<uint64_t>(defaults.subscriber_timeout.count());
+}
+
+// A bus being created by another process may lack bus.meta for a moment: wait a little.
+bool wait_for_file(const std::string& path) {
+  for (int i = 0; i < 100; ++i) {
+    if (fs::exists(path)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
+Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
+  auto state = std::make_shared<BusState>();
+  state->path = detail::resolve_bus_path(name_or_path);
+  std::error_code ec;
+  if (fs::exists(state->path, ec) && !fs::is_directory(state->path, ec)) {
+    throw Error(state->path + ": is a file, not a bus directory; give a bus name or directory");
+  }
+  const bool has_meta = fs::exists(state->path + "/bus.meta", ec);
+  const bool dir_exists = fs::exists(state->path, ec);
+  // Only a new or empty directory becomes a bus; a directory with other files in it is either
+  // a bus being created by another process right now (bus.meta comes last) or not a bus.
+  const bool fresh = !dir_exists || fs::is_empty(state->path, ec);
+  if (!has_meta && fresh) {
+    if (!options.create) {
+      throw Error(state->path + ": no bus here; create it first (open with create) or check the name");
+    }
+    topic::validate_config(options.topic_defaults, "(bus defaults)");
+    make_bus_dir(state->path, options);
+    log::MappedFile::create(state->path + "/registry", sizeof(bus::Registry), 0600, [](std::byte* at) {
+      log::init_file_header(new (at) bus::Registry{}, log::FileKind::kRegistry, sizeof(bus::Registry));
+    });
+    // bus.meta last: its presence says the bus is complete.
+    log::MappedFile::create(state->path + "/bus.meta", sizeof(bus::BusMeta), 0600,
+                            [&](std::byte* at) { init_bus_meta(at, options.topic_defaults); });
+  } else if (!has_meta && !wait_for_file(state->path + "/bus.meta")) {
+    throw Error(state->path + ": not a shmbus bus (no bus.meta); point at a bus directory");
+  }
+  state->file_mode = options.group ? 0660 : 0600;
+  state->meta_file = log::MappedFile::open(state->path + "/bus.meta", log::Access::kReadWrite);
+  log::check_file_header(state->meta_file.data(), state->meta_file.size(), log::FileKind::kBusMeta,
+                         state->path + "/bus.meta");
+  if (!wait_for_file(state->path + "/registry")) {
+    throw Error(state->path + "/registry: missing; the bus is damaged: remove it and create it again");
+  }
+  state->registry_file = log::MappedFile::open(state->path + "/registry", log::Access::kReadWrite);
+  log::check_file_header(state->registry_file.data(), state->registry_file.size(), log::FileKind::kRegistry,
+                         state->path + "/registry");
+  fs::create_directories(state->path + "/topics", ec);
+  state->reconcile_registry();
+  return Bus(std::move(state));
+}
+
+const std::string& Bus::path() const noexcept { return state_->path; }
+
+bool Bus::create_topic(std::string_view name, const TopicConfig& config) {
+  return state_->create_topic(name, config);
+}
+
+bool Bus::topic_exists(std::string_view name) const {
+  validate_topic_name(name);
+  return fs::exists(state_->topic_dir(name) + "/meta");
+}
+
+std::vector<std::string> Bus::topics() const { return state_->registered_topics(); }
+
+TopicStats Bus::stats(std::string_view name) const {
+  auto handle = state_->topic(name, /*writable=*/false, /*create=*/false);
+  const topic::TopicMeta& m = handle->meta();
+  TopicStats s;
+  s.name = std::string(name);
+  s.config = handle->config();
+  s.tail_position = m.tail.position.load(std::memory_order_acquire);
+  // Relaxed: statistics; each counter has one writer or is an RMW.
+  s.published = m.counters.retired_published.load(std::memory_order_relaxed);
+  s.bytes = m.counters.retired_bytes.load(std::memory_order_relaxed);
+  s.lost = m.counters.retired_lost.load(std::memory_order_relaxed);
+  for (const auto& p : m.publishers) {
+    s.published += p.published.load(std::memory_order_relaxed);
+    s.bytes += p.bytes.load(std::memory_order_relaxed);
+  }
+  for (const auto& sub : m.subscribers) s.lost += sub.lost.load(std::memory_order_relaxed);
+  s.unblocked = m.counters.unblocked.load(std::memory_order_relaxed);
+  s.evicted = m.counters.evicted.load(std::memory_order_relaxed);
+  s.publishers = topic::attached_publishers(m);
+  s.subscribers = topic::attached_subscribers(m);
+  return s;
+}
+
+Publisher Bus::publisher(std::string_view topic) {
+  auto handle = state_->topic(topic, /*writable=*/true, /*create=*/true);
+  return Publisher(std::make_unique<detail::PublisherImpl>(handle, &state_->meta().doorbell, state_));
+}
+
+Subscriber Bus::subscriber(std::string_view topic, const SubscribeOptions& options) {
+  auto handle = state_->topic(topic, /*writable=*/false, /*create=*/true);
+  return Subscriber(std::make_unique<detail::SubscriberImpl>(handle, options, state_));
+}
+
+PatternSubscriber Bus::subscribe(std::string_view pattern, const SubscribeOptions& options) {
+  validate_pattern(pattern);
+  return PatternSubscriber(std::make_unique<detail::PatternSubscriberImpl>(state_, std::string(pattern), options));
+}
+
+Policy parse_policy(std::string_view text) {
+  if (text == "block") return Policy::kBlock;
+  if (text == "fail") return Policy::kFail;
+  if (text == "overwrite") return Policy::kOverwrite;
+  throw Error("unknown policy \"" + std::string(text) + "\": use block, fail or overwrite");
+}
+
+const char* to_string(Policy policy) noexcept {
+  switch (policy) {
+    case Policy::kBlock: return "block";
+    case Policy::kFail: return "fail";
+    case Policy::kOverwrite: return "overwrite";
+  }
+  return "unknown";
+}
+
+const char* to_string(TopicKind kind) noexcept { return kind == TopicKind::kMemory ? "memory" : "unknown"; }
+
+}  // namespace shmbus

@@ -1,0 +1,44 @@
+// What a Bus holds: its directory, its mapped bus.meta and registry, and a cache of open topics.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bus/bus_files.h"
+#include "log/mapped_file.h"
+#include "shmbus/topic.h"
+#include "topic/topic_handle.h"
+
+namespace shmbus::detail {
+
+struct BusState : std::enable_shared_from_this<BusState> {
+  std::string path;
+  unsigned file_mode = 0600;
+  log::MappedFile meta_file;
+  log::MappedFile registry_file;
+  std::mutex mutex;  // threads of this process; other processes are kept out by a file lock
+  std::map<std::pair<std::string, bool>, std::weak_ptr<topic::TopicHandle>> open_topics;
+
+  bus::BusMeta& meta() const noexcept { return *reinterpret_cast<bus::BusMeta*>(meta_file.data()); }
+  bus::Registry& registry() const noexcept { return *reinterpret_cast<bus::Registry*>(registry_file.data()); }
+  std::string topic_dir(std::string_view name) const { return path + "/topics/" + std::string(name); }
+  TopicConfig topic_defaults() const noexcept;
+
+  // Creates the topic if it does not exist (and registers it). Returns true if it created it.
+  bool create_topic(std::string_view name, const TopicConfig& config);
+  // An open handle (cached per process); creates the topic with the defaults if `create`.
+  std::shared_ptr<topic::TopicHandle> topic(std::string_view name, bool writable, bool create);
+  // Registers topic directories that have no registry entry (a creator died in between).
+  void reconcile_registry();
+  // Registry entries [from, count): names, in creation order.
+  std::vector<std::string> registered_topics(uint32_t from = 0) const;
+};
+
+// Where a bus named `name_or_path` lives: a path if it holds '/', else $SHMBUS_ROOT/NAME or
+// /dev/shm/shmbus/NAME.
+std::string resolve_bus_path(std::string_view name_or_path);
+
+}  // namespace shmbus::detail

@@ -1,0 +1,136 @@
+// Claim / commit / abort: the writer's side of the record protocol, for any Storage.
+//
+// A claim first takes the frame's COMMIT WORD, then advances the tail. Because the word is taken
+// before the tail moves, a frame past the tail always carries its own length: whoever finds the
+// tail behind a claimed word can advance it (helping), and an unblocker always knows how big an
+// abandoned frame is. There is no instant at which a crash leaves a gap of unknown size.
+//
+//   1. t = tail (position p, seq s)                    read_tail_fast()
+//   2. word(p) claimed in p's epoch?  yes: help -> 1   the previous claimer died or is slow
+//   3. intent slot = p                                 lets an unblocker find the owner (pid)
+//   4. CAS word(p): stale -> {-len, DATA, epoch(p)}    THE CLAIM; failure -> 1
+//   5. CAS tail {p, s} -> {p + frame, s + 1}           failure = somebody helped (or we lapped)
+//   6. caller writes header fields and payload
+//   7. CAS word {-len, DATA} -> {+len, DATA}            THE COMMIT; failure = kAbandoned
+// A claim that does not fit before the end of the lap commits a PADDING frame over the rest of
+// the lap (steps 4-5 with {+room, PADDING}) and starts again at the next lap.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "log/kill_point.h"
+#include "log/record_format.h"
+#include "log/tail.h"
+#include "shmbus/error.h"
+
+namespace shmbus::log {
+
+struct ClaimedFrame {
+  uint64_t position = 0;
+  uint64_t seq = 0;
+  std::byte* frame = nullptr;
+  uint64_t claimed_word = 0;  // {-len, DATA, flags, epoch}: what commit() and unblock() expect
+};
+
+// Seq advance for a frame, decided from its word alone so that claimer and helpers agree:
+// a DATA claim consumes a seq even if it is later voided (aborted or unblocked).
+inline uint64_t seq_step(CommitWord w) noexcept {
+  return (w.type == kTypeData || (w.flags & kFlagVoided)) ? 1 : 0;
+}
+
+// Moves the tail past the claimed frame at `t`. On return `t` is the tail as now known.
+// Returns false if the word is nonsense (garbage storage): the caller reports kCorrupt.
+template <class Storage>
+bool help_advance(const Storage& log, Tail& tail, TailValue& t, CommitWord w) noexcept {
+  const uint64_t frame = w.frame_bytes();
+  if (frame == 0 || frame > log.room(t.position)) return false;
+  TailValue next{t.position + frame, t.seq + seq_step(w)};
+  if (cas_tail(tail, t, next)) t = next;  // on failure t already holds the newer tail
+  return true;
+}
+
+// Claims a frame for a record of `record_len` bytes (header included). `has_space(end)` says
+// whether the log may grow to `end` (backpressure); `intent` is the publisher's slot word.
+// Never blocks: returns kWouldBlock when has_space refuses, kCorrupt on garbage storage.
+template <class Storage, class HasSpace>
+Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_t record_len,
+           uint8_t flags, HasSpace&& has_space, ClaimedFrame& out) noexcept {
+  const uint64_t frame = align_frame(static_cast<size_t>(record_len));
+  TailValue t = read_tail_fast(tail);
+  for (;;) {
+    const uint64_t room = log.room(t.position);
+    const bool pad = frame > room;
+    if (!has_space(t.position + (pad ? room + frame : frame))) return Errc::kWouldBlock;
+
+    std::byte* f = log.frame(t.position);
+    const uint16_t epoch = log.epoch(t.position);
+    // SYNC: claim (read) — acquire pairs with the claim CAS below in other publishers.
+    uint64_t seen = commit_word(f).load(std::memory_order_acquire);
+    const CommitWord seen_word = CommitWord::decode(seen);
+    if (seen_word.claimed_in(epoch)) {
+      if (!help_advance(log, tail, t, seen_word)) return Errc::kCorrupt;
+      continue;
+    }
+    const CommitWord mine = pad ? CommitWord{static_cast<int32_t>(room), kTypePadding, 0, epoch}
+                                : CommitWord{-record_len, kTypeData, flags, epoch};
+    // Relaxed: the claim CAS below (release) publishes it to an unblocker that reads the word.
+    intent.store(t.position, std::memory_order_relaxed);
+    SHMBUS_KILL_POINT("claim.before_word");
+    // THE CLAIM. SYNC: claim (take) — acq_rel: publishes `intent`, sees the previous owner's bytes.
+    if (!commit_word(f).compare_exchange_strong(seen, mine.encode(), std::memory_order_acq_rel,
+                                                std::memory_order_relaxed)) {
+      t = read_tail_fast(tail);
+      continue;
+    }
+    SHMBUS_KILL_POINT("claim.after_word");
+    const TailValue claimed_at = t;
+    if (!cas_tail(tail, t, {claimed_at.position + (pad ? room : frame), claimed_at.seq + seq_step(mine)})) {
+      // A helper moved the tail past our frame: fine. But if the tail is more than a lap ahead,
+      // we were descheduled for a whole lap and our CAS hit a newer lap's bytes that happened
+      // to hold `seen`: put them back and start over.
+      if (t.position - claimed_at.position > log.lap_bytes()) {
+        uint64_t ours = mine.encode();
+        commit_word(f).compare_exchange_strong(ours, seen, std::memory_order_relaxed);
+        continue;
+      }
+    } else {
+      t = {claimed_at.position + (pad ? room : frame), claimed_at.seq + seq_step(mine)};
+    }
+    SHMBUS_KILL_POINT("claim.after_tail");
+    if (pad) continue;  // the padding is committed as claimed; claim again at the next lap
+    out = {claimed_at.position, claimed_at.seq, f, mine.encode()};
+    return Errc::kOk;
+  }
+}
+
+// THE COMMIT. seq_cst (a locked instruction either way on x86): the publisher then reads the
+// sleeper count, and the subscriber's sleeper registration + word re-check must not both miss
+// (Dekker; see topic/wakeup.h). SYNC: commit-word (publish) — pairs with read.h:read_word().
+inline Errc commit(const ClaimedFrame& c) noexcept {
+  CommitWord w = CommitWord::decode(c.claimed_word);
+  w.len = -w.len;
+  uint64_t expected = c.claimed_word;
+  SHMBUS_KILL_POINT("commit.before");
+  if (commit_word(c.frame).compare_exchange_strong(expected, w.encode(), std::memory_order_seq_cst,
+                                                   std::memory_order_relaxed)) {
+    return Errc::kOk;
+  }
+  return Errc::kAbandoned;  // an unblocker (or a newer lap) took the frame first
+}
+
+// Turns a claimed frame into padding that readers skip ({-len,DATA} -> {+len,PADDING,voided}).
+// Used by abort() (the owner) and unblock() (anyone). Exactly one of commit/void wins.
+inline bool void_frame(std::byte* frame, uint64_t claimed_word) noexcept {
+  CommitWord w = CommitWord::decode(claimed_word);
+  if (w.len >= 0 || w.type != kTypeData) return false;
+  w.len = -w.len;
+  w.type = kTypePadding;
+  w.flags = static_cast<uint8_t>(w.flags | kFlagVoided);
+  uint64_t expected = claimed_word;
+  // Release: orders nothing of ours, but readers use the acquire load of this word uniformly.
+  return commit_word(frame).compare_exchange_strong(expected, w.encode(), std::memory_order_release,
+                                                    std::memory_order_relaxed);
+}
+
+}  // namespace shmbus::log

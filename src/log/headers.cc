@@ -1,0 +1,91 @@
+// Encoding and bounds-checked decoding of the headers block (format in headers.h).
+#include "shmbus/headers.h"
+
+#include <cstring>
+#include <limits>
+
+namespace shmbus {
+namespace {
+
+constexpr size_t kEntryPrefix = 4;  // u16 key_len + u16 value_len
+
+uint16_t load_u16(const std::byte* p) noexcept {
+  return static_cast<uint16_t>(std::to_integer<uint16_t>(p[0]) | (std::to_integer<uint16_t>(p[1]) << 8));
+}
+
+void store_u16(std::byte* p, size_t v) noexcept {
+  p[0] = static_cast<std::byte>(v & 0xFF);
+  p[1] = static_cast<std::byte>((v >> 8) & 0xFF);
+}
+
+// Size of the entry at `offset`, or 0 if it does not fit inside `block`.
+size_t entry_size(std::span<const std::byte> block, size_t offset) noexcept {
+  if (block.size() - offset < kEntryPrefix) return 0;
+  size_t size = kEntryPrefix + load_u16(&block[offset]) + load_u16(&block[offset + 2]);
+  return size <= block.size() - offset ? size : 0;
+}
+
+std::string_view view_of(const std::byte* p, size_t n) noexcept {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+}  // namespace
+
+HeadersView::HeadersView(std::span<const std::byte> block) noexcept : block_(block) {
+  for (size_t offset = 0; offset < block_.size();) {
+    size_t size = entry_size(block_, offset);
+    if (size == 0) {
+      valid_ = false;
+      return;
+    }
+    offset += size;
+  }
+}
+
+std::optional<std::string_view> HeadersView::find(std::string_view key) const noexcept {
+  for (Header h : *this) {
+    if (h.key == key) return h.value;
+  }
+  return std::nullopt;
+}
+
+size_t HeadersView::size() const noexcept {
+  size_t n = 0;
+  for (auto it = begin(); it != end(); ++it) ++n;
+  return n;
+}
+
+Header HeadersView::Iterator::operator*() const noexcept {
+  const std::byte* p = &block_[offset_];
+  size_t key_len = load_u16(p);
+  size_t value_len = load_u16(p + 2);
+  return {view_of(p + kEntryPrefix, key_len), view_of(p + kEntryPrefix + key_len, value_len)};
+}
+
+HeadersView::Iterator& HeadersView::Iterator::operator++() noexcept {
+  offset_ += entry_size(block_, offset_);  // the view was validated, so the size is never 0 here
+  return *this;
+}
+
+size_t encoded_headers_size(std::span<const Header> headers) noexcept {
+  constexpr size_t kMaxField = std::numeric_limits<uint16_t>::max();
+  size_t total = 0;
+  for (const Header& h : headers) {
+    if (h.key.size() > kMaxField || h.value.size() > kMaxField) return SIZE_MAX;
+    total += kEntryPrefix + h.key.size() + h.value.size();
+  }
+  return total;
+}
+
+void encode_headers(std::span<const Header> headers, std::span<std::byte> out) noexcept {
+  std::byte* p = out.data();
+  for (const Header& h : headers) {
+    store_u16(p, h.key.size());
+    store_u16(p + 2, h.value.size());
+    std::memcpy(p + kEntryPrefix, h.key.data(), h.key.size());
+    std::memcpy(p + kEntryPrefix + h.key.size(), h.value.data(), h.value.size());
+    p += kEntryPrefix + h.key.size() + h.value.size();
+  }
+}
+
+}  // namespace shmbus

@@ -1,0 +1,62 @@
+// The tail of a log: the position of the next frame to claim and the seq of the next DATA record,
+// changed together by one 16-byte compare-and-swap so that every record's seq is exact.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmbus::log {
+
+// Positions are 64-bit byte offsets that never wrap (at 10 GB/s: 58 years), so a position is
+// never reused and comparing positions has no ABA problem. Every tail change moves `position`
+// forward, so two loads that return the same position saw the same tail.
+struct alignas(16) Tail {
+  std::atomic<uint64_t> position;
+  std::atomic<uint64_t> seq;
+};
+static_assert(sizeof(Tail) == 16);
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+struct TailValue {
+  uint64_t position;
+  uint64_t seq;
+  bool operator==(const TailValue&) const = default;
+};
+
+namespace detail {
+__extension__ typedef unsigned __int128 U128;  // the width of one cmpxchg16b
+inline U128 pack(TailValue v) noexcept {
+  return static_cast<U128>(v.seq) << 64 | v.position;
+}
+inline TailValue unpack(U128 raw) noexcept {
+  return {static_cast<uint64_t>(raw), static_cast<uint64_t>(raw >> 64)};
+}
+inline U128* raw(Tail& tail) noexcept { return reinterpret_cast<U128*>(&tail); }
+}  // namespace detail
+
+// One 16-byte CAS (cmpxchg16b: a full barrier, i.e. seq_cst). On failure `expected` receives
+// the tail as it was. SYNC: tail (advance) — pairs with the acquire loads in read_tail_fast().
+inline bool cas_tail(Tail& tail, TailValue& expected, TailValue desired) noexcept {
+  detail::U128 want = detail::pack(expected);
+  detail::U128 seen = __sync_val_compare_and_swap(detail::raw(tail), want, detail::pack(desired));
+  if (seen == want) return true;
+  expected = detail::unpack(seen);
+  return false;
+}
+
+// Exact snapshot of both halves (a CAS that changes nothing). Costs a locked instruction: for
+// slow paths (a lapped subscriber, stats).
+inline TailValue read_tail_exact(Tail& tail) noexcept {
+  return detail::unpack(__sync_val_compare_and_swap(detail::raw(tail), 0, 0));
+}
+
+// Fast read for a claimer: position first, then seq. The seq is at least as new as the position
+// (both halves are written by one instruction), so it is exact whenever the frame at `position`
+// is still unclaimed — the only case in which the claimer uses it; cas_tail() re-checks both.
+// SYNC: tail (read) — acquire pairs with cas_tail().
+inline TailValue read_tail_fast(const Tail& tail) noexcept {
+  uint64_t position = tail.position.load(std::memory_order_acquire);
+  return {position, tail.seq.load(std::memory_order_acquire)};
+}
+
+}  // namespace shmbus::log

@@ -1,0 +1,139 @@
+#include <sched.h>
+
+#include "routing/pattern_subscriber_impl.h"
+#include "topic/receive_loop.h"
+#include "shmbus/error.h"
+#include "topic/process_identity.h"
+#include "topic/wakeup.h"
+
+namespace shmbus::detail {
+namespace {
+constexpr int64_t kMaxSleepNs = 5'000'000;  // new topics are picked up within this, even asleep
+}
+
+PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern,
+                                             const SubscribeOptions& options)
+    : bus_(std::move(bus)), pattern_(std::move(pattern)), options_(options) {
+  attach_new_topics(options_.start);
+}
+
+bool PatternSubscriberImpl::registry_changed() const noexcept {
+  // SYNC: registry (read) — acquire pairs with the release bump in registry.cc:append_entry().
+  return bus_->registry().generation.load(std::memory_order_acquire) != seen_generation_;
+}
+
+// Topics that exist when we subscribe start where the caller asked; topics created later start
+// at their first record, so nothing published after their creation is missed.
+void PatternSubscriberImpl::attach_new_topics(const StartAt& start) noexcept {
+  const bus::Registry& r = bus_->registry();
+  seen_generation_ = r.generation.load(std::memory_order_acquire);
+  try {
+    std::vector<std::string> names = bus_->registered_topics(seen_count_);
+    for (const std::string& name : names) {
+      if (pattern_matches(pattern_, name)) {
+        SubscribeOptions o = options_;
+        o.start = start;
+        subscribers_.push_back(std::make_unique<SubscriberImpl>(bus_->topic(name, false, false), o, bus_));
+      }
+      ++seen_count_;
+    }
+  } catch (const std::exception&) {
+    // A damaged or half-made topic: skip it this time; it is retried on the next change.
+    seen_generation_ = ~0ull;
+  }
+}
+
+Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
+  if (registry_changed()) attach_new_topics(StartAt::earliest());
+  size_t delivered = 0;
+  Errc error = Errc::kOk;
+  const size_t n = subscribers_.size();
+  for (size_t i = 0; i < n && delivered < max; ++i) {
+    SubscriberImpl& s = *subscribers_[(next_ + i) % n];
+    Result<size_t> got = s.poll(handler, max - delivered);
+    if (got) {
+      delivered += *got;
+    } else {
+      error = got.error();
+    }
+  }
+  if (n != 0) next_ = (next_ + 1) % n;
+  if (delivered == 0 && error != Errc::kOk) return error;
+  return delivered;
+}
+
+bool PatternSubscriberImpl::any_ready() noexcept {
+  if (registry_changed()) return true;
+  for (auto& s : subscribers_) {
+    if (s->ready()) return true;
+  }
+  return false;
+}
+
+Result<void> PatternSubscriberImpl::wait(std::chrono::nanoseconds timeout) noexcept {
+  const int64_t deadline = topic::monotonic_ns() + timeout.count();
+  for (uint32_t spins = 0;; ++spins) {
+    if (any_ready()) return {};
+    if (options_.wait != WaitStrategy::kBlock && (spins & 63) != 0) {
+      if (options_.wait == WaitStrategy::kYield) sched_yield();
+      continue;
+    }
+    const int64_t now = topic::monotonic_ns();
+    bool changed = false;
+    for (auto& s : subscribers_) {
+      changed |= s->check_stuck(now);
+      s->heartbeat(now);
+    }
+    if (changed) return {};
+    if (now >= deadline) return Errc::kTimeout;
+    if (options_.wait == WaitStrategy::kBlock) {
+      // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
+      topic::sleep_once(bus_->meta().doorbell, [this] { return any_ready(); }, std::min(deadline - now, kMaxSleepNs));
+    }
+  }
+}
+
+uint64_t PatternSubscriberImpl::received() const noexcept {
+  uint64_t total = 0;
+  for (const auto& s : subscribers_) total += s->received();
+  return total;
+}
+
+uint64_t PatternSubscriberImpl::lost() const noexcept {
+  uint64_t total = 0;
+  for (const auto& s : subscribers_) total += s->lost();
+  return total;
+}
+
+}  // namespace shmbus::detail
+
+namespace shmbus {
+
+PatternSubscriber::PatternSubscriber() = default;
+PatternSubscriber::PatternSubscriber(std::unique_ptr<detail::PatternSubscriberImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+PatternSubscriber::PatternSubscriber(PatternSubscriber&&) noexcept = default;
+PatternSubscriber& PatternSubscriber::operator=(PatternSubscriber&&) noexcept = default;
+PatternSubscriber::~PatternSubscriber() = default;
+
+Result<size_t> PatternSubscriber::poll(MessageHandler handler, size_t max) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->poll(handler, max);
+}
+
+Result<void> PatternSubscriber::wait(std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->wait(timeout);
+}
+
+Result<size_t> PatternSubscriber::receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return detail::receive_loop(*impl_, handler, max, timeout);
+}
+
+std::string_view PatternSubscriber::pattern() const noexcept { return impl_ ? std::string_view(impl_->pattern()) : ""; }
+size_t PatternSubscriber::topic_count() const noexcept { return impl_ ? impl_->topic_count() : 0; }
+uint64_t PatternSubscriber::received() const noexcept { return impl_ ? impl_->received() : 0; }
+uint64_t PatternSubscriber::lost() const noexcept { return impl_ ? impl_->lost() : 0; }
+
+}  // namespace shmbus

@@ -1,0 +1,41 @@
+// The pattern subscriber behind shmbus::PatternSubscriber: one SubscriberImpl per matching
+// topic, more attached as the registry's generation moves.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/bus_state.h"
+#include "shmbus/pattern_subscriber.h"
+#include "topic/subscriber_impl.h"
+
+namespace shmbus::detail {
+
+class PatternSubscriberImpl {
+ public:
+  PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern, const SubscribeOptions& options);
+
+  Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
+  Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
+
+  const std::string& pattern() const noexcept { return pattern_; }
+  size_t topic_count() const noexcept { return subscribers_.size(); }
+  uint64_t received() const noexcept;
+  uint64_t lost() const noexcept;
+
+ private:
+  bool registry_changed() const noexcept;
+  void attach_new_topics(const StartAt& start) noexcept;
+  bool any_ready() noexcept;
+
+  std::shared_ptr<BusState> bus_;
+  std::string pattern_;
+  SubscribeOptions options_;
+  std::vector<std::unique_ptr<SubscriberImpl>> subscribers_;
+  uint64_t seen_generation_ = ~0ull;
+  uint32_t seen_count_ = 0;
+  size_t next_ = 0;  // round robin: the topic polled first next time
+};
+
+}  // namespace shmbus::detail

@@ -1,0 +1,20 @@
+// Who owns a slot: a token that survives pid reuse, and a liveness check for it.
+#pragma once
+
+#include <cstdint>
+
+namespace shmbus::topic {
+
+// pid | (process start time in clock ticks since boot, low 32 bits) << 32. Never 0.
+uint64_t self_token() noexcept;
+inline uint32_t token_pid(uint64_t token) noexcept { return static_cast<uint32_t>(token); }
+
+// False only when the owner is certainly gone: no such pid, or the pid now belongs to a process
+// that started at another time. A process we may not signal (another user) counts as alive.
+bool owner_alive(uint64_t token) noexcept;
+
+// CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds (vDSO: no syscall).
+int64_t monotonic_ns() noexcept;
+int64_t realtime_ns() noexcept;
+
+}  // namespace shmbus::topic

@@ -1,0 +1,156 @@
+#include <sched.h>
+
+#include <cstring>
+
+#include "log/kill_point.h"
+#include "topic/process_identity.h"
+#include "topic/publisher_impl.h"
+#include "topic/wakeup.h"
+
+namespace shmbus::detail {
+namespace {
+constexpr uint64_t kNoSubscriber = ~0ull;
+constexpr int64_t kEvictionCheckNs = 5'000'000;  // how often a blocked publisher looks for dead subscribers
+constexpr int64_t kSpaceSleepNs = 2'000'000;      // longest sleep before re-checking by itself
+constexpr int kSpinsBeforeSleep = 200;
+}  // namespace
+
+PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::Wakeup* doorbell,
+                             std::shared_ptr<void> keep_alive)
+    : topic_(std::move(topic)),
+      keep_alive_(std::move(keep_alive)),
+      meta_(topic_->meta()),
+      doorbell_(doorbell),
+      handle_(topic::attach_publisher(meta_, topic_->name().c_str())),
+      storage_(topic_->storage()),
+      policy_(topic_->policy()),
+      lap_(storage_.lap_bytes()),
+      max_record_(topic_->max_record_bytes()) {}
+
+PublisherImpl::~PublisherImpl() { topic::detach_publisher(meta_, handle_); }
+
+bool PublisherImpl::has_space(uint64_t end) noexcept {
+  if (policy_ == Policy::kOverwrite) return true;
+  // Acquire: pairs with the seq_cst bump in attach_subscriber(); a new subscriber's slot is then visible.
+  uint64_t generation = meta_.counters.subscriber_generation.load(std::memory_order_acquire);
+  auto fits = [&] { return min_position_cache_ == kNoSubscriber || end <= min_position_cache_ + lap_; };
+  if (generation == subscriber_generation_cache_ && fits()) return true;
+  subscriber_generation_cache_ = generation;
+  min_position_cache_ = topic::min_subscriber_position(meta_, kNoSubscriber);
+  return fits();
+}
+
+// Block policy: wait until the slowest subscriber frees `end`, evicting the dead and the stale.
+Errc PublisherImpl::wait_for_space(uint64_t end) noexcept {
+  int64_t next_eviction_check = 0;
+  for (int spins = 0;; ++spins) {
+    if (has_space(end)) return Errc::kOk;
+    if (spins < kSpinsBeforeSleep) {
+      sched_yield();
+      continue;
+    }
+    int64_t now = topic::monotonic_ns();
+    if (now >= next_eviction_check) {
+      if (topic::evict_subscribers(meta_, end - lap_, now) > 0) subscriber_generation_cache_ = ~0ull;
+      next_eviction_check = now + kEvictionCheckNs;
+    }
+    // ready() reads the slots with acquire; the subscriber's seq_cst position store then its
+    // seq_cst sleeper check pair with our seq_cst registration (wakeup.h).
+    topic::sleep_once(
+        meta_.space,
+        [&] {
+          subscriber_generation_cache_ = ~0ull;
+          return has_space(end);
+        },
+        kSpaceSleepNs);
+  }
+}
+
+Errc PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept {
+  if (record_len > max_record_) return Errc::kTooLarge;
+  auto space = [this](uint64_t end) { return has_space(end); };
+  for (;;) {
+    Errc e = log::claim(storage_, meta_.tail, meta_.publishers[handle_.index].intent,
+                        static_cast<int32_t>(record_len), flags, space, out);
+    if (e != Errc::kWouldBlock || !may_wait || policy_ != Policy::kBlock) return e;
+    uint64_t tail = meta_.tail.position.load(std::memory_order_acquire);
+    e = wait_for_space(tail + 2 * log::align_frame(record_len));
+    if (e != Errc::kOk) return e;
+  }
+}
+
+void PublisherImpl::write_header(const log::ClaimedFrame& c, std::span<const Header> headers,
+                                 size_t headers_len) noexcept {
+  log::RecordHeader* h = log::header_of(c.frame);
+  // Plain stores: the frame is ours until commit, whose release publishes them.
+  h->timestamp_ns = topic::realtime_ns();
+  h->seq = c.seq;
+  h->crc32c = 0;
+  h->headers_len = static_cast<uint32_t>(headers_len);
+  if (headers_len != 0) encode_headers(headers, {c.frame + log::kHeaderBytes, headers_len});
+}
+
+Result<Claim> PublisherImpl::claim(size_t payload_bytes, std::span<const Header> headers, bool may_wait) noexcept {
+  size_t headers_len = headers.empty() ? 0 : encoded_headers_size(headers);
+  if (headers_len == SIZE_MAX) return Errc::kInvalidArgument;
+  if (payload_bytes > max_record_) return Errc::kTooLarge;
+  log::ClaimedFrame c;
+  Errc e = claim_frame(log::kHeaderBytes + headers_len + payload_bytes,
+                       headers_len ? log::kFlagHeaders : 0, may_wait, c);
+  if (e != Errc::kOk) return e;
+  SHMBUS_KILL_POINT("publish.after_claim");
+  write_header(c, headers, headers_len);
+  Claim out;
+  out.payload_ = {c.frame + log::kHeaderBytes + headers_len, payload_bytes};
+  out.frame_ = c.frame;
+  out.claimed_word_ = c.claimed_word;
+  out.position_ = c.position;
+  out.seq_ = c.seq;
+  return out;
+}
+
+Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
+  if (claim.frame_ == nullptr) return Errc::kClosed;
+  log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
+  claim.frame_ = nullptr;
+  SHMBUS_KILL_POINT("publish.before_commit");
+  if (log::commit(c) != Errc::kOk) {
+    auto& slot = meta_.publishers[handle_.index];
+    // Relaxed: statistics, written by this owner only.
+    slot.abandoned.store(slot.abandoned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return Errc::kAbandoned;
+  }
+  after_commit(claim.payload_.size());
+  return c.position;
+}
+
+void PublisherImpl::abort(Claim& claim) noexcept {
+  if (claim.frame_ == nullptr) return;
+  log::void_frame(claim.frame_, claim.claimed_word_);
+  claim.frame_ = nullptr;
+}
+
+void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
+  auto& slot = meta_.publishers[handle_.index];
+  // Relaxed: statistics, single writer; intent cleared so no unblocker mistakes us for a claimant.
+  slot.published.store(++published_, std::memory_order_relaxed);
+  slot.bytes.store(bytes_ += payload_bytes, std::memory_order_relaxed);
+  slot.intent.store(topic::kNoIntent, std::memory_order_relaxed);
+  topic::wake_sleepers(meta_.data);
+  if (doorbell_ != nullptr) topic::wake_sleepers(*doorbell_);
+}
+
+Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
+  Result<Claim> c = claim(payload.size(), headers, /*may_wait=*/true);
+  if (!c) return c.error();
+  // A publisher stalled for a whole lap of an overwrite ring finds its frame re-claimed: do
+  // not copy into someone else's record (the commit would fail anyway).
+  if (log::commit_word(c->frame_).load(std::memory_order_relaxed) != c->claimed_word_) {
+    c->frame_ = nullptr;
+    return Errc::kAbandoned;
+  }
+  if (!payload.empty()) std::memcpy(c->payload().data(), payload.data(), payload.size());
+  return commit(*c);
+}
+
+}  // namespace shmbus::detail

@@ -1,0 +1,55 @@
+// The publisher behind shmbus::Publisher: claim with backpressure, fill, commit, wake.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "log/claim.h"
+#include "shmbus/publisher.h"
+#include "topic/slots.h"
+#include "topic/topic_handle.h"
+
+namespace shmbus::detail {
+
+class PublisherImpl {
+ public:
+  // `doorbell`: the bus-wide wake-up of pattern subscribers (may be null); `keep_alive` holds
+  // whatever maps it.
+  PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::Wakeup* doorbell, std::shared_ptr<void> keep_alive);
+  ~PublisherImpl();
+  PublisherImpl(const PublisherImpl&) = delete;
+  PublisherImpl& operator=(const PublisherImpl&) = delete;
+
+  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept;
+  Result<Claim> claim(size_t payload_bytes, std::span<const Header> headers, bool may_wait) noexcept;
+  Result<uint64_t> commit(Claim& claim) noexcept;
+  void abort(Claim& claim) noexcept;
+
+  size_t max_payload() const noexcept { return max_record_ - log::kHeaderBytes; }
+  const std::string& topic() const noexcept { return topic_->name(); }
+
+ private:
+  Errc claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept;
+  bool has_space(uint64_t end) noexcept;
+  Errc wait_for_space(uint64_t end) noexcept;
+  void write_header(const log::ClaimedFrame& c, std::span<const Header> headers, size_t headers_len) noexcept;
+  void after_commit(size_t payload_bytes) noexcept;
+
+  std::shared_ptr<topic::TopicHandle> topic_;
+  std::shared_ptr<void> keep_alive_;
+  topic::TopicMeta& meta_;
+  topic::Wakeup* doorbell_;
+  topic::SlotHandle handle_;
+  log::RingStorage storage_;
+  Policy policy_;
+  uint64_t lap_;
+  uint64_t max_record_;
+  // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are
+  // scanned again only when the cache says "no space" or a subscriber attached.
+  uint64_t min_position_cache_ = 0;
+  uint64_t subscriber_generation_cache_ = ~0ull;
+  uint64_t published_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace shmbus::detail

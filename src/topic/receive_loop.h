@@ -1,0 +1,25 @@
+// receive(): poll; if nothing was ready, wait and poll again, until a record or the deadline.
+#pragma once
+
+#include <chrono>
+
+#include "shmbus/error.h"
+#include "shmbus/message.h"
+#include "topic/process_identity.h"
+
+namespace shmbus::detail {
+
+template <class Impl>
+Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
+  const int64_t deadline = topic::monotonic_ns() + timeout.count();
+  for (;;) {
+    Result<size_t> n = impl.poll(handler, max);
+    if (!n || *n > 0) return n;
+    const int64_t left = deadline - topic::monotonic_ns();
+    if (left <= 0) return size_t{0};
+    Result<void> w = impl.wait(std::chrono::nanoseconds(left));
+    if (!w && w.error() != Errc::kTimeout) return w.error();
+  }
+}
+
+}  // namespace shmbus::detail

@@ -1,0 +1,39 @@
+// Publisher and subscriber slots in a topic's meta: attach, detach, liveness, eviction.
+#pragma once
+
+#include <cstdint>
+
+#include "topic/topic_meta.h"
+
+namespace shmbus::topic {
+
+struct SlotHandle {
+  uint32_t index = 0;
+  uint64_t owner = 0;       // our token
+  uint64_t generation = 0;  // subscriber slots: changes if we are evicted
+};
+
+// Takes a free slot, or one whose owner died. Throws Error if all are taken by live processes.
+SlotHandle attach_publisher(TopicMeta& meta, const char* topic);
+void detach_publisher(TopicMeta& meta, const SlotHandle& slot) noexcept;
+
+// Attaches a subscriber whose next read is at `position`.
+SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position);
+void detach_subscriber(TopicMeta& meta, const SlotHandle& slot) noexcept;
+// True while the slot is still ours (not evicted). Two relaxed loads of our own line.
+bool still_attached(const TopicMeta& meta, const SlotHandle& slot) noexcept;
+
+// Lowest position of an attached subscriber, or `none` if there is none.
+uint64_t min_subscriber_position(const TopicMeta& meta, uint64_t none) noexcept;
+
+// Evicts subscribers whose process died, and those that hold the log below `blocking_below`
+// whose heartbeat is older than the topic's subscriber timeout. Returns how many.
+uint32_t evict_subscribers(TopicMeta& meta, uint64_t blocking_below, int64_t now_ns) noexcept;
+
+// True if a live publisher's intent names `position`: its claim there may still commit.
+bool live_claimant(const TopicMeta& meta, uint64_t position) noexcept;
+
+uint32_t attached_publishers(const TopicMeta& meta) noexcept;
+uint32_t attached_subscribers(const TopicMeta& meta) noexcept;
+
+}  // namespace shmbus::topic

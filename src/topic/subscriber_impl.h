@@ -1,0 +1,75 @@
+// The subscriber behind shmbus::Subscriber: reads frames in position order, skips padding,
+// unblocks abandoned claims, survives lapping and eviction, and sleeps on the data futex.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "log/read.h"
+#include "shmbus/subscriber.h"
+#include "topic/slots.h"
+#include "topic/topic_handle.h"
+
+namespace shmbus::detail {
+
+class SubscriberImpl {
+ public:
+  SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
+                 std::shared_ptr<void> keep_alive);
+  ~SubscriberImpl();
+  SubscriberImpl(const SubscriberImpl&) = delete;
+  SubscriberImpl& operator=(const SubscriberImpl&) = delete;
+
+  Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
+  Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
+  // True if poll() would do something now (a record, padding, a lap to handle). seq_cst reads:
+  // this is the re-check of the futex Dekker pair (wakeup.h).
+  bool ready() noexcept;
+  // Called while waiting: unblocks a frame stuck at our position if its time has come.
+  // Returns true if it changed something (poll() then has work).
+  bool check_stuck(int64_t now_ns) noexcept;
+  // Records the subscriber as alive (waiting counts as alive).
+  void heartbeat(int64_t now_ns) noexcept;
+
+  topic::TopicHandle& topic_handle() noexcept { return *topic_; }
+  WaitStrategy wait_strategy() const noexcept { return wait_; }
+  uint64_t position() const noexcept { return position_; }
+  uint64_t received() const noexcept { return received_; }
+  uint64_t lost() const noexcept { return lost_; }
+  const std::string& topic() const noexcept { return topic_->name(); }
+
+ private:
+  uint64_t start_position(const StartAt& start);
+  bool deliver(const log::FrameView& frame, MessageHandler& handler) noexcept;
+  bool copy_is_intact(const log::FrameView& frame) noexcept;
+  void jump_to_tail() noexcept;
+  bool lapped_by_tail() const noexcept;
+  bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
+  void publish_position() noexcept;
+  void reattach() noexcept;
+
+  std::shared_ptr<topic::TopicHandle> topic_;
+  std::shared_ptr<void> keep_alive_;
+  topic::TopicMeta& meta_;
+  log::RingStorage storage_;
+  uint64_t lap_;
+  bool overwrite_;
+  WaitStrategy wait_;
+  topic::SlotHandle slot_;
+  uint64_t position_ = 0;
+  uint64_t published_position_ = 0;
+  uint64_t expected_seq_ = 0;  // seq of the next record; lapping counts the gap as lost
+  bool seq_known_ = false;
+  uint64_t received_ = 0;
+  uint64_t lost_ = 0;
+  // A claimed frame at our position that does not commit: when we first saw it, how often.
+  uint64_t pending_position_ = ~0ull;
+  uint32_t pending_polls_ = 0;
+  int64_t pending_since_ns_ = 0;
+  int64_t pending_checked_ns_ = 0;
+  // Overwrite policy only: records are copied here and checked before the handler sees them.
+  std::vector<std::byte> copy_;
+};
+
+}  // namespace shmbus::detail

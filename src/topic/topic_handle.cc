@@ -1,0 +1,113 @@
+#include "topic/topic_handle.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "log/file_header.h"
+#include "shmbus/error.h"
+#include "topic/process_identity.h"
+
+namespace shmbus::topic {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr uint64_t kMinCapacity = 4096;
+constexpr uint64_t kMaxCapacity = 1ull << 40;
+
+void init_meta(std::byte* at, const std::string& name, const TopicConfig& config) {
+  auto* meta = new (at) TopicMeta{};  // zeroed file: constructing the atomics is a formality
+  log::init_file_header(&meta->file, log::FileKind::kTopicMeta, sizeof(TopicMeta));
+  meta->config.kind = static_cast<uint32_t>(TopicKind::kMemory);
+  meta->config.policy = static_cast<uint32_t>(config.policy);
+  meta->config.capacity = config.capacity;
+  meta->config.unblock_timeout_ns = static_cast<uint64_t>(config.unblock_timeout.count()) * 1'000'000;
+  meta->config.subscriber_timeout_ns = static_cast<uint64_t>(config.subscriber_timeout.count()) * 1'000'000;
+  meta->config.created_ns = realtime_ns();
+  std::memcpy(meta->config.name, name.data(), name.size());
+  for (PublisherSlot& s : meta->publishers) s.intent.store(kNoIntent, std::memory_order_relaxed);
+}
+
+void check_meta(const TopicMeta& meta, const std::string& path, const std::string& name) {
+  const TopicConfigBlock& c = meta.config;
+  auto fail = [&](const std::string& what) {
+    throw Error(path + ": " + what + "; the topic's files are damaged: remove the topic directory");
+  };
+  if (c.kind != static_cast<uint32_t>(TopicKind::kMemory)) fail("unknown topic kind " + std::to_string(c.kind));
+  if (c.policy > static_cast<uint32_t>(Policy::kOverwrite)) fail("unknown policy " + std::to_string(c.policy));
+  if (!std::has_single_bit(c.capacity) || c.capacity < kMinCapacity || c.capacity > kMaxCapacity) {
+    fail("capacity " + std::to_string(c.capacity) + " is not a power of two in range");
+  }
+  if (std::strncmp(c.name, name.c_str(), sizeof c.name) != 0) fail("meta names another topic");
+}
+}  // namespace
+
+void validate_config(const TopicConfig& config, const std::string& topic) {
+  if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity || config.capacity > kMaxCapacity) {
+    throw Error("topic " + topic + ": capacity " + std::to_string(config.capacity) +
+                " must be a power of two between 4096 and 2^40 bytes (e.g. 1048576, 8388608)");
+  }
+  if (config.unblock_timeout.count() <= 0 || config.subscriber_timeout.count() <= 0) {
+    throw Error("topic " + topic + ": unblock and subscriber timeouts must be positive");
+  }
+}
+
+bool TopicHandle::create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode) {
+  validate_config(config, name);
+  if (fs::exists(dir)) return false;
+  // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
+  const fs::path target(dir);
+  const std::string temp =
+      (target.parent_path() / ("." + target.filename().string() + ".creating." + std::to_string(::getpid()))).string();
+  fs::remove_all(temp);
+  fs::create_directory(temp);
+  fs::permissions(temp, static_cast<fs::perms>(mode | 0100 | 0010), fs::perm_options::replace);
+  log::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode,
+                          [&](std::byte* at) { init_meta(at, name, config); });
+  log::MappedFile::create(temp + "/ring", kRingDataOffset + config.capacity, mode, [&](std::byte* at) {
+    log::init_file_header(at, log::FileKind::kRing, kRingDataOffset + config.capacity);
+  });
+  // rename(2) of a directory onto an existing non-empty one fails: exactly one creator wins.
+  if (::rename(temp.c_str(), dir.c_str()) != 0) {
+    int err = errno;
+    fs::remove_all(temp);
+    if (err == EEXIST || err == ENOTEMPTY) return false;
+    throw Error(dir + ": cannot create topic (" + std::strerror(err) + ")");
+  }
+  return true;
+}
+
+std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Access ring_access) {
+  auto h = std::make_shared<TopicHandle>();
+  h->name_ = fs::path(dir).filename().string();
+  h->meta_file_ = log::MappedFile::open(dir + "/meta", log::Access::kReadWrite);
+  log::check_file_header(h->meta_file_.data(), h->meta_file_.size(), log::FileKind::kTopicMeta, dir + "/meta");
+  check_meta(h->meta(), dir + "/meta", h->name_);
+  h->ring_file_ = log::MappedFile::open(dir + "/ring", ring_access);
+  log::check_file_header(h->ring_file_.data(), h->ring_file_.size(), log::FileKind::kRing, dir + "/ring");
+  if (h->ring_file_.size() != kRingDataOffset + h->meta().config.capacity) {
+    throw Error(dir + "/ring: size does not match the capacity in meta; remove the topic directory");
+  }
+  h->storage_ = log::RingStorage(h->ring_file_.data() + kRingDataOffset, h->meta().config.capacity);
+  return h;
+}
+
+TopicConfig TopicHandle::config() const noexcept {
+  const TopicConfigBlock& c = meta().config;
+  TopicConfig config;
+  config.capacity = c.capacity;
+  config.policy = static_cast<Policy>(c.policy);
+  config.unblock_timeout = std::chrono::milliseconds(c.unblock_timeout_ns / 1'000'000);
+  config.subscriber_timeout = std::chrono::milliseconds(c.subscriber_timeout_ns / 1'000'000);
+  return config;
+}
+
+uint64_t TopicHandle::max_record_bytes() const noexcept {
+  uint64_t half = storage_.lap_bytes() / 2;
+  return half < 0x7FFFFFF8ull ? half : 0x7FFFFFF8ull;
+}
+
+}  // namespace shmbus::topic

@@ -1,0 +1,43 @@
+// An open topic: its meta and its log mapped, shared by the publishers and subscribers that
+// use it (they hold a shared_ptr, so the mappings outlive the Bus object if need be).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "log/mapped_file.h"
+#include "log/ring_storage.h"
+#include "shmbus/topic.h"
+#include "topic/topic_meta.h"
+
+namespace shmbus::topic {
+
+class TopicHandle {
+ public:
+  // Creates the topic directory `dir` (meta + ring) atomically: files are made in a temporary
+  // directory that is renamed into place. Returns false if it exists already.
+  static bool create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode);
+  // Opens an existing topic; the ring is mapped read-only for subscribers (ring_access).
+  // Throws Error on a missing, foreign, truncated or inconsistent topic.
+  static std::shared_ptr<TopicHandle> open(const std::string& dir, log::Access ring_access);
+
+  TopicMeta& meta() const noexcept { return *reinterpret_cast<TopicMeta*>(meta_file_.data()); }
+  const log::RingStorage& storage() const noexcept { return storage_; }
+  const std::string& name() const noexcept { return name_; }
+  const std::string& ring_path() const noexcept { return ring_file_.path(); }
+  TopicConfig config() const noexcept;
+  Policy policy() const noexcept { return static_cast<Policy>(meta().config.policy); }
+  // Largest record (header included) that fits: half a lap, so padding + record fit in a lap.
+  uint64_t max_record_bytes() const noexcept;
+
+ private:
+  std::string name_;
+  log::MappedFile meta_file_;
+  log::MappedFile ring_file_;
+  log::RingStorage storage_;
+};
+
+// Throws Error unless the config can make a topic (capacity a power of two in range, ...).
+void validate_config(const TopicConfig& config, const std::string& topic);
+
+}  // namespace shmbus::topic

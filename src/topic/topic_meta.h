@@ -1,0 +1,93 @@
+// The `meta` file of a topic: configuration, tail, wake-up words, counters, publisher and
+// subscriber slots. Offsets only, no pointers; every hot word on its own pair of cache lines.
+//
+//   0      FileHeader + TopicConfigBlock          (written once at creation, then read-only)
+//   128    Tail {position, seq}                   (claimers; 16-byte CAS)
+//   256    Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
+//   384    Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
+//   512    Counters                               (slow-path RMWs only)
+//   640    PublisherSlot[kMaxPublishers]          (128 bytes each)
+//   ...    SubscriberSlot[kMaxSubscribers]        (128 bytes each)
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "log/file_header.h"
+#include "log/record_format.h"
+#include "log/tail.h"
+
+namespace shmbus::topic {
+
+inline constexpr uint32_t kMaxPublishers = 64;
+inline constexpr uint32_t kMaxSubscribers = 128;
+inline constexpr size_t kMaxNameBytes = 200;
+inline constexpr uint64_t kNoIntent = ~0ull;
+inline constexpr uint64_t kSettingUp = ~0ull;  // owner value while a slot is being (re)initialised
+
+struct TopicConfigBlock {
+  uint32_t kind;  // TopicKind
+  uint32_t policy;  // Policy
+  uint64_t capacity;
+  uint64_t unblock_timeout_ns;
+  uint64_t subscriber_timeout_ns;
+  int64_t created_ns;  // activity clocks start here, never at 0
+  char name[kMaxNameBytes + 8];
+};
+
+// A futex word and the count of those asleep on it. Publishers pay for a wake-up syscall only
+// when `sleepers` is non-zero (the Dekker pair in wakeup.h).
+struct alignas(log::kHotPad) Wakeup {
+  std::atomic<uint32_t> futex;
+  std::atomic<uint32_t> sleepers;
+};
+
+struct alignas(log::kHotPad) Counters {
+  std::atomic<uint64_t> unblocked;          // frames voided by an unblocker
+  std::atomic<uint64_t> evicted;            // subscriber slots taken from dead/stale owners
+  std::atomic<uint64_t> retired_published;  // published/bytes/lost of slots whose owner left
+  std::atomic<uint64_t> retired_bytes;
+  std::atomic<uint64_t> retired_lost;
+  std::atomic<uint64_t> subscriber_generation;  // bumped when a subscriber attaches
+  std::atomic<uint32_t> publisher_high_water;   // slots [0, high water) have ever been used:
+  std::atomic<uint32_t> subscriber_high_water;  // scans stop there
+};
+
+// An owner is a process identity token: pid | (start time in clock ticks, low 32 bits) << 32,
+// so that a reused pid is not mistaken for the process that held the slot. 0 = free.
+struct alignas(log::kHotPad) PublisherSlot {
+  std::atomic<uint64_t> owner;
+  std::atomic<uint64_t> intent;     // position being claimed (kNoIntent when none)
+  std::atomic<uint64_t> published;  // written by the owner only (load + store, no RMW)
+  std::atomic<uint64_t> bytes;
+  std::atomic<uint64_t> abandoned;  // own claims that were unblocked before commit
+};
+
+struct alignas(log::kHotPad) SubscriberSlot {
+  std::atomic<uint64_t> owner;
+  std::atomic<uint64_t> generation;    // bumped on every attach: an evicted owner notices
+  std::atomic<uint64_t> position;      // everything before it has been read
+  std::atomic<int64_t> heartbeat_ns;   // CLOCK_MONOTONIC of the last poll or wait
+  std::atomic<uint64_t> received;
+  std::atomic<uint64_t> lost;
+};
+
+struct TopicMeta {
+  log::FileHeader file;
+  TopicConfigBlock config;
+  alignas(log::kHotPad) log::Tail tail;
+  Wakeup data;
+  Wakeup space;
+  Counters counters;
+  PublisherSlot publishers[kMaxPublishers];
+  SubscriberSlot subscribers[kMaxSubscribers];
+};
+static_assert(offsetof(TopicMeta, tail) % log::kHotPad == 0);
+static_assert(sizeof(PublisherSlot) == log::kHotPad && sizeof(SubscriberSlot) == log::kHotPad);
+static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<int64_t>::is_always_lock_free);
+
+// The ring file: a FileHeader page, then `capacity` bytes of log.
+inline constexpr size_t kRingDataOffset = 4096;
+
+}  // namespace shmbus::topic
