@@ -34,7 +34,9 @@ FrameView read_frame(const Storage& log, uint64_t position,
   v.word = CommitWord::decode(commit_word(v.bytes).load(order));
   const uint16_t epoch = log.epoch(position);
   if (!v.word.claimed_in(epoch)) {
-    const bool newer_lap = v.word.len != 0 && v.word.epoch == static_cast<uint16_t>(epoch + 1);
+    // Epochs compare modulo 2^16: a word from a later lap (by up to 32767 laps) means the
+    // reader was overwritten; one from an earlier lap is just not yet rewritten in this lap.
+    const bool newer_lap = v.word.len != 0 && static_cast<int16_t>(v.word.epoch - epoch) > 0;
     v.state = newer_lap ? FrameState::kLapped : FrameState::kEmpty;
     return v;
   }
