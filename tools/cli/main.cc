@@ -1,0 +1,187 @@
+// The shmbus command line: topic create, pub, sub, ls, stat.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shmbus/shmbus.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+volatile std::sig_atomic_t g_stop = 0;
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::vector<shmbus::Header> parse_headers(const std::vector<std::string>& specs, std::vector<std::string>& storage) {
+  storage = specs;
+  std::vector<shmbus::Header> headers;
+  for (const std::string& s : storage) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos) throw shmbus::Error("--header takes key=value, got \"" + s + "\"");
+    headers.push_back({std::string_view(s).substr(0, eq), std::string_view(s).substr(eq + 1)});
+  }
+  return headers;
+}
+
+void print_message(const shmbus::Message& m, bool json) {
+  if (json) {
+    std::string line = "{\"topic\":\"" + json_escape(m.topic) + "\",\"position\":" + std::to_string(m.position) +
+                       ",\"seq\":" + std::to_string(m.seq) + ",\"timestamp_ns\":" + std::to_string(m.timestamp_ns) +
+                       ",\"headers\":{";
+    bool first = true;
+    for (shmbus::Header h : m.headers) {
+      line += (first ? "\"" : ",\"") + json_escape(h.key) + "\":\"" + json_escape(h.value) + "\"";
+      first = false;
+    }
+    line += "},\"payload\":\"" + json_escape(m.text()) + "\"}";
+    std::cout << line << '\n';
+    return;
+  }
+  std::cout << m.topic << " @" << m.position << " t=" << m.timestamp_ns;
+  for (shmbus::Header h : m.headers) std::cout << ' ' << h.key << '=' << h.value;
+  std::cout << " | " << m.text() << '\n';
+}
+
+shmbus::StartAt parse_start(const std::string& from) {
+  if (from == "earliest") return shmbus::StartAt::earliest();
+  if (from == "latest") return shmbus::StartAt::latest();
+  try {
+    return shmbus::StartAt::at(std::stoull(from));
+  } catch (const std::exception&) {
+    throw shmbus::Error("--from takes earliest, latest or a position, got \"" + from + "\"");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shmbus: a lock-free shared-memory message bus"};
+  app.require_subcommand(1);
+  std::string bus_name = std::getenv("SHMBUS_BUS") ? std::getenv("SHMBUS_BUS") : "default";
+  app.add_option("--bus", bus_name, "bus name (/dev/shm/shmbus/NAME) or directory path")->envname("SHMBUS_BUS");
+
+  auto* topic_cmd = app.add_subcommand("topic", "manage topics");
+  topic_cmd->require_subcommand(1);
+  auto* create = topic_cmd->add_subcommand("create", "create a memory topic");
+  std::string topic;
+  uint64_t capacity = 8u << 20;
+  std::string policy = "block";
+  create->add_option("TOPIC", topic)->required();
+  create->add_option("--capacity", capacity, "ring bytes (a power of two)");
+  create->add_option("--policy", policy, "block | fail | overwrite");
+
+  auto* pub = app.add_subcommand("pub", "publish a message (or one per stdin line)");
+  std::string message;
+  bool have_message = false;
+  std::vector<std::string> header_specs;
+  pub->add_option("TOPIC", topic)->required();
+  pub->add_option("MESSAGE", message)->each([&](const std::string&) { have_message = true; });
+  pub->add_option("--header", header_specs, "key=value (repeatable)");
+
+  auto* sub = app.add_subcommand("sub", "print messages of topics matching PATTERN");
+  std::string pattern;
+  bool json = false;
+  std::string from = "latest";
+  uint64_t count = 0;
+  double timeout_s = 0;
+  sub->add_option("PATTERN", pattern)->required();
+  sub->add_flag("--json", json, "one JSON object per line");
+  sub->add_option("--from", from, "earliest | latest | POSITION");
+  sub->add_option("--count", count, "stop after N messages");
+  sub->add_option("--timeout", timeout_s, "stop after this many seconds without a message");
+
+  auto* ls = app.add_subcommand("ls", "list topics");
+  auto* stat = app.add_subcommand("stat", "counters of a topic");
+  stat->add_option("TOPIC", topic)->required();
+
+  CLI11_PARSE(app, argc, argv);
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  try {
+    shmbus::Bus bus = shmbus::Bus::open(bus_name);
+    if (*create) {
+      shmbus::TopicConfig config;
+      config.capacity = capacity;
+      config.policy = shmbus::parse_policy(policy);
+      bool created = bus.create_topic(topic, config);
+      std::cout << (created ? "created " : "exists ") << topic << '\n';
+    } else if (*pub) {
+      std::vector<std::string> storage;
+      std::vector<shmbus::Header> headers = parse_headers(header_specs, storage);
+      shmbus::Publisher p = bus.publisher(topic);
+      auto send = [&](const std::string& text) {
+        shmbus::Result<uint64_t> r = p.publish(text, headers);
+        if (!r) throw shmbus::Error(std::string("publish failed: ") + shmbus::to_string(r.error()));
+      };
+      if (have_message) {
+        send(message);
+      } else {
+        for (std::string line; !g_stop && std::getline(std::cin, line);) send(line);
+      }
+    } else if (*sub) {
+      shmbus::PatternSubscriber s = bus.subscribe(pattern, {parse_start(from), shmbus::WaitStrategy::kBlock});
+      uint64_t seen = 0;
+      auto last = std::chrono::steady_clock::now();
+      while (!g_stop && (count == 0 || seen < count)) {
+        shmbus::Result<size_t> n = s.receive([&](const shmbus::Message& m) { print_message(m, json); ++seen; },
+                                             count == 0 ? SIZE_MAX : count - seen, 100ms);
+        if (!n) throw shmbus::Error(std::string("subscribe failed: ") + shmbus::to_string(n.error()));
+        if (*n > 0) {
+          std::cout.flush();
+          last = std::chrono::steady_clock::now();
+        } else if (timeout_s > 0 && std::chrono::steady_clock::now() - last > std::chrono::duration<double>(timeout_s)) {
+          break;
+        }
+      }
+    } else if (*ls) {
+      std::vector<shmbus::TopicStats> before;
+      for (const std::string& name : bus.topics()) before.push_back(bus.stats(name));
+      std::this_thread::sleep_for(200ms);
+      std::printf("%-40s %-7s %12s %-9s %16s %5s %5s %12s\n", "TOPIC", "KIND", "CAPACITY", "POLICY", "TAIL", "PUBS",
+                  "SUBS", "MSG/S");
+      for (const shmbus::TopicStats& b : before) {
+        shmbus::TopicStats s = bus.stats(b.name);
+        std::printf("%-40s %-7s %12llu %-9s %16llu %5u %5u %12.0f\n", s.name.c_str(), shmbus::to_string(s.kind),
+                    static_cast<unsigned long long>(s.config.capacity), shmbus::to_string(s.config.policy),
+                    static_cast<unsigned long long>(s.tail_position), s.publishers, s.subscribers,
+                    static_cast<double>(s.published - b.published) / 0.2);
+      }
+    } else if (*stat) {
+      shmbus::TopicStats s = bus.stats(topic);
+      std::cout << "topic      " << s.name << "\nkind       " << shmbus::to_string(s.kind) << "\ncapacity   "
+                << s.config.capacity << "\npolicy     " << shmbus::to_string(s.config.policy) << "\ntail       "
+                << s.tail_position << "\npublished  " << s.published << "\nbytes      " << s.bytes
+                << "\nlost       " << s.lost << "\nunblocked  " << s.unblocked << "\nevicted    " << s.evicted
+                << "\npublishers " << s.publishers << "\nsubscribers " << s.subscribers << '\n';
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "shmbus: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
