@@ -145,7 +145,12 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
         position_ += v.frame_bytes;
         break;
       case log::FrameState::kLapped:
-        jump_to_tail();
+        // A newer lap's word is only believed if the tail agrees; garbage can look like one.
+        if (lapped_by_tail()) {
+          jump_to_tail();
+        } else {
+          status = Errc::kCorrupt;
+        }
         break;
       case log::FrameState::kCorrupt:
         if (lapped_by_tail()) {

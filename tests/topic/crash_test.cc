@@ -1,0 +1,155 @@
+// Real processes killed with SIGKILL at each protocol step, and stopped with SIGSTOP.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "log/kill_point.h"
+#include "shmbus/shmbus.h"
+#include "support/stamped.h"
+#include "support/test_bus.h"
+
+namespace shmbus {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Stamp;
+using test::TempBus;
+
+const char* const kKillPoints[] = {"claim.before_word", "claim.after_word", "claim.after_tail",
+                                   "publish.after_claim", "publish.before_commit", "commit.before"};
+
+TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
+  constexpr int kKills = 200;
+  const unsigned seed = std::random_device{}();
+  std::printf("seed %u\n", seed);
+  std::mt19937 rng(seed);
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig config;
+  config.capacity = 64 << 10;
+  config.unblock_timeout = 1000ms;
+  bus.create_topic("t", config);
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Publisher survivor = bus.publisher("t");
+  uint64_t survivor_seq = 0;
+  uint64_t survivor_next = 0;
+  bool in_order = true;
+  bool intact = true;
+  auto on_message = [&](const Message& m) {
+    Stamp s;
+    intact &= test::read_stamp(m.payload, s);
+    if (s.publisher == 0) in_order &= s.seq == survivor_next++;
+  };
+
+  for (int kill = 0; kill < kKills; ++kill) {
+    const char* point = kKillPoints[rng() % std::size(kKillPoints)];
+    const uint64_t countdown = 1 + rng() % 50;
+    pid_t victim = test::spawn([&] {
+      Bus b = Bus::open(tb.path());
+      Publisher p = b.publisher("t");
+      detail::arm_kill_point(point, countdown);
+      for (uint64_t i = 0; i < 100'000'000; ++i) (void)p.publish(test::bytes_of(test::make_stamp(1, i)));
+      return 0;  // not reached: the kill point fires first
+    });
+    // The survivor keeps publishing while the victim runs and dies.
+    int status = 0;
+    while (::waitpid(victim, &status, WNOHANG) == 0) {
+      ASSERT_TRUE(survivor.publish(test::bytes_of(test::make_stamp(0, survivor_seq++))));
+      (void)sub.poll(on_message, 256);
+    }
+    ASSERT_TRUE(WIFSIGNALED(status)) << point;
+    // After the death, a survivor record must arrive well within the unblock timeout: the dead
+    // claim is unblocked at once because its owner is gone.
+    ASSERT_TRUE(survivor.publish(test::bytes_of(test::make_stamp(0, survivor_seq++))));
+    auto deadline = std::chrono::steady_clock::now() + 3s;
+    while (survivor_next < survivor_seq && std::chrono::steady_clock::now() < deadline) {
+      (void)sub.receive(on_message, 256, 10ms);
+    }
+    ASSERT_EQ(survivor_next, survivor_seq) << "topic blocked after a kill at " << point << " seed " << seed;
+  }
+
+  EXPECT_TRUE(intact);
+  EXPECT_TRUE(in_order);
+  EXPECT_GT(bus.stats("t").unblocked, 0u);
+}
+
+TEST(Crash, KilledSubscriberIsEvictedAndBlockedPublisherResumes) {
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig config;
+  config.capacity = 4096;
+  config.policy = Policy::kBlock;
+  bus.create_topic("t", config);
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t sleeper = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Subscriber s = b.subscriber("t");
+    char c = 1;
+    (void)!::write(ready[1], &c, 1);
+    for (;;) ::pause();  // attached, never reads
+    return 0;
+  });
+  char c;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  pid_t publisher = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    for (int i = 0; i < 1000; ++i) {
+      if (!p.publish(std::string(100, 'x'))) return 1;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(test::eventually([&] { return bus.stats("t").published > 10; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_LT(bus.stats("t").published, 1000u) << "the publisher should be blocked by the idle subscriber";
+
+  ::kill(sleeper, SIGKILL);
+  test::wait_child(sleeper);
+
+  EXPECT_EQ(test::wait_child(publisher, 60s), 0);
+  EXPECT_EQ(bus.stats("t").published, 1000u);
+  EXPECT_EQ(bus.stats("t").evicted, 1u);
+}
+
+TEST(Crash, StalledPublisherIsUnblockedAfterTimeoutAndItsCommitIsAbandoned) {
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig config;
+  config.unblock_timeout = 300ms;
+  bus.create_topic("t", config);
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  pid_t stalled = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(8);
+    if (!claim) return 2;
+    ::raise(SIGSTOP);
+    std::memcpy(claim->payload().data(), "too late", 8);
+    Result<uint64_t> r = p.commit(*claim);
+    return r.error() == Errc::kAbandoned ? 0 : 1;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(stalled, &status, WUNTRACED), stalled);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  Publisher pub = bus.publisher("t");
+  ASSERT_TRUE(pub.publish("after"));
+
+  std::vector<std::string> got;
+  auto start = std::chrono::steady_clock::now();
+  while (got.empty() && std::chrono::steady_clock::now() - start < 10s) {
+    (void)sub.receive([&](const Message& m) { got.emplace_back(m.text()); }, 16, 50ms);
+  }
+  auto waited = std::chrono::steady_clock::now() - start;
+  ::kill(stalled, SIGCONT);
+
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "after");
+  EXPECT_GE(waited, 250ms) << "a live claimant must be given its timeout";
+  EXPECT_EQ(test::wait_child(stalled), 0) << "the late commit must report kAbandoned";
+  EXPECT_EQ(bus.stats("t").unblocked, 1u);
+}
+
+}  // namespace
+}  // namespace shmbus
