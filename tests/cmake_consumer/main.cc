@@ -1,0 +1,10 @@
+#include <shmbus/shmbus.h>
+
+int main() {
+  shmbus::Bus bus = shmbus::Bus::open("/dev/shm/shmbus-consumer-test");
+  shmbus::Subscriber sub = bus.subscriber("consumer.check");
+  shmbus::Publisher pub = bus.publisher("consumer.check");
+  if (!pub.publish("ok")) return 1;
+  auto n = sub.poll([](const shmbus::Message&) {});
+  return n && *n == 1 ? 0 : 1;
+}
