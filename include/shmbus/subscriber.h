@@ -26,8 +26,8 @@ class Subscriber {
   ~Subscriber();
 
   // Hands up to `max` committed records to `handler`, in position order; returns how many.
-  // kLapped: overwritten records were skipped (counted in lost()); records may still have been
-  // delivered before that. kCorrupt: invalid bytes at position(); nothing invalid was delivered.
+  // Being lapped is not an error: the skipped records are counted in lost() and polling goes on.
+  // kCorrupt: invalid bytes at position(); nothing invalid was delivered. The handler must not throw.
   Result<size_t> poll(MessageHandler handler, size_t max = SIZE_MAX) noexcept;
   // Waits (by the subscription's strategy) until a record is ready or `timeout` passes.
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
