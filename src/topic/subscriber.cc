@@ -56,10 +56,13 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
     seq_known_ = true;
     return p;
   }
-  log::FrameView v = log::read_frame(storage_, p);
-  bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPending ||
-                  v.state == log::FrameState::kPadding;
-  if (p % log::kRecordAlign != 0 || p > t.position || p + lap_ < t.position || !is_frame) {
+  // Range and alignment first: a misaligned position must not even be read as a commit word.
+  const bool in_range = p % log::kRecordAlign == 0 && p <= t.position && p + lap_ >= t.position;
+  log::FrameView v;
+  if (in_range) v = log::read_frame(storage_, p);
+  const bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPending ||
+                        v.state == log::FrameState::kPadding;
+  if (!in_range || !is_frame) {
     throw Error("topic " + topic_->name() + ": position " + std::to_string(p) +
                 " is not a retained record (the ring holds positions " + std::to_string(oldest) + " to " +
                 std::to_string(t.position) + "); start at a message's position, earliest or latest");
