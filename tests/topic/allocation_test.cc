@@ -1,0 +1,59 @@
+// The publish and poll hot paths allocate nothing: every operator new is counted.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "shmbus/shmbus.h"
+#include "support/test_bus.h"
+
+namespace {
+std::atomic<uint64_t> g_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace shmbus {
+namespace {
+
+void publish_and_poll(Publisher& pub, Subscriber& sub, PatternSubscriber& pattern, int rounds) {
+  const Header headers[] = {{"type", "Tick"}};
+  uint64_t seen = 0;
+  for (int i = 0; i < rounds; ++i) {
+    ASSERT_TRUE(pub.publish("payload-64-bytes-payload-64-bytes-payload-64-bytes-payload-64-by", headers));
+    Result<Claim> c = pub.claim(16);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(pub.commit(*c));
+    ASSERT_TRUE(sub.poll([&](const Message& m) { seen += m.payload.size(); }));
+    ASSERT_TRUE(pattern.poll([&](const Message& m) { seen += m.payload.size(); }));
+  }
+  EXPECT_GT(seen, 0u);
+}
+
+TEST(HotPath, PublishAndPollAllocateNothing) {
+  test::TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig config;
+  config.capacity = 1 << 16;  // small: the loop wraps the ring many times
+  bus.create_topic("hot", config);
+  Publisher pub = bus.publisher("hot");
+  Subscriber sub = bus.subscriber("hot");
+  PatternSubscriber pattern = bus.subscribe("hot.#");
+  publish_and_poll(pub, sub, pattern, 100);  // warm-up
+
+  const uint64_t before = g_allocations.load();
+  publish_and_poll(pub, sub, pattern, 20'000);
+  const uint64_t after = g_allocations.load();
+
+  EXPECT_EQ(after - before, 0u);
+}
+
+}  // namespace
+}  // namespace shmbus
