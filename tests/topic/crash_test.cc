@@ -66,7 +66,10 @@ TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
     while (survivor_next < survivor_seq && std::chrono::steady_clock::now() < deadline) {
       (void)sub.receive(on_message, 256, 10ms);
     }
-    ASSERT_EQ(survivor_next, survivor_seq) << "topic blocked after a kill at " << point << " seed " << seed;
+    TopicStats st = bus.stats("t");
+    ASSERT_EQ(survivor_next, survivor_seq) << "topic blocked after a kill at " << point << " seed " << seed
+                                           << " sub at " << sub.position() << " tail " << st.tail_position
+                                           << " unblocked " << st.unblocked << " evicted " << st.evicted;
   }
 
   EXPECT_TRUE(intact);
