@@ -113,8 +113,9 @@ bool SubscriberImpl::deliver(const log::FrameView& frame, MessageHandler& handle
   }
   const auto* h = reinterpret_cast<const log::RecordHeader*>(bytes);
   const size_t len = static_cast<size_t>(frame.word.len);
-  const size_t headers_len = h->headers_len;  // bounds-checked by read_frame (and re-read from the copy)
-  if (headers_len > len - log::kHeaderBytes) return false;
+  const size_t headers_len = h->headers_len;
+  // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again.
+  if (overwrite_ && headers_len > len - log::kHeaderBytes) return false;
   Message m;
   m.topic = topic_->name();
   m.position = position_;

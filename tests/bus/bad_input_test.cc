@@ -55,9 +55,7 @@ TEST(BadInput, BusOfAnotherLayoutVersion) {
 TEST(BadInput, RingOfGarbageNeverCrashesReaderOrWriter) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 8192;
-  config.policy = Policy::kOverwrite;
+  TopicConfig config = test::ring_config(8192, Policy::kOverwrite);
   bus.create_topic("t", config);
   {
     std::fstream f(tb.path() + "/topics/t/ring", std::ios::in | std::ios::out | std::ios::binary);
@@ -86,8 +84,7 @@ TEST(BadInput, RingOfGarbageNeverCrashesReaderOrWriter) {
 TEST(BadInput, BadCapacityIsRefused) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 5000;
+  TopicConfig config = test::ring_config(5000);
   EXPECT_NE(error_of([&] { bus.create_topic("t", config); }).find("power of two"), std::string::npos);
 }
 

@@ -36,6 +36,14 @@ class TempBus {
   std::string path_;
 };
 
+// A topic configuration for tests: ring bytes and policy, other fields at their defaults.
+inline TopicConfig ring_config(uint64_t capacity, Policy policy = Policy::kBlock) {
+  TopicConfig config;
+  config.capacity = capacity;
+  config.policy = policy;
+  return config;
+}
+
 // Runs `body` in a forked child that exits with its return value (0 = success). The child
 // never returns into the test framework.
 inline pid_t spawn(const std::function<int()>& body) {

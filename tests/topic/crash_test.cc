@@ -27,8 +27,7 @@ TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
   std::mt19937 rng(seed);
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 64 << 10;
+  TopicConfig config = test::ring_config(64 << 10);
   config.unblock_timeout = 1000ms;
   bus.create_topic("t", config);
   Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
@@ -96,9 +95,7 @@ TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
 TEST(Crash, KilledSubscriberIsEvictedAndBlockedPublisherResumes) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 4096;
-  config.policy = Policy::kBlock;
+  TopicConfig config = test::ring_config(4096, Policy::kBlock);
   bus.create_topic("t", config);
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);

@@ -56,9 +56,7 @@ TEST(MultiProcess, FourPublishersThreeSubscribersBlockPolicyExactlyOnceInOrder) 
   constexpr int kSubscribers = 3;
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 1 << 20;
-  config.policy = Policy::kBlock;
+  TopicConfig config = test::ring_config(1 << 20, Policy::kBlock);
   bus.create_topic("fanin", config);
 
   std::vector<pid_t> subscribers;
@@ -83,9 +81,7 @@ TEST(MultiProcess, OverwriteSlowSubscriberCountsExactLoss) {
   constexpr uint64_t kCount = 300'000;
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 64 << 10;
-  config.policy = Policy::kOverwrite;
+  TopicConfig config = test::ring_config(64 << 10, Policy::kOverwrite);
   bus.create_topic("lossy", config);
   Subscriber sut = bus.subscriber("lossy", {StartAt::latest(), WaitStrategy::kBlock});
 

@@ -141,8 +141,7 @@ TEST(PubSub, UncommittedClaimHoldsBackLaterRecords) {
 TEST(PubSub, RecordsWrapAroundTheRing) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 4096;
+  TopicConfig config = test::ring_config(4096);
   bus.create_topic("t", config);
   Subscriber sut = bus.subscriber("t");
   Publisher pub = bus.publisher("t");
@@ -161,9 +160,7 @@ TEST(PubSub, RecordsWrapAroundTheRing) {
 TEST(PubSub, FailPolicyReturnsWouldBlockWhenFull) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 4096;
-  config.policy = Policy::kFail;
+  TopicConfig config = test::ring_config(4096, Policy::kFail);
   bus.create_topic("t", config);
   Subscriber sub = bus.subscriber("t");
   Publisher sut = bus.publisher("t");
@@ -184,8 +181,7 @@ TEST(PubSub, FailPolicyReturnsWouldBlockWhenFull) {
 TEST(PubSub, TooLargeRecordIsRefused) {
   TempBus tb;
   Bus bus = tb.open();
-  TopicConfig config;
-  config.capacity = 4096;
+  TopicConfig config = test::ring_config(4096);
   bus.create_topic("t", config);
   Publisher sut = bus.publisher("t");
 
