@@ -36,7 +36,10 @@ class Subscriber {
 
   uint64_t position() const noexcept;  // next position to read
   uint64_t received() const noexcept;  // records delivered
-  uint64_t lost() const noexcept;      // records lost to lapping (overwrite policy)
+  // Records lost to lapping (overwrite policy), counted by sequence number: exact, except that
+  // a claim that never committed (aborted, unblocked, or abandoned by a publisher descheduled
+  // for a whole lap) inside a skipped range counts as one too: its bytes are gone.
+  uint64_t lost() const noexcept;
   std::string_view topic() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
 

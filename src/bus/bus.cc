@@ -169,7 +169,9 @@ TopicStats Bus::stats(std::string_view name) const {
   TopicStats s;
   s.name = std::string(name);
   s.config = handle->config();
-  s.tail_position = m.tail.position.load(std::memory_order_acquire);
+  const log::TailValue tail = log::read_tail_exact(const_cast<log::Tail&>(m.tail));
+  s.tail_position = tail.position;
+  s.tail_seq = tail.seq;
   // Relaxed: statistics; each counter has one writer or is an RMW.
   s.published = m.counters.retired_published.load(std::memory_order_relaxed);
   s.bytes = m.counters.retired_bytes.load(std::memory_order_relaxed);

@@ -70,12 +70,12 @@ bool PatternSubscriberImpl::any_ready() noexcept {
   return false;
 }
 
-Result<void> PatternSubscriberImpl::wait(std::chrono::nanoseconds timeout) noexcept {
-  const int64_t deadline = topic::monotonic_ns() + timeout.count();
-  for (uint32_t spins = 0;; ++spins) {
+Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
+  // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
+  for (uint32_t spins = 1;; ++spins) {
     if (any_ready()) return {};
     if (options_.wait != WaitStrategy::kBlock && (spins & 63) != 0) {
-      if (options_.wait == WaitStrategy::kYield) sched_yield();
+      options_.wait == WaitStrategy::kYield ? static_cast<void>(sched_yield()) : topic::cpu_relax();
       continue;
     }
     const int64_t now = topic::monotonic_ns();

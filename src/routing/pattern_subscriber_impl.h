@@ -8,6 +8,7 @@
 
 #include "bus/bus_state.h"
 #include "shmbus/pattern_subscriber.h"
+#include "topic/process_identity.h"
 #include "topic/subscriber_impl.h"
 
 namespace shmbus::detail {
@@ -17,7 +18,10 @@ class PatternSubscriberImpl {
   PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern, const SubscribeOptions& options);
 
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
-  Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
+  Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
+    return wait_until(topic::monotonic_ns() + timeout.count());
+  }
+  Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
 
   const std::string& pattern() const noexcept { return pattern_; }
   size_t topic_count() const noexcept { return subscribers_.size(); }

@@ -16,5 +16,15 @@ bool owner_alive(uint64_t token) noexcept;
 // CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds (vDSO: no syscall).
 int64_t monotonic_ns() noexcept;
 int64_t realtime_ns() noexcept;
+// CLOCK_MONOTONIC_COARSE: a few ns (no TSC read), a few ms behind; for heartbeats on hot paths,
+// which are judged against timeouts of seconds.
+int64_t coarse_monotonic_ns() noexcept;
+
+// The CPU's spin-wait hint (~20 ns on current x86).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 }  // namespace shmbus::topic

@@ -82,9 +82,9 @@ Errc PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait,
 void PublisherImpl::write_header(const log::ClaimedFrame& c, std::span<const Header> headers,
                                  size_t headers_len) noexcept {
   log::RecordHeader* h = log::header_of(c.frame);
-  // Plain stores: the frame is ours until commit, whose release publishes them.
-  h->timestamp_ns = topic::realtime_ns();
-  h->seq = c.seq;
+  // Plain stores: the frame is ours until commit, whose release publishes them. The seq is
+  // written by commit(), as the last plain store (see there).
+  h->timestamp_ns = clock_.now_ns();
   h->crc32c = 0;
   h->headers_len = static_cast<uint32_t>(headers_len);
   if (headers_len != 0) encode_headers(headers, {c.frame + log::kHeaderBytes, headers_len});
@@ -113,6 +113,11 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
   claim.frame_ = nullptr;
+  // The seq goes in last. Under `overwrite`, a claimer descheduled for a whole lap may resume
+  // and store into the frame of the lap after it (its commit then fails). Such late stores end
+  // with this seq, which is then older than the one readers expect there: they drop the frame
+  // (subscriber.cc:deliver) instead of handing out a mixed record.
+  log::header_of(c.frame)->seq = c.seq;
   SHMBUS_KILL_POINT("publish.before_commit");
   if (log::commit(c) != Errc::kOk) {
     auto& slot = meta_.publishers[handle_.index];

@@ -6,6 +6,7 @@
 
 #include "log/claim.h"
 #include "shmbus/publisher.h"
+#include "topic/realtime_clock.h"
 #include "topic/slots.h"
 #include "topic/topic_handle.h"
 
@@ -50,6 +51,7 @@ class PublisherImpl {
   uint64_t subscriber_generation_cache_ = ~0ull;
   uint64_t published_ = 0;
   uint64_t bytes_ = 0;
+  topic::RealtimeClock clock_;  // record timestamps
 };
 
 }  // namespace shmbus::detail

@@ -15,10 +15,8 @@ Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std:
   for (;;) {
     Result<size_t> n = impl.poll(handler, max);
     if (!n || *n > 0) return n;
-    const int64_t left = deadline - topic::monotonic_ns();
-    if (left <= 0) return size_t{0};
-    Result<void> w = impl.wait(std::chrono::nanoseconds(left));
-    if (!w && w.error() != Errc::kTimeout) return w.error();
+    Result<void> w = impl.wait_until(deadline);
+    if (!w) return w.error() == Errc::kTimeout ? impl.poll(handler, max) : w.error();
   }
 }
 

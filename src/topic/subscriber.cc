@@ -14,12 +14,6 @@ namespace {
 constexpr uint32_t kPendingPollsBeforeClock = 64;  // a claim normally commits within ~100 ns
 constexpr int64_t kLivenessCheckNs = 1'000'000;     // how often to ask whether a claimant lives
 constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 }  // namespace
 
 SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
@@ -75,8 +69,9 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
 }
 
 bool SubscriberImpl::lapped_by_tail() const noexcept {
-  // Acquire: pairs with cas_tail(); if the tail is more than a lap ahead, our bytes may be gone.
-  return meta_.tail.position.load(std::memory_order_acquire) > position_ + lap_;
+  // Acquire: pairs with cas_tail(). A tail a whole lap ahead (or more) may already have claimed
+  // the word at our offset: the claim CAS comes before the tail moves past it (claim.h).
+  return meta_.tail.position.load(std::memory_order_acquire) >= position_ + lap_;
 }
 
 // Lapped: everything from position_ up to the tail may be overwritten. The tail is the one
@@ -114,8 +109,9 @@ bool SubscriberImpl::deliver(const log::FrameView& frame, MessageHandler& handle
   const auto* h = reinterpret_cast<const log::RecordHeader*>(bytes);
   const size_t len = static_cast<size_t>(frame.word.len);
   const size_t headers_len = h->headers_len;
-  // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again.
-  if (overwrite_ && headers_len > len - log::kHeaderBytes) return false;
+  // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again,
+  // and its seq too: a stale claimer's late stores leave an older seq (publisher.cc:commit).
+  if (overwrite_ && (headers_len > len - log::kHeaderBytes || (seq_known_ && h->seq != expected_seq_))) return false;
   Message m;
   m.topic = topic_->name();
   m.position = position_;
@@ -146,6 +142,9 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
         caught_up = !maybe_unblock(v, 0);
         break;
       case log::FrameState::kPadding:
+        // A voided claim consumed a seq (claim.h:seq_step): step over it so that it is not
+        // counted as lost if we are lapped later.
+        if (v.word.flags & log::kFlagVoided) ++expected_seq_;
         position_ += v.frame_bytes;
         break;
       case log::FrameState::kLapped:
@@ -189,7 +188,7 @@ void SubscriberImpl::publish_position() noexcept {
   // Relaxed: liveness and statistics.
   slot.received.store(received_, std::memory_order_relaxed);
   published_position_ = position_;
-  heartbeat(topic::monotonic_ns());
+  heartbeat(topic::coarse_monotonic_ns());
   topic::wake_sleepers(meta_.space);
 }
 
@@ -254,12 +253,12 @@ bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
   return v.state == log::FrameState::kPending && maybe_unblock(v, now_ns);
 }
 
-Result<void> SubscriberImpl::wait(std::chrono::nanoseconds timeout) noexcept {
-  const int64_t deadline = topic::monotonic_ns() + timeout.count();
-  for (uint32_t spins = 0;; ++spins) {
+Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {
+  // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
+  for (uint32_t spins = 1;; ++spins) {
     if (ready()) return {};
     if (wait_ != WaitStrategy::kBlock && (spins & 63) != 0) {
-      wait_ == WaitStrategy::kSpin ? cpu_relax() : static_cast<void>(sched_yield());
+      wait_ == WaitStrategy::kYield ? static_cast<void>(sched_yield()) : topic::cpu_relax();
       continue;
     }
     const int64_t now = topic::monotonic_ns();

@@ -8,6 +8,7 @@
 
 #include "log/read.h"
 #include "shmbus/subscriber.h"
+#include "topic/process_identity.h"
 #include "topic/slots.h"
 #include "topic/topic_handle.h"
 
@@ -22,7 +23,10 @@ class SubscriberImpl {
   SubscriberImpl& operator=(const SubscriberImpl&) = delete;
 
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
-  Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
+  Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
+    return wait_until(topic::monotonic_ns() + timeout.count());
+  }
+  Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
   // True if poll() would do something now (a record, padding, a lap to handle). seq_cst reads:
   // this is the re-check of the futex Dekker pair (wakeup.h).
   bool ready() noexcept;

@@ -119,5 +119,52 @@ TEST(MultiProcess, OverwriteSlowSubscriberCountsExactLoss) {
   EXPECT_EQ(sut.received(), received);
 }
 
+// Readers right behind a fast overwriting publisher meet frames that the next lap has claimed
+// but whose tail move is still to come: that is lapping, never corruption.
+TEST(MultiProcess, OverwriteReadersRacingTheNextLapNeverReportCorruption) {
+  constexpr uint64_t kCount = 2'000'000;
+  constexpr int kReaders = 8;
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("racy", test::ring_config(16 << 10, Policy::kOverwrite));
+  std::vector<Subscriber> readers;
+  for (int i = 0; i < kReaders; ++i) readers.push_back(bus.subscriber("racy", {StartAt::latest(), WaitStrategy::kSpin}));
+  std::vector<uint64_t> received(kReaders, 0);
+  std::vector<bool> in_order(kReaders, true);
+  std::vector<uint64_t> last_seq(kReaders, 0);
+
+  pid_t publisher = test::spawn([&] { return write_stamps(tb.path(), "racy", 0, kCount); });
+  bool publisher_done = false;
+  int exit_code = -1;
+  Errc error = Errc::kOk;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (error == Errc::kOk && std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < kReaders && error == Errc::kOk; ++i) {
+      Result<size_t> n = readers[i].poll([&](const Message& m) {
+        Stamp s;
+        in_order[i] = in_order[i] && test::read_stamp(m.payload, s) && (received[i] == 0 || s.seq > last_seq[i]);
+        last_seq[i] = s.seq;
+        ++received[i];
+      }, 16);
+      if (!n) error = n.error();
+    }
+    if (publisher_done) {
+      bool drained = true;
+      for (Subscriber& r : readers) drained &= r.position() == bus.stats("racy").tail_position;
+      if (drained) break;
+    } else if (::waitpid(publisher, &exit_code, WNOHANG) == publisher) {
+      publisher_done = true;
+    }
+  }
+
+  ASSERT_EQ(error, Errc::kOk) << to_string(error);
+  ASSERT_TRUE(publisher_done);
+  EXPECT_EQ(WEXITSTATUS(exit_code), 0);
+  for (int i = 0; i < kReaders; ++i) {
+    EXPECT_TRUE(in_order[i]) << "reader " << i;
+    EXPECT_EQ(received[i] + readers[i].lost(), kCount) << "reader " << i;
+  }
+}
+
 }  // namespace
 }  // namespace shmbus

@@ -1,4 +1,4 @@
-// The shmbus command line: topic create, pub, sub, ls, stat.
+// The shmbus command line: topic create, pub, sub, ls, stat, bench.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_command.h"
 #include "shmbus/shmbus.h"
 
 namespace {
@@ -119,7 +120,23 @@ int main(int argc, char** argv) {
   auto* stat = app.add_subcommand("stat", "counters of a topic");
   stat->add_option("TOPIC", topic)->required();
 
+  auto* bench = app.add_subcommand("bench", "measure this machine: floor, latency, throughput, fan-out (< 1 min)");
+  int repetitions = 5;
+  bench->add_option("--repetitions", repetitions, "interleaved repetitions; medians are reported")->check(CLI::Range(1, 100));
+  bench->add_flag("--json", json, "one JSON object instead of markdown tables");
+  std::string only;
+  bench->add_option("--only", only, "run only measurements whose name contains this: floor-pingpong, spin-pingpong, "
+                    "floor-memcpy, stream-64, stream-1024, fanout-N, block-pingpong, socket-pingpong");
+
   CLI11_PARSE(app, argc, argv);
+  if (*bench) {
+    try {
+      return shmbus::cli::run_bench(repetitions, only, json);
+    } catch (const std::exception& e) {
+      std::cerr << "shmbus bench: " << e.what() << '\n';
+      return 1;
+    }
+  }
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   try {

@@ -1,0 +1,48 @@
+// One repetition of each measurement. Each pins itself to ctx.cpus.ours and forks a peer
+// pinned to ctx.cpus.peer; shmbus measurements use a fresh bus under ctx.bus_root.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "bench_clock.h"
+#include "percentiles.h"
+#include "process_pair.h"
+#include "shmbus/message.h"
+
+namespace shmbus::bench {
+
+struct BenchContext {
+  CpuPair cpus;
+  BenchClock clock;
+  std::string bus_root;          // a scratch directory, e.g. /dev/shm/shmbus-bench-PID
+  size_t round_trips = 200'000;          // per busy-spin latency measurement
+  size_t blocking_round_trips = 20'000;  // per latency measurement that sleeps (~20 us each)
+  double stream_seconds = 0.25;  // per throughput window
+  int next_bus = 0;              // makes each measurement's bus path unique
+  std::string fresh_bus_path() { return bus_root + "/run-" + std::to_string(next_bus++); }
+};
+
+struct Throughput {
+  double messages_per_s = 0;
+  double bytes_per_s = 0;  // payload bytes
+};
+
+// The floor: a 64-byte message bounced between two cache lines of shared memory (one-way = RTT/2).
+Percentiles floor_pingpong(BenchContext& ctx);
+// Single-thread memcpy between two 64 MiB buffers (larger than the caches), bytes/s.
+double memcpy_bandwidth(BenchContext& ctx);
+// shmbus one-way latency, 64 B: a ping topic and a pong topic, RTT/2.
+Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait);
+// A Unix-domain stream socket pair doing the same 64 B ping-pong with blocking reads.
+Percentiles socket_pingpong(BenchContext& ctx);
+// One publisher process streaming to one subscriber process (block policy); the subscriber
+// reads every payload byte. Counted at the subscriber.
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes);
+// Publish rate of one process into an overwrite topic with `subscribers` subscriptions attached,
+// all in one peer process on the other CPU. `reading`: the peer polls them round-robin (their
+// reads pull the ring's lines over to its core); otherwise they stay attached and idle, which
+// isolates the publisher's own per-subscriber cost.
+double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading);
+
+}  // namespace shmbus::bench

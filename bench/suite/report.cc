@@ -1,0 +1,174 @@
+// Turning repetitions into medians, verdicts, a markdown table and JSON.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "suite.h"
+
+namespace shmbus::bench {
+namespace {
+
+Spread percentile_spread(const std::vector<Percentiles>& runs, double Percentiles::*field) {
+  std::vector<double> values;
+  for (const Percentiles& p : runs) values.push_back(p.*field);
+  return spread_of(values);
+}
+
+// Percentiles reported for a path: the median of each percentile over the runs; max is the max.
+Percentiles median_percentiles(const std::vector<Percentiles>& runs) {
+  Percentiles out;
+  out.p50 = percentile_spread(runs, &Percentiles::p50).median;
+  out.p99 = percentile_spread(runs, &Percentiles::p99).median;
+  out.p999 = percentile_spread(runs, &Percentiles::p999).median;
+  out.p9999 = percentile_spread(runs, &Percentiles::p9999).median;
+  out.max = percentile_spread(runs, &Percentiles::max).max;
+  return out;
+}
+
+Spread throughput_spread(const std::vector<Throughput>& runs, double Throughput::*field) {
+  std::vector<double> values;
+  for (const Throughput& t : runs) values.push_back(t.*field);
+  return spread_of(values);
+}
+
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string spread_text(const Spread& s, const char* format, double scale) {
+  return fmt(format, s.min / scale) + " – " + fmt(format, s.max / scale);
+}
+
+double fanout_spread(const std::map<int, std::vector<double>>& fanout) {
+  double lo = 1e300, hi = 0;
+  for (const auto& [subs, runs] : fanout) {
+    double m = spread_of(runs).median;
+    lo = std::min(lo, m);
+    hi = std::max(hi, m);
+  }
+  return hi > 0 ? (hi - lo) / hi : 0;
+}
+
+void json_percentiles(std::string& out, const char* name, const Percentiles& p, bool last = false) {
+  out += std::string("\"") + name + "\":{\"p50\":" + fmt("%.1f", p.p50) + ",\"p99\":" + fmt("%.1f", p.p99) +
+         ",\"p999\":" + fmt("%.1f", p.p999) + ",\"p9999\":" + fmt("%.1f", p.p9999) + ",\"max\":" + fmt("%.1f", p.max) + "}";
+  if (!last) out += ",";
+}
+
+}  // namespace
+
+std::vector<Verdict> verdicts(const SuiteResults& r) {
+  // With --only some inputs are missing: a verdict needs all of its own.
+  const double floor_p50 = percentile_spread(r.floor, &Percentiles::p50).median;
+  const double memcpy = spread_of(r.memcpy_bytes_per_s).median;
+  std::vector<Verdict> out;
+  if (!r.floor.empty() && !r.spin.empty()) {
+    out.push_back({"spin one-way p50 / floor p50", percentile_spread(r.spin, &Percentiles::p50).median / floor_p50, 1.5, false});
+    out.push_back({"spin one-way p99.9 / floor p50", percentile_spread(r.spin, &Percentiles::p999).median / floor_p50, 5.0, false});
+  }
+  if (r.stream.count(64)) {
+    out.push_back({"64 B stream, M msg/s", throughput_spread(r.stream.at(64), &Throughput::messages_per_s).median / 1e6, 20.0, true});
+  }
+  if (r.stream.count(1024) && memcpy > 0) {
+    out.push_back({"1 KiB stream / memcpy bandwidth", throughput_spread(r.stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
+  }
+  if (r.fanout_idle.size() > 1) {
+    out.push_back({"fan-out, attached 0/1/4/16: (max - min) / max", fanout_spread(r.fanout_idle), 0.10, false});
+  }
+  if (r.fanout.size() > 1) out.push_back({"fan-out, reading 0/1/4/16: (max - min) / max", fanout_spread(r.fanout), 0.10, false});
+  if (!r.block.empty() && !r.unix_socket.empty()) {
+    out.push_back({"block one-way p50 / Unix socket p50",
+                   percentile_spread(r.block, &Percentiles::p50).median / percentile_spread(r.unix_socket, &Percentiles::p50).median, 1.0, false});
+  }
+  return out;
+}
+
+std::string to_markdown(const SuiteResults& r) {
+  std::string out;
+  out += "shmbus bench: " + r.cpu_model + ", CPUs " + std::to_string(r.cpus.ours) + "+" + std::to_string(r.cpus.peer) +
+         (r.cpus.shared ? " (ONE CPU: both processes share it; latencies are meaningless)" : "") + ", " +
+         std::to_string(r.repetitions) + " interleaved repetitions; medians, spread = min – max\n\n";
+
+  out += "| one-way latency, 64 B (ns) | p50 | p99 | p99.9 | p99.99 | max | p50 spread |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  auto latency_row = [&](const char* name, const std::vector<Percentiles>& runs) {
+    if (runs.empty()) return;
+    Percentiles p = median_percentiles(runs);
+    out += std::string("| ") + name + " | " + fmt("%.0f", p.p50) + " | " + fmt("%.0f", p.p99) + " | " + fmt("%.0f", p.p999) +
+           " | " + fmt("%.0f", p.p9999) + " | " + fmt("%.0f", p.max) + " | " +
+           spread_text(percentile_spread(runs, &Percentiles::p50), "%.0f", 1) + " |\n";
+  };
+  latency_row("floor: cache-line ping-pong", r.floor);
+  latency_row("shmbus, spin", r.spin);
+  latency_row("shmbus, block (futex)", r.block);
+  latency_row("Unix socket (blocking)", r.unix_socket);
+
+  out += "\n| throughput | median | spread |\n|---|---:|---:|\n";
+  Spread memcpy = spread_of(r.memcpy_bytes_per_s);
+  if (!r.memcpy_bytes_per_s.empty()) out += "| floor: memcpy 64 MiB, GB/s | " + fmt("%.2f", memcpy.median / 1e9) + " | " + spread_text(memcpy, "%.2f", 1e9) + " |\n";
+  for (const auto& [size, runs] : r.stream) {
+    Spread m = throughput_spread(runs, &Throughput::messages_per_s);
+    Spread b = throughput_spread(runs, &Throughput::bytes_per_s);
+    out += "| 1 → 1 stream " + std::to_string(size) + " B, M msg/s | " + fmt("%.2f", m.median / 1e6) + " | " + spread_text(m, "%.2f", 1e6) + " |\n";
+    out += "| 1 → 1 stream " + std::to_string(size) + " B, GB/s | " + fmt("%.2f", b.median / 1e9) + " | " + spread_text(b, "%.2f", 1e9) + " |\n";
+  }
+  auto fanout_rows = [&](const std::map<int, std::vector<double>>& fanout, const char* what) {
+    for (const auto& [subs, runs] : fanout) {
+      Spread s = spread_of(runs);
+      out += "| publish, overwrite, " + std::to_string(subs) + " subscribers " + what + ", M msg/s | " +
+             fmt("%.2f", s.median / 1e6) + " | " + spread_text(s, "%.2f", 1e6) + " |\n";
+    }
+  };
+  fanout_rows(r.fanout_idle, "attached");
+  fanout_rows(r.fanout, "reading");
+
+  out += "\n| target | measured | bar | |\n|---|---:|---:|---|\n";
+  for (const Verdict& v : verdicts(r)) {
+    out += "| " + v.name + " | " + fmt("%.2f", v.value) + " | " + (v.higher_is_better ? "≥ " : "≤ ") + fmt("%.2f", v.bar) +
+           " | " + (v.pass() ? "met" : "MISSED") + " |\n";
+  }
+  return out;
+}
+
+std::string to_json(const SuiteResults& r) {
+  std::string out = "{\"machine\":{\"cpu\":\"" + r.cpu_model + "\",\"cpus\":[" + std::to_string(r.cpus.ours) + "," +
+                    std::to_string(r.cpus.peer) + "],\"shared_cpu\":" + (r.cpus.shared ? "true" : "false") +
+                    "},\"repetitions\":" + std::to_string(r.repetitions) + ",";
+  out += "\"floor\":{";
+  json_percentiles(out, "pingpong_ns", median_percentiles(r.floor));
+  out += "\"memcpy_bytes_per_s\":" + fmt("%.0f", spread_of(r.memcpy_bytes_per_s).median) + "},";
+  out += "\"latency_ns\":{";
+  json_percentiles(out, "spin", median_percentiles(r.spin));
+  json_percentiles(out, "block", median_percentiles(r.block));
+  json_percentiles(out, "unix_socket", median_percentiles(r.unix_socket), true);
+  out += "},\"throughput\":{";
+  bool first = true;
+  for (const auto& [size, runs] : r.stream) {
+    out += (first ? "\"" : ",\"") + std::to_string(size) + "\":{\"messages_per_s\":" +
+           fmt("%.0f", throughput_spread(runs, &Throughput::messages_per_s).median) +
+           ",\"bytes_per_s\":" + fmt("%.0f", throughput_spread(runs, &Throughput::bytes_per_s).median) + "}";
+    first = false;
+  }
+  auto fanout_json = [&](const char* name, const std::map<int, std::vector<double>>& fanout) {
+    out += std::string("},\"") + name + "\":{";
+    bool first_entry = true;
+    for (const auto& [subs, runs] : fanout) {
+      out += (first_entry ? "\"" : ",\"") + std::to_string(subs) + "\":" + fmt("%.0f", spread_of(runs).median);
+      first_entry = false;
+    }
+  };
+  fanout_json("fanout_attached_messages_per_s", r.fanout_idle);
+  fanout_json("fanout_reading_messages_per_s", r.fanout);
+  out += "},\"targets\":[";
+  first = true;
+  for (const Verdict& v : verdicts(r)) {
+    out += std::string(first ? "" : ",") + "{\"name\":\"" + v.name + "\",\"value\":" + fmt("%.4f", v.value) +
+           ",\"bar\":" + fmt("%.4f", v.bar) + ",\"met\":" + (v.pass() ? "true" : "false") + "}";
+    first = false;
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace shmbus::bench

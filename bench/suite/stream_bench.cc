@@ -1,0 +1,147 @@
+// Throughput: one publisher streaming to one subscriber, and a publisher's rate under fan-out.
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "measurements.h"
+#include "scratch_bus.h"
+#include "shmbus/error.h"
+
+namespace shmbus::bench {
+namespace {
+
+constexpr double kWarmupSeconds = 0.05;
+
+struct StreamControl {
+  alignas(64) std::atomic<uint32_t> ready{0};
+  alignas(64) std::atomic<uint32_t> stop{0};
+};
+
+// Reads every 8-byte word of a payload, as a consumer that uses the data must.
+uint64_t fold_payload(std::span<const std::byte> payload) noexcept {
+  uint64_t acc = 0, word = 0;
+  size_t i = 0;
+  for (; i + 8 <= payload.size(); i += 8) {
+    std::memcpy(&word, payload.data() + i, 8);
+    acc ^= word;
+  }
+  for (; i < payload.size(); ++i) acc ^= static_cast<uint64_t>(payload[i]);
+  return acc;
+}
+
+void wait_ready(const StreamControl& control) {
+  // Acquire: pairs with the peer's release store once its objects exist.
+  if (!spin_until([&] { return control.ready.load(std::memory_order_acquire) == 1; }, true, 10)) {
+    throw Error("benchmark: the peer process did not start");
+  }
+}
+
+}  // namespace
+
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes) {
+  ScratchBus scratch(ctx.fresh_bus_path());
+  scratch.bus().create_topic("bench.stream");  // defaults: 8 MiB ring, block
+  SharedBlock<StreamControl> control;
+  const WaitStrategy wait = ctx.cpus.shared ? WaitStrategy::kYield : WaitStrategy::kSpin;
+  Subscriber sub = scratch.bus().subscriber("bench.stream", {StartAt::latest(), wait});
+
+  PeerProcess peer(ctx.cpus.peer, [&] {
+    Bus bus = scratch.open_in_peer();
+    Publisher pub = bus.publisher("bench.stream");
+    std::vector<std::byte> payload(payload_bytes, std::byte{0x5a});
+    control->ready.store(1, std::memory_order_release);  // pairs with wait_ready()
+    for (uint64_t seq = 0;; ++seq) {
+      // Relaxed: a stop flag; a few extra messages after it changes nothing.
+      if ((seq & 255) == 0 && control->stop.load(std::memory_order_relaxed)) return 0;
+      std::memcpy(payload.data(), &seq, std::min(sizeof seq, payload_bytes));
+      if (!pub.publish(std::span<const std::byte>(payload))) return 1;
+    }
+  });
+
+  Pinned pin(ctx.cpus.ours);
+  wait_ready(*control);
+  uint64_t messages = 0, bytes = 0, sink = 0;
+  auto consume = [&](const Message& m) {
+    sink ^= fold_payload(m.payload);
+    ++messages;
+    bytes += m.payload.size();
+  };
+  const double start = BenchClock::seconds_now();
+  double window_start = 0, now = start;
+  uint64_t window_messages = 0, window_bytes = 0;
+  while (now - start < kWarmupSeconds + ctx.stream_seconds) {
+    Result<size_t> n = sub.receive(consume, 256, std::chrono::milliseconds(100));
+    if (!n) throw Error("benchmark: receive failed: " + std::string(to_string(n.error())));
+    now = BenchClock::seconds_now();
+    if (window_start == 0 && now - start >= kWarmupSeconds) {
+      window_start = now;
+      window_messages = messages;
+      window_bytes = bytes;
+    }
+  }
+  // Relaxed: see the peer's check.
+  control->stop.store(1, std::memory_order_relaxed);
+  sub = Subscriber{};  // detached: a publisher blocked on our position is free to finish
+  peer.join();
+  asm volatile("" : : "r"(sink));
+  const double seconds = now - window_start;
+  return {static_cast<double>(messages - window_messages) / seconds, static_cast<double>(bytes - window_bytes) / seconds};
+}
+
+double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {
+  ScratchBus scratch(ctx.fresh_bus_path());
+  TopicConfig config;
+  config.policy = Policy::kOverwrite;
+  scratch.bus().create_topic("bench.fanout", config);
+  SharedBlock<StreamControl> control;
+  std::optional<PeerProcess> peer;
+  if (subscribers > 0) {
+    peer.emplace(ctx.cpus.peer, [&] {
+      Bus bus = scratch.open_in_peer();
+      std::vector<Subscriber> subs;
+      for (int i = 0; i < subscribers; ++i) subs.push_back(bus.subscriber("bench.fanout", {StartAt::latest(), WaitStrategy::kSpin}));
+      uint64_t sink = 0;
+      auto consume = [&](const Message& m) { sink ^= fold_payload(m.payload); };
+      control->ready.store(1, std::memory_order_release);  // pairs with wait_ready()
+      while (control->stop.load(std::memory_order_relaxed) == 0) {  // relaxed: a stop flag
+        if (!reading) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          continue;
+        }
+        for (Subscriber& s : subs) {
+          if (!s.poll(consume, 64)) return 1;
+        }
+        if (ctx.cpus.shared) sched_yield();
+      }
+      asm volatile("" : : "r"(sink));
+      return 0;
+    });
+    wait_ready(*control);
+  }
+
+  Pinned pin(ctx.cpus.ours);
+  Publisher pub = scratch.bus().publisher("bench.fanout");
+  std::byte payload[64] = {};
+  const double start = BenchClock::seconds_now();
+  double window_start = 0, now = start;
+  uint64_t published = 0, window_published = 0;
+  while (now - start < kWarmupSeconds + ctx.stream_seconds) {
+    for (int i = 0; i < 1024; ++i) {
+      std::memcpy(payload, &published, sizeof published);
+      if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
+      ++published;
+    }
+    now = BenchClock::seconds_now();
+    if (window_start == 0 && now - start >= kWarmupSeconds) {
+      window_start = now;
+      window_published = published;
+    }
+  }
+  control->stop.store(1, std::memory_order_relaxed);  // relaxed: a stop flag
+  if (peer) peer->join();
+  return static_cast<double>(published - window_published) / (now - window_start);
+}
+
+}  // namespace shmbus::bench

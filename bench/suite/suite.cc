@@ -1,0 +1,77 @@
+#include "suite.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace shmbus::bench {
+namespace {
+
+constexpr size_t kStreamSizes[] = {64, 1024};
+constexpr int kFanouts[] = {0, 1, 4, 16};
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  }
+  return "unknown";
+}
+
+class ScratchRoot {
+ public:
+  ScratchRoot() : path_("/dev/shm/shmbus-bench-" + std::to_string(::getpid())) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchRoot() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+SuiteResults run_suite(const SuiteOptions& options) {
+  ScratchRoot root;
+  BenchContext ctx;
+  ctx.cpus = CpuPair::detect();
+  ctx.bus_root = root.path();
+  SuiteResults r;
+  r.cpus = ctx.cpus;
+  r.cpu_model = cpu_model();
+  r.repetitions = options.repetitions;
+  // Runs `measure` unless filtered out by --only; `name` is what --only matches.
+  auto step = [&](int rep, const std::string& name, auto&& measure) {
+    if (!options.only.empty() && name.find(options.only) == std::string::npos) return;
+    if (options.progress) {
+      options.progress("[" + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + "] " + name);
+    }
+    measure();
+  };
+  for (int rep = 0; rep < options.repetitions; ++rep) {
+    step(rep, "floor-pingpong", [&] { r.floor.push_back(floor_pingpong(ctx)); });
+    step(rep, "spin-pingpong", [&] { r.spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin)); });
+    step(rep, "floor-memcpy", [&] { r.memcpy_bytes_per_s.push_back(memcpy_bandwidth(ctx)); });
+    for (size_t size : kStreamSizes) {
+      step(rep, "stream-" + std::to_string(size), [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); });
+    }
+    for (int subs : kFanouts) {
+      step(rep, "fanout-idle-" + std::to_string(subs), [&] { r.fanout_idle[subs].push_back(fanout_publish_rate(ctx, subs, false)); });
+      step(rep, "fanout-reading-" + std::to_string(subs), [&] { r.fanout[subs].push_back(fanout_publish_rate(ctx, subs, true)); });
+    }
+    step(rep, "block-pingpong", [&] { r.block.push_back(shmbus_pingpong(ctx, WaitStrategy::kBlock)); });
+    step(rep, "socket-pingpong", [&] { r.unix_socket.push_back(socket_pingpong(ctx)); });
+  }
+  return r;
+}
+
+}  // namespace shmbus::bench

@@ -1,0 +1,49 @@
+// The benchmark suite behind `shmbus bench`: every measurement, repeated and interleaved.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "measurements.h"
+
+namespace shmbus::bench {
+
+struct SuiteOptions {
+  int repetitions = 5;
+  std::string only;  // run just the measurements whose name contains this (for profiling)
+  std::function<void(std::string_view)> progress;  // one line per step, may be empty
+};
+
+// Every repetition's figures; each vector has one entry per repetition, in run order.
+struct SuiteResults {
+  CpuPair cpus;
+  std::string cpu_model;
+  int repetitions = 0;
+  std::vector<Percentiles> floor, spin, block, unix_socket;
+  std::vector<double> memcpy_bytes_per_s;
+  std::map<size_t, std::vector<Throughput>> stream;  // by payload bytes
+  std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers
+  std::map<int, std::vector<double>> fanout_idle;    // publish rate by attached, idle subscribers
+};
+
+// Runs each repetition as one pass over every measurement (floor first), so that drifts of a
+// shared VM hit ours and the references alike.
+SuiteResults run_suite(const SuiteOptions& options);
+
+// The verdicts against the targets of the core-bus issue, from medians of the repetitions.
+struct Verdict {
+  std::string name;
+  double value = 0;  // what we measured (as a ratio where the bar is one)
+  double bar = 0;
+  bool higher_is_better = false;
+  bool pass() const { return higher_is_better ? value >= bar : value <= bar; }
+};
+std::vector<Verdict> verdicts(const SuiteResults& results);
+
+std::string to_markdown(const SuiteResults& results);
+std::string to_json(const SuiteResults& results);
+
+}  // namespace shmbus::bench
