@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every test through ctest in three builds: ASan + UBSan,
-# ThreadSanitizer (the in-process thread races) and the -Werror release build, which ends the run.
+# Installs what is missing, then runs every test: ctest in three builds (ASan + UBSan,
+# ThreadSanitizer for the in-process thread races, the -Werror release build), then pytest
+# against the release build with Debian's /usr/bin/python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
@@ -26,3 +27,6 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=O
 ninja -C build -j "$jobs"
 echo "== Release build"
 ctest --test-dir build --output-on-failure -j 1
+
+echo "== pytest"
+SHMBUS_CLI="$PWD/build/tools/cli/shmbus" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/python

@@ -71,6 +71,7 @@ bool PatternSubscriberImpl::any_ready() noexcept {
 }
 
 Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
+  for (auto& s : subscribers_) s->flush_position();
   // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
   for (uint32_t spins = 1;; ++spins) {
     if (any_ready()) return {};

@@ -14,6 +14,7 @@ namespace {
 constexpr uint32_t kPendingPollsBeforeClock = 64;  // a claim normally commits within ~100 ns
 constexpr int64_t kLivenessCheckNs = 1'000'000;     // how often to ask whether a claimant lives
 constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
+constexpr int64_t kHeartbeatEveryNs = 100'000'000;  // a busy subscriber's heartbeat (timeouts are seconds)
 }  // namespace
 
 SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
@@ -87,27 +88,10 @@ void SubscriberImpl::jump_to_tail() noexcept {
   publish_position();
 }
 
-// The seqlock read of the overwrite policy: copy, then check that nobody re-claimed the bytes.
-bool SubscriberImpl::copy_is_intact(const log::FrameView& frame) noexcept {
-  std::memcpy(copy_.data(), frame.bytes, frame.frame_bytes);
-  // The one stand-alone fence in shmbus: orders the plain loads of the copy before the two
-  // re-checks below (a seqlock reader; an acquire load would order only what follows it).
-  std::atomic_thread_fence(std::memory_order_acquire);
-  uint64_t word_now = log::commit_word(frame.bytes).load(std::memory_order_relaxed);
-  // A claimer moves the tail past position_ + lap_ before writing any payload byte over ours,
-  // and the only byte it writes earlier is its commit word, which word_now catches.
-  uint64_t tail_now = meta_.tail.position.load(std::memory_order_relaxed);
-  return word_now == frame.word.encode() && tail_now <= position_ + lap_;
-}
-
-bool SubscriberImpl::deliver(const log::FrameView& frame, MessageHandler& handler) noexcept {
-  const std::byte* bytes = frame.bytes;
-  if (overwrite_) {
-    if (!copy_is_intact(frame)) return false;
-    bytes = copy_.data();
-  }
+bool SubscriberImpl::deliver(const std::byte* bytes, log::CommitWord word, uint64_t frame_bytes,
+                             MessageHandler& handler) noexcept {
   const auto* h = reinterpret_cast<const log::RecordHeader*>(bytes);
-  const size_t len = static_cast<size_t>(frame.word.len);
+  const size_t len = static_cast<size_t>(word.len);
   const size_t headers_len = h->headers_len;
   // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again,
   // and its seq too: a stale claimer's late stores leave an older seq (publisher.cc:commit).
@@ -121,9 +105,70 @@ bool SubscriberImpl::deliver(const log::FrameView& frame, MessageHandler& handle
   m.payload = {bytes + log::kHeaderBytes + headers_len, len - log::kHeaderBytes - headers_len};
   expected_seq_ = h->seq + 1;
   seq_known_ = true;
-  position_ += frame.frame_bytes;
+  position_ += frame_bytes;
   ++received_;
   handler(m);
+  return true;
+}
+
+// The seqlock read of the overwrite policy, a batch at a time: copy consecutive frames, then
+// check that none was re-claimed, with one read of the tail for the whole batch. (The tail's
+// cache line is written on every claim; reading it per record would pull it across cores each
+// time and halve the publisher's rate.) Padding is noted, not copied.
+SubscriberImpl::CopyResult SubscriberImpl::copy_batch(size_t max, CopiedFrame (&batch)[kCopyBatch], size_t& count) noexcept {
+  count = 0;
+  size_t used = 0, records = 0;
+  uint64_t p = position_;
+  while (count < kCopyBatch && records < max) {
+    log::FrameView v = log::read_frame(storage_, p);
+    if (v.state == log::FrameState::kPadding) {
+      batch[count++] = {p, v.word, v.frame_bytes, 0};
+    } else if (v.state == log::FrameState::kData && used + v.frame_bytes <= copy_.size()) {
+      std::memcpy(copy_.data() + used, v.bytes, v.frame_bytes);
+      batch[count++] = {p, v.word, v.frame_bytes, used};
+      used += v.frame_bytes;
+      ++records;
+    } else {
+      break;  // the tail, a claim in progress, a lap, garbage, or a full buffer: poll() decides
+    }
+    p += v.frame_bytes;
+  }
+  // poll() saw a record here: if it is gone now, or is too big for any record, we were lapped.
+  if (count == 0) return CopyResult::kOverwritten;
+  // The one stand-alone fence in shmbus: orders the plain loads of the copies before the
+  // re-checks below (a seqlock reader; an acquire load would order only what follows it).
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (size_t i = 0; i < count; ++i) {
+    if (log::commit_word(storage_.frame(batch[i].position)).load(std::memory_order_relaxed) != batch[i].word.encode()) {
+      return CopyResult::kOverwritten;
+    }
+  }
+  // A claimer moves the tail past a frame's position + lap before writing any payload byte over
+  // it, and the only byte it writes earlier is its commit word, which the loop above catches.
+  // The first frame is the oldest: if it is safe, all are.
+  const uint64_t tail_now = meta_.tail.position.load(std::memory_order_relaxed);
+  return tail_now <= batch[0].position + lap_ ? CopyResult::kCopied : CopyResult::kOverwritten;
+}
+
+// Overwrite policy: hands out a validated batch. False if it was overwritten meanwhile (or a
+// stale claimer's stores showed up in it): the caller jumps to the tail, counting by seq.
+bool SubscriberImpl::deliver_copies(MessageHandler& handler, size_t max, size_t& delivered) noexcept {
+  CopiedFrame batch[kCopyBatch];
+  size_t count = 0;
+  switch (copy_batch(max, batch, count)) {
+    case CopyResult::kOverwritten: return false;
+    case CopyResult::kCopied: break;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const CopiedFrame& f = batch[i];
+    if (f.word.type == log::kTypePadding) {
+      if (f.word.flags & log::kFlagVoided) ++expected_seq_;  // see poll()
+      position_ += f.frame_bytes;
+      continue;
+    }
+    if (!deliver(copy_.data() + f.offset, f.word, f.frame_bytes, handler)) return false;
+    ++delivered;
+  }
   return true;
 }
 
@@ -163,9 +208,11 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
         }
         break;
       case log::FrameState::kData:
-        if (deliver(v, handler)) {
+        if (overwrite_) {
+          if (!deliver_copies(handler, max - delivered, delivered)) jump_to_tail();
+        } else if (deliver(v.bytes, v.word, v.frame_bytes, handler)) {
           ++delivered;
-        } else if (lapped_by_tail() || overwrite_) {
+        } else if (lapped_by_tail()) {
           jump_to_tail();
         } else {
           status = Errc::kCorrupt;
@@ -175,9 +222,24 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     // Free space for blocked publishers well before the batch ends.
     if (position_ - published_position_ > lap_ / 4) publish_position();
   }
-  if (position_ != published_position_) publish_position();
+  if (position_ != published_position_ && position_due()) publish_position();
   if (delivered == 0 && status != Errc::kOk) return status;
   return delivered;
+}
+
+// Publishing the position costs a seq_cst store, a clock read and a load: on a busy subscriber
+// that is most of a poll. It is due when a publisher waits for space (or may soon: an eighth of
+// the ring read), when the heartbeat ages, and always before we wait (flush_position()), so a
+// publisher never waits on a position we have passed while we wait too.
+bool SubscriberImpl::position_due() noexcept {
+  // Relaxed: a hint; a publisher that registers just after this load re-checks positions on
+  // its own within its sleep slice, and we publish anyway before we wait.
+  return position_ - published_position_ > lap_ / 8 || meta_.space.sleepers.load(std::memory_order_relaxed) != 0 ||
+         topic::coarse_monotonic_ns() - heartbeat_ns_ > kHeartbeatEveryNs;
+}
+
+void SubscriberImpl::flush_position() noexcept {
+  if (position_ != published_position_) publish_position();
 }
 
 void SubscriberImpl::publish_position() noexcept {
@@ -193,6 +255,7 @@ void SubscriberImpl::publish_position() noexcept {
 }
 
 void SubscriberImpl::heartbeat(int64_t now_ns) noexcept {
+  heartbeat_ns_ = now_ns;
   // Relaxed: read only to decide on eviction, with a timeout of seconds.
   meta_.subscribers[slot_.index].heartbeat_ns.store(now_ns, std::memory_order_relaxed);
 }
@@ -254,6 +317,7 @@ bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
 }
 
 Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {
+  flush_position();
   // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
   for (uint32_t spins = 1;; ++spins) {
     if (ready()) return {};

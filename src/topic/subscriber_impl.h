@@ -35,6 +35,8 @@ class SubscriberImpl {
   bool check_stuck(int64_t now_ns) noexcept;
   // Records the subscriber as alive (waiting counts as alive).
   void heartbeat(int64_t now_ns) noexcept;
+  // Publishes the read position if poll() left it for later; call before waiting.
+  void flush_position() noexcept;
 
   topic::TopicHandle& topic_handle() noexcept { return *topic_; }
   WaitStrategy wait_strategy() const noexcept { return wait_; }
@@ -45,12 +47,23 @@ class SubscriberImpl {
 
  private:
   uint64_t start_position(const StartAt& start);
-  bool deliver(const log::FrameView& frame, MessageHandler& handler) noexcept;
-  bool copy_is_intact(const log::FrameView& frame) noexcept;
+  bool deliver(const std::byte* bytes, log::CommitWord word, uint64_t frame_bytes, MessageHandler& handler) noexcept;
+  // The overwrite policy's batched seqlock read (subscriber.cc).
+  static constexpr size_t kCopyBatch = 32;
+  struct CopiedFrame {
+    uint64_t position;
+    log::CommitWord word;
+    uint64_t frame_bytes;
+    size_t offset;  // in copy_
+  };
+  enum class CopyResult : uint8_t { kCopied, kOverwritten };
+  CopyResult copy_batch(size_t max, CopiedFrame (&batch)[kCopyBatch], size_t& count) noexcept;
+  bool deliver_copies(MessageHandler& handler, size_t max, size_t& delivered) noexcept;
   void jump_to_tail() noexcept;
   bool lapped_by_tail() const noexcept;
   bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
   void publish_position() noexcept;
+  bool position_due() noexcept;
   void reattach() noexcept;
 
   std::shared_ptr<topic::TopicHandle> topic_;
@@ -69,6 +82,7 @@ class SubscriberImpl {
   uint64_t lost_ = 0;
   // A claimed frame at our position that does not commit: when we first saw it, how often.
   uint64_t pending_position_ = ~0ull;
+  int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint32_t pending_polls_ = 0;
   int64_t pending_since_ns_ = 0;
   int64_t pending_checked_ns_ = 0;
