@@ -8,7 +8,7 @@ tools/deps.sh
 jobs=$(nproc)
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHMBUS_WERROR=ON -DSHMBUS_SANITIZE=address \
-  -DSHMBUS_BUILD_BENCH=OFF > /dev/null
+  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
 ninja -C build-asan -j "$jobs"
 echo "== ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j 1
@@ -17,7 +17,7 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j 1
 # overwrite policy is left out on purpose: its readers copy bytes a writer may be overwriting and
 # then validate (a seqlock), a race by design that TSan cannot tell from a bug.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHMBUS_WERROR=ON -DSHMBUS_SANITIZE=thread \
-  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_TOOLS=OFF > /dev/null
+  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_TOOLS=OFF -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
 ninja -C build-tsan -j "$jobs"
 echo "== ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 1 -L "unit|threads" \

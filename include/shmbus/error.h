@@ -35,10 +35,29 @@ enum class Errc : uint8_t {
 // Human-readable name of an Errc ("would-block", "lapped", ...).
 const char* to_string(Errc e) noexcept;
 
+// What kind of set-up failure an Error is, for callers that handle some kinds (and for the
+// Python binding's exception classes). The message says the rest.
+enum class ErrorKind : uint8_t {
+  kGeneral,
+  kInvalidName,      // a topic, pattern or bus name that is not allowed
+  kInvalidArgument,  // a bad option value (capacity, policy, start position, ...)
+  kNotFound,         // no such bus, topic or file
+  kNotShmbus,        // a file or directory that is not (part of) a shmbus bus
+  kVersion,          // a shmbus file of another layout version
+  kCorrupt,          // a shmbus file whose contents are damaged
+  kIo,               // the operating system refused (permissions, space, mmap)
+  kFull,             // a fixed table is full (publisher/subscriber slots, registry)
+};
+
 // A set-up failure: what failed, where, and what to do about it.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what, ErrorKind kind = ErrorKind::kGeneral)
+      : std::runtime_error(what), kind_(kind) {}
+  ErrorKind kind() const noexcept { return kind_; }
+
+ private:
+  ErrorKind kind_;
 };
 
 // Value or Errc; member names follow std::expected so this can become it under C++23.

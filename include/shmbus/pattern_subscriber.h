@@ -38,6 +38,8 @@ class PatternSubscriber {
   size_t topic_count() const noexcept;
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  detail::PatternSubscriberImpl* impl() noexcept { return impl_.get(); }
 
  private:
   std::unique_ptr<detail::PatternSubscriberImpl> impl_;

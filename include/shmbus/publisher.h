@@ -47,6 +47,8 @@ class Publisher {
   Result<uint64_t> publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {
     return publish(std::as_bytes(std::span(payload.data(), payload.size())), headers);
   }
+  // publish() that never waits: kWouldBlock when a `block` topic is full (for event loops).
+  Result<uint64_t> try_publish(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
 
   // Zero copy: claims room for `payload_bytes` (+ headers, written now) and hands back the span
   // to fill. claim() applies the topic's policy like publish(); try_claim() never waits.
@@ -62,6 +64,7 @@ class Publisher {
   size_t max_payload() const noexcept;
   std::string_view topic() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
+  detail::PublisherImpl* impl() noexcept { return impl_.get(); }
 
  private:
   std::unique_ptr<detail::PublisherImpl> impl_;

@@ -24,14 +24,14 @@ using detail::BusState;
 namespace detail {
 
 std::string resolve_bus_path(std::string_view name_or_path) {
-  if (name_or_path.empty()) throw Error("empty bus name; give a name (e.g. demo) or a directory path");
+  if (name_or_path.empty()) throw Error("empty bus name; give a name (e.g. demo) or a directory path", ErrorKind::kInvalidName);
   if (name_or_path.find('/') != std::string_view::npos) return std::string(name_or_path);
   if (name_or_path == "." || name_or_path == ".." || name_or_path[0] == '.') {
-    throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - . (not leading .)");
+    throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - . (not leading .)", ErrorKind::kInvalidName);
   }
   for (char c : name_or_path) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-      throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - .");
+      throw Error("invalid bus name \"" + std::string(name_or_path) + "\": use letters, digits, _ - .", ErrorKind::kInvalidName);
     }
   }
   const char* root = std::getenv("SHMBUS_ROOT");
@@ -75,13 +75,13 @@ void make_bus_dir(const std::string& path, const BusOptions& options) {
     if (!ec && p.parent_path() == "/dev/shm/shmbus") ::chmod(p.parent_path().c_str(), 01777);
   }
   if (::mkdir(path.c_str(), options.group ? 0770 : 0700) != 0 && errno != EEXIST) {
-    throw Error(path + ": cannot create the bus directory (" + std::strerror(errno) + "); check permissions");
+    throw Error(path + ": cannot create the bus directory (" + std::strerror(errno) + "); check permissions", ErrorKind::kIo);
   }
   if (options.group) {
     struct group* g = ::getgrnam(options.group->c_str());
-    if (g == nullptr) throw Error("no such group \"" + *options.group + "\" for bus " + path);
+    if (g == nullptr) throw Error("no such group \"" + *options.group + "\" for bus " + path, ErrorKind::kInvalidArgument);
     if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0 || ::chmod(path.c_str(), 0770) != 0) {
-      throw Error(path + ": cannot give the bus to group " + *options.group + " (" + std::strerror(errno) + ")");
+      throw Error(path + ": cannot give the bus to group " + *options.group + " (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
   }
   fs::create_directories(path + "/topics", ec);
@@ -113,7 +113,7 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
   state->path = detail::resolve_bus_path(name_or_path);
   std::error_code ec;
   if (fs::exists(state->path, ec) && !fs::is_directory(state->path, ec)) {
-    throw Error(state->path + ": is a file, not a bus directory; give a bus name or directory");
+    throw Error(state->path + ": is a file, not a bus directory; give a bus name or directory", ErrorKind::kNotShmbus);
   }
   const bool has_meta = fs::exists(state->path + "/bus.meta", ec);
   const bool dir_exists = fs::exists(state->path, ec);
@@ -122,7 +122,7 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
   const bool fresh = !dir_exists || fs::is_empty(state->path, ec);
   if (!has_meta && fresh) {
     if (!options.create) {
-      throw Error(state->path + ": no bus here; create it first (open with create) or check the name");
+      throw Error(state->path + ": no bus here; create it first (open with create) or check the name", ErrorKind::kNotFound);
     }
     topic::validate_config(options.topic_defaults, "(bus defaults)");
     make_bus_dir(state->path, options);
@@ -133,14 +133,14 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
     log::MappedFile::create(state->path + "/bus.meta", sizeof(bus::BusMeta), 0600,
                             [&](std::byte* at) { init_bus_meta(at, options.topic_defaults); });
   } else if (!has_meta && !wait_for_file(state->path + "/bus.meta")) {
-    throw Error(state->path + ": not a shmbus bus (no bus.meta); point at a bus directory");
+    throw Error(state->path + ": not a shmbus bus (no bus.meta); point at a bus directory", ErrorKind::kNotShmbus);
   }
   state->file_mode = options.group ? 0660 : 0600;
   state->meta_file = log::MappedFile::open(state->path + "/bus.meta", log::Access::kReadWrite);
   log::check_file_header(state->meta_file.data(), state->meta_file.size(), log::FileKind::kBusMeta,
                          state->path + "/bus.meta");
   if (!wait_for_file(state->path + "/registry")) {
-    throw Error(state->path + "/registry: missing; the bus is damaged: remove it and create it again");
+    throw Error(state->path + "/registry: missing; the bus is damaged: remove it and create it again", ErrorKind::kCorrupt);
   }
   state->registry_file = log::MappedFile::open(state->path + "/registry", log::Access::kReadWrite);
   log::check_file_header(state->registry_file.data(), state->registry_file.size(), log::FileKind::kRegistry,
@@ -207,7 +207,7 @@ Policy parse_policy(std::string_view text) {
   if (text == "block") return Policy::kBlock;
   if (text == "fail") return Policy::kFail;
   if (text == "overwrite") return Policy::kOverwrite;
-  throw Error("unknown policy \"" + std::string(text) + "\": use block, fail or overwrite");
+  throw Error("unknown policy \"" + std::string(text) + "\": use block, fail or overwrite", ErrorKind::kInvalidArgument);
 }
 
 const char* to_string(Policy policy) noexcept {

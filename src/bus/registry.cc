@@ -29,7 +29,7 @@ void append_entry(bus::Registry& r, std::string_view name, const std::string& bu
   uint32_t index = r.count.load(std::memory_order_relaxed);
   if (index >= bus::kMaxTopics) {
     throw Error(bus_path + ": the registry is full (" + std::to_string(bus::kMaxTopics) +
-                " topics); remove unused topics or use another bus");
+                " topics); remove unused topics or use another bus", ErrorKind::kFull);
   }
   bus::RegistryEntry& e = r.entries[index];
   e.kind = static_cast<uint32_t>(TopicKind::kMemory);

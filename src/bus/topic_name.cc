@@ -42,7 +42,7 @@ void validate_topic_name(std::string_view name) {
   std::string why = check_words(name, false);
   if (!why.empty()) {
     throw Error("invalid topic name \"" + std::string(name.substr(0, 64)) + (name.size() > 64 ? "...\"" : "\"") +
-                ": it " + why + " (e.g. orders.eu.created)");
+                ": it " + why + " (e.g. orders.eu.created)", ErrorKind::kInvalidName);
   }
 }
 
@@ -50,7 +50,7 @@ void validate_pattern(std::string_view pattern) {
   std::string why = check_words(pattern, true);
   if (!why.empty()) {
     throw Error("invalid pattern \"" + std::string(pattern.substr(0, 64)) + "\": it " + why +
-                " (e.g. orders.*.created or orders.#)");
+                " (e.g. orders.*.created or orders.#)", ErrorKind::kInvalidName);
   }
 }
 

@@ -1,19 +1,22 @@
 // Claim / commit / abort: the writer's side of the record protocol, for any Storage.
 //
-// A claim first takes the frame's COMMIT WORD, then advances the tail. Because the word is taken
-// before the tail moves, a frame past the tail always carries its own length: whoever finds the
-// tail behind a claimed word can advance it (helping), and an unblocker always knows how big an
-// abandoned frame is. There is no instant at which a crash leaves a gap of unknown size.
+// A claim first takes the frame's CLAIM PAIR {commit word, seq}, then advances the tail. Because
+// the pair is taken before the tail moves, a frame past the tail always carries its own length:
+// whoever finds the tail behind a claimed frame can advance it (helping), and an unblocker always
+// knows how big an abandoned frame is. There is no instant at which a crash leaves a gap of
+// unknown size.
 //
-//   1. t = tail (position p, seq s)                    read_tail_fast()
-//   2. word(p) claimed in p's epoch?  yes: help -> 1   the previous claimer died or is slow
-//   3. intent slot = p                                 lets an unblocker find the owner (pid)
-//   4. CAS word(p): stale -> {-len, DATA, epoch(p)}    THE CLAIM; failure -> 1
-//   5. CAS tail {p, s} -> {p + frame, s + 1}           failure = somebody helped (or we lapped)
+//   1. t = tail (position p, seq s)                     read_tail_fast()
+//   2. pair(p) = {word claimed in p's epoch, s}?  yes: help -> 1   the claimer died or is slow
+//   3. intent slot = p                                  lets an unblocker find the owner (pid)
+//   4. CAS pair(p): leftovers -> {{-len, DATA, epoch(p)}, s}   THE CLAIM; failure -> 1
+//   5. CAS tail {p, s} -> {p + frame, s + 1}            failure = somebody helped (or we lapped)
 //   6. caller writes header fields and payload
-//   7. CAS word {-len, DATA} -> {+len, DATA}            THE COMMIT; failure = kAbandoned
+//   7. CAS word {-len, DATA} -> {+len, DATA}             THE COMMIT; failure = kAbandoned
 // A claim that does not fit before the end of the lap commits a PADDING frame over the rest of
-// the lap (steps 4-5 with {+room, PADDING}) and starts again at the next lap.
+// the lap (steps 4-5 with {{+room, PADDING}, s}) and starts again at the next lap. Step 2 needs
+// the seq: a lap's frames start where the previous lap had payload, and payload can look like a
+// word of any epoch, but not also carry the exact seq of the tail.
 #pragma once
 
 #include <atomic>
@@ -80,22 +83,21 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
 
     std::byte* f = log.frame(t.position);
     const uint16_t epoch = log.epoch(t.position);
-    prefetch_for_write(f, pad ? 8 : frame);
-    // SYNC: claim (read) — acquire pairs with the claim CAS below in other publishers.
-    uint64_t seen = commit_word(f).load(std::memory_order_acquire);
-    const CommitWord seen_word = CommitWord::decode(seen);
-    if (seen_word.claimed_in(epoch)) {
-      if (!help_advance(log, tail, t, seen_word)) return Errc::kCorrupt;
+    prefetch_for_write(f, pad ? kRecordAlign : frame);
+    // SYNC: claim-pair (read) — pairs with the pair CAS below in other publishers.
+    ClaimPair seen = load_pair(f);
+    if (seen.word.claimed_in(epoch) && seen.seq == t.seq) {
+      if (!help_advance(log, tail, t, seen.word)) return Errc::kCorrupt;
       continue;
     }
     const CommitWord mine = pad ? CommitWord{static_cast<int32_t>(room), kTypePadding, 0, epoch}
                                 : CommitWord{-record_len, kTypeData, flags, epoch};
-    // Relaxed: the claim CAS below (release) publishes it to an unblocker that reads the word.
+    // Relaxed: the claim CAS below (a full barrier) publishes it to an unblocker reading the word.
     intent.store(t.position, std::memory_order_relaxed);
     SHMBUS_KILL_POINT("claim.before_word");
-    // THE CLAIM. SYNC: claim (take) — acq_rel: publishes `intent`, sees the previous owner's bytes.
-    if (!commit_word(f).compare_exchange_strong(seen, mine.encode(), std::memory_order_acq_rel,
-                                                std::memory_order_relaxed)) {
+    // THE CLAIM. SYNC: claim-pair (take) — a full barrier: publishes `intent`, sees the previous
+    // owner's bytes.
+    if (!cas_pair(f, seen, {mine, t.seq})) {
       t = read_tail_fast(tail);
       continue;
     }
@@ -106,8 +108,8 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
       // we were descheduled for a whole lap and our CAS hit a newer lap's bytes that happened
       // to hold `seen`: put them back and start over.
       if (t.position - claimed_at.position > log.lap_bytes()) {
-        uint64_t ours = mine.encode();
-        commit_word(f).compare_exchange_strong(ours, seen, std::memory_order_relaxed);
+        ClaimPair ours{mine, claimed_at.seq};
+        cas_pair(f, ours, seen);
         continue;
       }
     } else {

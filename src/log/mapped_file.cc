@@ -28,12 +28,12 @@ MappedFile MappedFile::open(const std::string& path, Access access) {
   } catch (const bi::interprocess_exception& e) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      throw Error(path + ": no such file; create the topic or bus first (shmbus topic create)");
+      throw Error(path + ": no such file; create the topic or bus first (shmbus topic create)", ErrorKind::kNotFound);
     }
     if (std::filesystem::file_size(path, ec) == 0) {
-      throw Error(path + ": empty file, not a shmbus file; remove it or point at the right bus");
+      throw Error(path + ": empty file, not a shmbus file; remove it or point at the right bus", ErrorKind::kNotShmbus);
     }
-    throw Error(path + ": cannot map (" + e.what() + "); check permissions and free space in /dev/shm");
+    throw Error(path + ": cannot map (" + e.what() + "); check permissions and free space in /dev/shm", ErrorKind::kIo);
   }
   return m;
 }
@@ -42,13 +42,13 @@ bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
                         const std::function<void(std::byte*)>& init) {
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions");
+  if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions", ErrorKind::kIo);
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     std::string why = errno_text();
     ::close(fd);
     ::unlink(temp.c_str());
     throw Error(temp + ": cannot size to " + std::to_string(bytes) + " bytes (" + why +
-                "); free space in /dev/shm or lower the topic capacity");
+                "); free space in /dev/shm or lower the topic capacity", ErrorKind::kIo);
   }
   ::fchmod(fd, mode);  // the umask must not narrow the bus's chosen permissions
   ::close(fd);
@@ -61,7 +61,7 @@ bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
   int link_errno = errno;
   ::unlink(temp.c_str());
   if (!created && link_errno != EEXIST) {
-    throw Error(path + ": cannot create (" + std::string(std::strerror(link_errno)) + ")");
+    throw Error(path + ": cannot create (" + std::string(std::strerror(link_errno)) + ")", ErrorKind::kIo);
   }
   return created;
 }
@@ -73,7 +73,7 @@ WritablePage::WritablePage(const std::string& path, size_t offset)
     region_ = bi::mapped_region(file_, bi::read_write, static_cast<bi::offset_t>(page_start_),
                                 bi::mapped_region::get_page_size());
   } catch (const bi::interprocess_exception& e) {
-    throw Error(path + ": cannot map a page read-write to unblock a frame (" + e.what() + ")");
+    throw Error(path + ": cannot map a page read-write to unblock a frame (" + e.what() + ")", ErrorKind::kIo);
   }
 }
 

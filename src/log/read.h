@@ -1,9 +1,10 @@
-// The reader's side of the record protocol: what is at a position, decided from the commit word.
+// The reader's side of the record protocol: what is at a position, decided from the claim pair.
 #pragma once
 
 #include <cstdint>
 
 #include "log/record_format.h"
+#include "log/tail.h"
 
 namespace shmbus::log {
 
@@ -23,23 +24,11 @@ struct FrameView {
   uint64_t frame_bytes = 0;
 };
 
-// Reads and bounds-checks the frame at `position`. Every field that decides how many bytes to
-// touch is checked against the storage before use, so garbage yields kCorrupt, never a wild read.
-// SYNC: commit-word (read) — acquire pairs with claim.h:commit() and void_frame() (release).
+inline constexpr uint64_t kUnknownSeq = ~0ull;
+
+namespace detail {
 template <class Storage>
-FrameView read_frame(const Storage& log, uint64_t position,
-                     std::memory_order order = std::memory_order_acquire) noexcept {
-  FrameView v;
-  v.bytes = log.frame(position);
-  v.word = CommitWord::decode(commit_word(v.bytes).load(order));
-  const uint16_t epoch = log.epoch(position);
-  if (!v.word.claimed_in(epoch)) {
-    // Epochs compare modulo 2^16: a word from a later lap (by up to 32767 laps) means the
-    // reader was overwritten; one from an earlier lap is just not yet rewritten in this lap.
-    const bool newer_lap = v.word.len != 0 && static_cast<int16_t>(v.word.epoch - epoch) > 0;
-    v.state = newer_lap ? FrameState::kLapped : FrameState::kEmpty;
-    return v;
-  }
+FrameView classify(const Storage& log, uint64_t position, FrameView v) noexcept {
   v.frame_bytes = v.word.frame_bytes();
   if (v.frame_bytes == 0 || v.frame_bytes > log.room(position)) {
     v.state = FrameState::kCorrupt;
@@ -54,6 +43,47 @@ FrameView read_frame(const Storage& log, uint64_t position,
     v.state = FrameState::kData;
   }
   return v;
+}
+}  // namespace detail
+
+// Reads and bounds-checks the frame at `position`, the reader's next frame start, where the
+// record of seq `expected_seq` (kUnknownSeq if not known) must be. Every field that decides how
+// many bytes to touch is checked against the storage before use, so garbage yields kCorrupt,
+// never a wild read. A pair that is not plainly the expected claim is either leftovers of an
+// earlier lap (the tail has not reached `position`: kEmpty) or tells of a lap or damage; only
+// then is the tail read, so a reader waiting at the tail does not touch the tail's cache line.
+// SYNC: claim-pair (read) — load_pair() pairs with the claim's pair CAS and the commit CAS.
+template <class Storage>
+FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, uint64_t expected_seq,
+                     std::memory_order order = std::memory_order_acquire) noexcept {
+  FrameView v;
+  v.bytes = log.frame(position);
+  const uint16_t epoch = log.epoch(position);
+  ClaimPair pair = load_pair(v.bytes, order);
+  if (pair.word.claimed_in(epoch) && pair.seq == expected_seq) {
+    v.word = pair.word;
+    return detail::classify(log, position, v);
+  }
+  // Epochs compare modulo 2^16: a word from a later lap means we may have been overwritten; one
+  // from an earlier lap (or len 0) is just not rewritten in this lap yet.
+  const bool looks_newer = pair.word.len != 0 && static_cast<int16_t>(pair.word.epoch - epoch) > 0;
+  const bool looks_claimed = pair.word.claimed_in(epoch);
+  if (!looks_newer && !looks_claimed) return v;  // kEmpty, without touching the tail
+  // Acquire: pairs with cas_tail(). Claims take the pair before moving the tail, so once the
+  // tail is past `position`, the pair read after it is what this lap's claimer wrote (or later).
+  const uint64_t tail_position = tail.position.load(std::memory_order_acquire);
+  if (tail_position <= position) return v;  // kEmpty: leftovers that happen to look claimed
+  if (tail_position >= position + log.lap_bytes()) {
+    v.state = FrameState::kLapped;
+    return v;
+  }
+  pair = load_pair(v.bytes, order);
+  v.word = pair.word;
+  if (!pair.word.claimed_in(epoch) || (expected_seq != kUnknownSeq && pair.seq != expected_seq)) {
+    v.state = FrameState::kCorrupt;  // claimed in this lap (the tail passed it) but not as it must be
+    return v;
+  }
+  return detail::classify(log, position, v);
 }
 
 }  // namespace shmbus::log

@@ -1,5 +1,5 @@
 // The record format shared by every log kind (ring today, journal segments next).
-// Prose spec with a worked example: docs/format.md.
+// Why it is shaped like this, and every race it handles: docs/design.md.
 #pragma once
 
 #include <atomic>
@@ -9,40 +9,43 @@
 
 namespace shmbus::log {
 
-// One record. Little-endian, 8-byte aligned, never straddles the end of a ring lap / segment.
-//   0      4    5     6      8              16      24     28     32
-//   +------+----+-----+------+--------------+-------+------+------+------- - -
-//   | len  |type|flags|epoch | timestamp_ns |  seq  | crc  | hlen | headers, payload
-//   +------+----+-----+------+--------------+-------+------+------+------- - -
-// Bytes 0..7 are the COMMIT WORD, only ever accessed as atomic_ref<uint64_t>:
+// One record. Little-endian, 16-byte aligned, never straddles the end of a ring lap / segment.
+//   0      4    5     6      8       16             24     28     32
+//   +------+----+-----+------+-------+--------------+------+------+------- - -
+//   | len  |type|flags|epoch |  seq  | timestamp_ns | crc  | hlen | headers, payload
+//   +------+----+-----+------+-------+--------------+------+------+------- - -
+// Bytes 0..7 are the COMMIT WORD, bytes 8..15 the SEQ; together the CLAIM PAIR, written by one
+// 16-byte CAS when the frame is claimed. The word is then changed alone (commit, void) by 8-byte
+// CASes; the seq never changes again. Both are only accessed atomically.
 //   len == 0              never claimed (fresh zeroed storage)
-//   epoch != epoch_of(p)  left over from an earlier lap of the ring: not claimed in this lap
 //   len <  0              claimed, being written       len > 0  committed (DATA or PADDING)
-// The epoch (position / lap size, low 16 bits) is what lets a ring be reused without zeroing:
-// a word is "claimed at position p" only if its epoch is p's epoch and its len is not 0.
+// A frame counts as "claimed at position p" only if its word's epoch is p's epoch (position /
+// lap size, low 16 bits) AND its seq is the seq the tail had at p. A ring is reused without
+// zeroing, and a lap's frames start where the last lap had payload bytes, which can hold
+// anything, even a word of the right epoch: the 64-bit seq is what tells leftovers from claims.
 //
-// Publisher (claim.h): load tail -> CAS word {stale} -> {-len, DATA, epoch} (claims the frame)
-//   -> CAS tail {p, seq} -> {p + frame, seq + 1} (anyone may help) -> fill -> CAS word
-//   {-len, DATA} -> {+len, DATA} with release.
-// Reader (read.h): load word acquire; fields after byte 8 are read only after that.
-// Unblocker (unblock.h): CAS {-len, DATA} -> {+len, PADDING, kFlagVoided}; exactly one CAS wins,
-//   a late publisher gets Errc::kAbandoned from commit().  (Same idea: Aeron RecordDescriptor.)
+// Publisher (claim.h): load tail {p, seq} -> CAS pair {leftovers} -> {{-len, DATA, epoch}, seq}
+//   (claims the frame) -> CAS tail {p, seq} -> {p + frame, seq + 1} (anyone may help) -> fill ->
+//   CAS word {-len, DATA} -> {+len, DATA}.
+// Reader (read.h): load word acquire, then seq; fields after byte 16 only after that.
+// Unblocker: CAS word {-len, DATA} -> {+len, PADDING, kFlagVoided}; exactly one CAS wins, a late
+//   publisher gets Errc::kAbandoned from commit().  (Same idea: Aeron RecordDescriptor.)
 struct RecordHeader {
   int32_t len;  // header + headers block + payload (not the aligned frame length)
   uint8_t type;
   uint8_t flags;
   uint16_t epoch;
-  int64_t timestamp_ns;  // CLOCK_REALTIME at claim
   uint64_t seq;          // index of this DATA record in its topic (0, 1, 2, ...); gaps = loss
+  int64_t timestamp_ns;  // CLOCK_REALTIME at claim
   uint32_t crc32c;       // type..payload on journal topics; 0 on memory topics
   uint32_t headers_len;  // bytes of the headers block that follows this header
 };
-static_assert(sizeof(RecordHeader) == 32 && alignof(RecordHeader) == 8);
+static_assert(sizeof(RecordHeader) == 32 && alignof(RecordHeader) == 8 && offsetof(RecordHeader, seq) == 8);
 static_assert(std::is_trivially_copyable_v<RecordHeader> && std::is_standard_layout_v<RecordHeader>);
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 
 inline constexpr size_t kHeaderBytes = sizeof(RecordHeader);
-inline constexpr size_t kRecordAlign = 8;
+inline constexpr size_t kRecordAlign = 16;  // the claim pair's 16-byte CAS needs it
 inline constexpr size_t kCacheLine = 64;
 inline constexpr size_t kHotPad = 128;  // two lines: keeps the adjacent-line prefetcher off hot words
 
@@ -70,7 +73,7 @@ struct CommitWord {
     return len != 0 && epoch == expected_epoch;
   }
   // Frame bytes of a claimed word (negative or positive len). 0 for a nonsense length. Padding
-  // at the end of a lap may be as short as the commit word itself.
+  // at the end of a lap may be as short as the claim pair itself.
   constexpr size_t frame_bytes() const noexcept {
     int64_t l = len < 0 ? -static_cast<int64_t>(len) : len;
     int64_t least = type == kTypePadding ? static_cast<int64_t>(kRecordAlign) : static_cast<int64_t>(kHeaderBytes);
@@ -82,6 +85,34 @@ inline std::atomic_ref<uint64_t> commit_word(std::byte* frame) noexcept {
   return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(frame));
 }
 
+inline std::atomic_ref<uint64_t> seq_word(std::byte* frame) noexcept {
+  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(frame + 8));
+}
+
 inline RecordHeader* header_of(std::byte* frame) noexcept { return reinterpret_cast<RecordHeader*>(frame); }
+
+// The claim pair as read: word first, then seq. One CAS writes both, so if the word is the one a
+// claim wrote, the seq read after it is that claim's too (x86 keeps loads in order).
+// SYNC: claim-pair (read) — acquire pairs with cas_pair() (a full barrier).
+struct ClaimPair {
+  CommitWord word;
+  uint64_t seq;
+};
+inline ClaimPair load_pair(std::byte* frame, std::memory_order order = std::memory_order_acquire) noexcept {
+  const uint64_t w = commit_word(frame).load(order);
+  return {CommitWord::decode(w), seq_word(frame).load(std::memory_order_acquire)};
+}
+
+// One 16-byte CAS of the claim pair (cmpxchg16b, a full barrier). On failure `expected` receives
+// what was there. SYNC: claim-pair (write) — pairs with load_pair().
+inline bool cas_pair(std::byte* frame, ClaimPair& expected, ClaimPair desired) noexcept {
+  __extension__ typedef unsigned __int128 U128;
+  auto pack = [](ClaimPair p) { return static_cast<U128>(p.seq) << 64 | p.word.encode(); };
+  const U128 want = pack(expected);
+  const U128 seen = __sync_val_compare_and_swap(reinterpret_cast<U128*>(frame), want, pack(desired));
+  if (seen == want) return true;
+  expected = {CommitWord::decode(static_cast<uint64_t>(seen)), static_cast<uint64_t>(seen >> 64)};
+  return false;
+}
 
 }  // namespace shmbus::log

@@ -50,13 +50,15 @@ inline TailValue read_tail_exact(Tail& tail) noexcept {
   return detail::unpack(__sync_val_compare_and_swap(detail::raw(tail), 0, 0));
 }
 
-// Fast read for a claimer: position first, then seq. The seq is at least as new as the position
-// (both halves are written by one instruction), so it is exact whenever the frame at `position`
-// is still unclaimed — the only case in which the claimer uses it; cas_tail() re-checks both.
-// SYNC: tail (read) — acquire pairs with cas_tail().
+// A consistent snapshot without a locked instruction: position, seq, position again. Every tail
+// change moves the position forward, so if both position reads agree, no change came between
+// and the seq belongs to that position. SYNC: tail (read) — acquire pairs with cas_tail().
 inline TailValue read_tail_fast(const Tail& tail) noexcept {
-  uint64_t position = tail.position.load(std::memory_order_acquire);
-  return {position, tail.seq.load(std::memory_order_acquire)};
+  for (;;) {
+    const uint64_t position = tail.position.load(std::memory_order_acquire);
+    const uint64_t seq = tail.seq.load(std::memory_order_acquire);
+    if (tail.position.load(std::memory_order_acquire) == position) return {position, seq};
+  }
 }
 
 }  // namespace shmbus::log

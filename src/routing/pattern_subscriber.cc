@@ -50,6 +50,7 @@ Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) n
   const size_t n = subscribers_.size();
   for (size_t i = 0; i < n && delivered < max; ++i) {
     SubscriberImpl& s = *subscribers_[(next_ + i) % n];
+    source_ = &s;
     Result<size_t> got = s.poll(handler, max - delivered);
     if (got) {
       delivered += *got;

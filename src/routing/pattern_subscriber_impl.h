@@ -24,6 +24,12 @@ class PatternSubscriberImpl {
   Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
 
   const std::string& pattern() const noexcept { return pattern_; }
+  // The topic subscriber whose record the handler is being given (valid inside the handler).
+  SubscriberImpl* source() const noexcept { return source_; }
+  // Releases every topic subscriber's hold (SubscriberImpl::hold()).
+  void release_holds() noexcept {
+    for (auto& s : subscribers_) s->release_hold();
+  }
   size_t topic_count() const noexcept { return subscribers_.size(); }
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
@@ -40,6 +46,7 @@ class PatternSubscriberImpl {
   uint64_t seen_generation_ = ~0ull;
   uint32_t seen_count_ = 0;
   size_t next_ = 0;  // round robin: the topic polled first next time
+  SubscriberImpl* source_ = nullptr;
 };
 
 }  // namespace shmbus::detail

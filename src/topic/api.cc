@@ -15,7 +15,12 @@ Publisher::~Publisher() = default;
 
 Result<uint64_t> Publisher::publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
   if (!impl_) return Errc::kClosed;
-  return impl_->publish(payload, headers);
+  return impl_->publish(payload, headers, /*may_wait=*/true);
+}
+
+Result<uint64_t> Publisher::try_publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->publish(payload, headers, /*may_wait=*/false);
 }
 
 Result<Claim> Publisher::claim(size_t payload_bytes, std::span<const Header> headers) noexcept {

@@ -82,8 +82,8 @@ Errc PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait,
 void PublisherImpl::write_header(const log::ClaimedFrame& c, std::span<const Header> headers,
                                  size_t headers_len) noexcept {
   log::RecordHeader* h = log::header_of(c.frame);
-  // Plain stores: the frame is ours until commit, whose release publishes them. The seq is
-  // written by commit(), as the last plain store (see there).
+  // Plain stores: the frame is ours until commit, whose release publishes them. (The seq was
+  // written with the claim.)
   h->timestamp_ns = clock_.now_ns();
   h->crc32c = 0;
   h->headers_len = static_cast<uint32_t>(headers_len);
@@ -113,11 +113,6 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
   claim.frame_ = nullptr;
-  // The seq goes in last. Under `overwrite`, a claimer descheduled for a whole lap may resume
-  // and store into the frame of the lap after it (its commit then fails). Such late stores end
-  // with this seq, which is then older than the one readers expect there: they drop the frame
-  // (subscriber.cc:deliver) instead of handing out a mixed record.
-  log::header_of(c.frame)->seq = c.seq;
   SHMBUS_KILL_POINT("publish.before_commit");
   if (log::commit(c) != Errc::kOk) {
     auto& slot = meta_.publishers[handle_.index];
@@ -145,8 +140,9 @@ void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
   if (doorbell_ != nullptr) topic::wake_sleepers(*doorbell_);
 }
 
-Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
-  Result<Claim> c = claim(payload.size(), headers, /*may_wait=*/true);
+Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std::span<const Header> headers,
+                                        bool may_wait) noexcept {
+  Result<Claim> c = claim(payload.size(), headers, may_wait);
   if (!c) return c.error();
   // A publisher stalled for a whole lap of an overwrite ring finds its frame re-claimed: do
   // not copy into someone else's record (the commit would fail anyway).

@@ -21,13 +21,16 @@ class PublisherImpl {
   PublisherImpl(const PublisherImpl&) = delete;
   PublisherImpl& operator=(const PublisherImpl&) = delete;
 
-  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept;
+  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers, bool may_wait) noexcept;
   Result<Claim> claim(size_t payload_bytes, std::span<const Header> headers, bool may_wait) noexcept;
   Result<uint64_t> commit(Claim& claim) noexcept;
   void abort(Claim& claim) noexcept;
 
   size_t max_payload() const noexcept { return max_record_ - log::kHeaderBytes; }
   const std::string& topic() const noexcept { return topic_->name(); }
+  Policy policy() const noexcept { return policy_; }
+  // Keeps the topic's mappings alive (for views of claimed frames that outlive a call).
+  std::shared_ptr<const void> mapping_keepalive() const noexcept { return topic_; }
 
  private:
   Errc claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept;

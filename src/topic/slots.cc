@@ -52,7 +52,7 @@ SlotHandle attach_publisher(TopicMeta& meta, const char* topic) {
   int index = take_any(meta.publishers);
   if (index < 0) {
     throw Error(std::string("topic ") + topic + ": all " + std::to_string(kMaxPublishers) +
-                " publisher slots are held by live processes; close some publishers");
+                " publisher slots are held by live processes; close some publishers", ErrorKind::kFull);
   }
   PublisherSlot& s = meta.publishers[index];
   // Relaxed: statistics only; the previous owner is gone.
@@ -81,7 +81,7 @@ SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t positi
   int index = take_any(meta.subscribers);
   if (index < 0) {
     throw Error(std::string("topic ") + topic + ": all " + std::to_string(kMaxSubscribers) +
-                " subscriber slots are held by live processes; close some subscribers");
+                " subscriber slots are held by live processes; close some subscribers", ErrorKind::kFull);
   }
   SubscriberSlot& s = meta.subscribers[index];
   retire_subscriber_counts(meta, s);

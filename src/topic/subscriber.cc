@@ -1,5 +1,6 @@
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "log/claim.h"
@@ -54,13 +55,13 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
   // Range and alignment first: a misaligned position must not even be read as a commit word.
   const bool in_range = p % log::kRecordAlign == 0 && p <= t.position && p + lap_ >= t.position;
   log::FrameView v;
-  if (in_range) v = log::read_frame(storage_, p);
+  if (in_range) v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
   const bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPending ||
                         v.state == log::FrameState::kPadding;
   if (!in_range || !is_frame) {
     throw Error("topic " + topic_->name() + ": position " + std::to_string(p) +
                 " is not a retained record (the ring holds positions " + std::to_string(oldest) + " to " +
-                std::to_string(t.position) + "); start at a message's position, earliest or latest");
+                std::to_string(t.position) + "); start at a message's position, earliest or latest", ErrorKind::kInvalidArgument);
   }
   if (v.state == log::FrameState::kData) {
     expected_seq_ = log::header_of(v.bytes)->seq;
@@ -93,8 +94,7 @@ bool SubscriberImpl::deliver(const std::byte* bytes, log::CommitWord word, uint6
   const auto* h = reinterpret_cast<const log::RecordHeader*>(bytes);
   const size_t len = static_cast<size_t>(word.len);
   const size_t headers_len = h->headers_len;
-  // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again,
-  // and its seq too: a stale claimer's late stores leave an older seq (publisher.cc:commit).
+  // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again.
   if (overwrite_ && (headers_len > len - log::kHeaderBytes || (seq_known_ && h->seq != expected_seq_))) return false;
   Message m;
   m.topic = topic_->name();
@@ -119,11 +119,14 @@ SubscriberImpl::CopyResult SubscriberImpl::copy_batch(size_t max, CopiedFrame (&
   count = 0;
   size_t used = 0, records = 0;
   uint64_t p = position_;
+  uint64_t seq = expected_seq();
   while (count < kCopyBatch && records < max) {
-    log::FrameView v = log::read_frame(storage_, p);
+    log::FrameView v = log::read_frame(storage_, meta_.tail, p, seq);
     if (v.state == log::FrameState::kPadding) {
       batch[count++] = {p, v.word, v.frame_bytes, 0};
+      if ((v.word.flags & log::kFlagVoided) && seq != log::kUnknownSeq) ++seq;  // see poll()
     } else if (v.state == log::FrameState::kData && used + v.frame_bytes <= copy_.size()) {
+      seq = log::header_of(v.bytes)->seq + 1;
       std::memcpy(copy_.data() + used, v.bytes, v.frame_bytes);
       batch[count++] = {p, v.word, v.frame_bytes, used};
       used += v.frame_bytes;
@@ -178,7 +181,7 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
   Errc status = Errc::kOk;
   bool caught_up = false;
   while (delivered < max && status == Errc::kOk && !caught_up) {
-    log::FrameView v = log::read_frame(storage_, position_);
+    log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq());
     switch (v.state) {
       case log::FrameState::kEmpty:
         caught_up = true;
@@ -246,7 +249,7 @@ void SubscriberImpl::publish_position() noexcept {
   topic::SubscriberSlot& slot = meta_.subscribers[slot_.index];
   // SYNC: sub-position (publish) — pairs with the acquire loads in min_subscriber_position();
   // seq_cst for the Dekker pair with publishers asleep on the space futex (wakeup.h).
-  slot.position.store(position_, std::memory_order_seq_cst);
+  slot.position.store(std::min(position_, hold_), std::memory_order_seq_cst);
   // Relaxed: liveness and statistics.
   slot.received.store(received_, std::memory_order_relaxed);
   published_position_ = position_;
@@ -306,13 +309,13 @@ bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) 
 }
 
 bool SubscriberImpl::ready() noexcept {
-  log::FrameView v = log::read_frame(storage_, position_, std::memory_order_seq_cst);
+  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq(), std::memory_order_seq_cst);
   return v.state != log::FrameState::kEmpty && v.state != log::FrameState::kPending;
 }
 
 bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
   if (!topic::still_attached(meta_, slot_)) return true;
-  log::FrameView v = log::read_frame(storage_, position_);
+  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq());
   return v.state == log::FrameState::kPending && maybe_unblock(v, now_ns);
 }
 

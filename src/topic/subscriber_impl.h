@@ -39,6 +39,21 @@ class SubscriberImpl {
   void flush_position() noexcept;
 
   topic::TopicHandle& topic_handle() noexcept { return *topic_; }
+  // Keeps the topic's mappings alive (for views into the ring that outlive a poll).
+  std::shared_ptr<const void> mapping_keepalive() const noexcept { return topic_; }
+  // True if records are handed out from a private copy (overwrite policy), false if the
+  // handler's views point into the ring itself.
+  bool delivers_copies() const noexcept { return overwrite_; }
+  // A lease on a delivered record: until release_hold(), the position we publish stays at or
+  // before `position`, so `block`/`fail` publishers cannot overwrite that record. The views a
+  // handler got into the ring then stay valid after poll() returns (the Python binding's
+  // zero-copy memoryview). No effect under `overwrite`, where publishers ignore positions.
+  void hold(uint64_t position) noexcept { hold_ = position; }
+  void release_hold() noexcept {
+    if (hold_ == kNoHold) return;
+    hold_ = kNoHold;
+    publish_position();
+  }
   WaitStrategy wait_strategy() const noexcept { return wait_; }
   uint64_t position() const noexcept { return position_; }
   uint64_t received() const noexcept { return received_; }
@@ -61,6 +76,8 @@ class SubscriberImpl {
   bool deliver_copies(MessageHandler& handler, size_t max, size_t& delivered) noexcept;
   void jump_to_tail() noexcept;
   bool lapped_by_tail() const noexcept;
+  // The seq the record at position_ must carry (read.h), if we know it.
+  uint64_t expected_seq() const noexcept { return seq_known_ ? expected_seq_ : log::kUnknownSeq; }
   bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
   void publish_position() noexcept;
   bool position_due() noexcept;
@@ -82,6 +99,8 @@ class SubscriberImpl {
   uint64_t lost_ = 0;
   // A claimed frame at our position that does not commit: when we first saw it, how often.
   uint64_t pending_position_ = ~0ull;
+  static constexpr uint64_t kNoHold = ~0ull;
+  uint64_t hold_ = kNoHold;   // see hold()
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint32_t pending_polls_ = 0;
   int64_t pending_since_ns_ = 0;

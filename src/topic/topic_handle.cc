@@ -34,7 +34,7 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
 void check_meta(const TopicMeta& meta, const std::string& path, const std::string& name) {
   const TopicConfigBlock& c = meta.config;
   auto fail = [&](const std::string& what) {
-    throw Error(path + ": " + what + "; the topic's files are damaged: remove the topic directory");
+    throw Error(path + ": " + what + "; the topic's files are damaged: remove the topic directory", ErrorKind::kCorrupt);
   };
   if (c.kind != static_cast<uint32_t>(TopicKind::kMemory)) fail("unknown topic kind " + std::to_string(c.kind));
   if (c.policy > static_cast<uint32_t>(Policy::kOverwrite)) fail("unknown policy " + std::to_string(c.policy));
@@ -48,10 +48,10 @@ void check_meta(const TopicMeta& meta, const std::string& path, const std::strin
 void validate_config(const TopicConfig& config, const std::string& topic) {
   if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity || config.capacity > kMaxCapacity) {
     throw Error("topic " + topic + ": capacity " + std::to_string(config.capacity) +
-                " must be a power of two between 4096 and 2^40 bytes (e.g. 1048576, 8388608)");
+                " must be a power of two between 4096 and 2^40 bytes (e.g. 1048576, 8388608)", ErrorKind::kInvalidArgument);
   }
   if (config.unblock_timeout.count() <= 0 || config.subscriber_timeout.count() <= 0) {
-    throw Error("topic " + topic + ": unblock and subscriber timeouts must be positive");
+    throw Error("topic " + topic + ": unblock and subscriber timeouts must be positive", ErrorKind::kInvalidArgument);
   }
 }
 
@@ -75,7 +75,7 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
     int err = errno;
     fs::remove_all(temp);
     if (err == EEXIST || err == ENOTEMPTY) return false;
-    throw Error(dir + ": cannot create topic (" + std::strerror(err) + ")");
+    throw Error(dir + ": cannot create topic (" + std::strerror(err) + ")", ErrorKind::kIo);
   }
   return true;
 }
@@ -89,7 +89,7 @@ std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Acce
   h->ring_file_ = log::MappedFile::open(dir + "/ring", ring_access);
   log::check_file_header(h->ring_file_.data(), h->ring_file_.size(), log::FileKind::kRing, dir + "/ring");
   if (h->ring_file_.size() != kRingDataOffset + h->meta().config.capacity) {
-    throw Error(dir + "/ring: size does not match the capacity in meta; remove the topic directory");
+    throw Error(dir + "/ring: size does not match the capacity in meta; remove the topic directory", ErrorKind::kCorrupt);
   }
   h->storage_ = log::RingStorage(h->ring_file_.data() + kRingDataOffset, h->meta().config.capacity);
   return h;

@@ -1,11 +1,17 @@
-"""Shared fixtures: where the built `shmbus` CLI is, and a throw-away bus directory."""
+"""Shared fixtures: the built module, CLI and interop peer, and a throw-away bus directory."""
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The module as built by CMake (build/python), unless the environment points elsewhere
+# (e.g. an installed copy: SHMBUS_PYTHONPATH= with shmbus importable from site-packages).
+_built = os.environ.get("SHMBUS_PYTHONPATH", str(ROOT / "build" / "python"))
+if _built and _built not in sys.path:
+    sys.path.insert(0, _built)
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +19,14 @@ def cli():
     path = pathlib.Path(os.environ.get("SHMBUS_CLI", ROOT / "build" / "tools" / "cli" / "shmbus"))
     if not path.exists():
         pytest.fail(f"the shmbus CLI is not built at {path}; run tools/test.sh or set SHMBUS_CLI")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def interop_peer():
+    path = pathlib.Path(os.environ.get("SHMBUS_INTEROP_PEER", ROOT / "build" / "tests" / "interop_peer"))
+    if not path.exists():
+        pytest.fail(f"the interop peer is not built at {path}; run tools/test.sh or set SHMBUS_INTEROP_PEER")
     return str(path)
 
 

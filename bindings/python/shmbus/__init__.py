@@ -1,0 +1,20 @@
+"""shmbus: a lock-free shared-memory message bus, from Python.
+
+    import shmbus
+    with shmbus.Bus("demo") as bus:
+        pub = bus.publisher("orders.created")
+        pub.publish(b"...", headers={"type": "OrderPlaced"})
+        for msg in bus.subscribe("orders.#", start="earliest"):
+            print(msg.topic, msg.position, msg.headers, bytes(msg.data))
+
+The bus is the same one C++ processes use. See README.md, section "Python".
+"""
+
+from ._errors import *  # noqa: F401,F403 - the exception hierarchy, rooted at shmbus.Error
+from ._errors import __all__ as _error_names
+from ._shmbus import Bus, Claim, Message, Publisher, Subscription, __version__, pattern_matches
+from . import _aio
+
+_aio.install(Publisher, Subscription)
+
+__all__ = ["Bus", "Claim", "Message", "Publisher", "Subscription", "pattern_matches", "__version__", *_error_names]

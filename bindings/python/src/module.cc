@@ -1,0 +1,26 @@
+// The _shmbus extension module; the package shmbus (shmbus/__init__.py) re-exports it.
+#include <pybind11/pybind11.h>
+
+#include "py_buffers.h"
+#include "py_bus.h"
+#include "py_errors.h"
+#include "py_publisher.h"
+#include "py_subscription.h"
+#include "shmbus/pattern_subscriber.h"
+
+#ifndef SHMBUS_VERSION
+#define SHMBUS_VERSION "0.0.0"
+#endif
+
+PYBIND11_MODULE(_shmbus, m) {
+  namespace py = pybind11;
+  m.doc() = "shmbus: a lock-free shared-memory message bus (C++ core)";
+  m.attr("__version__") = SHMBUS_VERSION;
+  shmbus::python::register_errors(m);
+  shmbus::python::register_buffers(m);
+  shmbus::python::register_publisher(m);
+  shmbus::python::register_subscription(m);
+  shmbus::python::register_bus(m);
+  m.def("pattern_matches", &shmbus::pattern_matches, py::arg("pattern"), py::arg("topic"),
+        "True if `topic` matches `pattern` (AMQP topic rules: * one word, # zero or more).");
+}

@@ -1,0 +1,182 @@
+#include "py_bus.h"
+
+#include <pybind11/stl.h>
+
+#include <chrono>
+
+#include "py_errors.h"
+#include "topic/publisher_impl.h"
+
+namespace shmbus::python {
+namespace {
+
+SubscribeOptions subscribe_options(py::handle start, const std::string& wait) {
+  SubscribeOptions o;
+  if (py::isinstance<py::str>(start)) {
+    std::string s = py::cast<std::string>(start);
+    if (s == "earliest") {
+      o.start = StartAt::earliest();
+    } else if (s == "latest") {
+      o.start = StartAt::latest();
+    } else {
+      throw Error("start must be \"earliest\", \"latest\" or a position (int), got \"" + s + "\"",
+                  ErrorKind::kInvalidArgument);
+    }
+  } else if (PyLong_Check(start.ptr()) && !PyBool_Check(start.ptr())) {
+    long long p = py::cast<long long>(start);
+    if (p < 0) throw Error("start position must be >= 0", ErrorKind::kInvalidArgument);
+    o.start = StartAt::at(static_cast<uint64_t>(p));
+  } else {
+    throw py::type_error("start must be \"earliest\", \"latest\" or a position (int)");
+  }
+  if (wait == "block") {
+    o.wait = WaitStrategy::kBlock;
+  } else if (wait == "yield") {
+    o.wait = WaitStrategy::kYield;
+  } else if (wait == "spin") {
+    o.wait = WaitStrategy::kSpin;
+  } else {
+    throw Error("wait must be \"block\", \"yield\" or \"spin\", got \"" + wait + "\"", ErrorKind::kInvalidArgument);
+  }
+  return o;
+}
+
+std::chrono::milliseconds seconds_to_ms(double seconds, const char* what) {
+  if (!(seconds >= 0.001)) throw Error(std::string(what) + " must be at least 0.001 seconds", ErrorKind::kInvalidArgument);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+PyBus::PyBus(const std::string& name_or_path, bool create, std::optional<std::string> group) {
+  BusOptions options;
+  options.create = create;
+  options.group = std::move(group);
+  py::gil_scoped_release release;  // creating may wait on the bus's file lock
+  bus_.emplace(Bus::open(name_or_path, options));
+}
+
+Bus& PyBus::bus() {
+  if (!bus_) raise_closed("bus");
+  return *bus_;
+}
+
+void PyBus::adopt(const std::shared_ptr<Closeable>& child) {
+  std::erase_if(children_, [](const std::weak_ptr<Closeable>& w) { return w.expired(); });
+  children_.push_back(child);
+}
+
+bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
+                         std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout) {
+  auto lock = lock_releasing_gil(mu_);
+  TopicConfig config;
+  if (capacity) config.capacity = *capacity;
+  if (policy) config.policy = parse_policy(*policy);
+  if (unblock_timeout) config.unblock_timeout = seconds_to_ms(*unblock_timeout, "unblock_timeout");
+  if (subscriber_timeout) config.subscriber_timeout = seconds_to_ms(*subscriber_timeout, "subscriber_timeout");
+  return bus().create_topic(name, config);
+}
+
+bool PyBus::topic_exists(const std::string& name) {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().topic_exists(name);
+}
+
+std::vector<std::string> PyBus::topics() {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().topics();
+}
+
+py::dict PyBus::stats(const std::string& name) {
+  auto lock = lock_releasing_gil(mu_);
+  TopicStats s = bus().stats(name);
+  py::dict d;
+  d["name"] = s.name;
+  d["kind"] = to_string(s.kind);
+  d["capacity"] = s.config.capacity;
+  d["policy"] = to_string(s.config.policy);
+  d["tail_position"] = s.tail_position;
+  d["tail_seq"] = s.tail_seq;
+  d["published"] = s.published;
+  d["bytes"] = s.bytes;
+  d["lost"] = s.lost;
+  d["unblocked"] = s.unblocked;
+  d["evicted"] = s.evicted;
+  d["publishers"] = s.publishers;
+  d["subscribers"] = s.subscribers;
+  return d;
+}
+
+std::shared_ptr<PyPublisher> PyBus::publisher(const std::string& topic) {
+  auto lock = lock_releasing_gil(mu_);
+  Publisher p = bus().publisher(topic);
+  const Policy policy = p.impl()->policy();
+  std::shared_ptr<const void> mapping = p.impl()->mapping_keepalive();
+  auto out = std::make_shared<PyPublisher>(std::move(p), policy, std::move(mapping));
+  adopt(out);
+  return out;
+}
+
+std::shared_ptr<PySubscription> PyBus::subscribe(const std::string& pattern, py::handle start, const std::string& wait) {
+  SubscribeOptions options = subscribe_options(start, wait);
+  auto lock = lock_releasing_gil(mu_);
+  auto out = std::make_shared<PySubscription>(bus().subscribe(pattern, options));
+  adopt(out);
+  return out;
+}
+
+std::shared_ptr<PySubscription> PyBus::subscriber(const std::string& topic, py::handle start, const std::string& wait) {
+  SubscribeOptions options = subscribe_options(start, wait);
+  auto lock = lock_releasing_gil(mu_);
+  auto out = std::make_shared<PySubscription>(bus().subscriber(topic, options));
+  adopt(out);
+  return out;
+}
+
+std::string PyBus::path() {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().path();
+}
+
+bool PyBus::closed() {
+  auto lock = lock_releasing_gil(mu_);
+  return !bus_;
+}
+
+void PyBus::close() {
+  std::vector<std::weak_ptr<Closeable>> children;
+  {
+    auto lock = lock_releasing_gil(mu_);
+    children.swap(children_);
+    bus_.reset();
+  }
+  for (auto& w : children) {
+    if (auto c = w.lock()) c->close();
+  }
+}
+
+void register_bus(py::module_& m) {
+  py::class_<PyBus, std::shared_ptr<PyBus>>(m, "Bus",
+                                            "A bus: by name (/dev/shm/shmbus/NAME) or by directory path.")
+      .def(py::init<const std::string&, bool, std::optional<std::string>>(), py::arg("name_or_path"),
+           py::arg("create") = true, py::arg("group") = py::none())
+      .def("create_topic", &PyBus::create_topic, py::arg("name"), py::kw_only(), py::arg("capacity") = py::none(),
+           py::arg("policy") = py::none(), py::arg("unblock_timeout") = py::none(),
+           py::arg("subscriber_timeout") = py::none(),
+           "Creates a memory topic; False if it existed (it is left as it was).")
+      .def("topic_exists", &PyBus::topic_exists, py::arg("name"))
+      .def("topics", &PyBus::topics)
+      .def("stats", &PyBus::stats, py::arg("name"))
+      .def("publisher", &PyBus::publisher, py::arg("topic"), "A publisher (creates the topic if it is new).")
+      .def("subscribe", &PyBus::subscribe, py::arg("pattern"), py::kw_only(), py::arg("start") = "latest",
+           py::arg("wait") = "block", "Every topic matching `pattern` (* one word, # any), now and later.")
+      .def("subscriber", &PyBus::subscriber, py::arg("topic"), py::kw_only(), py::arg("start") = "latest",
+           py::arg("wait") = "block", "One topic (creates it if it is new); has .position.")
+      .def_property_readonly("path", &PyBus::path)
+      .def_property_readonly("closed", &PyBus::closed)
+      .def("close", &PyBus::close)
+      .def("__enter__", [](std::shared_ptr<PyBus> self) { return self; })
+      .def("__exit__", [](PyBus& self, py::args) { self.close(); });
+}
+
+}  // namespace shmbus::python

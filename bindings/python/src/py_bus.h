@@ -1,0 +1,48 @@
+// shmbus.Bus: opens a bus, creates topics, hands out publishers and subscriptions.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "py_closeable.h"
+#include "py_publisher.h"
+#include "py_subscription.h"
+#include "shmbus/bus.h"
+
+namespace shmbus::python {
+
+class PyBus {
+ public:
+  PyBus(const std::string& name_or_path, bool create, std::optional<std::string> group);
+
+  bool create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
+                    std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout);
+  bool topic_exists(const std::string& name);
+  std::vector<std::string> topics();
+  py::dict stats(const std::string& name);
+  std::shared_ptr<PyPublisher> publisher(const std::string& topic);
+  // `start`: "earliest", "latest" or a position (int); `wait`: "block", "yield" or "spin".
+  std::shared_ptr<PySubscription> subscribe(const std::string& pattern, py::handle start, const std::string& wait);
+  std::shared_ptr<PySubscription> subscriber(const std::string& topic, py::handle start, const std::string& wait);
+  std::string path();
+  bool closed();
+  // Closes the publishers and subscriptions it handed out, then itself.
+  void close();
+
+ private:
+  Bus& bus();
+  void adopt(const std::shared_ptr<Closeable>& child);
+
+  std::mutex mu_;
+  std::optional<Bus> bus_;
+  std::vector<std::weak_ptr<Closeable>> children_;
+};
+
+void register_bus(py::module_& m);
+
+}  // namespace shmbus::python

@@ -1,0 +1,163 @@
+#include "py_publisher.h"
+
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "py_buffers.h"
+#include "py_errors.h"
+
+namespace shmbus::python {
+
+PyPublisher::PyPublisher(Publisher publisher, Policy policy, std::shared_ptr<const void> mapping)
+    : publisher_(std::move(publisher)), policy_(policy), mapping_(std::move(mapping)) {}
+
+void PyPublisher::check_open(const char* what) {
+  if (!publisher_) raise_closed("publisher");
+  if (claim_open_) {
+    throw py::value_error(std::string("cannot ") + what + " while a claim is open: commit() or abort() it first");
+  }
+}
+
+Result<uint64_t> PyPublisher::publish_locked(py::handle data, py::handle headers, bool may_wait) {
+  PayloadArg payload(data);
+  HeadersArg header_list(headers);
+  // Try without waiting first, holding the GIL: the common case costs no GIL round trip.
+  Result<uint64_t> r = publisher_.try_publish(payload.bytes(), header_list.headers());
+  if (r || r.error() != Errc::kWouldBlock || !may_wait || policy_ != Policy::kBlock) return r;
+  py::gil_scoped_release release;  // the arguments stay referenced by the caller's frame
+  return publisher_.publish(payload.bytes(), header_list.headers());
+}
+
+uint64_t PyPublisher::publish(py::handle data, py::handle headers) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("publish");
+  Result<uint64_t> r = publish_locked(data, headers, /*may_wait=*/true);
+  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()));
+  return *r;
+}
+
+py::object PyPublisher::try_publish(py::handle data, py::handle headers) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("publish");
+  Result<uint64_t> r = publish_locked(data, headers, /*may_wait=*/false);
+  if (!r && r.error() == Errc::kWouldBlock && policy_ == Policy::kBlock) return py::none();
+  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()));
+  return py::int_(*r);
+}
+
+size_t PyPublisher::publish_many(py::iterable items, py::handle headers) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("publish");
+  size_t count = 0;
+  for (py::handle item : items) {
+    Result<uint64_t> r = Errc::kOk;
+    if (PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2) {
+      r = publish_locked(PyTuple_GET_ITEM(item.ptr(), 0), PyTuple_GET_ITEM(item.ptr(), 1), true);
+    } else {
+      r = publish_locked(item, headers, true);
+    }
+    if (!r) raise_errc(r.error(), "publish_many to " + std::string(publisher_.topic()) + " after " +
+                                      std::to_string(count) + " records");
+    ++count;
+  }
+  return count;
+}
+
+std::shared_ptr<PyClaim> PyPublisher::claim(size_t payload_bytes, py::handle headers) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("claim");
+  HeadersArg header_list(headers);
+  Result<Claim> c = publisher_.try_claim(payload_bytes, header_list.headers());
+  if (!c && c.error() == Errc::kWouldBlock && policy_ == Policy::kBlock) {
+    py::gil_scoped_release release;
+    c = publisher_.claim(payload_bytes, header_list.headers());
+  }
+  if (!c) raise_errc(c.error(), "claim on " + std::string(publisher_.topic()));
+  claim_open_ = true;
+  return std::make_shared<PyClaim>(shared_from_this(), std::move(*c));
+}
+
+size_t PyPublisher::max_payload() {
+  auto lock = lock_releasing_gil(mu_);
+  if (!publisher_) raise_closed("publisher");
+  return publisher_.max_payload();
+}
+
+std::string PyPublisher::topic() {
+  auto lock = lock_releasing_gil(mu_);
+  if (!publisher_) raise_closed("publisher");
+  return std::string(publisher_.topic());
+}
+
+bool PyPublisher::closed() {
+  auto lock = lock_releasing_gil(mu_);
+  return !publisher_;
+}
+
+void PyPublisher::close() {
+  auto lock = lock_releasing_gil(mu_);
+  publisher_ = Publisher();
+}
+
+PyClaim::PyClaim(std::shared_ptr<PyPublisher> publisher, Claim claim)
+    : publisher_(std::move(publisher)),
+      claim_(claim),
+      data_(view_of(publisher_->mapping_, claim.payload().data(), claim.payload().size(), /*writable=*/true)),
+      position_(claim.position()) {}
+
+uint64_t PyClaim::commit() {
+  auto lock = lock_releasing_gil(publisher_->mu_);
+  if (done_) throw py::value_error("this claim was already committed or aborted");
+  done_ = true;
+  publisher_->claim_open_ = false;
+  if (!publisher_->publisher_) raise_closed("publisher");
+  Result<uint64_t> r = publisher_->publisher_.commit(claim_);
+  if (!r) raise_errc(r.error(), "commit to " + std::string(publisher_->publisher_.topic()));
+  return *r;
+}
+
+void PyClaim::abort() {
+  auto lock = lock_releasing_gil(publisher_->mu_);
+  if (done_) return;
+  done_ = true;
+  publisher_->claim_open_ = false;
+  if (publisher_->publisher_) publisher_->publisher_.abort(claim_);
+}
+
+void PyClaim::exit(py::handle exc_type) {
+  if (exc_type.is_none()) {
+    commit();
+  } else {
+    abort();
+  }
+}
+
+void register_publisher(py::module_& m) {
+  py::class_<PyPublisher, std::shared_ptr<PyPublisher>>(m, "Publisher",
+                                                        "Appends records to one topic (from Bus.publisher()).")
+      .def("publish", &PyPublisher::publish, py::arg("data"), py::arg("headers") = py::none(),
+           "Publishes one record; returns its position. Waits for space only under the `block` policy.")
+      .def("try_publish", &PyPublisher::try_publish, py::arg("data"), py::arg("headers") = py::none(),
+           "Like publish(), but returns None instead of waiting when a `block` topic is full.")
+      .def("publish_many", &PyPublisher::publish_many, py::arg("items"), py::arg("headers") = py::none(),
+           "Publishes every item (bytes-like, or a (payload, headers) pair); returns how many.")
+      .def("claim", &PyPublisher::claim, py::arg("size"), py::arg("headers") = py::none(),
+           "Zero copy: reserves a record of `size` bytes; fill claim.data, then commit.")
+      .def_property_readonly("max_payload", &PyPublisher::max_payload)
+      .def_property_readonly("topic", &PyPublisher::topic)
+      .def_property_readonly("closed", &PyPublisher::closed)
+      .def("close", &PyPublisher::close)
+      .def("__enter__", [](std::shared_ptr<PyPublisher> self) { return self; })
+      .def("__exit__", [](PyPublisher& self, py::args) { self.close(); });
+
+  py::class_<PyClaim, std::shared_ptr<PyClaim>>(m, "Claim", "A record being written in place (Publisher.claim()).")
+      .def_property_readonly("data", &PyClaim::data, "Writable memoryview of the payload; valid until commit/abort.")
+      .def_property_readonly("position", &PyClaim::position)
+      .def("commit", &PyClaim::commit, "Publishes the record; returns its position.")
+      .def("abort", &PyClaim::abort, "Gives the record up; subscribers skip it.")
+      .def("__enter__", [](std::shared_ptr<PyClaim> self) { return self; })
+      .def("__exit__", [](PyClaim& self, py::handle exc_type, py::args) { self.exit(exc_type); });
+}
+
+}  // namespace shmbus::python

@@ -1,0 +1,74 @@
+// shmbus.Subscription (one topic or a pattern) and shmbus.Message.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "py_closeable.h"
+#include "shmbus/pattern_subscriber.h"
+#include "shmbus/subscriber.h"
+
+namespace shmbus::detail {
+class SubscriberImpl;
+}
+
+namespace shmbus::python {
+
+// A record as Python sees it. `data` is a read-only memoryview into the ring for `block`/`fail`
+// topics (valid until the next message is taken from the same subscription: the subscription
+// keeps publishers off it until then), and bytes for `overwrite` topics, whose ring bytes may be
+// overwritten at any moment.
+struct PyMessage {
+  py::str topic;
+  uint64_t position = 0;
+  uint64_t seq = 0;
+  int64_t timestamp_ns = 0;
+  py::dict headers;
+  py::object data;
+};
+
+class PySubscription : public Closeable {
+ public:
+  explicit PySubscription(Subscriber subscriber);
+  explicit PySubscription(PatternSubscriber subscriber);
+
+  // Up to `max` messages; waits up to `timeout` seconds (None: for ever, 0: not at all) for the
+  // first. Ctrl-C interrupts the wait within 50 ms. Empty if the subscription was closed.
+  py::list take(size_t max, std::optional<double> timeout);
+  py::object poll(std::optional<double> timeout);  // one Message, or None on timeout
+  py::object next();                               // iteration: blocks; StopIteration when closed
+  // True once a message is ready (consumes nothing; for asyncio, which polls on its own thread).
+  bool wait(std::optional<double> timeout);
+
+  uint64_t received();
+  uint64_t lost();
+  py::object position();  // single-topic subscriptions only, else None
+  std::string name();     // the topic or the pattern
+  size_t topic_count();
+  bool closed();
+  void close() override;
+
+ private:
+  Result<size_t> poll_raw(MessageHandler handler, size_t max) noexcept;
+  Result<void> wait_raw(std::chrono::nanoseconds timeout) noexcept;
+  detail::SubscriberImpl* source() noexcept;  // the topic subscriber of the message being delivered
+  PyMessage to_python(const Message& m);
+  void release_holds() noexcept;
+  bool is_open() const noexcept;
+
+  std::mutex mu_;                         // one call at a time (the C++ objects are single-threaded)
+  std::atomic<bool> closing_{false};      // lets close() end a wait in progress on another thread
+  std::variant<std::monostate, Subscriber, PatternSubscriber> subscriber_;
+  std::vector<detail::SubscriberImpl*> held_;  // topic subscribers holding the last message's record
+};
+
+void register_subscription(py::module_& m);
+
+}  // namespace shmbus::python
