@@ -44,6 +44,8 @@ class SubscriberImpl {
   // True if records are handed out from a private copy (overwrite policy), false if the
   // handler's views point into the ring itself.
   bool delivers_copies() const noexcept { return overwrite_; }
+  // The ring's data bytes (records never straddle its end), for views that slice it.
+  std::span<const std::byte> ring_bytes() const noexcept { return {storage_.frame(0), lap_}; }
   // A lease on a delivered record: until release_hold(), the position we publish stays at or
   // before `position`, so `block`/`fail` publishers cannot overwrite that record. The views a
   // handler got into the ring then stay valid after poll() returns (the Python binding's

@@ -45,3 +45,11 @@ def run(cli, bus):
                               timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
 
     return _run
+
+
+@pytest.fixture
+def python_env():
+    """Environment for a child Python process that imports the same shmbus as the tests."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_built, env.get("PYTHONPATH", "")) if p)
+    return env

@@ -57,10 +57,12 @@ void register_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      PyErr_SetString(class_for(e.kind()).ptr(), e.what());
+      set_python_error(e);
     }
   });
 }
+
+void set_python_error(const Error& e) { PyErr_SetString(class_for(e.kind()).ptr(), e.what()); }
 
 void raise_errc(Errc e, const std::string& context) {
   PyErr_SetString(class_for(e).ptr(), (context + ": " + to_string(e)).c_str());

@@ -18,6 +18,9 @@ void register_errors(py::module_& m);
 // Sets the Python exception for a data-path outcome and throws error_already_set.
 [[noreturn]] void raise_errc(Errc e, const std::string& context);
 
+// Sets the Python exception for a set-up failure (what the registered translator does).
+void set_python_error(const Error& e);
+
 // Raises shmbus.ClosedError for a closed object.
 [[noreturn]] void raise_closed(const char* what);
 

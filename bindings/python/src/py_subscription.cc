@@ -50,10 +50,24 @@ void PySubscription::release_holds() noexcept {
   held_.clear();
 }
 
+PySubscription::SourceCache& PySubscription::cache_for(detail::SubscriberImpl* src) {
+  for (SourceCache& c : sources_) {
+    if (c.source == src) return c;
+  }
+  py::object ring = py::none();
+  if (!src->delivers_copies()) {
+    std::span<const std::byte> bytes = src->ring_bytes();
+    ring = view_of(src->mapping_keepalive(), bytes.data(), bytes.size(), /*writable=*/false);
+  }
+  sources_.push_back({src, py::str(std::string(src->topic())), std::move(ring)});
+  return sources_.back();
+}
+
 PyMessage PySubscription::to_python(const Message& m) {
   detail::SubscriberImpl* src = source();
+  SourceCache& cache = cache_for(src);
   PyMessage out;
-  out.topic = py::str(m.topic.data(), m.topic.size());
+  out.topic = cache.topic;
   out.position = m.position;
   out.seq = m.seq;
   out.timestamp_ns = m.timestamp_ns;
@@ -67,7 +81,10 @@ PyMessage PySubscription::to_python(const Message& m) {
       src->hold(m.position);
       held_.push_back(src);
     }
-    out.data = view_of(src->mapping_keepalive(), m.payload.data(), m.payload.size(), /*writable=*/false);
+    const auto offset = static_cast<Py_ssize_t>(m.payload.data() - src->ring_bytes().data());
+    PyObject* slice = PySequence_GetSlice(cache.ring.ptr(), offset, offset + static_cast<Py_ssize_t>(m.payload.size()));
+    if (slice == nullptr) throw py::error_already_set();
+    out.data = py::reinterpret_steal<py::object>(slice);
   }
   return out;
 }
@@ -180,6 +197,7 @@ void PySubscription::close() {
   closing_.store(true, std::memory_order_relaxed);  // a wait on another thread ends within a slice
   auto lock = lock_releasing_gil(mu_);
   held_.clear();  // their owners go away with the subscriber
+  sources_.clear();
   subscriber_ = std::monostate{};
 }
 
@@ -195,7 +213,11 @@ void register_subscription(py::module_& m) {
       .def_readonly("data", &PyMessage::data,
                     "memoryview into the log (block/fail topics; valid until the next message is taken from the "
                     "same subscription), or bytes (overwrite topics).")
-      .def("__bytes__", [](const PyMessage& m) { return py::bytes(py::reinterpret_borrow<py::object>(m.data)); })
+      .def("__bytes__", [](const PyMessage& m) {
+        PyObject* b = PyBytes_FromObject(m.data.ptr());
+        if (b == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::bytes>(b);
+      })
       .def("__repr__", [](const PyMessage& m) {
         return "<shmbus.Message " + std::string(py::str(m.topic)) + " @" + std::to_string(m.position) + " seq=" +
                std::to_string(m.seq) + " " + std::to_string(py::len(m.data)) + " bytes>";

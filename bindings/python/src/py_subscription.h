@@ -67,6 +67,15 @@ class PySubscription : public Closeable {
   std::atomic<bool> closing_{false};      // lets close() end a wait in progress on another thread
   std::variant<std::monostate, Subscriber, PatternSubscriber> subscriber_;
   std::vector<detail::SubscriberImpl*> held_;  // topic subscribers holding the last message's record
+  // Per topic subscriber: its name as a Python str and a memoryview of its whole ring, which
+  // messages slice (one object per message instead of an exporter and a view).
+  struct SourceCache {
+    detail::SubscriberImpl* source;
+    py::str topic;
+    py::object ring;
+  };
+  std::vector<SourceCache> sources_;
+  SourceCache& cache_for(detail::SubscriberImpl* src);
 };
 
 void register_subscription(py::module_& m);
