@@ -200,6 +200,15 @@ def test_invalid_topic_names_raise_invalid_name_error(b, name):
         b.subscriber(name)
 
 
+def test_name_validation_helpers():
+    shmbus.validate_topic_name("orders.eu.created")
+    shmbus.validate_pattern("orders.*.#")
+    with pytest.raises(shmbus.InvalidNameError):
+        shmbus.validate_topic_name("orders.*")
+    with pytest.raises(shmbus.InvalidNameError):
+        shmbus.validate_pattern("orders..#")
+
+
 def test_invalid_patterns_and_options(b):
     with pytest.raises(shmbus.InvalidNameError):
         b.subscribe("orders.#x")

@@ -7,6 +7,7 @@
 #include "py_publisher.h"
 #include "py_subscription.h"
 #include "shmbus/pattern_subscriber.h"
+#include "shmbus/topic.h"
 
 #ifndef SHMBUS_VERSION
 #define SHMBUS_VERSION "0.0.0"
@@ -23,4 +24,8 @@ PYBIND11_MODULE(_shmbus, m) {
   shmbus::python::register_bus(m);
   m.def("pattern_matches", &shmbus::pattern_matches, py::arg("pattern"), py::arg("topic"),
         "True if `topic` matches `pattern` (AMQP topic rules: * one word, # zero or more).");
+  m.def("validate_topic_name", &shmbus::validate_topic_name, py::arg("name"),
+        "Raises InvalidNameError unless `name` is a valid topic name (words of [A-Za-z0-9_-] joined by '.').");
+  m.def("validate_pattern", &shmbus::validate_pattern, py::arg("pattern"),
+        "Raises InvalidNameError unless `pattern` is a valid pattern (topic words, '*' or '#').");
 }
