@@ -10,11 +10,13 @@
 //   2. pair(p) = {word claimed in p's epoch, s}?  yes: help -> 1   the claimer died or is slow
 //   3. intent slot = p                                  lets an unblocker find the owner (pid)
 //   4. CAS pair(p): leftovers -> {{-len, DATA, epoch(p)}, s}   THE CLAIM; failure -> 1
-//   5. CAS tail {p, s} -> {p + frame, s + 1}            failure = somebody helped (or we lapped)
-//   6. caller writes header fields and payload
-//   7. CAS word {-len, DATA} -> {+len, DATA}             THE COMMIT; failure = kAbandoned
+//   5. caller writes header fields and payload
+//   6. CAS word {-len, DATA} -> {+len, DATA}             THE COMMIT; failure = kAbandoned
+//   7. CAS tail {p, s} -> {p + frame, s + 1}            release_frame(); failure = somebody helped
+// Readers never wait for step 7, so its 16-byte CAS is off the publish-to-receive path; a
+// publisher that dies before it leaves the tail for the next claimer to help along.
 // A claim that does not fit before the end of the lap commits a PADDING frame over the rest of
-// the lap (steps 4-5 with {{+room, PADDING}, s}) and starts again at the next lap. Step 2 needs
+// the lap (steps 4 and 7 with {{+room, PADDING}, s}) and starts again at the next lap. Step 2 needs
 // the seq: a lap's frames start where the previous lap had payload, and payload can look like a
 // word of any epoch, but not also carry the exact seq of the tail.
 #pragma once
@@ -68,6 +70,18 @@ inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept 
   }
 }
 
+// True if the tail `now` is more than a lap past `claimed_at`: bytes we claimed belong to a newer lap.
+template <class Storage>
+bool lapped_since(TailValue now, TailValue claimed_at, const Storage& log) noexcept {
+  return now.position - claimed_at.position > log.lap_bytes();
+}
+
+// Undoes a claim CAS that hit a newer lap's bytes: puts back what was there, if still ours.
+inline void put_back(std::byte* frame, CommitWord mine, TailValue claimed_at, ClaimPair seen) noexcept {
+  ClaimPair ours{mine, claimed_at.seq};
+  cas_pair(frame, ours, seen);
+}
+
 // Claims a frame for a record of `record_len` bytes (header included). `has_space(end)` says
 // whether the log may grow to `end` (backpressure); `intent` is the publisher's slot word.
 // Never blocks: returns kWouldBlock when has_space refuses, kCorrupt on garbage storage.
@@ -103,23 +117,35 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
     }
     SHMBUS_KILL_POINT("claim.after_word");
     const TailValue claimed_at = t;
-    if (!cas_tail(tail, t, {claimed_at.position + (pad ? room : frame), claimed_at.seq + seq_step(mine)})) {
-      // A helper moved the tail past our frame: fine. But if the tail is more than a lap ahead,
-      // we were descheduled for a whole lap and our CAS hit a newer lap's bytes that happened
-      // to hold `seen`: put them back and start over.
-      if (t.position - claimed_at.position > log.lap_bytes()) {
-        ClaimPair ours{mine, claimed_at.seq};
-        cas_pair(f, ours, seen);
-        continue;
+    if (pad) {
+      // Padding is committed as claimed: move the tail past it now, then claim at the next lap.
+      if (cas_tail(tail, t, {claimed_at.position + room, claimed_at.seq})) {
+        t = {claimed_at.position + room, claimed_at.seq};
+      } else if (lapped_since(t, claimed_at, log)) {
+        put_back(f, mine, claimed_at, seen);
       }
-    } else {
-      t = {claimed_at.position + (pad ? room : frame), claimed_at.seq + seq_step(mine)};
+      continue;
     }
-    SHMBUS_KILL_POINT("claim.after_tail");
-    if (pad) continue;  // the padding is committed as claimed; claim again at the next lap
+    // Acquire: pairs with cas_tail(). A claimer descheduled for a whole lap between reading the
+    // tail and its CAS may have hit a newer lap's bytes that happened to hold `seen`.
+    const TailValue now{tail.position.load(std::memory_order_acquire), 0};
+    if (lapped_since(now, claimed_at, log)) {
+      put_back(f, mine, claimed_at, seen);
+      t = read_tail_fast(tail);
+      continue;
+    }
+    // The tail stays at our frame until release_frame() after the commit (or a helper moves it):
+    // the 16-byte tail CAS is then not between the claim and what readers wait for.
     out = {claimed_at.position, claimed_at.seq, f, mine.encode()};
     return Errc::kOk;
   }
+}
+
+// Moves the tail past a frame its claimer is done with (committed, voided or abandoned), unless
+// a helper did already (then the CAS fails, harmlessly). A DATA claim always takes one seq.
+inline void release_frame(Tail& tail, const ClaimedFrame& c) noexcept {
+  TailValue expected{c.position, c.seq};
+  cas_tail(tail, expected, {c.position + CommitWord::decode(c.claimed_word).frame_bytes(), c.seq + 1});
 }
 
 // THE COMMIT. seq_cst (a locked instruction either way on x86): the publisher then reads the

@@ -114,7 +114,10 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
   claim.frame_ = nullptr;
   SHMBUS_KILL_POINT("publish.before_commit");
-  if (log::commit(c) != Errc::kOk) {
+  const Errc committed = log::commit(c);
+  SHMBUS_KILL_POINT("commit.after");
+  log::release_frame(meta_.tail, c);
+  if (committed != Errc::kOk) {
     auto& slot = meta_.publishers[handle_.index];
     // Relaxed: statistics, written by this owner only.
     slot.abandoned.store(slot.abandoned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -127,6 +130,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
 void PublisherImpl::abort(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return;
   log::void_frame(claim.frame_, claim.claimed_word_);
+  log::release_frame(meta_.tail, {claim.position_, claim.seq_, claim.frame_, claim.claimed_word_});
   claim.frame_ = nullptr;
 }
 
@@ -147,6 +151,7 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
   // A publisher stalled for a whole lap of an overwrite ring finds its frame re-claimed: do
   // not copy into someone else's record (the commit would fail anyway).
   if (log::commit_word(c->frame_).load(std::memory_order_relaxed) != c->claimed_word_) {
+    log::release_frame(meta_.tail, {c->position_, c->seq_, c->frame_, c->claimed_word_});
     c->frame_ = nullptr;
     return Errc::kAbandoned;
   }

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 using test::Stamp;
 using test::TempBus;
 
-const char* const kKillPoints[] = {"claim.before_word", "claim.after_word", "claim.after_tail",
+const char* const kKillPoints[] = {"claim.before_word", "claim.after_word", "commit.after",
                                    "publish.after_claim", "publish.before_commit", "commit.before"};
 
 TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
