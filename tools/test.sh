@@ -23,6 +23,16 @@ echo "== ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 1 -L "unit|threads" \
   -E "ThreadRace.Overwrite"
 
+# libFuzzer on the journal segment scanner (the code that reads whatever is on disk), bounded.
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_FUZZ=ON \
+  -DSHMBUS_WERROR=ON -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_TOOLS=OFF -DSHMBUS_BUILD_BENCH=OFF \
+  -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
+ninja -C build-fuzz -j "$jobs" segment_scan_fuzz
+echo "== libFuzzer: journal segment scanner, 60 s, ASan + UBSan"
+corpus=$(mktemp -d)
+build-fuzz/segment_scan_fuzz -max_total_time="${SHMBUS_FUZZ_SECONDS:-60}" -print_final_stats=1 "$corpus" 2>&1 | tail -3
+rm -rf "$corpus"
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=ON > /dev/null
 ninja -C build -j "$jobs"
 echo "== Release build"

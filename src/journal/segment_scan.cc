@@ -1,0 +1,104 @@
+#include "journal/segment_scan.h"
+
+#include <cstring>
+
+#include "journal/record_crc.h"
+#include "log/record_format.h"
+
+namespace shmbus::journal {
+namespace {
+
+struct Frame {
+  log::CommitWord word;
+  uint64_t seq;
+};
+
+Frame read_frame_at(std::span<const std::byte> data, uint64_t offset) {
+  uint64_t word = 0, seq = 0;
+  std::memcpy(&word, data.data() + offset, 8);
+  std::memcpy(&seq, data.data() + offset + 8, 8);
+  return {log::CommitWord::decode(word), seq};
+}
+
+uint64_t count_nonzero(std::span<const std::byte> bytes) {
+  uint64_t n = 0;
+  for (std::byte b : bytes) n += b != std::byte{0};
+  return n;
+}
+
+std::string at(uint64_t offset, const std::string& what) { return "offset " + std::to_string(offset) + ": " + what; }
+
+}  // namespace
+
+SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc) {
+  SegmentScan s;
+  s.next_seq = first_seq;
+  uint64_t offset = 0;
+  auto stop = [&](SegmentScan::Stop why, std::string problem) {
+    s.stop = why;
+    s.problem = std::move(problem);
+  };
+  while (offset + log::kRecordAlign <= data.size()) {
+    const Frame f = read_frame_at(data, offset);
+    if (f.word.len == 0) break;  // never claimed: the end, if all that follows is zero too
+    const uint64_t room = data.size() - offset;
+    const uint64_t frame = f.word.frame_bytes();
+    if (f.word.epoch != epoch) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "a word of epoch " + std::to_string(f.word.epoch) + ", expected " +
+                                                    std::to_string(epoch)));
+      break;
+    }
+    if (frame == 0 || frame > room) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "a frame length of " + std::to_string(f.word.len) + " bytes with " +
+                                                    std::to_string(room) + " left in the segment"));
+      break;
+    }
+    if (f.seq != s.next_seq) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "seq " + std::to_string(f.seq) + ", expected " + std::to_string(s.next_seq)));
+      break;
+    }
+    if (f.word.type == log::kTypePadding && f.word.len > 0) {
+      if (f.word.flags & log::kFlagVoided) {
+        ++s.voided;
+        ++s.next_seq;
+      } else if (frame != room) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "end-of-segment padding that does not reach the end"));
+        break;
+      } else {
+        s.full = true;
+      }
+    } else if (f.word.type != log::kTypeData) {
+      stop(SegmentScan::Stop::kCorrupt, at(offset, "record type " + std::to_string(f.word.type)));
+      break;
+    } else if (f.word.len < 0) {
+      s.abandoned.push_back(offset);  // claimed, never committed: its writer died
+      ++s.next_seq;
+    } else {
+      const auto len = static_cast<size_t>(f.word.len);
+      log::RecordHeader header;
+      std::memcpy(&header, data.data() + offset, sizeof header);
+      if (header.headers_len > len - log::kHeaderBytes) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "a headers block longer than its record"));
+        break;
+      }
+      if (verify_crc && record_crc(data.data() + offset, len) != header.crc32c) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "CRC32C mismatch in record seq " + std::to_string(f.seq)));
+        break;
+      }
+      if (s.records == 0) s.first_timestamp_ns = header.timestamp_ns;
+      s.last_timestamp_ns = header.timestamp_ns;
+      ++s.records;
+      ++s.next_seq;
+    }
+    offset += frame;
+  }
+  s.end = offset;
+  s.dirty_bytes = count_nonzero(data.subspan(offset));
+  if (s.stop == SegmentScan::Stop::kClean && s.dirty_bytes != 0) {
+    s.stop = SegmentScan::Stop::kTorn;
+    s.problem = at(offset, std::to_string(s.dirty_bytes) + " non-zero bytes after the last record");
+  }
+  return s;
+}
+
+}  // namespace shmbus::journal
