@@ -13,6 +13,7 @@ const char* to_string(FileKind kind) noexcept {
     case FileKind::kRegistry: return "registry";
     case FileKind::kTopicMeta: return "topic meta";
     case FileKind::kRing: return "ring";
+    case FileKind::kSegment: return "journal segment";
   }
   return "unknown";
 }

@@ -1,0 +1,153 @@
+#include "journal/recovery.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "journal/segment_file.h"
+#include "journal/segment_scan.h"
+#include "log/record_format.h"
+#include "shmbus/error.h"
+
+namespace shmbus::journal {
+namespace {
+
+class SegmentIo {
+ public:
+  SegmentIo(const std::string& path, bool writable)
+      : path_(path), fd_(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)) {
+    if (fd_ < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
+  }
+  ~SegmentIo() { ::close(fd_); }
+  SegmentIo(const SegmentIo&) = delete;
+  SegmentIo& operator=(const SegmentIo&) = delete;
+
+  // The record area; bytes missing from a truncated file read as zero.
+  std::vector<std::byte> read_records(uint64_t segment_bytes) const {
+    std::vector<std::byte> data(segment_bytes);
+    uint64_t done = 0;
+    while (done < segment_bytes) {
+      ssize_t n = ::pread(fd_, data.data() + done, segment_bytes - done, static_cast<off_t>(kSegmentHeaderBytes + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
+      if (n == 0) break;
+      done += static_cast<uint64_t>(n);
+    }
+    return data;
+  }
+  void write(uint64_t record_offset, const void* bytes, size_t n) const {
+    if (::pwrite(fd_, bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
+      throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")", ErrorKind::kIo);
+    }
+  }
+  void restore_size(uint64_t file_bytes) const {
+    if (::ftruncate(fd_, static_cast<off_t>(file_bytes)) != 0 || ::fsync(fd_) != 0) {
+      throw Error(path_ + ": cannot restore its size (" + std::strerror(errno) + ")", ErrorKind::kIo);
+    }
+  }
+  void sync() const { ::fsync(fd_); }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+// Voids a claim that was never committed: {-len, DATA} -> {+len, PADDING, voided}; seq stays.
+void void_claim(const SegmentIo& io, const std::vector<std::byte>& data, uint64_t offset) {
+  uint64_t raw;
+  std::memcpy(&raw, data.data() + offset, 8);
+  log::CommitWord w = log::CommitWord::decode(raw);
+  w.len = -w.len;
+  w.type = log::kTypePadding;
+  w.flags = static_cast<uint8_t>(w.flags | log::kFlagVoided);
+  const uint64_t voided = w.encode();
+  io.write(offset, &voided, 8);
+}
+
+void move_aside(const std::vector<std::pair<uint64_t, std::string>>& segments, size_t from, JournalCheck& c) {
+  for (size_t i = from; i < segments.size(); ++i) {
+    const std::string target = segments[i].second + ".damaged";
+    std::error_code ec;
+    std::filesystem::rename(segments[i].second, target, ec);
+    if (!ec) c.moved_aside.push_back(target);
+  }
+}
+
+}  // namespace
+
+JournalCheck check_journal(const std::string& dir, bool repair) {
+  JournalCheck c;
+  const auto segments = list_segments(dir);
+  uint64_t expected_base = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& path = segments[i].second;
+    SegmentInfo info;
+    uint64_t actual_bytes = 0;
+    try {
+      info = read_segment_info(path, &actual_bytes);
+    } catch (const Error& e) {
+      c.problems.push_back(e.what());
+      // Another version is not ours to change; anything else unreadable is damage.
+      if (repair && e.kind() != ErrorKind::kVersion) move_aside(segments, i, c);
+      return c;
+    }
+    if (i == 0) {
+      c.first_position = info.base_position;
+      c.next_seq = info.base_seq;
+    } else if (info.base_position != expected_base || info.base_seq != c.next_seq) {
+      c.problems.push_back(path + ": starts at position " + std::to_string(info.base_position) + ", seq " +
+                           std::to_string(info.base_seq) + "; the journal continues at position " +
+                           std::to_string(expected_base) + ", seq " + std::to_string(c.next_seq) +
+                           (info.base_position > expected_base ? " (a segment is missing)" : ""));
+      if (repair) move_aside(segments, i, c);
+      return c;
+    }
+    const uint64_t file_bytes = kSegmentHeaderBytes + info.segment_bytes;
+    SegmentIo io(path, repair);
+    std::vector<std::byte> data = io.read_records(info.segment_bytes);
+    SegmentScan s = scan_segment(data, info.epoch, info.base_seq, /*verify_crc=*/true);
+    ++c.segments;
+    c.records += s.records;
+    c.voided += s.voided;
+    c.abandoned += s.abandoned.size();
+    if (s.records > 0) {
+      if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
+      c.last_timestamp_ns = s.last_timestamp_ns;
+    }
+    c.next_seq = s.next_seq;
+    c.end_position = info.base_position + s.end;
+    expected_base = info.base_position + info.segment_bytes;
+    const bool last = i + 1 == segments.size();
+    const bool truncated = actual_bytes < file_bytes;
+    bool damaged = s.stop != SegmentScan::Stop::kClean || (!last && !s.full);
+    if (truncated) {
+      c.problems.push_back(path + ": file is " + std::to_string(actual_bytes) + " bytes, its header says " +
+                           std::to_string(file_bytes) + " (truncated)");
+    }
+    if (s.stop != SegmentScan::Stop::kClean) c.problems.push_back(path + ": " + s.problem);
+    if (s.stop == SegmentScan::Stop::kClean && !last && !s.full) {
+      c.problems.push_back(path + ": offset " + std::to_string(s.end) + ": the segment ends early but is not the last");
+    }
+    c.cut_bytes += s.dirty_bytes;
+    if (repair) {
+      for (uint64_t offset : s.abandoned) void_claim(io, data, offset);
+      if (s.dirty_bytes != 0) {
+        std::vector<std::byte> zeros(data.size() - s.end);
+        io.write(s.end, zeros.data(), zeros.size());
+      }
+      if (truncated) io.restore_size(file_bytes);
+      io.sync();
+    }
+    if (damaged || truncated) {
+      if (repair && !last) move_aside(segments, i + 1, c);
+      if (!last) return c;
+    }
+  }
+  return c;
+}
+
+}  // namespace shmbus::journal
