@@ -24,6 +24,18 @@ BATCH = 1000
 BATCH_PAYLOADS = [bytes([i % 251]) * 64 for i in range(BATCH)]
 
 
+def timed_sends(count, batched, send_one, send_batch):
+    """Seconds to hand over `count` messages: one call each, or batches of BATCH."""
+    start = time.perf_counter()
+    if batched:
+        for _ in range(count // BATCH):
+            send_batch(BATCH_PAYLOADS)
+    else:
+        for _ in range(count):
+            send_one(PAYLOAD)
+    return time.perf_counter() - start
+
+
 def pin(cpu):
     try:
         os.sched_setaffinity(0, {cpu})
@@ -63,16 +75,7 @@ def shmbus_producer(path, count, batched):
     import shmbus
     with shmbus.Bus(path) as bus:
         pub = bus.publisher("bench")
-        start = time.perf_counter()
-        if batched:
-            batch = BATCH_PAYLOADS
-            for _ in range(count // BATCH):
-                pub.publish_many(batch)
-        else:
-            publish = pub.publish
-            for _ in range(count):
-                publish(PAYLOAD)
-        return time.perf_counter() - start
+        return timed_sends(count, batched, pub.publish, pub.publish_many)
 
 
 def run_shmbus(count, batched):
@@ -117,16 +120,7 @@ def zmq_producer(endpoint, count, batched):
     sock = ctx.socket(zmq.PUSH)
     sock.setsockopt(zmq.SNDHWM, 0)
     sock.connect(endpoint)
-    start = time.perf_counter()
-    if batched:
-        batch = BATCH_PAYLOADS
-        for _ in range(count // BATCH):
-            sock.send_multipart(batch, copy=True)
-    else:
-        send = sock.send
-        for _ in range(count):
-            send(PAYLOAD)
-    elapsed = time.perf_counter() - start
+    elapsed = timed_sends(count, batched, sock.send, sock.send_multipart)
     sock.close(linger=-1)
     ctx.term()
     return elapsed
@@ -153,16 +147,7 @@ def queue_consumer(q, count, batched, ready, results):
 
 
 def queue_producer(q, count, batched):
-    start = time.perf_counter()
-    if batched:
-        batch = BATCH_PAYLOADS
-        for _ in range(count // BATCH):
-            q.put(batch)
-    else:
-        put = q.put
-        for _ in range(count):
-            put(PAYLOAD)
-    return time.perf_counter() - start
+    return timed_sends(count, batched, q.put, q.put)
 
 
 def run_queue(count, batched):
