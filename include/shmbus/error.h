@@ -30,6 +30,9 @@ enum class Errc : uint8_t {
   kClosed,
   // Bad argument (e.g. malformed headers). Fix the caller.
   kInvalidArgument,
+  // A journal's storage refused: a segment could not be created or mapped (disk full,
+  // permissions). Nothing was published; free space and retry.
+  kStorage,
 };
 
 // Human-readable name of an Errc ("would-block", "lapped", ...).

@@ -15,7 +15,7 @@ enum class Policy : uint8_t {
   kOverwrite,  // never wait: a lapped subscriber counts its exact loss and jumps ahead
 };
 
-enum class TopicKind : uint8_t { kMemory = 1 };
+enum class TopicKind : uint8_t { kMemory = 1, kJournal = 2 };
 
 struct TopicConfig {
   uint64_t capacity = 8ull << 20;  // ring bytes: a power of two, 4 KiB .. 1 TiB
@@ -25,6 +25,12 @@ struct TopicConfig {
   // A subscriber whose process lives but has not polled or waited for this long is evicted
   // (block policy), so a stopped process cannot stall publishers forever.
   std::chrono::milliseconds subscriber_timeout{10000};
+  // Journal topics: records go to segment files in `data_dir` (default: the topic's directory in
+  // the bus), `segment_bytes` each (a power of two), and survive the bus and the machine.
+  // `capacity` and `policy` do not apply: a journal never overwrites and never waits for space.
+  TopicKind kind = TopicKind::kMemory;
+  std::string data_dir;
+  uint64_t segment_bytes = 64ull << 20;
 };
 
 struct TopicStats {

@@ -169,6 +169,7 @@ TopicStats Bus::stats(std::string_view name) const {
   TopicStats s;
   s.name = std::string(name);
   s.config = handle->config();
+  s.kind = s.config.kind;
   const log::TailValue tail = log::read_tail_exact(const_cast<log::Tail&>(m.tail));
   s.tail_position = tail.position;
   s.tail_seq = tail.seq;
@@ -219,6 +220,12 @@ const char* to_string(Policy policy) noexcept {
   return "unknown";
 }
 
-const char* to_string(TopicKind kind) noexcept { return kind == TopicKind::kMemory ? "memory" : "unknown"; }
+const char* to_string(TopicKind kind) noexcept {
+  switch (kind) {
+    case TopicKind::kMemory: return "memory";
+    case TopicKind::kJournal: return "journal";
+  }
+  return "unknown";
+}
 
 }  // namespace shmbus

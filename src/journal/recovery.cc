@@ -95,10 +95,11 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
       if (repair && e.kind() != ErrorKind::kVersion) move_aside(segments, i, c);
       return c;
     }
+    constexpr uint64_t kUnknownSeq = ~0ull;  // a segment made by a publisher: its first pair says
     if (i == 0) {
       c.first_position = info.base_position;
       c.next_seq = info.base_seq;
-    } else if (info.base_position != expected_base || info.base_seq != c.next_seq) {
+    } else if (info.base_position != expected_base || (info.base_seq != kUnknownSeq && info.base_seq != c.next_seq)) {
       c.problems.push_back(path + ": starts at position " + std::to_string(info.base_position) + ", seq " +
                            std::to_string(info.base_seq) + "; the journal continues at position " +
                            std::to_string(expected_base) + ", seq " + std::to_string(c.next_seq) +
@@ -109,7 +110,11 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
     const uint64_t file_bytes = kSegmentHeaderBytes + info.segment_bytes;
     SegmentIo io(path, repair);
     std::vector<std::byte> data = io.read_records(info.segment_bytes);
-    SegmentScan s = scan_segment(data, info.epoch, info.base_seq, /*verify_crc=*/true);
+    if (c.next_seq == kUnknownSeq) {  // the oldest segment, made by a publisher: its first claim's seq
+      c.next_seq = 0;
+      if (data.size() >= 16) std::memcpy(&c.next_seq, data.data() + 8, 8);
+    }
+    SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true);
     ++c.segments;
     c.records += s.records;
     c.voided += s.voided;

@@ -64,8 +64,6 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
       } else if (frame != room) {
         stop(SegmentScan::Stop::kCorrupt, at(offset, "end-of-segment padding that does not reach the end"));
         break;
-      } else {
-        s.full = true;
       }
     } else if (f.word.type != log::kTypeData) {
       stop(SegmentScan::Stop::kCorrupt, at(offset, "record type " + std::to_string(f.word.type)));
@@ -93,6 +91,7 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
     offset += frame;
   }
   s.end = offset;
+  s.full = offset == data.size();  // by end padding, or by a record that fit exactly
   s.dirty_bytes = count_nonzero(data.subspan(offset));
   if (s.stop == SegmentScan::Stop::kClean && s.dirty_bytes != 0) {
     s.stop = SegmentScan::Stop::kTorn;

@@ -18,7 +18,7 @@ struct SegmentScan {
   };
   Stop stop = Stop::kClean;
   uint64_t end = 0;                  // offset just past the last good frame: the true tail
-  bool full = false;                 // ends with the end-of-segment padding
+  bool full = false;                 // frames reach the end (padding or an exact fit)
   uint64_t records = 0;              // committed DATA records
   uint64_t voided = 0;               // aborted or unblocked claims (voided padding)
   std::vector<uint64_t> abandoned;   // offsets of claims never committed nor voided

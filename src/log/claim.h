@@ -73,7 +73,7 @@ inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept 
 // True if the tail `now` is more than a lap past `claimed_at`: bytes we claimed belong to a newer lap.
 template <class Storage>
 bool lapped_since(TailValue now, TailValue claimed_at, const Storage& log) noexcept {
-  return now.position - claimed_at.position > log.lap_bytes();
+  return log.reuses_space() && now.position - claimed_at.position > log.lap_bytes();
 }
 
 // Undoes a claim CAS that hit a newer lap's bytes: puts back what was there, if still ours.
@@ -96,6 +96,7 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
     if (!has_space(t.position + (pad ? room + frame : frame))) return Errc::kWouldBlock;
 
     std::byte* f = log.frame(t.position);
+    if (f == nullptr) return Errc::kStorage;  // a journal segment could not be made
     const uint16_t epoch = log.epoch(t.position);
     prefetch_for_write(f, pad ? kRecordAlign : frame);
     // SYNC: claim-pair (read) — pairs with the pair CAS below in other publishers.

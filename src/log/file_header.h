@@ -9,7 +9,7 @@
 namespace shmbus::log {
 
 inline constexpr uint64_t kMagic = 0x3130535542484d53ull;  // "SMHBUS01" read as little-endian bytes
-inline constexpr uint32_t kLayoutVersion = 2;  // 2: claim pair {word, seq}, 16-byte frames
+inline constexpr uint32_t kLayoutVersion = 3;  // 2: claim pair {word, seq}, 16-byte frames; 3: journal topics
 
 enum class FileKind : uint32_t { kBusMeta = 1, kRegistry = 2, kTopicMeta = 3, kRing = 4, kSegment = 5 };
 

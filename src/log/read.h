@@ -58,6 +58,7 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
                      std::memory_order order = std::memory_order_acquire) noexcept {
   FrameView v;
   v.bytes = log.frame(position);
+  if (v.bytes == nullptr) return v;  // a journal segment not made yet: nothing written there
   const uint16_t epoch = log.epoch(position);
   ClaimPair pair = load_pair(v.bytes, order);
   if (pair.word.claimed_in(epoch) && pair.seq == expected_seq) {
@@ -73,7 +74,7 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
   // tail is past `position`, the pair read after it is what this lap's claimer wrote (or later).
   const uint64_t tail_position = tail.position.load(std::memory_order_acquire);
   if (tail_position <= position) return v;  // kEmpty: leftovers that happen to look claimed
-  if (tail_position >= position + log.lap_bytes()) {
+  if (log.reuses_space() && tail_position >= position + log.lap_bytes()) {
     v.state = FrameState::kLapped;
     return v;
   }

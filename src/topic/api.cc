@@ -82,6 +82,7 @@ const char* to_string(Errc e) noexcept {
     case Errc::kTimeout: return "timeout";
     case Errc::kClosed: return "closed";
     case Errc::kInvalidArgument: return "invalid-argument";
+    case Errc::kStorage: return "storage";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "journal/record_crc.h"
 #include "log/kill_point.h"
 #include "topic/process_identity.h"
 #include "topic/publisher_impl.h"
@@ -25,12 +26,14 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::W
       storage_(topic_->storage()),
       policy_(topic_->policy()),
       lap_(storage_.lap_bytes()),
+      checksum_(!storage_.reuses_space()),
       max_record_(topic_->max_record_bytes()) {}
 
 PublisherImpl::~PublisherImpl() { topic::detach_publisher(meta_, handle_); }
 
 bool PublisherImpl::has_space(uint64_t end) noexcept {
-  if (policy_ == Policy::kOverwrite) return true;
+  // Overwrite: never waits. Journal: never overwrites, so there is nothing to wait for.
+  if (policy_ == Policy::kOverwrite || !storage_.reuses_space()) return true;
   // Acquire: pairs with the seq_cst bump in attach_subscriber(); a new subscriber's slot is then visible.
   uint64_t generation = meta_.counters.subscriber_generation.load(std::memory_order_acquire);
   auto fits = [&] { return min_position_cache_ == kNoSubscriber || end <= min_position_cache_ + lap_; };
@@ -113,6 +116,10 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
   claim.frame_ = nullptr;
+  if (checksum_) {  // journal records carry a CRC32C of everything but the commit word's length
+    const auto len = static_cast<size_t>(-log::CommitWord::decode(c.claimed_word).len);
+    log::header_of(c.frame)->crc32c = journal::record_crc(c.frame, len);
+  }
   SHMBUS_KILL_POINT("publish.before_commit");
   const Errc committed = log::commit(c);
   SHMBUS_KILL_POINT("commit.after");

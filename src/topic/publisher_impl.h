@@ -44,9 +44,10 @@ class PublisherImpl {
   topic::TopicMeta& meta_;
   topic::Wakeup* doorbell_;
   topic::SlotHandle handle_;
-  log::RingStorage storage_;
+  log::LogStorage storage_;
   Policy policy_;
   uint64_t lap_;
+  bool checksum_;  // journal topics: CRC32C per record
   uint64_t max_record_;
   // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are
   // scanned again only when the cache says "no space" or a subscriber attached.

@@ -45,7 +45,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
     seq_known_ = true;
     return t.position;
   }
-  uint64_t oldest = t.position < lap_ ? 0 : storage_.lap_start(t.position);
+  uint64_t oldest = storage_.earliest(t.position);
   uint64_t p = start.kind == StartAt::Kind::kEarliest ? oldest : start.position;
   if (p == t.position) {
     expected_seq_ = t.seq;
@@ -53,7 +53,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
     return p;
   }
   // Range and alignment first: a misaligned position must not even be read as a commit word.
-  const bool in_range = p % log::kRecordAlign == 0 && p <= t.position && p + lap_ >= t.position;
+  const bool in_range = p % log::kRecordAlign == 0 && p <= t.position && p >= oldest;
   log::FrameView v;
   if (in_range) v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
   const bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPending ||
@@ -73,6 +73,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
 bool SubscriberImpl::lapped_by_tail() const noexcept {
   // Acquire: pairs with cas_tail(). A tail a whole lap ahead (or more) may already have claimed
   // the word at our offset: the claim CAS comes before the tail moves past it (claim.h).
+  if (!storage_.reuses_space()) return false;  // a journal is never overwritten
   return meta_.tail.position.load(std::memory_order_acquire) >= position_ + lap_;
 }
 
@@ -297,8 +298,9 @@ bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) 
   // We map the ring read-only; the one CAS goes through a page mapped read-write for it.
   bool voided = false;
   try {
-    log::WritablePage page(topic_->ring_path(), topic::kRingDataOffset + (position_ & (lap_ - 1)));
-    voided = log::void_frame(page.at(topic::kRingDataOffset + (position_ & (lap_ - 1))), frame.word.encode());
+    const auto [path, offset] = topic_->file_offset_of(position_);
+    log::WritablePage page(path, offset);
+    voided = log::void_frame(page.at(offset), frame.word.encode());
   } catch (const Error&) {
     return false;  // cannot map: leave it to a publisher-side party or a later poll
   }

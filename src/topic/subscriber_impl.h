@@ -44,8 +44,12 @@ class SubscriberImpl {
   // True if records are handed out from a private copy (overwrite policy), false if the
   // handler's views point into the ring itself.
   bool delivers_copies() const noexcept { return overwrite_; }
-  // The ring's data bytes (records never straddle its end), for views that slice it.
-  std::span<const std::byte> ring_bytes() const noexcept { return {storage_.frame(0), lap_}; }
+  // The ring's data bytes (records never straddle its end), for views that slice it; empty
+  // for a journal, whose records are spread over segments.
+  std::span<const std::byte> ring_bytes() const noexcept {
+    if (!storage_.reuses_space()) return {};
+    return {storage_.frame(0), lap_};
+  }
   // A lease on a delivered record: until release_hold(), the position we publish stays at or
   // before `position`, so `block`/`fail` publishers cannot overwrite that record. The views a
   // handler got into the ring then stay valid after poll() returns (the Python binding's
@@ -88,7 +92,7 @@ class SubscriberImpl {
   std::shared_ptr<topic::TopicHandle> topic_;
   std::shared_ptr<void> keep_alive_;
   topic::TopicMeta& meta_;
-  log::RingStorage storage_;
+  log::LogStorage storage_;
   uint64_t lap_;
   bool overwrite_;
   WaitStrategy wait_;

@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
+#include "journal/recovery.h"
+#include "journal/segment_set.h"
 #include "log/file_header.h"
 #include "shmbus/error.h"
 #include "topic/process_identity.h"
@@ -17,12 +20,24 @@ namespace fs = std::filesystem;
 namespace {
 constexpr uint64_t kMinCapacity = 4096;
 constexpr uint64_t kMaxCapacity = 1ull << 40;
+constexpr uint64_t kMinSegment = 64 * 1024;
+constexpr uint64_t kMaxSegment = 1ull << 32;
 
-void init_meta(std::byte* at, const std::string& name, const TopicConfig& config) {
+bool is_journal(const TopicConfig& config) { return config.kind == TopicKind::kJournal; }
+
+void init_meta(std::byte* at, const std::string& name, const TopicConfig& config, const std::string& data_dir,
+               const journal::JournalCheck* recovered) {
   auto* meta = new (at) TopicMeta{};  // zeroed file: constructing the atomics is a formality
   log::init_file_header(&meta->file, log::FileKind::kTopicMeta, sizeof(TopicMeta));
-  meta->config.kind = static_cast<uint32_t>(TopicKind::kMemory);
-  meta->config.policy = static_cast<uint32_t>(config.policy);
+  meta->config.kind = static_cast<uint32_t>(config.kind);
+  meta->config.segment_bytes = is_journal(config) ? config.segment_bytes : 0;
+  std::memcpy(meta->config.data_dir, data_dir.data(), data_dir.size());
+  if (recovered != nullptr) {  // a journal found on disk continues where it ends
+    meta->tail.position.store(recovered->end_position, std::memory_order_relaxed);
+    meta->tail.seq.store(recovered->next_seq, std::memory_order_relaxed);
+  }
+  // A journal never overwrites nor waits for readers: its records stay until retention.
+  meta->config.policy = static_cast<uint32_t>(is_journal(config) ? Policy::kBlock : config.policy);
   meta->config.capacity = config.capacity;
   meta->config.unblock_timeout_ns = static_cast<uint64_t>(config.unblock_timeout.count()) * 1'000'000;
   meta->config.subscriber_timeout_ns = static_cast<uint64_t>(config.subscriber_timeout.count()) * 1'000'000;
@@ -36,17 +51,37 @@ void check_meta(const TopicMeta& meta, const std::string& path, const std::strin
   auto fail = [&](const std::string& what) {
     throw Error(path + ": " + what + "; the topic's files are damaged: remove the topic directory", ErrorKind::kCorrupt);
   };
-  if (c.kind != static_cast<uint32_t>(TopicKind::kMemory)) fail("unknown topic kind " + std::to_string(c.kind));
   if (c.policy > static_cast<uint32_t>(Policy::kOverwrite)) fail("unknown policy " + std::to_string(c.policy));
-  if (!std::has_single_bit(c.capacity) || c.capacity < kMinCapacity || c.capacity > kMaxCapacity) {
-    fail("capacity " + std::to_string(c.capacity) + " is not a power of two in range");
+  if (c.kind == static_cast<uint32_t>(TopicKind::kMemory)) {
+    if (!std::has_single_bit(c.capacity) || c.capacity < kMinCapacity || c.capacity > kMaxCapacity) {
+      fail("capacity " + std::to_string(c.capacity) + " is not a power of two in range");
+    }
+  } else if (c.kind == static_cast<uint32_t>(TopicKind::kJournal)) {
+    if (!std::has_single_bit(c.segment_bytes) || c.segment_bytes < kMinSegment || c.segment_bytes > kMaxSegment) {
+      fail("segment size " + std::to_string(c.segment_bytes) + " is not a power of two in range");
+    }
+    if (c.data_dir[0] != '/' || std::memchr(c.data_dir, 0, sizeof c.data_dir) == nullptr) fail("bad data directory");
+  } else {
+    fail("unknown topic kind " + std::to_string(c.kind));
   }
   if (std::strncmp(c.name, name.c_str(), sizeof c.name) != 0) fail("meta names another topic");
 }
 }  // namespace
 
 void validate_config(const TopicConfig& config, const std::string& topic) {
-  if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity || config.capacity > kMaxCapacity) {
+  if (is_journal(config)) {
+    if (!std::has_single_bit(config.segment_bytes) || config.segment_bytes < kMinSegment ||
+        config.segment_bytes > kMaxSegment) {
+      throw Error("topic " + topic + ": segment size " + std::to_string(config.segment_bytes) +
+                      " must be a power of two between 64 KiB and 4 GiB (e.g. 67108864)", ErrorKind::kInvalidArgument);
+    }
+    if (config.data_dir.size() >= kMaxDataDirBytes - 1) {
+      throw Error("topic " + topic + ": data directory path is longer than " + std::to_string(kMaxDataDirBytes - 2) +
+                      " bytes", ErrorKind::kInvalidArgument);
+    }
+  } else if (config.kind != TopicKind::kMemory) {
+    throw Error("topic " + topic + ": unknown kind", ErrorKind::kInvalidArgument);
+  } else if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity || config.capacity > kMaxCapacity) {
     throw Error("topic " + topic + ": capacity " + std::to_string(config.capacity) +
                 " must be a power of two between 4096 and 2^40 bytes (e.g. 1048576, 8388608)", ErrorKind::kInvalidArgument);
   }
@@ -65,11 +100,28 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
   fs::remove_all(temp);
   fs::create_directory(temp);
   fs::permissions(temp, static_cast<fs::perms>(mode | 0100 | 0010), fs::perm_options::replace);
-  log::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode,
-                          [&](std::byte* at) { init_meta(at, name, config); });
-  log::MappedFile::create(temp + "/ring", kRingDataOffset + config.capacity, mode, [&](std::byte* at) {
-    log::init_file_header(at, log::FileKind::kRing, kRingDataOffset + config.capacity);
+  std::string data_dir;
+  std::optional<journal::JournalCheck> recovered;
+  if (is_journal(config)) {
+    // Default: beside the meta, inside the topic directory (made in `temp`, renamed with it).
+    data_dir = config.data_dir.empty() ? dir + "/segments" : fs::absolute(config.data_dir).lexically_normal().string();
+    const std::string make = config.data_dir.empty() ? temp + "/segments" : data_dir;
+    std::error_code ec;
+    fs::create_directories(make, ec);
+    if (ec) {
+      fs::remove_all(temp);
+      throw Error(make + ": cannot create the journal directory (" + ec.message() + ")", ErrorKind::kIo);
+    }
+    if (!config.data_dir.empty()) recovered = journal::check_journal(data_dir, /*repair=*/true);
+  }
+  log::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode, [&](std::byte* at) {
+    init_meta(at, name, config, data_dir, recovered ? &*recovered : nullptr);
   });
+  if (!is_journal(config)) {
+    log::MappedFile::create(temp + "/ring", kRingDataOffset + config.capacity, mode, [&](std::byte* at) {
+      log::init_file_header(at, log::FileKind::kRing, kRingDataOffset + config.capacity);
+    });
+  }
   // rename(2) of a directory onto an existing non-empty one fails: exactly one creator wins.
   if (::rename(temp.c_str(), dir.c_str()) != 0) {
     int err = errno;
@@ -86,18 +138,36 @@ std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Acce
   h->meta_file_ = log::MappedFile::open(dir + "/meta", log::Access::kReadWrite);
   log::check_file_header(h->meta_file_.data(), h->meta_file_.size(), log::FileKind::kTopicMeta, dir + "/meta");
   check_meta(h->meta(), dir + "/meta", h->name_);
+  if (h->kind() == TopicKind::kJournal) {
+    const uint64_t segment_bytes = h->meta().config.segment_bytes;
+    h->segments_ = std::make_shared<journal::SegmentSet>(h->data_dir(), segment_bytes, ring_access);
+    h->storage_ = log::LogStorage::segments(h->segments_.get(), segment_bytes, ring_access == log::Access::kReadWrite);
+    return h;
+  }
   h->ring_file_ = log::MappedFile::open(dir + "/ring", ring_access);
   log::check_file_header(h->ring_file_.data(), h->ring_file_.size(), log::FileKind::kRing, dir + "/ring");
   if (h->ring_file_.size() != kRingDataOffset + h->meta().config.capacity) {
     throw Error(dir + "/ring: size does not match the capacity in meta; remove the topic directory", ErrorKind::kCorrupt);
   }
-  h->storage_ = log::RingStorage(h->ring_file_.data() + kRingDataOffset, h->meta().config.capacity);
+  h->storage_ = log::LogStorage::ring(h->ring_file_.data() + kRingDataOffset, h->meta().config.capacity);
   return h;
+}
+
+std::pair<std::string, size_t> TopicHandle::file_offset_of(uint64_t position) const {
+  const uint64_t in_lap = position & (storage_.lap_bytes() - 1);
+  if (segments_ != nullptr) {
+    const uint64_t index = position / storage_.lap_bytes();
+    return {segments_->segment_path(index), segments_->records_offset() + in_lap};
+  }
+  return {ring_file_.path(), kRingDataOffset + in_lap};
 }
 
 TopicConfig TopicHandle::config() const noexcept {
   const TopicConfigBlock& c = meta().config;
   TopicConfig config;
+  config.kind = static_cast<TopicKind>(c.kind);
+  config.data_dir = c.data_dir;
+  config.segment_bytes = c.segment_bytes;
   config.capacity = c.capacity;
   config.policy = static_cast<Policy>(c.policy);
   config.unblock_timeout = std::chrono::milliseconds(c.unblock_timeout_ns / 1'000'000);

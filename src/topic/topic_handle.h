@@ -6,7 +6,7 @@
 #include <string>
 
 #include "log/mapped_file.h"
-#include "log/ring_storage.h"
+#include "log/log_storage.h"
 #include "shmbus/topic.h"
 #include "topic/topic_meta.h"
 
@@ -14,17 +14,23 @@ namespace shmbus::topic {
 
 class TopicHandle {
  public:
-  // Creates the topic directory `dir` (meta + ring) atomically: files are made in a temporary
-  // directory that is renamed into place. Returns false if it exists already.
+  // Creates the topic directory `dir` (meta + ring, or meta + segment directory) atomically:
+  // files are made in a temporary directory that is renamed into place. Returns false if it
+  // exists already. A journal whose data directory holds segments already (the bus was lost,
+  // e.g. by a reboot) is recovered: its tail is found, torn bytes cut, abandoned claims voided.
   static bool create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode);
   // Opens an existing topic; the ring is mapped read-only for subscribers (ring_access).
   // Throws Error on a missing, foreign, truncated or inconsistent topic.
   static std::shared_ptr<TopicHandle> open(const std::string& dir, log::Access ring_access);
 
   TopicMeta& meta() const noexcept { return *reinterpret_cast<TopicMeta*>(meta_file_.data()); }
-  const log::RingStorage& storage() const noexcept { return storage_; }
+  const log::LogStorage& storage() const noexcept { return storage_; }
   const std::string& name() const noexcept { return name_; }
-  const std::string& ring_path() const noexcept { return ring_file_.path(); }
+  TopicKind kind() const noexcept { return static_cast<TopicKind>(meta().config.kind); }
+  // The file that holds `position` and the offset there (to map one page writable: unblocking).
+  std::pair<std::string, size_t> file_offset_of(uint64_t position) const;
+  // Journal topics: where the segments are.
+  std::string data_dir() const { return meta().config.data_dir; }
   TopicConfig config() const noexcept;
   Policy policy() const noexcept { return static_cast<Policy>(meta().config.policy); }
   // Largest record (header included) that fits: half a lap, so padding + record fit in a lap.
@@ -33,8 +39,9 @@ class TopicHandle {
  private:
   std::string name_;
   log::MappedFile meta_file_;
-  log::MappedFile ring_file_;
-  log::RingStorage storage_;
+  log::MappedFile ring_file_;                         // memory topics
+  std::shared_ptr<log::SegmentSource> segments_;     // journal topics
+  log::LogStorage storage_;
 };
 
 // Throws Error unless the config can make a topic (capacity a power of two in range, ...).

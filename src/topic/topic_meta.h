@@ -1,13 +1,14 @@
 // The `meta` file of a topic: configuration, tail, wake-up words, counters, publisher and
 // subscriber slots. Offsets only, no pointers; every hot word on its own pair of cache lines.
 //
-//   0      FileHeader + TopicConfigBlock          (written once at creation, then read-only)
-//   128    Tail {position, seq}                   (claimers; 16-byte CAS)
-//   256    Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
-//   384    Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
-//   512    Counters                               (slow-path RMWs only)
-//   640    PublisherSlot[kMaxPublishers]          (128 bytes each)
-//   ...    SubscriberSlot[kMaxSubscribers]        (128 bytes each)
+//   FileHeader + TopicConfigBlock          (written once at creation, then read-only)
+//   Tail {position, seq}                   (claimers; 16-byte CAS)
+//   Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
+//   Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
+//   Counters                               (slow-path RMWs only)
+//   PublisherSlot[kMaxPublishers]          (128 bytes each)
+//   SubscriberSlot[kMaxSubscribers]        (128 bytes each)
+// Each from a 128-byte boundary on.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@ namespace shmbus::topic {
 inline constexpr uint32_t kMaxPublishers = 64;
 inline constexpr uint32_t kMaxSubscribers = 128;
 inline constexpr size_t kMaxNameBytes = 200;
+inline constexpr size_t kMaxDataDirBytes = 512;  // a journal's segment directory, NUL-terminated
 inline constexpr uint64_t kNoIntent = ~0ull;
 inline constexpr uint64_t kSettingUp = ~0ull;  // owner value while a slot is being (re)initialised
 
@@ -34,6 +36,8 @@ struct TopicConfigBlock {
   uint64_t subscriber_timeout_ns;
   int64_t created_ns;  // activity clocks start here, never at 0
   char name[kMaxNameBytes + 8];
+  uint64_t segment_bytes;  // journal topics
+  char data_dir[kMaxDataDirBytes];
 };
 
 // A futex word and the count of those asleep on it. Publishers pay for a wake-up syscall only

@@ -34,6 +34,7 @@ py::handle class_for(Errc e) {
     case Errc::kClosed: return g_classes.closed;
     case Errc::kInvalidArgument: return g_classes.invalid_argument;
     case Errc::kAbandoned: return g_classes.abandoned;
+    case Errc::kStorage: return g_classes.storage;
     case Errc::kOk:
     case Errc::kLapped: break;
   }

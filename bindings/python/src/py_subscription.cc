@@ -55,8 +55,8 @@ PySubscription::SourceCache& PySubscription::cache_for(detail::SubscriberImpl* s
     if (c.source == src) return c;
   }
   py::object ring = py::none();
-  if (!src->delivers_copies()) {
-    std::span<const std::byte> bytes = src->ring_bytes();
+  std::span<const std::byte> bytes = src->ring_bytes();
+  if (!src->delivers_copies() && !bytes.empty()) {
     ring = view_of(src->mapping_keepalive(), bytes.data(), bytes.size(), /*writable=*/false);
   }
   sources_.push_back({src, py::str(std::string(src->topic())), std::move(ring)});
@@ -81,10 +81,14 @@ PyMessage PySubscription::to_python(const Message& m) {
       src->hold(m.position);
       held_.push_back(src);
     }
-    const auto offset = static_cast<Py_ssize_t>(m.payload.data() - src->ring_bytes().data());
-    PyObject* slice = PySequence_GetSlice(cache.ring.ptr(), offset, offset + static_cast<Py_ssize_t>(m.payload.size()));
-    if (slice == nullptr) throw py::error_already_set();
-    out.data = py::reinterpret_steal<py::object>(slice);
+    if (cache.ring.is_none()) {  // a journal: a view of its own (the segments stay mapped)
+      out.data = view_of(src->mapping_keepalive(), m.payload.data(), m.payload.size(), /*writable=*/false);
+    } else {
+      const auto offset = static_cast<Py_ssize_t>(m.payload.data() - src->ring_bytes().data());
+      PyObject* slice = PySequence_GetSlice(cache.ring.ptr(), offset, offset + static_cast<Py_ssize_t>(m.payload.size()));
+      if (slice == nullptr) throw py::error_already_set();
+      out.data = py::reinterpret_steal<py::object>(slice);
+    }
   }
   return out;
 }

@@ -1,0 +1,36 @@
+// A journal topic's segments, as the objects of one process see them: mapped on first use (and
+// created by publishers), kept mapped while the topic is open in this process, so the raw
+// pointers that publishers, subscribers and Python views hold stay valid.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "log/log_storage.h"
+#include "log/mapped_file.h"
+
+namespace shmbus::journal {
+
+class SegmentSet final : public log::SegmentSource {
+ public:
+  SegmentSet(std::string dir, uint64_t segment_bytes, log::Access access);
+
+  std::byte* segment(uint64_t index, bool create) noexcept override;
+  uint64_t first_position() const noexcept override;
+  std::string segment_path(uint64_t index) const override;
+  uint64_t records_offset() const noexcept override;
+  const std::string& dir() const noexcept { return dir_; }
+
+ private:
+  std::string dir_;
+  uint64_t segment_bytes_;
+  log::Access access_;
+  std::mutex mu_;  // segment() is the slow path: once per segment per object
+  std::map<uint64_t, log::MappedFile> mapped_;
+  // Relaxed everywhere: a hint for where readers may start, re-read from disk when asked.
+  mutable std::atomic<uint64_t> first_position_{~0ull};
+};
+
+}  // namespace shmbus::journal
