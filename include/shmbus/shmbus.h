@@ -4,6 +4,7 @@
 #include "shmbus/bus.h"
 #include "shmbus/error.h"
 #include "shmbus/headers.h"
+#include "shmbus/journal.h"
 #include "shmbus/message.h"
 #include "shmbus/pattern_subscriber.h"
 #include "shmbus/publisher.h"

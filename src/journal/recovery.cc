@@ -156,3 +156,9 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
 }
 
 }  // namespace shmbus::journal
+
+namespace shmbus {
+
+JournalReport check_journal(const std::string& data_dir, bool repair) { return journal::check_journal(data_dir, repair); }
+
+}  // namespace shmbus

@@ -2,28 +2,13 @@
 // `shmbus journal recover` do, and what opening a journal topic does after a crash.
 #pragma once
 
-#include <cstdint>
 #include <string>
-#include <vector>
+
+#include "shmbus/journal.h"
 
 namespace shmbus::journal {
 
-struct JournalCheck {
-  size_t segments = 0;            // segments read (up to the first damage)
-  uint64_t records = 0;           // intact committed records
-  uint64_t voided = 0;            // aborted or unblocked claims
-  uint64_t abandoned = 0;         // claims never committed (a writer died): voided by repair
-  uint64_t first_position = 0;    // of the oldest segment
-  uint64_t end_position = 0;      // the true tail: just past the last intact frame
-  uint64_t next_seq = 0;          // the seq the next record takes
-  int64_t first_timestamp_ns = 0;
-  int64_t last_timestamp_ns = 0;
-  uint64_t cut_bytes = 0;         // bytes past the true tail that repair zeroed (or would)
-  std::vector<std::string> problems;     // what is wrong, each with its file and offset
-  std::vector<std::string> moved_aside;  // segments after the damage, renamed *.damaged by repair
-  // Nothing to repair: every segment intact and continuous, no torn tail, no abandoned claim.
-  bool healthy() const { return problems.empty() && abandoned == 0 && cut_bytes == 0; }
-};
+using JournalCheck = JournalReport;
 
 // Reads every segment of `dir` in order, checking headers, continuity (positions and seqs) and
 // every record (CRC32C). With `repair`: voids abandoned claims, zeroes everything past the true

@@ -263,3 +263,23 @@ def test_bus_of_another_layout_version_raises_version_error(bus):
     with pytest.raises(shmbus.VersionError) as e:
         shmbus.Bus(bus)
     assert "version 99" in str(e.value)
+
+
+def test_journal_topic_from_python_survives_the_bus(tmp_path):
+    data = str(tmp_path / "segments")
+    with shmbus.Bus(str(tmp_path / "bus1")) as b:
+        assert b.create_topic("ledger", kind="journal", dir=data, segment_size=1 << 16)
+        assert b.stats("ledger")["kind"] == "journal" and b.stats("ledger")["data_dir"] == data
+        b.publisher("ledger").publish_many([f"entry {i}".encode() for i in range(3000)])
+    report = shmbus.check_journal(data)
+    assert report["healthy"] and report["records"] == 3000 and report["segments"] > 1
+    with shmbus.Bus(str(tmp_path / "bus2")) as b:  # a new bus, as after a reboot
+        b.create_topic("ledger", kind="journal", dir=data, segment_size=1 << 16)
+        sub = b.subscriber("ledger", start="earliest")
+        got = []
+        while len(got) < 3000 and (batch := sub.poll_many(1000, timeout=5)):
+            got += [bytes(m.data).decode() for m in batch]
+        assert got == [f"entry {i}" for i in range(3000)]
+        assert isinstance(batch[0].data, memoryview)
+    with pytest.raises(shmbus.InvalidArgumentError):
+        shmbus.Bus(str(tmp_path / "bus3")).create_topic("x", kind="tape")

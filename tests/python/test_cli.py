@@ -113,3 +113,39 @@ def test_bench_json_has_every_figure(cli):
     assert set(result["fanout_attached_messages_per_s"]) == {"0", "1", "4", "16"}
     assert set(result["fanout_reading_messages_per_s"]) == {"0", "1", "4", "16"}
     assert {t["name"] for t in result["targets"]} >= {"spin one-way p50 / floor p50", "64 B stream, M msg/s"}
+
+
+def test_journal_topic_verify_damage_and_recover(run, tmp_path):
+    data = tmp_path / "segments"
+    r = run("topic", "create", "audit", "--kind", "journal", "--dir", str(data), "--segment-size", "65536")
+    assert r.returncode == 0, r.stderr
+    assert run("pub", "audit", input="".join(f"entry {i}\n" for i in range(5000))).returncode == 0
+    got = run("sub", "audit", "--from", "earliest", "--count", "5000", "--json")
+    assert [json.loads(line)["payload"] for line in got.stdout.splitlines()] == [f"entry {i}" for i in range(5000)]
+    verify = run("journal", "verify", "audit")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "records    5000" in verify.stdout and verify.stdout.rstrip().endswith("healthy")
+    assert "kind       journal" in run("stat", "audit").stdout
+
+    segments = sorted(data.glob("*.seg"))
+    assert len(segments) > 2
+    raw = bytearray(segments[1].read_bytes())
+    raw[4096 + 32] ^= 0x01  # the first payload byte of the second segment's first record
+    segments[1].write_bytes(bytes(raw))
+    damaged = run("journal", "verify", "audit")
+    assert damaged.returncode == 1
+    assert "CRC32C mismatch" in damaged.stdout and "NOT healthy" in damaged.stdout
+    recovered = run("journal", "recover", "audit")
+    assert recovered.returncode == 0, recovered.stdout
+    assert "recovered: healthy" in recovered.stdout
+    assert list(data.glob("*.damaged"))  # later segments kept aside, not deleted
+    after = run("journal", "verify", "audit")
+    assert after.returncode == 0
+    kept = int(next(line.split()[1] for line in after.stdout.splitlines() if line.startswith("records")))
+    assert 0 < kept < 5000  # every record before the damage
+
+
+def test_journal_commands_refuse_a_memory_topic(run):
+    run("topic", "create", "ram")
+    r = run("journal", "verify", "ram")
+    assert r.returncode == 1 and "not a journal" in r.stderr

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_command.h"
+#include "journal_command.h"
 #include "shmbus/shmbus.h"
 
 namespace {
@@ -88,13 +89,26 @@ int main(int argc, char** argv) {
 
   auto* topic_cmd = app.add_subcommand("topic", "manage topics");
   topic_cmd->require_subcommand(1);
-  auto* create = topic_cmd->add_subcommand("create", "create a memory topic");
+  auto* create = topic_cmd->add_subcommand("create", "create a topic (memory ring, or journal on disk)");
   std::string topic;
   uint64_t capacity = 8u << 20;
   std::string policy = "block";
   create->add_option("TOPIC", topic)->required();
   create->add_option("--capacity", capacity, "ring bytes (a power of two)");
   create->add_option("--policy", policy, "block | fail | overwrite");
+  std::string kind = "memory";
+  std::string data_dir;
+  uint64_t segment_size = 64ull << 20;
+  create->add_option("--kind", kind, "memory | journal")->check(CLI::IsMember({"memory", "journal"}));
+  create->add_option("--dir", data_dir, "journal: directory of the segment files (default: inside the bus)");
+  create->add_option("--segment-size", segment_size, "journal: bytes per segment file (a power of two)");
+
+  auto* journal_cmd = app.add_subcommand("journal", "check or repair a journal topic's segments");
+  journal_cmd->require_subcommand(1);
+  auto* verify = journal_cmd->add_subcommand("verify", "check every record; exit code 0 = healthy");
+  verify->add_option("TOPIC", topic)->required();
+  auto* recover = journal_cmd->add_subcommand("recover", "cut a torn tail, void abandoned claims (no publisher running)");
+  recover->add_option("TOPIC", topic)->required();
 
   auto* pub = app.add_subcommand("pub", "publish a message (or one per stdin line)");
   std::string message;
@@ -145,8 +159,13 @@ int main(int argc, char** argv) {
       shmbus::TopicConfig config;
       config.capacity = capacity;
       config.policy = shmbus::parse_policy(policy);
+      config.kind = kind == "journal" ? shmbus::TopicKind::kJournal : shmbus::TopicKind::kMemory;
+      config.data_dir = data_dir;
+      config.segment_bytes = segment_size;
       bool created = bus.create_topic(topic, config);
       std::cout << (created ? "created " : "exists ") << topic << '\n';
+    } else if (*verify || *recover) {
+      return shmbus::cli::run_journal(bus, topic, recover->parsed());
     } else if (*pub) {
       std::vector<std::string> storage;
       std::vector<shmbus::Header> headers = parse_headers(header_specs, storage);
@@ -195,6 +214,9 @@ int main(int argc, char** argv) {
                 << s.tail_position << "\npublished  " << s.published << "\nbytes      " << s.bytes
                 << "\nlost       " << s.lost << "\nunblocked  " << s.unblocked << "\nevicted    " << s.evicted
                 << "\npublishers " << s.publishers << "\nsubscribers " << s.subscribers << '\n';
+      if (s.kind == shmbus::TopicKind::kJournal) {
+        std::cout << "directory  " << s.config.data_dir << "\nsegment    " << s.config.segment_bytes << '\n';
+      }
     }
   } catch (const std::exception& e) {
     std::cerr << "shmbus: " << e.what() << '\n';

@@ -67,13 +67,22 @@ void PyBus::adopt(const std::shared_ptr<Closeable>& child) {
 }
 
 bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
-                         std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout) {
+                         std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
+                         const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size) {
   auto lock = lock_releasing_gil(mu_);
   TopicConfig config;
+  if (kind == "journal") {
+    config.kind = TopicKind::kJournal;
+  } else if (kind != "memory") {
+    throw Error("kind must be \"memory\" or \"journal\", got \"" + kind + "\"", ErrorKind::kInvalidArgument);
+  }
+  if (dir) config.data_dir = *dir;
+  if (segment_size) config.segment_bytes = *segment_size;
   if (capacity) config.capacity = *capacity;
   if (policy) config.policy = parse_policy(*policy);
   if (unblock_timeout) config.unblock_timeout = seconds_to_ms(*unblock_timeout, "unblock_timeout");
   if (subscriber_timeout) config.subscriber_timeout = seconds_to_ms(*subscriber_timeout, "subscriber_timeout");
+  py::gil_scoped_release release;  // a journal found on disk is recovered: that reads it all
   return bus().create_topic(name, config);
 }
 
@@ -104,6 +113,10 @@ py::dict PyBus::stats(const std::string& name) {
   d["evicted"] = s.evicted;
   d["publishers"] = s.publishers;
   d["subscribers"] = s.subscribers;
+  if (s.kind == TopicKind::kJournal) {
+    d["data_dir"] = s.config.data_dir;
+    d["segment_bytes"] = s.config.segment_bytes;
+  }
   return d;
 }
 
@@ -162,8 +175,10 @@ void register_bus(py::module_& m) {
            py::arg("create") = true, py::arg("group") = py::none())
       .def("create_topic", &PyBus::create_topic, py::arg("name"), py::kw_only(), py::arg("capacity") = py::none(),
            py::arg("policy") = py::none(), py::arg("unblock_timeout") = py::none(),
-           py::arg("subscriber_timeout") = py::none(),
-           "Creates a memory topic; False if it existed (it is left as it was).")
+           py::arg("subscriber_timeout") = py::none(), py::arg("kind") = "memory", py::arg("dir") = py::none(),
+           py::arg("segment_size") = py::none(),
+           "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus. "
+           "False if it existed (it is left as it was).")
       .def("topic_exists", &PyBus::topic_exists, py::arg("name"))
       .def("topics", &PyBus::topics)
       .def("stats", &PyBus::stats, py::arg("name"))
