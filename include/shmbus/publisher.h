@@ -41,7 +41,9 @@ class Publisher {
   Publisher& operator=(Publisher&&) noexcept;
   ~Publisher();
 
-  // Claim + copy + commit. Returns the record's position. Under `block` waits for space (while
+  // Claim + copy + commit. Returns the record's position. On a journal topic with fsync
+  // `always`, returns once the record is on disk; kStorage / kTimeout then mean the record was
+  // published but is not known to be durable. Under `block` waits for space (while
   // evicting dead subscribers); under `fail` returns kWouldBlock; under `overwrite` never waits.
   Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
   Result<uint64_t> publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {

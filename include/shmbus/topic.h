@@ -17,6 +17,11 @@ enum class Policy : uint8_t {
 
 enum class TopicKind : uint8_t { kMemory = 1, kJournal = 2 };
 
+// When a journal's records reach the disk. kNever: the page cache (survives any process crash,
+// not a power cut). kInterval: a background flush every fsync_interval. kAlways: publish()
+// returns once its record is on disk; concurrent publishers share flushes (group commit).
+enum class FsyncPolicy : uint8_t { kNever = 0, kInterval = 1, kAlways = 2 };
+
 struct TopicConfig {
   uint64_t capacity = 8ull << 20;  // ring bytes: a power of two, 4 KiB .. 1 TiB
   Policy policy = Policy::kBlock;
@@ -31,6 +36,8 @@ struct TopicConfig {
   TopicKind kind = TopicKind::kMemory;
   std::string data_dir;
   uint64_t segment_bytes = 64ull << 20;
+  FsyncPolicy fsync = FsyncPolicy::kNever;
+  std::chrono::milliseconds fsync_interval{100};
 };
 
 struct TopicStats {
@@ -46,9 +53,15 @@ struct TopicStats {
   uint64_t evicted = 0;        // subscribers evicted (dead process or stale heartbeat)
   uint32_t publishers = 0;     // attached publishers
   uint32_t subscribers = 0;    // attached subscribers
+  uint64_t flushed_position = 0;  // journal: everything before it is on disk (fsync interval/always)
+  uint64_t flushes = 0;           // journal: flushes made (msync of the new records)
+  uint64_t flushed_records = 0;   // journal: records those flushes made durable
 };
 
 Policy parse_policy(std::string_view text);  // "block" | "fail" | "overwrite"; throws Error
+// "never" | "always" | "interval=MS" into config.fsync (and fsync_interval); throws Error.
+void parse_fsync(std::string_view text, TopicConfig& config);
+std::string to_string(FsyncPolicy policy, std::chrono::milliseconds interval);
 const char* to_string(Policy policy) noexcept;
 const char* to_string(TopicKind kind) noexcept;
 

@@ -170,6 +170,10 @@ TopicStats Bus::stats(std::string_view name) const {
   s.name = std::string(name);
   s.config = handle->config();
   s.kind = s.config.kind;
+  // Relaxed: statistics.
+  s.flushed_position = m.flush.flushed_position.load(std::memory_order_relaxed);
+  s.flushes = m.flush.flushes.load(std::memory_order_relaxed);
+  s.flushed_records = m.flush.flushed_records.load(std::memory_order_relaxed);
   const log::TailValue tail = log::read_tail_exact(const_cast<log::Tail&>(m.tail));
   s.tail_position = tail.position;
   s.tail_seq = tail.seq;
@@ -216,6 +220,30 @@ const char* to_string(Policy policy) noexcept {
     case Policy::kBlock: return "block";
     case Policy::kFail: return "fail";
     case Policy::kOverwrite: return "overwrite";
+  }
+  return "unknown";
+}
+
+void parse_fsync(std::string_view text, TopicConfig& config) {
+  if (text == "never") {
+    config.fsync = FsyncPolicy::kNever;
+  } else if (text == "always") {
+    config.fsync = FsyncPolicy::kAlways;
+  } else if (text.starts_with("interval=") && text.size() > 9 &&
+             text.substr(9).find_first_not_of("0123456789") == std::string_view::npos && text.size() < 19) {
+    config.fsync = FsyncPolicy::kInterval;
+    config.fsync_interval = std::chrono::milliseconds(std::stoll(std::string(text.substr(9))));
+  } else {
+    throw Error("unknown fsync policy \"" + std::string(text) + "\": use never, interval=MS or always",
+                ErrorKind::kInvalidArgument);
+  }
+}
+
+std::string to_string(FsyncPolicy policy, std::chrono::milliseconds interval) {
+  switch (policy) {
+    case FsyncPolicy::kNever: return "never";
+    case FsyncPolicy::kAlways: return "always";
+    case FsyncPolicy::kInterval: return "interval=" + std::to_string(interval.count());
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "journal/flusher.h"
 #include "journal/record_crc.h"
 #include "log/kill_point.h"
 #include "topic/process_identity.h"
@@ -27,7 +28,10 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::W
       policy_(topic_->policy()),
       lap_(storage_.lap_bytes()),
       checksum_(!storage_.reuses_space()),
-      max_record_(topic_->max_record_bytes()) {}
+      fsync_always_(!storage_.reuses_space() && topic_->config().fsync == FsyncPolicy::kAlways),
+      max_record_(topic_->max_record_bytes()) {
+  topic_->start_interval_flusher();
+}
 
 PublisherImpl::~PublisherImpl() { topic::detach_publisher(meta_, handle_); }
 
@@ -131,6 +135,13 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
     return Errc::kAbandoned;
   }
   after_commit(claim.payload_.size());
+  if (fsync_always_) {
+    // Durable before we return; a stuck record before ours (its writer stalled or died) is
+    // waited for as long as it takes the topic to unblock it, and then some.
+    const auto frame = log::CommitWord::decode(c.claimed_word).frame_bytes();
+    const auto timeout = static_cast<int64_t>(meta_.config.unblock_timeout_ns) * 2 + 1'000'000'000;
+    if (Errc e = journal::flush_through(meta_, storage_, c.position + frame, timeout); e != Errc::kOk) return e;
+  }
   return c.position;
 }
 

@@ -47,7 +47,8 @@ class PublisherImpl {
   log::LogStorage storage_;
   Policy policy_;
   uint64_t lap_;
-  bool checksum_;  // journal topics: CRC32C per record
+  bool checksum_;       // journal topics: CRC32C per record
+  bool fsync_always_;   // journal topics with fsync `always`: flushed before commit() returns
   uint64_t max_record_;
   // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are
   // scanned again only when the cache says "no space" or a subscriber attached.

@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <bit>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 
+#include "journal/flusher.h"
 #include "journal/recovery.h"
 #include "journal/segment_set.h"
 #include "log/file_header.h"
@@ -32,9 +35,12 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
   meta->config.kind = static_cast<uint32_t>(config.kind);
   meta->config.segment_bytes = is_journal(config) ? config.segment_bytes : 0;
   std::memcpy(meta->config.data_dir, data_dir.data(), data_dir.size());
+  meta->config.fsync = static_cast<uint32_t>(config.fsync);
+  meta->config.fsync_interval_ms = static_cast<uint32_t>(config.fsync_interval.count());
   if (recovered != nullptr) {  // a journal found on disk continues where it ends
     meta->tail.position.store(recovered->end_position, std::memory_order_relaxed);
     meta->tail.seq.store(recovered->next_seq, std::memory_order_relaxed);
+    meta->flush.flushed_position.store(recovered->end_position, std::memory_order_relaxed);
   }
   // A journal never overwrites nor waits for readers: its records stay until retention.
   meta->config.policy = static_cast<uint32_t>(is_journal(config) ? Policy::kBlock : config.policy);
@@ -61,6 +67,7 @@ void check_meta(const TopicMeta& meta, const std::string& path, const std::strin
       fail("segment size " + std::to_string(c.segment_bytes) + " is not a power of two in range");
     }
     if (c.data_dir[0] != '/' || std::memchr(c.data_dir, 0, sizeof c.data_dir) == nullptr) fail("bad data directory");
+    if (c.fsync > static_cast<uint32_t>(FsyncPolicy::kAlways)) fail("unknown fsync policy " + std::to_string(c.fsync));
   } else {
     fail("unknown topic kind " + std::to_string(c.kind));
   }
@@ -74,6 +81,10 @@ void validate_config(const TopicConfig& config, const std::string& topic) {
         config.segment_bytes > kMaxSegment) {
       throw Error("topic " + topic + ": segment size " + std::to_string(config.segment_bytes) +
                       " must be a power of two between 64 KiB and 4 GiB (e.g. 67108864)", ErrorKind::kInvalidArgument);
+    }
+    if (config.fsync == FsyncPolicy::kInterval &&
+        (config.fsync_interval.count() < 1 || config.fsync_interval.count() > 3'600'000)) {
+      throw Error("topic " + topic + ": fsync interval must be 1 ms .. 1 hour", ErrorKind::kInvalidArgument);
     }
     if (config.data_dir.size() >= kMaxDataDirBytes - 1) {
       throw Error("topic " + topic + ": data directory path is longer than " + std::to_string(kMaxDataDirBytes - 2) +
@@ -162,12 +173,32 @@ std::pair<std::string, size_t> TopicHandle::file_offset_of(uint64_t position) co
   return {ring_file_.path(), kRingDataOffset + in_lap};
 }
 
+void TopicHandle::start_interval_flusher() {
+  if (kind() != TopicKind::kJournal || meta().config.fsync != static_cast<uint32_t>(FsyncPolicy::kInterval)) return;
+  std::call_once(flusher_started_, [this] {
+    const auto interval = std::chrono::milliseconds(meta().config.fsync_interval_ms);
+    flusher_ = std::jthread([this, interval](std::stop_token stop) {
+      log::LogStorage storage = storage_;  // its own segment cache
+      std::mutex mu;
+      std::condition_variable_any cv;
+      std::unique_lock lock(mu);
+      // wait_for returns early only when the handle is going away (stop requested).
+      while (!cv.wait_for(lock, stop, interval, [&stop] { return stop.stop_requested(); })) {
+        journal::flush_once(meta(), storage);
+      }
+      journal::flush_once(meta(), storage);  // what was committed before we stopped
+    });
+  });
+}
+
 TopicConfig TopicHandle::config() const noexcept {
   const TopicConfigBlock& c = meta().config;
   TopicConfig config;
   config.kind = static_cast<TopicKind>(c.kind);
   config.data_dir = c.data_dir;
   config.segment_bytes = c.segment_bytes;
+  config.fsync = static_cast<FsyncPolicy>(c.fsync);
+  config.fsync_interval = std::chrono::milliseconds(c.fsync_interval_ms);
   config.capacity = c.capacity;
   config.policy = static_cast<Policy>(c.policy);
   config.unblock_timeout = std::chrono::milliseconds(c.unblock_timeout_ns / 1'000'000);

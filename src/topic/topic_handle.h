@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include "log/mapped_file.h"
@@ -31,6 +33,9 @@ class TopicHandle {
   std::pair<std::string, size_t> file_offset_of(uint64_t position) const;
   // Journal topics: where the segments are.
   std::string data_dir() const { return meta().config.data_dir; }
+  // Journal topics with fsync `interval`: starts this process's background flusher (once); it
+  // stops with the handle. Called by publishers: a process that only reads has nothing to flush.
+  void start_interval_flusher();
   TopicConfig config() const noexcept;
   Policy policy() const noexcept { return static_cast<Policy>(meta().config.policy); }
   // Largest record (header included) that fits: half a lap, so padding + record fit in a lap.
@@ -42,6 +47,8 @@ class TopicHandle {
   log::MappedFile ring_file_;                         // memory topics
   std::shared_ptr<log::SegmentSource> segments_;     // journal topics
   log::LogStorage storage_;
+  std::once_flag flusher_started_;
+  std::jthread flusher_;  // declared last: stopped and joined before the mappings go
 };
 
 // Throws Error unless the config can make a topic (capacity a power of two in range, ...).

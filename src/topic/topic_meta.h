@@ -37,6 +37,8 @@ struct TopicConfigBlock {
   int64_t created_ns;  // activity clocks start here, never at 0
   char name[kMaxNameBytes + 8];
   uint64_t segment_bytes;  // journal topics
+  uint32_t fsync;          // FsyncPolicy
+  uint32_t fsync_interval_ms;
   char data_dir[kMaxDataDirBytes];
 };
 
@@ -77,6 +79,14 @@ struct alignas(log::kHotPad) SubscriberSlot {
   std::atomic<uint64_t> lost;
 };
 
+// Journal flushing (fsync interval/always): one flusher at a time, the others wait on `done`.
+struct alignas(log::kHotPad) FlushState {
+  std::atomic<uint64_t> flushed_position;  // everything before it is on disk
+  std::atomic<uint64_t> flusher;           // 0, or the token of the process flushing now
+  std::atomic<uint64_t> flushes;
+  std::atomic<uint64_t> flushed_records;
+};
+
 struct TopicMeta {
   log::FileHeader file;
   TopicConfigBlock config;
@@ -84,6 +94,8 @@ struct TopicMeta {
   Wakeup data;
   Wakeup space;
   Counters counters;
+  FlushState flush;
+  Wakeup flushed;
   PublisherSlot publishers[kMaxPublishers];
   SubscriberSlot subscribers[kMaxSubscribers];
 };

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <string>
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "journal/recovery.h"
 #include "shmbus/bus.h"
@@ -149,6 +151,90 @@ TEST(JournalTopic, BadJournalConfigIsRefused) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("power of two"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace shmbus
+
+namespace shmbus {
+namespace {
+
+TopicConfig fsync_config(const std::string& dir, FsyncPolicy fsync, std::chrono::milliseconds interval = 100ms) {
+  TopicConfig c = journal_config(dir);
+  c.fsync = fsync;
+  c.fsync_interval = interval;
+  return c;
+}
+
+TEST(JournalFsync, AlwaysReturnsOnlyOnceTheRecordIsFlushed) {
+  TempDir data;
+  TempBus tb;
+  Bus bus = tb.open();
+  ASSERT_TRUE(bus.create_topic("durable", fsync_config(data.path(), FsyncPolicy::kAlways)));
+  EXPECT_EQ(bus.stats("durable").config.fsync, FsyncPolicy::kAlways);
+  Publisher pub = bus.publisher("durable");
+  for (uint64_t i = 0; i < 200; ++i) {
+    Result<uint64_t> at = pub.publish(payload_for(i));
+    ASSERT_TRUE(at) << to_string(at.error());
+    ASSERT_GT(bus.stats("durable").flushed_position, *at) << i;  // flushed through the whole frame
+  }
+  TopicStats s = bus.stats("durable");
+  EXPECT_EQ(s.flushed_position, s.tail_position);
+  EXPECT_EQ(s.flushed_records, 200u);
+  EXPECT_GE(s.flushes, 1u);
+}
+
+TEST(JournalFsync, ConcurrentPublishersAllGetDurableRecords) {
+  constexpr int kThreads = 8;
+  constexpr uint64_t kEach = 300;
+  TempDir data;
+  TempBus tb;
+  Bus bus = tb.open();
+  ASSERT_TRUE(bus.create_topic("group", fsync_config(data.path(), FsyncPolicy::kAlways)));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      Publisher pub = bus.publisher("group");
+      for (uint64_t i = 0; i < kEach; ++i) {
+        if (!pub.publish(payload_for(i))) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  TopicStats s = bus.stats("group");
+  EXPECT_EQ(s.flushed_position, s.tail_position);
+  EXPECT_EQ(s.flushed_records, kThreads * kEach);
+  EXPECT_LE(s.flushes, kThreads * kEach);  // never more flushes than records: each covers >= 1
+  EXPECT_TRUE(journal::check_journal(data.path(), false).healthy());
+}
+
+TEST(JournalFsync, IntervalFlusherCatchesUpInTheBackground) {
+  TempDir data;
+  TempBus tb;
+  Bus bus = tb.open();
+  ASSERT_TRUE(bus.create_topic("lazy", fsync_config(data.path(), FsyncPolicy::kInterval, 20ms)));
+  Publisher pub = bus.publisher("lazy");
+  for (uint64_t i = 0; i < 1000; ++i) ASSERT_TRUE(pub.publish(payload_for(i)));
+  ASSERT_TRUE(test::eventually([&] {
+    TopicStats s = bus.stats("lazy");
+    return s.flushed_position == s.tail_position && s.flushed_records == 1000;
+  }, 10s));
+  EXPECT_LT(bus.stats("lazy").flushes, 1000u);  // batched by time, not one per record
+}
+
+TEST(JournalFsync, FsyncPoliciesParse) {
+  TopicConfig c;
+  parse_fsync("interval=250", c);
+  EXPECT_EQ(c.fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(c.fsync_interval, 250ms);
+  EXPECT_EQ(to_string(c.fsync, c.fsync_interval), "interval=250");
+  parse_fsync("always", c);
+  EXPECT_EQ(c.fsync, FsyncPolicy::kAlways);
+  EXPECT_THROW(parse_fsync("sometimes", c), Error);
+  EXPECT_THROW(parse_fsync("interval=", c), Error);
+  EXPECT_THROW(parse_fsync("interval=-5", c), Error);
 }
 
 }  // namespace
