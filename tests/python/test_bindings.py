@@ -283,3 +283,16 @@ def test_journal_topic_from_python_survives_the_bus(tmp_path):
         assert isinstance(batch[0].data, memoryview)
     with pytest.raises(shmbus.InvalidArgumentError):
         shmbus.Bus(str(tmp_path / "bus3")).create_topic("x", kind="tape")
+
+
+def test_journal_fsync_always_from_python(tmp_path):
+    with shmbus.Bus(str(tmp_path / "bus")) as b:
+        b.create_topic("durable", kind="journal", dir=str(tmp_path / "d"), fsync="always")
+        pub = b.publisher("durable")
+        for i in range(50):
+            pos = pub.publish(f"r{i}".encode())
+            assert b.stats("durable")["flushed_position"] > pos
+        s = b.stats("durable")
+        assert s["fsync"] == "always" and s["flushed_records"] == 50
+        with pytest.raises(shmbus.InvalidArgumentError):
+            b.create_topic("bad", kind="journal", fsync="sometimes")

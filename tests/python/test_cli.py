@@ -117,7 +117,8 @@ def test_bench_json_has_every_figure(cli):
 
 def test_journal_topic_verify_damage_and_recover(run, tmp_path):
     data = tmp_path / "segments"
-    r = run("topic", "create", "audit", "--kind", "journal", "--dir", str(data), "--segment-size", "65536")
+    r = run("topic", "create", "audit", "--kind", "journal", "--dir", str(data), "--segment-size", "65536",
+            "--fsync", "interval=50")
     assert r.returncode == 0, r.stderr
     assert run("pub", "audit", input="".join(f"entry {i}\n" for i in range(5000))).returncode == 0
     got = run("sub", "audit", "--from", "earliest", "--count", "5000", "--json")
@@ -125,7 +126,8 @@ def test_journal_topic_verify_damage_and_recover(run, tmp_path):
     verify = run("journal", "verify", "audit")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "records    5000" in verify.stdout and verify.stdout.rstrip().endswith("healthy")
-    assert "kind       journal" in run("stat", "audit").stdout
+    stat = run("stat", "audit").stdout
+    assert "kind       journal" in stat and "fsync      interval=50" in stat
 
     segments = sorted(data.glob("*.seg"))
     assert len(segments) > 2

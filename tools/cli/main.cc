@@ -102,6 +102,8 @@ int main(int argc, char** argv) {
   create->add_option("--kind", kind, "memory | journal")->check(CLI::IsMember({"memory", "journal"}));
   create->add_option("--dir", data_dir, "journal: directory of the segment files (default: inside the bus)");
   create->add_option("--segment-size", segment_size, "journal: bytes per segment file (a power of two)");
+  std::string fsync = "never";
+  create->add_option("--fsync", fsync, "journal: never | interval=MS | always");
 
   auto* journal_cmd = app.add_subcommand("journal", "check or repair a journal topic's segments");
   journal_cmd->require_subcommand(1);
@@ -162,6 +164,7 @@ int main(int argc, char** argv) {
       config.kind = kind == "journal" ? shmbus::TopicKind::kJournal : shmbus::TopicKind::kMemory;
       config.data_dir = data_dir;
       config.segment_bytes = segment_size;
+      shmbus::parse_fsync(fsync, config);
       bool created = bus.create_topic(topic, config);
       std::cout << (created ? "created " : "exists ") << topic << '\n';
     } else if (*verify || *recover) {
@@ -215,7 +218,10 @@ int main(int argc, char** argv) {
                 << "\nlost       " << s.lost << "\nunblocked  " << s.unblocked << "\nevicted    " << s.evicted
                 << "\npublishers " << s.publishers << "\nsubscribers " << s.subscribers << '\n';
       if (s.kind == shmbus::TopicKind::kJournal) {
-        std::cout << "directory  " << s.config.data_dir << "\nsegment    " << s.config.segment_bytes << '\n';
+        std::cout << "directory  " << s.config.data_dir << "\nsegment    " << s.config.segment_bytes
+                  << "\nfsync      " << shmbus::to_string(s.config.fsync, s.config.fsync_interval)
+                  << "\nflushed    " << s.flushed_position << " (" << s.flushes << " flushes, " << s.flushed_records
+                  << " records)\n";
       }
     }
   } catch (const std::exception& e) {

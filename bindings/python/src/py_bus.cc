@@ -68,7 +68,8 @@ void PyBus::adopt(const std::shared_ptr<Closeable>& child) {
 
 bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
                          std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
-                         const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size) {
+                         const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
+                         const std::string& fsync) {
   auto lock = lock_releasing_gil(mu_);
   TopicConfig config;
   if (kind == "journal") {
@@ -78,6 +79,7 @@ bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capaci
   }
   if (dir) config.data_dir = *dir;
   if (segment_size) config.segment_bytes = *segment_size;
+  parse_fsync(fsync, config);
   if (capacity) config.capacity = *capacity;
   if (policy) config.policy = parse_policy(*policy);
   if (unblock_timeout) config.unblock_timeout = seconds_to_ms(*unblock_timeout, "unblock_timeout");
@@ -116,6 +118,10 @@ py::dict PyBus::stats(const std::string& name) {
   if (s.kind == TopicKind::kJournal) {
     d["data_dir"] = s.config.data_dir;
     d["segment_bytes"] = s.config.segment_bytes;
+    d["fsync"] = to_string(s.config.fsync, s.config.fsync_interval);
+    d["flushed_position"] = s.flushed_position;
+    d["flushes"] = s.flushes;
+    d["flushed_records"] = s.flushed_records;
   }
   return d;
 }
@@ -176,7 +182,7 @@ void register_bus(py::module_& m) {
       .def("create_topic", &PyBus::create_topic, py::arg("name"), py::kw_only(), py::arg("capacity") = py::none(),
            py::arg("policy") = py::none(), py::arg("unblock_timeout") = py::none(),
            py::arg("subscriber_timeout") = py::none(), py::arg("kind") = "memory", py::arg("dir") = py::none(),
-           py::arg("segment_size") = py::none(),
+           py::arg("segment_size") = py::none(), py::arg("fsync") = "never",
            "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus. "
            "False if it existed (it is left as it was).")
       .def("topic_exists", &PyBus::topic_exists, py::arg("name"))

@@ -22,7 +22,8 @@ class PyBus {
 
   bool create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
                     std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
-                    const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size);
+                    const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
+                    const std::string& fsync);
   bool topic_exists(const std::string& name);
   std::vector<std::string> topics();
   py::dict stats(const std::string& name);
