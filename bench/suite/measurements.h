@@ -32,13 +32,23 @@ struct Throughput {
 Percentiles floor_pingpong(BenchContext& ctx);
 // Single-thread memcpy between two 64 MiB buffers (larger than the caches), bytes/s.
 double memcpy_bandwidth(BenchContext& ctx);
-// shmbus one-way latency, 64 B: a ping topic and a pong topic, RTT/2.
-Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait);
+// shmbus one-way latency, 64 B: a ping topic and a pong topic, RTT/2. `journal`: journal topics
+// (segments in the scratch directory: the page cache, fsync never) instead of memory rings.
+Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait, bool journal = false);
 // A Unix-domain stream socket pair doing the same 64 B ping-pong with blocking reads.
 Percentiles socket_pingpong(BenchContext& ctx);
 // One publisher process streaming to one subscriber process (block policy); the subscriber
 // reads every payload byte. Counted at the subscriber.
-Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes);
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal = false);
+
+// Journal fsync `always`, `publishers` threads publishing 64 B records for a while, segments on
+// disk (TMPDIR or /var/tmp): how often it flushes and how many records share a flush.
+struct GroupCommit {
+  double messages_per_s = 0;
+  double flushes_per_s = 0;
+  double messages_per_flush = 0;
+};
+GroupCommit journal_group_commit(BenchContext& ctx, int publishers);
 // Publish rate of one process into an overwrite topic with `subscribers` subscriptions attached,
 // all in one peer process on the other CPU. `reading`: the peer polls them round-robin (their
 // reads pull the ring's lines over to its core); otherwise they stay attached and idle, which

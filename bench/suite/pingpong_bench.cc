@@ -32,10 +32,14 @@ bool take_one(Subscriber& sub, Payload& out) {
 
 }  // namespace
 
-Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait) {
+Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait, bool journal) {
   ScratchBus scratch(ctx.fresh_bus_path());
   TopicConfig config;
   config.capacity = kLatencyRing;
+  if (journal) {
+    config.kind = TopicKind::kJournal;
+    config.segment_bytes = 64 << 20;  // one segment holds the whole run: no creation mid-measure
+  }
   scratch.bus().create_topic("bench.ping", config);
   scratch.bus().create_topic("bench.pong", config);
   SharedBlock<std::atomic<uint32_t>> ready;

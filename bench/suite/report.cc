@@ -78,6 +78,19 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
     out.push_back({"fan-out, attached 0/1/4/16: (max - min) / max", fanout_spread(r.fanout_idle), 0.10, false});
   }
   if (r.fanout.size() > 1) out.push_back({"fan-out, reading 0/1/4/16: (max - min) / max", fanout_spread(r.fanout), 0.10, false});
+  // Journal topics (issue 3): fsync never, segments in the page cache.
+  if (r.journal_stream.count(64)) {
+    out.push_back({"journal 64 B stream, M msg/s", throughput_spread(r.journal_stream.at(64), &Throughput::messages_per_s).median / 1e6,
+                   10.0, true});
+  }
+  if (r.journal_stream.count(1024) && memcpy > 0) {
+    out.push_back({"journal 1 KiB stream / memcpy bandwidth",
+                   throughput_spread(r.journal_stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
+  }
+  if (!r.journal_spin.empty() && !r.spin.empty()) {
+    out.push_back({"journal spin p50 / memory spin p50", percentile_spread(r.journal_spin, &Percentiles::p50).median /
+                                                            percentile_spread(r.spin, &Percentiles::p50).median, 2.0, false});
+  }
   if (!r.block.empty() && !r.unix_socket.empty()) {
     out.push_back({"block one-way p50 / Unix socket p50",
                    percentile_spread(r.block, &Percentiles::p50).median / percentile_spread(r.unix_socket, &Percentiles::p50).median, 1.0, false});
@@ -103,6 +116,7 @@ std::string to_markdown(const SuiteResults& r) {
   latency_row("shmbus, spin", r.spin);
   latency_row("shmbus, block (futex)", r.block);
   latency_row("Unix socket (blocking)", r.unix_socket);
+  latency_row("shmbus journal topic, spin", r.journal_spin);
 
   out += "\n| throughput | median | spread |\n|---|---:|---:|\n";
   Spread memcpy = spread_of(r.memcpy_bytes_per_s);
@@ -122,6 +136,27 @@ std::string to_markdown(const SuiteResults& r) {
   };
   fanout_rows(r.fanout_idle, "attached");
   fanout_rows(r.fanout, "reading");
+  for (const auto& [size, runs] : r.journal_stream) {
+    Spread m = throughput_spread(runs, &Throughput::messages_per_s);
+    Spread b = throughput_spread(runs, &Throughput::bytes_per_s);
+    out += "| journal 1 → 1 stream " + std::to_string(size) + " B, M msg/s | " + fmt("%.2f", m.median / 1e6) + " | " +
+           spread_text(m, "%.2f", 1e6) + " |\n";
+    out += "| journal 1 → 1 stream " + std::to_string(size) + " B, GB/s | " + fmt("%.2f", b.median / 1e9) + " | " +
+           spread_text(b, "%.2f", 1e9) + " |\n";
+  }
+  if (!r.group_commit.empty()) {
+    out += "\n| journal fsync always, 64 B | publishers | M msg/s | flushes/s | msgs/flush |\n|---|---:|---:|---:|---:|\n";
+    for (const auto& [threads, runs] : r.group_commit) {
+      std::vector<double> m, f, per;
+      for (const GroupCommit& g : runs) {
+        m.push_back(g.messages_per_s);
+        f.push_back(g.flushes_per_s);
+        per.push_back(g.messages_per_flush);
+      }
+      out += "| group commit | " + std::to_string(threads) + " | " + fmt("%.3f", spread_of(m).median / 1e6) + " | " +
+             fmt("%.0f", spread_of(f).median) + " | " + fmt("%.1f", spread_of(per).median) + " |\n";
+    }
+  }
 
   out += "\n| target | measured | bar | |\n|---|---:|---:|---|\n";
   for (const Verdict& v : verdicts(r)) {
@@ -160,6 +195,31 @@ std::string to_json(const SuiteResults& r) {
   };
   fanout_json("fanout_attached_messages_per_s", r.fanout_idle);
   fanout_json("fanout_reading_messages_per_s", r.fanout);
+  out += "},\"journal\":{";
+  json_percentiles(out, "spin_ns", median_percentiles(r.journal_spin));
+  out += "\"stream\":{";
+  first = true;
+  for (const auto& [size, runs] : r.journal_stream) {
+    out += (first ? "\"" : ",\"") + std::to_string(size) + "\":{\"messages_per_s\":" +
+           fmt("%.0f", throughput_spread(runs, &Throughput::messages_per_s).median) +
+           ",\"bytes_per_s\":" + fmt("%.0f", throughput_spread(runs, &Throughput::bytes_per_s).median) + "}";
+    first = false;
+  }
+  out += "},\"fsync_always\":{";
+  first = true;
+  for (const auto& [threads, runs] : r.group_commit) {
+    std::vector<double> m, f, per;
+    for (const GroupCommit& g : runs) {
+      m.push_back(g.messages_per_s);
+      f.push_back(g.flushes_per_s);
+      per.push_back(g.messages_per_flush);
+    }
+    out += (first ? "\"" : ",\"") + std::to_string(threads) + "\":{\"messages_per_s\":" + fmt("%.0f", spread_of(m).median) +
+           ",\"flushes_per_s\":" + fmt("%.0f", spread_of(f).median) +
+           ",\"messages_per_flush\":" + fmt("%.2f", spread_of(per).median) + "}";
+    first = false;
+  }
+  out += "}";
   out += "},\"targets\":[";
   first = true;
   for (const Verdict& v : verdicts(r)) {

@@ -1,7 +1,9 @@
 // Throughput: one publisher streaming to one subscriber, and a publisher's rate under fan-out.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -40,9 +42,13 @@ void wait_ready(const StreamControl& control) {
 
 }  // namespace
 
-Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes) {
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) {
   ScratchBus scratch(ctx.fresh_bus_path());
-  scratch.bus().create_topic("bench.stream");  // defaults: 8 MiB ring, block
+  TopicConfig config;  // defaults: 8 MiB ring, block
+  if (journal) {
+    config.kind = TopicKind::kJournal;  // 64 MiB segments in the scratch directory, fsync never
+  }
+  scratch.bus().create_topic("bench.stream", config);
   SharedBlock<StreamControl> control;
   const WaitStrategy wait = ctx.cpus.shared ? WaitStrategy::kYield : WaitStrategy::kSpin;
   Subscriber sub = scratch.bus().subscriber("bench.stream", {StartAt::latest(), wait});
@@ -142,6 +148,50 @@ double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {
   control->stop.store(1, std::memory_order_relaxed);  // relaxed: a stop flag
   if (peer) peer->join();
   return static_cast<double>(published - window_published) / (now - window_start);
+}
+
+
+
+GroupCommit journal_group_commit(BenchContext& ctx, int publishers) {
+  ScratchBus scratch(ctx.fresh_bus_path());
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr ? tmp : "/var/tmp") + "/shmbus-bench-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw Error("benchmark: cannot make a directory in " + pattern);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{pattern};
+  TopicConfig config;
+  config.kind = TopicKind::kJournal;
+  config.data_dir = pattern;
+  config.fsync = FsyncPolicy::kAlways;
+  scratch.bus().create_topic("bench.durable", config);
+  const TopicStats before = scratch.bus().stats("bench.durable");
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> published{0};
+  std::vector<std::thread> threads;
+  const double start = BenchClock::seconds_now();
+  for (int t = 0; t < publishers; ++t) {
+    threads.emplace_back([&] {
+      Publisher pub = scratch.bus().publisher("bench.durable");
+      std::byte payload[64] = {};
+      uint64_t n = 0;
+      // Relaxed: a stop flag.
+      while (!stop.load(std::memory_order_relaxed)) n += pub.publish(std::span<const std::byte>(payload)).has_value();
+      published.fetch_add(n, std::memory_order_relaxed);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(ctx.stream_seconds));
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& t : threads) t.join();
+  const double seconds = BenchClock::seconds_now() - start;
+  const TopicStats after = scratch.bus().stats("bench.durable");
+  const double flushes = static_cast<double>(after.flushes - before.flushes);
+  const double messages = static_cast<double>(published.load(std::memory_order_relaxed));
+  return {messages / seconds, flushes / seconds, flushes > 0 ? messages / flushes : 0};
 }
 
 }  // namespace shmbus::bench

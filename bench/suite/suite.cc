@@ -68,6 +68,15 @@ SuiteResults run_suite(const SuiteOptions& options) {
       step(rep, "fanout-idle-" + std::to_string(subs), [&] { r.fanout_idle[subs].push_back(fanout_publish_rate(ctx, subs, false)); });
       step(rep, "fanout-reading-" + std::to_string(subs), [&] { r.fanout[subs].push_back(fanout_publish_rate(ctx, subs, true)); });
     }
+    step(rep, "journal-spin-pingpong", [&] { r.journal_spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin, true)); });
+    for (size_t size : kStreamSizes) {
+      step(rep, "journal-stream-" + std::to_string(size),
+           [&] { r.journal_stream[size].push_back(shmbus_stream(ctx, size, true)); });
+    }
+    for (int threads : {1, 2, 8}) {
+      step(rep, "journal-always-" + std::to_string(threads),
+           [&] { r.group_commit[threads].push_back(journal_group_commit(ctx, threads)); });
+    }
     step(rep, "block-pingpong", [&] { r.block.push_back(shmbus_pingpong(ctx, WaitStrategy::kBlock)); });
     step(rep, "socket-pingpong", [&] { r.unix_socket.push_back(socket_pingpong(ctx)); });
   }

@@ -27,6 +27,9 @@ struct SuiteResults {
   std::map<size_t, std::vector<Throughput>> stream;  // by payload bytes
   std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers
   std::map<int, std::vector<double>> fanout_idle;    // publish rate by attached, idle subscribers
+  std::vector<Percentiles> journal_spin;             // journal topics (fsync never)
+  std::map<size_t, std::vector<Throughput>> journal_stream;
+  std::map<int, std::vector<GroupCommit>> group_commit;  // fsync always, by publisher threads
 };
 
 // Runs each repetition as one pass over every measurement (floor first), so that drifts of a
