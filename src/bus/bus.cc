@@ -58,6 +58,9 @@ std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool 
   if (create && !fs::exists(topic_dir(name))) create_topic(name, topic_defaults());
   auto handle = topic::TopicHandle::open(topic_dir(name), writable ? log::Access::kReadWrite : log::Access::kReadOnly);
   std::lock_guard<std::mutex> guard(mutex);
+  // Threads that opened the topic at the same time all use the first handle: one set of
+  // mappings (and of journal segment makers) per process.
+  if (auto cached = open_topics[key].lock()) return cached;
   open_topics[key] = handle;
   return handle;
 }

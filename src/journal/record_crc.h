@@ -1,5 +1,7 @@
-// The checksum a journal record carries: CRC32C of every header byte except the commit word's
-// length (which the commit itself flips) and the crc field, then the headers and the payload.
+// The checksum a journal record carries: CRC32C of the header after the claim pair (timestamp,
+// headers length), then the headers and the payload. The claim pair (length, type, flags, epoch,
+// seq) is left out: other claimers' 16-byte CASes touch it while the owner computes the CRC, and
+// the scan checks those fields on its own (bounds, type, epoch, seq continuity).
 #pragma once
 
 #include <cstdint>
@@ -12,8 +14,9 @@ namespace shmbus::journal {
 
 // `len`: the record's length (header + headers + payload), positive.
 inline uint32_t record_crc(const std::byte* frame, size_t len) noexcept {
+  constexpr size_t kAfterPair = offsetof(log::RecordHeader, timestamp_ns);
   constexpr size_t kCrcAt = offsetof(log::RecordHeader, crc32c);
-  uint32_t c = crc32c({frame + 4, kCrcAt - 4});  // type, flags, epoch, seq, timestamp
+  uint32_t c = crc32c({frame + kAfterPair, kCrcAt - kAfterPair});  // timestamp
   return crc32c({frame + kCrcAt + 4, len - kCrcAt - 4}, c);  // headers_len, headers, payload
 }
 

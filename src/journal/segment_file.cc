@@ -12,6 +12,7 @@
 
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "topic/process_identity.h"
 
 namespace shmbus::journal {
 namespace {
@@ -63,7 +64,7 @@ std::vector<std::pair<uint64_t, std::string>> list_segments(const std::string& d
 
 bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode) {
   const std::string path = dir + "/" + segment_file_name(info.base_position);
-  const std::string temp = path + ".creating." + std::to_string(::getpid());
+  const std::string temp = path + ".creating." + topic::unique_suffix();
   Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (fd.get() < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the journal directory", ErrorKind::kIo);
   const uint64_t bytes = kSegmentHeaderBytes + info.segment_bytes;

@@ -1,5 +1,7 @@
 #include "journal/segment_set.h"
 
+#include <sys/mman.h>
+
 #include <filesystem>
 
 #include "journal/segment_file.h"
@@ -10,7 +12,28 @@
 namespace shmbus::journal {
 
 SegmentSet::SegmentSet(std::string dir, uint64_t segment_bytes, log::Access access)
-    : dir_(std::move(dir)), segment_bytes_(segment_bytes), access_(access) {}
+    : dir_(std::move(dir)), segment_bytes_(segment_bytes), access_(access) {
+  if (access_ == log::Access::kReadWrite) ahead_ = std::jthread([this](std::stop_token stop) { prepare_ahead(stop); });
+}
+
+SegmentSet::~SegmentSet() {
+  if (ahead_.joinable()) {
+    ahead_.request_stop();
+    ahead_cv_.notify_all();
+    ahead_.join();
+  }
+}
+
+void SegmentSet::prepare_ahead(std::stop_token stop) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    ahead_cv_.wait(lock, stop, [this] { return ahead_index_ != ~0ull; });
+    if (stop.stop_requested()) return;
+    const uint64_t index = ahead_index_;
+    ahead_index_ = ~0ull;
+    map_locked(index, /*create=*/true);
+  }
+}
 
 std::string SegmentSet::segment_path(uint64_t index) const {
   return dir_ + "/" + segment_file_name(index * segment_bytes_);
@@ -20,6 +43,15 @@ uint64_t SegmentSet::records_offset() const noexcept { return kSegmentHeaderByte
 
 std::byte* SegmentSet::segment(uint64_t index, bool create) noexcept {
   std::lock_guard lock(mu_);
+  std::byte* records = map_locked(index, create);
+  if (records != nullptr && create && ahead_.joinable() && mapped_.find(index + 1) == mapped_.end()) {
+    ahead_index_ = index + 1;
+    ahead_cv_.notify_one();
+  }
+  return records;
+}
+
+std::byte* SegmentSet::map_locked(uint64_t index, bool create) noexcept {
   auto it = mapped_.find(index);
   if (it != mapped_.end()) return it->second.data() + kSegmentHeaderBytes;
   try {
@@ -33,6 +65,10 @@ std::byte* SegmentSet::segment(uint64_t index, bool create) noexcept {
     log::MappedFile file = log::MappedFile::open(path, access_);
     log::check_file_header(file.data(), file.size(), log::FileKind::kSegment, path);
     if (file.size() != kSegmentHeaderBytes + segment_bytes_) return nullptr;
+#ifdef MADV_POPULATE_WRITE
+    // Fault the pages in now (best effort: older kernels say EINVAL), not one by one on publish.
+    ::madvise(file.data(), file.size(), access_ == log::Access::kReadWrite ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#endif
     std::byte* records = file.data() + kSegmentHeaderBytes;
     mapped_.emplace(index, std::move(file));
     return records;

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "log/log_storage.h"
 #include "log/mapped_file.h"
@@ -16,6 +18,7 @@ namespace shmbus::journal {
 class SegmentSet final : public log::SegmentSource {
  public:
   SegmentSet(std::string dir, uint64_t segment_bytes, log::Access access);
+  ~SegmentSet() override;
 
   std::byte* segment(uint64_t index, bool create) noexcept override;
   uint64_t first_position() const noexcept override;
@@ -27,8 +30,17 @@ class SegmentSet final : public log::SegmentSource {
   std::string dir_;
   uint64_t segment_bytes_;
   log::Access access_;
+  // Maps (and, when `create`, makes) segment `index`, its pages populated. Holds mu_.
+  std::byte* map_locked(uint64_t index, bool create) noexcept;
+  void prepare_ahead(std::stop_token stop);
+
   std::mutex mu_;  // segment() is the slow path: once per segment per object
   std::map<uint64_t, log::MappedFile> mapped_;
+  // Publishers: the segment after the one in use is made, mapped and faulted in by a
+  // background thread, so the publish that crosses into it does not pay for that.
+  std::condition_variable_any ahead_cv_;
+  uint64_t ahead_index_ = ~0ull;  // the segment to prepare next (guarded by mu_)
+  std::jthread ahead_;             // last: stopped before the mappings go
   // Relaxed everywhere: a hint for where readers may start, re-read from disk when asked.
   mutable std::atomic<uint64_t> first_position_{~0ull};
 };

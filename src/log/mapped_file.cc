@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "shmbus/error.h"
+#include "topic/process_identity.h"
 
 namespace shmbus::log {
 namespace bi = boost::interprocess;
@@ -40,7 +41,7 @@ MappedFile MappedFile::open(const std::string& path, Access access) {
 
 bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
                         const std::function<void(std::byte*)>& init) {
-  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  std::string temp = path + ".tmp." + topic::unique_suffix();
   int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions", ErrorKind::kIo);
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {

@@ -68,6 +68,8 @@ bool owner_alive(uint64_t token) noexcept {
   return make_token(pid, st.start) == token;
 }
 
+std::string unique_suffix() { return std::to_string(::getpid()) + "." + std::to_string(::gettid()); }
+
 int64_t monotonic_ns() noexcept {
   timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);

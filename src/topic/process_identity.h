@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace shmbus::topic {
 
@@ -12,6 +13,10 @@ inline uint32_t token_pid(uint64_t token) noexcept { return static_cast<uint32_t
 // False only when the owner is certainly gone: no such pid, or the pid now belongs to a process
 // that started at another time. A process we may not signal (another user) counts as alive.
 bool owner_alive(uint64_t token) noexcept;
+
+// A suffix for temporary file names that no other thread or process uses at the same time
+// ("PID.TID"): creators racing in one process must not share a temporary file.
+std::string unique_suffix();
 
 // CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds (vDSO: no syscall).
 int64_t monotonic_ns() noexcept;

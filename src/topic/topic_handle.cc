@@ -107,7 +107,7 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
   // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
   const fs::path target(dir);
   const std::string temp =
-      (target.parent_path() / ("." + target.filename().string() + ".creating." + std::to_string(::getpid()))).string();
+      (target.parent_path() / ("." + target.filename().string() + ".creating." + unique_suffix())).string();
   fs::remove_all(temp);
   fs::create_directory(temp);
   fs::permissions(temp, static_cast<fs::perms>(mode | 0100 | 0010), fs::perm_options::replace);

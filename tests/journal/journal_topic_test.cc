@@ -192,17 +192,23 @@ TEST(JournalFsync, ConcurrentPublishersAllGetDurableRecords) {
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("group", fsync_config(data.path(), FsyncPolicy::kAlways)));
   std::atomic<int> failures{0};
+  std::atomic<int> first_error{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       Publisher pub = bus.publisher("group");
       for (uint64_t i = 0; i < kEach; ++i) {
-        if (!pub.publish(payload_for(i))) failures.fetch_add(1);
+        Result<uint64_t> r = pub.publish(payload_for(i));
+        if (!r) {
+          failures.fetch_add(1);
+          int none = 0;
+          first_error.compare_exchange_strong(none, static_cast<int>(r.error()));
+        }
       }
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << to_string(static_cast<Errc>(first_error.load()));
   TopicStats s = bus.stats("group");
   EXPECT_EQ(s.flushed_position, s.tail_position);
   EXPECT_EQ(s.flushed_records, kThreads * kEach);
