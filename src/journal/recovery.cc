@@ -144,15 +144,16 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
     expected_base = info.base_position + info.segment_bytes;
     const bool last = i + 1 == segments.size();
     const bool truncated = actual_bytes < file_bytes;
-    bool damaged = s.stop != SegmentScan::Stop::kClean || (!last && !s.full);
+    const bool damaged = s.stop != SegmentScan::Stop::kClean || (!last && !s.full);
     if (truncated) {
       c.problems.push_back(path + ": file is " + std::to_string(actual_bytes) + " bytes, its header says " +
                            std::to_string(file_bytes) + " (truncated)");
     }
     if (s.stop != SegmentScan::Stop::kClean) c.problems.push_back(path + ": " + s.problem);
-    if (s.stop == SegmentScan::Stop::kClean && !last && !s.full) {
-      // Publishers make the next segment ahead of need: empty segments after the end are fine.
-      if (only_empty_segments_follow(segments, i + 1)) return c;
+    // Publishers make the next segment ahead of need: empty segments after the end are fine.
+    const bool ends_here = s.stop == SegmentScan::Stop::kClean && !last && !s.full &&
+                           only_empty_segments_follow(segments, i + 1);
+    if (s.stop == SegmentScan::Stop::kClean && !last && !s.full && !ends_here) {
       c.problems.push_back(path + ": offset " + std::to_string(s.end) + ": the segment ends early but is not the last");
     }
     c.cut_bytes += s.dirty_bytes;
@@ -165,6 +166,7 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
       if (truncated) io.restore_size(file_bytes);
       io.sync();
     }
+    if (ends_here) return c;
     if (damaged || truncated) {
       if (repair && !last) move_aside(segments, i + 1, c);
       if (!last) return c;

@@ -125,9 +125,13 @@ TEST(JournalTopic, APublisherKilledMidStreamLeavesARecoverableJournal) {
   // A survivor keeps publishing (helping past, or through, whatever the dead writer left).
   Publisher survivor = bus.publisher("events");
   ASSERT_TRUE(survivor.publish(std::string_view("survivor")));
-  journal::check_journal(data.path(), true);  // what `shmbus journal recover` does
+  journal::JournalCheck repair = journal::check_journal(data.path(), true);  // `shmbus journal recover`
   journal::JournalCheck c = journal::check_journal(data.path(), false);
-  EXPECT_TRUE(c.healthy()) << (c.problems.empty() ? "" : c.problems[0]);
+  EXPECT_TRUE(c.healthy()) << (c.problems.empty() ? "" : c.problems[0]) << " abandoned " << c.abandoned << " cut "
+                           << c.cut_bytes << "; the repair found " << repair.abandoned << " abandoned, "
+                           << repair.cut_bytes << " bytes to cut, " << repair.segments << " segments; end "
+                           << repair.end_position << " vs " << c.end_position << " next " << repair.next_seq << " vs "
+                           << c.next_seq;
   // Every seq handed out is a record or a voided claim: the dead writer's last claim (if it was
   // in flight) was voided by the repair, and the tail had not yet been moved past it.
   EXPECT_EQ(c.next_seq, c.records + c.voided);

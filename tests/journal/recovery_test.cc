@@ -196,3 +196,30 @@ TEST(JournalRecovery, GarbageInsteadOfASegmentIsNotAShmbusFile) {
 
 }  // namespace
 }  // namespace shmbus::journal
+
+namespace shmbus::journal {
+namespace {
+
+// Publishers make the next segment before they need it: an empty segment after the last one
+// in use is no damage, and a repair still fixes the segment before it.
+TEST(JournalRecovery, AnEmptySegmentMadeAheadIsFineAndRepairStillReachesTheOneBefore) {
+  JournalDir d;
+  SegmentInfo first{0, 0, kSegment, 0, {}};
+  ASSERT_TRUE(create_segment(d.path(), first));
+  test::SegmentBuilder b(kSegment, 0, 0);
+  b.record("kept");
+  b.abandoned(24);
+  JournalDir::write_records(d.segment_path(0), b.bytes());
+  ASSERT_TRUE(create_segment(d.path(), SegmentInfo{kSegment, ~0ull, kSegment, 1, {}}));  // made ahead, empty
+  JournalCheck c = check_journal(d.path(), false);
+  EXPECT_TRUE(c.problems.empty()) << c.problems[0];
+  EXPECT_EQ(c.abandoned, 1u);
+  check_journal(d.path(), true);
+  JournalCheck after = check_journal(d.path(), false);
+  EXPECT_TRUE(after.healthy());
+  EXPECT_EQ(after.voided, 1u);
+  EXPECT_EQ(after.records, 1u);
+}
+
+}  // namespace
+}  // namespace shmbus::journal
