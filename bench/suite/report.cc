@@ -51,6 +51,30 @@ double fanout_spread(const std::map<int, std::vector<double>>& fanout) {
   return hi > 0 ? (hi - lo) / hi : 0;
 }
 
+// Medians of each figure of a group-commit measurement over the runs.
+GroupCommit median_group_commit(const std::vector<GroupCommit>& runs) {
+  std::vector<double> m, f, per;
+  for (const GroupCommit& g : runs) {
+    m.push_back(g.messages_per_s);
+    f.push_back(g.flushes_per_s);
+    per.push_back(g.messages_per_flush);
+  }
+  return {spread_of(m).median, spread_of(f).median, spread_of(per).median};
+}
+
+// {"64":{"messages_per_s":..,"bytes_per_s":..},...}: medians of a stream measurement by size.
+std::string stream_json(const std::map<size_t, std::vector<Throughput>>& stream) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [size, runs] : stream) {
+    out += (first ? "\"" : ",\"") + std::to_string(size) + "\":{\"messages_per_s\":" +
+           fmt("%.0f", throughput_spread(runs, &Throughput::messages_per_s).median) +
+           ",\"bytes_per_s\":" + fmt("%.0f", throughput_spread(runs, &Throughput::bytes_per_s).median) + "}";
+    first = false;
+  }
+  return out + "}";
+}
+
 void json_percentiles(std::string& out, const char* name, const Percentiles& p, bool last = false) {
   out += std::string("\"") + name + "\":{\"p50\":" + fmt("%.1f", p.p50) + ",\"p99\":" + fmt("%.1f", p.p99) +
          ",\"p999\":" + fmt("%.1f", p.p999) + ",\"p9999\":" + fmt("%.1f", p.p9999) + ",\"max\":" + fmt("%.1f", p.max) + "}";
@@ -147,14 +171,9 @@ std::string to_markdown(const SuiteResults& r) {
   if (!r.group_commit.empty()) {
     out += "\n| journal fsync always, 64 B | publishers | M msg/s | flushes/s | msgs/flush |\n|---|---:|---:|---:|---:|\n";
     for (const auto& [threads, runs] : r.group_commit) {
-      std::vector<double> m, f, per;
-      for (const GroupCommit& g : runs) {
-        m.push_back(g.messages_per_s);
-        f.push_back(g.flushes_per_s);
-        per.push_back(g.messages_per_flush);
-      }
-      out += "| group commit | " + std::to_string(threads) + " | " + fmt("%.3f", spread_of(m).median / 1e6) + " | " +
-             fmt("%.0f", spread_of(f).median) + " | " + fmt("%.1f", spread_of(per).median) + " |\n";
+      const GroupCommit g = median_group_commit(runs);
+      out += "| group commit | " + std::to_string(threads) + " | " + fmt("%.3f", g.messages_per_s / 1e6) + " | " +
+             fmt("%.0f", g.flushes_per_s) + " | " + fmt("%.1f", g.messages_per_flush) + " |\n";
     }
   }
 
@@ -177,46 +196,27 @@ std::string to_json(const SuiteResults& r) {
   json_percentiles(out, "spin", median_percentiles(r.spin));
   json_percentiles(out, "block", median_percentiles(r.block));
   json_percentiles(out, "unix_socket", median_percentiles(r.unix_socket), true);
-  out += "},\"throughput\":{";
-  bool first = true;
-  for (const auto& [size, runs] : r.stream) {
-    out += (first ? "\"" : ",\"") + std::to_string(size) + "\":{\"messages_per_s\":" +
-           fmt("%.0f", throughput_spread(runs, &Throughput::messages_per_s).median) +
-           ",\"bytes_per_s\":" + fmt("%.0f", throughput_spread(runs, &Throughput::bytes_per_s).median) + "}";
-    first = false;
-  }
+  out += "},\"throughput\":" + stream_json(r.stream);
   auto fanout_json = [&](const char* name, const std::map<int, std::vector<double>>& fanout) {
-    out += std::string("},\"") + name + "\":{";
+    out += std::string(",\"") + name + "\":{";
     bool first_entry = true;
     for (const auto& [subs, runs] : fanout) {
       out += (first_entry ? "\"" : ",\"") + std::to_string(subs) + "\":" + fmt("%.0f", spread_of(runs).median);
       first_entry = false;
     }
+    out += "}";
   };
   fanout_json("fanout_attached_messages_per_s", r.fanout_idle);
   fanout_json("fanout_reading_messages_per_s", r.fanout);
-  out += "},\"journal\":{";
+  out += ",\"journal\":{";
   json_percentiles(out, "spin_ns", median_percentiles(r.journal_spin));
-  out += "\"stream\":{";
-  first = true;
-  for (const auto& [size, runs] : r.journal_stream) {
-    out += (first ? "\"" : ",\"") + std::to_string(size) + "\":{\"messages_per_s\":" +
-           fmt("%.0f", throughput_spread(runs, &Throughput::messages_per_s).median) +
-           ",\"bytes_per_s\":" + fmt("%.0f", throughput_spread(runs, &Throughput::bytes_per_s).median) + "}";
-    first = false;
-  }
-  out += "},\"fsync_always\":{";
-  first = true;
+  out += "\"stream\":" + stream_json(r.journal_stream) + ",\"fsync_always\":{";
+  bool first = true;
   for (const auto& [threads, runs] : r.group_commit) {
-    std::vector<double> m, f, per;
-    for (const GroupCommit& g : runs) {
-      m.push_back(g.messages_per_s);
-      f.push_back(g.flushes_per_s);
-      per.push_back(g.messages_per_flush);
-    }
-    out += (first ? "\"" : ",\"") + std::to_string(threads) + "\":{\"messages_per_s\":" + fmt("%.0f", spread_of(m).median) +
-           ",\"flushes_per_s\":" + fmt("%.0f", spread_of(f).median) +
-           ",\"messages_per_flush\":" + fmt("%.2f", spread_of(per).median) + "}";
+    const GroupCommit g = median_group_commit(runs);
+    out += (first ? "\"" : ",\"") + std::to_string(threads) + "\":{\"messages_per_s\":" + fmt("%.0f", g.messages_per_s) +
+           ",\"flushes_per_s\":" + fmt("%.0f", g.flushes_per_s) +
+           ",\"messages_per_flush\":" + fmt("%.2f", g.messages_per_flush) + "}";
     first = false;
   }
   out += "}";
