@@ -5,32 +5,26 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <string>
 
+#include "scratch_bus.h"
 #include "shmbus/shmbus.h"
 
 namespace {
 
-class ScratchBus {
- public:
-  ScratchBus() : path_("/dev/shm/shmbus-micro-" + std::to_string(::getpid())) { std::filesystem::remove_all(path_); }
-  ~ScratchBus() { std::filesystem::remove_all(path_); }
-  shmbus::Bus open(shmbus::Policy policy) {
-    shmbus::Bus bus = shmbus::Bus::open(path_);
+// A throw-away bus (bench/suite/scratch_bus.h) with one topic, "micro", of `policy`.
+struct MicroBus : shmbus::bench::ScratchBus {
+  explicit MicroBus(shmbus::Policy policy)
+      : ScratchBus("/dev/shm/shmbus-micro-" + std::to_string(::getpid())) {
     shmbus::TopicConfig config;
     config.policy = policy;
-    bus.create_topic("micro", config);
-    return bus;
+    bus().create_topic("micro", config);
   }
-
- private:
-  std::string path_;
 };
 
 void BM_Publish(benchmark::State& state) {
-  ScratchBus scratch;
-  shmbus::Bus bus = scratch.open(shmbus::Policy::kOverwrite);
+  MicroBus scratch(shmbus::Policy::kOverwrite);
+  shmbus::Bus& bus = scratch.bus();
   shmbus::Publisher pub = bus.publisher("micro");
   std::string payload(static_cast<size_t>(state.range(0)), 'x');
   for (auto _ : state) {
@@ -42,8 +36,8 @@ void BM_Publish(benchmark::State& state) {
 BENCHMARK(BM_Publish)->Arg(8)->Arg(64)->Arg(1024)->Arg(16384);
 
 void BM_ClaimCommit(benchmark::State& state) {
-  ScratchBus scratch;
-  shmbus::Bus bus = scratch.open(shmbus::Policy::kOverwrite);
+  MicroBus scratch(shmbus::Policy::kOverwrite);
+  shmbus::Bus& bus = scratch.bus();
   shmbus::Publisher pub = bus.publisher("micro");
   for (auto _ : state) {
     shmbus::Result<shmbus::Claim> claim = pub.claim(64);
@@ -55,8 +49,8 @@ void BM_ClaimCommit(benchmark::State& state) {
 BENCHMARK(BM_ClaimCommit);
 
 void BM_PublishWithHeaders(benchmark::State& state) {
-  ScratchBus scratch;
-  shmbus::Bus bus = scratch.open(shmbus::Policy::kOverwrite);
+  MicroBus scratch(shmbus::Policy::kOverwrite);
+  shmbus::Bus& bus = scratch.bus();
   shmbus::Publisher pub = bus.publisher("micro");
   const shmbus::Header headers[] = {{"type", "OrderPlaced"}, {"tenant", "acme"}};
   std::string payload(64, 'x');
@@ -70,9 +64,9 @@ BENCHMARK(BM_PublishWithHeaders);
 // Publish then poll it back in one thread, per policy: block pays the subscriber-position
 // bookkeeping, overwrite the seqlock copy.
 void BM_PublishPoll(benchmark::State& state) {
-  ScratchBus scratch;
   const auto policy = static_cast<shmbus::Policy>(state.range(0));
-  shmbus::Bus bus = scratch.open(policy);
+  MicroBus scratch(policy);
+  shmbus::Bus& bus = scratch.bus();
   shmbus::Subscriber sub = bus.subscriber("micro", {shmbus::StartAt::latest(), shmbus::WaitStrategy::kSpin});
   shmbus::Publisher pub = bus.publisher("micro");
   std::string payload(64, 'x');

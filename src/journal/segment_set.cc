@@ -79,12 +79,11 @@ std::byte* SegmentSet::map_locked(uint64_t index, bool create) noexcept {
 
 uint64_t SegmentSet::first_position() const noexcept {
   try {
-    auto segments = list_segments(dir_);
-    first_position_.store(segments.empty() ? 0 : segments.front().first, std::memory_order_relaxed);
+    auto segments = list_segments(dir_);  // retention may have removed old ones: ask the disk
+    return segments.empty() ? 0 : segments.front().first;
   } catch (const std::exception&) {
+    return 0;
   }
-  const uint64_t first = first_position_.load(std::memory_order_relaxed);
-  return first == ~0ull ? 0 : first;
 }
 
 }  // namespace shmbus::journal

@@ -3,7 +3,6 @@
 // pointers that publishers, subscribers and Python views hold stay valid.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -41,8 +40,6 @@ class SegmentSet final : public log::SegmentSource {
   std::condition_variable_any ahead_cv_;
   uint64_t ahead_index_ = ~0ull;  // the segment to prepare next (guarded by mu_)
   std::jthread ahead_;             // last: stopped before the mappings go
-  // Relaxed everywhere: a hint for where readers may start, re-read from disk when asked.
-  mutable std::atomic<uint64_t> first_position_{~0ull};
 };
 
 }  // namespace shmbus::journal

@@ -48,6 +48,11 @@ class LogStorage {
   uint64_t lap_bytes() const noexcept { return mask_ + 1; }
   // A ring overwrites its oldest bytes; a journal never does (lapping is a ring's notion).
   bool reuses_space() const noexcept { return source_ == nullptr; }
+  // True if, with the tail at `tail`, the bytes at `position` may belong to a newer lap: a
+  // claimer takes the pair at the tail before moving it, so a tail exactly a lap ahead counts.
+  bool lapped(uint64_t position, uint64_t tail) const noexcept {
+    return reuses_space() && tail >= position + lap_bytes();
+  }
   // The oldest position a reader can start at, given the tail.
   uint64_t earliest(uint64_t tail) const noexcept {
     if (source_ != nullptr) return source_->first_position();

@@ -74,7 +74,7 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
   // tail is past `position`, the pair read after it is what this lap's claimer wrote (or later).
   const uint64_t tail_position = tail.position.load(std::memory_order_acquire);
   if (tail_position <= position) return v;  // kEmpty: leftovers that happen to look claimed
-  if (log.reuses_space() && tail_position >= position + log.lap_bytes()) {
+  if (log.lapped(position, tail_position)) {
     v.state = FrameState::kLapped;
     return v;
   }

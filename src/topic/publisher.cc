@@ -116,9 +116,13 @@ Result<Claim> PublisherImpl::claim(size_t payload_bytes, std::span<const Header>
   return out;
 }
 
+log::ClaimedFrame PublisherImpl::frame_of(const Claim& claim) noexcept {
+  return {claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
+}
+
 Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
-  log::ClaimedFrame c{claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
+  const log::ClaimedFrame c = frame_of(claim);
   claim.frame_ = nullptr;
   if (checksum_) {  // journal records carry a CRC32C of everything but the commit word's length
     const auto len = static_cast<size_t>(-log::CommitWord::decode(c.claimed_word).len);
@@ -148,7 +152,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
 void PublisherImpl::abort(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return;
   log::void_frame(claim.frame_, claim.claimed_word_);
-  log::release_frame(meta_.tail, {claim.position_, claim.seq_, claim.frame_, claim.claimed_word_});
+  log::release_frame(meta_.tail, frame_of(claim));
   claim.frame_ = nullptr;
 }
 
@@ -169,7 +173,7 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
   // A publisher stalled for a whole lap of an overwrite ring finds its frame re-claimed: do
   // not copy into someone else's record (the commit would fail anyway).
   if (log::commit_word(c->frame_).load(std::memory_order_relaxed) != c->claimed_word_) {
-    log::release_frame(meta_.tail, {c->position_, c->seq_, c->frame_, c->claimed_word_});
+    log::release_frame(meta_.tail, frame_of(*c));
     c->frame_ = nullptr;
     return Errc::kAbandoned;
   }

@@ -42,14 +42,12 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
   log::TailValue t = log::read_tail_exact(meta_.tail);
   if (start.kind == StartAt::Kind::kLatest) {
     expected_seq_ = t.seq;
-    seq_known_ = true;
     return t.position;
   }
   uint64_t oldest = storage_.earliest(t.position);
   uint64_t p = start.kind == StartAt::Kind::kEarliest ? oldest : start.position;
   if (p == t.position) {
     expected_seq_ = t.seq;
-    seq_known_ = true;
     return p;
   }
   // Range and alignment first: a misaligned position must not even be read as a commit word.
@@ -65,26 +63,22 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
   }
   if (v.state == log::FrameState::kData) {
     expected_seq_ = log::header_of(v.bytes)->seq;
-    seq_known_ = true;
   }
   return p;
 }
 
 bool SubscriberImpl::lapped_by_tail() const noexcept {
-  // Acquire: pairs with cas_tail(). A tail a whole lap ahead (or more) may already have claimed
-  // the word at our offset: the claim CAS comes before the tail moves past it (claim.h).
-  if (!storage_.reuses_space()) return false;  // a journal is never overwritten
-  return meta_.tail.position.load(std::memory_order_acquire) >= position_ + lap_;
+  // Acquire: pairs with cas_tail().
+  return storage_.lapped(position_, meta_.tail.position.load(std::memory_order_acquire));
 }
 
 // Lapped: everything from position_ up to the tail may be overwritten. The tail is the one
 // frame start we know for sure, and its seq tells exactly how many records we skip.
 void SubscriberImpl::jump_to_tail() noexcept {
   log::TailValue t = log::read_tail_exact(meta_.tail);
-  if (seq_known_ && t.seq > expected_seq_) lost_ += t.seq - expected_seq_;
+  if (expected_seq_ != log::kUnknownSeq && t.seq > expected_seq_) lost_ += t.seq - expected_seq_;
   position_ = t.position;
   expected_seq_ = t.seq;
-  seq_known_ = true;
   // Relaxed: statistics.
   meta_.subscribers[slot_.index].lost.store(lost_, std::memory_order_relaxed);
   publish_position();
@@ -96,7 +90,7 @@ bool SubscriberImpl::deliver(const std::byte* bytes, log::CommitWord word, uint6
   const size_t len = static_cast<size_t>(word.len);
   const size_t headers_len = h->headers_len;
   // read_frame checked the ring's bytes; a copy may have raced a writer, so check it again.
-  if (overwrite_ && (headers_len > len - log::kHeaderBytes || (seq_known_ && h->seq != expected_seq_))) return false;
+  if (overwrite_ && (headers_len > len - log::kHeaderBytes || (expected_seq_ != log::kUnknownSeq && h->seq != expected_seq_))) return false;
   Message m;
   m.topic = topic_->name();
   m.position = position_;
@@ -105,7 +99,6 @@ bool SubscriberImpl::deliver(const std::byte* bytes, log::CommitWord word, uint6
   if (headers_len != 0) m.headers = HeadersView({bytes + log::kHeaderBytes, headers_len});
   m.payload = {bytes + log::kHeaderBytes + headers_len, len - log::kHeaderBytes - headers_len};
   expected_seq_ = h->seq + 1;
-  seq_known_ = true;
   position_ += frame_bytes;
   ++received_;
   handler(m);
@@ -120,12 +113,12 @@ SubscriberImpl::CopyResult SubscriberImpl::copy_batch(size_t max, CopiedFrame (&
   count = 0;
   size_t used = 0, records = 0;
   uint64_t p = position_;
-  uint64_t seq = expected_seq();
+  uint64_t seq = expected_seq_;
   while (count < kCopyBatch && records < max) {
     log::FrameView v = log::read_frame(storage_, meta_.tail, p, seq);
     if (v.state == log::FrameState::kPadding) {
       batch[count++] = {p, v.word, v.frame_bytes, 0};
-      if ((v.word.flags & log::kFlagVoided) && seq != log::kUnknownSeq) ++seq;  // see poll()
+      if (seq != log::kUnknownSeq) seq += log::seq_step(v.word);  // see skip_padding()
     } else if (v.state == log::FrameState::kData && used + v.frame_bytes <= copy_.size()) {
       seq = log::header_of(v.bytes)->seq + 1;
       std::memcpy(copy_.data() + used, v.bytes, v.frame_bytes);
@@ -166,8 +159,7 @@ bool SubscriberImpl::deliver_copies(MessageHandler& handler, size_t max, size_t&
   for (size_t i = 0; i < count; ++i) {
     const CopiedFrame& f = batch[i];
     if (f.word.type == log::kTypePadding) {
-      if (f.word.flags & log::kFlagVoided) ++expected_seq_;  // see poll()
-      position_ += f.frame_bytes;
+      skip_padding(f.word, f.frame_bytes);
       continue;
     }
     if (!deliver(copy_.data() + f.offset, f.word, f.frame_bytes, handler)) return false;
@@ -176,13 +168,20 @@ bool SubscriberImpl::deliver_copies(MessageHandler& handler, size_t max, size_t&
   return true;
 }
 
+// Padding takes no seq, but a voided claim took one (log::seq_step): step over it too, so that
+// it is not counted as lost if we are lapped later.
+void SubscriberImpl::skip_padding(log::CommitWord word, uint64_t frame_bytes) noexcept {
+  if (expected_seq_ != log::kUnknownSeq) expected_seq_ += log::seq_step(word);
+  position_ += frame_bytes;
+}
+
 Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
   if (!topic::still_attached(meta_, slot_)) reattach();
   size_t delivered = 0;
   Errc status = Errc::kOk;
   bool caught_up = false;
   while (delivered < max && status == Errc::kOk && !caught_up) {
-    log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq());
+    log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_);
     switch (v.state) {
       case log::FrameState::kEmpty:
         caught_up = true;
@@ -191,22 +190,14 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
         caught_up = !maybe_unblock(v, 0);
         break;
       case log::FrameState::kPadding:
-        // A voided claim consumed a seq (claim.h:seq_step): step over it so that it is not
-        // counted as lost if we are lapped later.
-        if (v.word.flags & log::kFlagVoided) ++expected_seq_;
-        position_ += v.frame_bytes;
+        skip_padding(v.word, v.frame_bytes);
         break;
       case log::FrameState::kLapped:
-        // A newer lap's word is only believed if the tail agrees; garbage can look like one.
+      case log::FrameState::kCorrupt:
+        // A newer lap's word, or garbage because a newer lap is being written over it: believed
+        // only if the tail agrees, since garbage can look like anything.
         if (lapped_by_tail()) {
           jump_to_tail();
-        } else {
-          status = Errc::kCorrupt;
-        }
-        break;
-      case log::FrameState::kCorrupt:
-        if (lapped_by_tail()) {
-          jump_to_tail();  // garbage because a newer lap is being written over it
         } else {
           status = Errc::kCorrupt;
         }
@@ -311,13 +302,13 @@ bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) 
 }
 
 bool SubscriberImpl::ready() noexcept {
-  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq(), std::memory_order_seq_cst);
+  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_, std::memory_order_seq_cst);
   return v.state != log::FrameState::kEmpty && v.state != log::FrameState::kPending;
 }
 
 bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
   if (!topic::still_attached(meta_, slot_)) return true;
-  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq());
+  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_);
   return v.state == log::FrameState::kPending && maybe_unblock(v, now_ns);
 }
 

@@ -82,8 +82,7 @@ class SubscriberImpl {
   bool deliver_copies(MessageHandler& handler, size_t max, size_t& delivered) noexcept;
   void jump_to_tail() noexcept;
   bool lapped_by_tail() const noexcept;
-  // The seq the record at position_ must carry (read.h), if we know it.
-  uint64_t expected_seq() const noexcept { return seq_known_ ? expected_seq_ : log::kUnknownSeq; }
+  void skip_padding(log::CommitWord word, uint64_t frame_bytes) noexcept;
   bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
   void publish_position() noexcept;
   bool position_due() noexcept;
@@ -99,8 +98,9 @@ class SubscriberImpl {
   topic::SlotHandle slot_;
   uint64_t position_ = 0;
   uint64_t published_position_ = 0;
-  uint64_t expected_seq_ = 0;  // seq of the next record; lapping counts the gap as lost
-  bool seq_known_ = false;
+  // The seq the record at position_ must carry (read.h), or log::kUnknownSeq until a record or
+  // the tail tells us; lapping counts the gap as lost.
+  uint64_t expected_seq_ = log::kUnknownSeq;
   uint64_t received_ = 0;
   uint64_t lost_ = 0;
   // A claimed frame at our position that does not commit: when we first saw it, how often.

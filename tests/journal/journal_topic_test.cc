@@ -41,17 +41,9 @@ std::vector<std::string> read_all(Subscriber& sub, uint64_t count) {
   return got;
 }
 
-class TempDir {
- public:
-  TempDir() : path_("/tmp/shmbus-journal-topic-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
-    std::filesystem::remove_all(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
+// Journal data on disk, as users keep it.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("/tmp", "journal-topic") {}
 };
 
 TEST(JournalTopic, PublishAndSubscribeAcrossManySegments) {

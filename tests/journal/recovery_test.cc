@@ -21,19 +21,14 @@ constexpr int kRecordsPerSegment = 40;  // 40 x 64-byte frames, then end-of-segm
 
 class JournalDir {
  public:
-  JournalDir() : path_("/tmp/shmbus-journal-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~JournalDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return dir_.path(); }
 
   // Writes `count` segments; the last holds `last_records` records and no padding.
   void write(int count, int last_records) {
     uint64_t seq = 0;
     for (int i = 0; i < count; ++i) {
       SegmentInfo info{static_cast<uint64_t>(i) * kSegment, seq, kSegment, static_cast<uint16_t>(i), {}};
-      ASSERT_TRUE(create_segment(path_, info));
+      ASSERT_TRUE(create_segment(path(), info));
       test::SegmentBuilder b(kSegment, info.epoch, seq);
       const bool last = i + 1 == count;
       for (int r = 0; r < (last ? last_records : kRecordsPerSegment); ++r) {
@@ -44,7 +39,7 @@ class JournalDir {
       write_records(segment_path(i), b.bytes());
     }
   }
-  std::string segment_path(int i) const { return path_ + "/" + segment_file_name(static_cast<uint64_t>(i) * kSegment); }
+  std::string segment_path(int i) const { return path() + "/" + segment_file_name(static_cast<uint64_t>(i) * kSegment); }
   static void write_records(const std::string& path, const std::vector<std::byte>& data) {
     int fd = ::open(path.c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
@@ -59,8 +54,7 @@ class JournalDir {
   }
 
  private:
-  static inline int counter_ = 0;
-  std::string path_;
+  test::TempDir dir_{"/tmp", "journal-test", /*make=*/true};
 };
 
 bool mentions(const JournalCheck& c, const std::string& text) {

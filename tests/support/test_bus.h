@@ -17,23 +17,33 @@
 
 namespace shmbus::test {
 
-// A bus in its own directory under /dev/shm, removed when the test ends.
-class TempBus {
+// A directory of its own (`root`/shmbus-`what`-PID-N), removed when the test ends; made empty
+// if `make`, else only its name is reserved.
+class TempDir {
  public:
-  TempBus() {
+  TempDir(const std::string& root, const std::string& what, bool make = false) {
     static std::atomic<int> counter{0};
-    path_ = "/dev/shm/shmbus-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    path_ = root + "/shmbus-" + what + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     std::filesystem::remove_all(path_);
+    if (make) std::filesystem::create_directories(path_);
   }
-  ~TempBus() { std::filesystem::remove_all(path_); }
-  TempBus(const TempBus&) = delete;
-  TempBus& operator=(const TempBus&) = delete;
-
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
-  Bus open(const BusOptions& options = {}) const { return Bus::open(path_, options); }
 
  private:
   std::string path_;
+};
+
+// A bus in its own directory under /dev/shm, removed when the test ends.
+class TempBus {
+ public:
+  const std::string& path() const { return dir_.path(); }
+  Bus open(const BusOptions& options = {}) const { return Bus::open(dir_.path(), options); }
+
+ private:
+  TempDir dir_{"/dev/shm", "test"};
 };
 
 // A topic configuration for tests: ring bytes and policy, other fields at their defaults.

@@ -5,7 +5,6 @@
 #include <chrono>
 
 #include "py_errors.h"
-#include "topic/publisher_impl.h"
 
 namespace shmbus::python {
 namespace {
@@ -128,10 +127,7 @@ py::dict PyBus::stats(const std::string& name) {
 
 std::shared_ptr<PyPublisher> PyBus::publisher(const std::string& topic) {
   auto lock = lock_releasing_gil(mu_);
-  Publisher p = bus().publisher(topic);
-  const Policy policy = p.impl()->policy();
-  std::shared_ptr<const void> mapping = p.impl()->mapping_keepalive();
-  auto out = std::make_shared<PyPublisher>(std::move(p), policy, std::move(mapping));
+  auto out = std::make_shared<PyPublisher>(bus().publisher(topic));
   adopt(out);
   return out;
 }

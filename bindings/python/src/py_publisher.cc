@@ -6,11 +6,14 @@
 
 #include "py_buffers.h"
 #include "py_errors.h"
+#include "topic/publisher_impl.h"
 
 namespace shmbus::python {
 
-PyPublisher::PyPublisher(Publisher publisher, Policy policy, std::shared_ptr<const void> mapping)
-    : publisher_(std::move(publisher)), policy_(policy), mapping_(std::move(mapping)) {}
+PyPublisher::PyPublisher(Publisher publisher)
+    : publisher_(std::move(publisher)),
+      policy_(publisher_.impl()->policy()),
+      mapping_(publisher_.impl()->mapping_keepalive()) {}
 
 void PyPublisher::check_open(const char* what) {
   if (!publisher_) raise_closed("publisher");

@@ -18,7 +18,7 @@ class PyClaim;
 
 class PyPublisher : public Closeable, public std::enable_shared_from_this<PyPublisher> {
  public:
-  PyPublisher(Publisher publisher, Policy policy, std::shared_ptr<const void> mapping);
+  explicit PyPublisher(Publisher publisher);
 
   // The topic's policy applies: `block` waits for space (without the GIL), `fail` raises
   // WouldBlockError, `overwrite` never waits. Returns the record's position.
