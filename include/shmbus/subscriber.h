@@ -34,9 +34,15 @@ class Subscriber {
   // poll(); if nothing was ready, wait(timeout) and poll() again.
   Result<size_t> receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept;
 
+  // Named cursor (SubscribeOptions::cursor): moves it to position(), i.e. past every record
+  // delivered so far. With CommitMode::kAuto poll() does this itself after each batch.
+  // kInvalidArgument if the subscriber has no named cursor.
+  Result<void> commit() noexcept;
+
   uint64_t position() const noexcept;  // next position to read
   uint64_t received() const noexcept;  // records delivered
-  // Records lost to lapping (overwrite policy), counted by sequence number: exact, except that
+  // Records lost to lapping (overwrite policy), or skipped because retention removed them
+  // (journal topics), counted by sequence number: exact, except that
   // a claim that never committed (aborted, unblocked, or abandoned by a publisher descheduled
   // for a whole lap) inside a skipped range counts as one too: its bytes are gone.
   uint64_t lost() const noexcept;

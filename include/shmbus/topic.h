@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shmbus {
 
@@ -38,6 +39,22 @@ struct TopicConfig {
   uint64_t segment_bytes = 64ull << 20;
   FsyncPolicy fsync = FsyncPolicy::kNever;
   std::chrono::milliseconds fsync_interval{100};
+  // Journal retention, whole segments at a time, oldest first; 0 = keep forever. A segment
+  // goes once the journal holds more than `retain_bytes` without it, or once its records are
+  // older than `retain_age`; never the segment being written, nor one a live subscriber (or a
+  // claim, or an unfinished flush) is in. Enforced by the processes that publish.
+  uint64_t retain_bytes = 0;
+  std::chrono::milliseconds retain_age{0};
+};
+
+// A named cursor of a journal topic, as stats report it.
+struct CursorStats {
+  std::string name;
+  uint64_t position = 0;      // everything before it has been committed
+  uint64_t lag_bytes = 0;     // tail position - position
+  uint64_t lag_records = 0;   // records (seqs) between the cursor and the tail
+  int64_t committed_ns = 0;   // CLOCK_REALTIME of the last commit
+  bool in_use = false;        // a live subscriber holds it
 };
 
 struct TopicStats {
@@ -56,6 +73,14 @@ struct TopicStats {
   uint64_t flushed_position = 0;  // journal: everything before it is on disk (fsync interval/always)
   uint64_t flushes = 0;           // journal: flushes made (msync of the new records)
   uint64_t flushed_records = 0;   // journal: records those flushes made durable
+  uint64_t first_position = 0;    // journal: oldest retained position
+  uint64_t segments = 0;          // journal: segment files on disk
+  uint64_t disk_bytes = 0;        // journal: their size
+  uint64_t deleted_segments = 0;  // journal: removed by retention
+  uint64_t skipped = 0;           // journal: records readers skipped because retention removed them
+  int64_t oldest_ns = 0;          // journal: timestamp of the oldest retained record (0: none)
+  int64_t newest_ns = 0;          // journal: timestamp of the newest record (0: none)
+  std::vector<CursorStats> cursors;  // journal: named cursors
 };
 
 Policy parse_policy(std::string_view text);  // "block" | "fail" | "overwrite"; throws Error

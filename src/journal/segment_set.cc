@@ -11,8 +11,9 @@
 
 namespace shmbus::journal {
 
-SegmentSet::SegmentSet(std::string dir, uint64_t segment_bytes, log::Access access)
-    : dir_(std::move(dir)), segment_bytes_(segment_bytes), access_(access) {
+SegmentSet::SegmentSet(std::string dir, uint64_t segment_bytes, log::Access access,
+                       const std::atomic<uint64_t>* first_position)
+    : dir_(std::move(dir)), segment_bytes_(segment_bytes), access_(access), first_position_(first_position) {
   if (access_ == log::Access::kReadWrite) ahead_ = std::jthread([this](std::stop_token stop) { prepare_ahead(stop); });
 }
 
@@ -41,49 +42,55 @@ std::string SegmentSet::segment_path(uint64_t index) const {
 
 uint64_t SegmentSet::records_offset() const noexcept { return kSegmentHeaderBytes; }
 
-std::byte* SegmentSet::segment(uint64_t index, bool create) noexcept {
+log::MappedSegment SegmentSet::segment(uint64_t index, bool create) noexcept {
   std::lock_guard lock(mu_);
-  std::byte* records = map_locked(index, create);
-  if (records != nullptr && create && ahead_.joinable() && mapped_.find(index + 1) == mapped_.end()) {
+  drop_retired_locked();
+  log::MappedSegment m = map_locked(index, create);
+  if (m.records != nullptr && create && ahead_.joinable() && mapped_.find(index + 1) == mapped_.end()) {
     ahead_index_ = index + 1;
     ahead_cv_.notify_one();
   }
-  return records;
+  return m;
 }
 
-std::byte* SegmentSet::map_locked(uint64_t index, bool create) noexcept {
+void SegmentSet::drop_retired_locked() noexcept {
+  // Acquire: pairs with retention's release of first_position (retention.cc), made before the
+  // files go. Only our reference goes here; an object still reading one keeps it mapped.
+  const uint64_t first_index = first_position_->load(std::memory_order_acquire) / segment_bytes_;
+  mapped_.erase(mapped_.begin(), mapped_.lower_bound(first_index));
+}
+
+log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept {
   auto it = mapped_.find(index);
-  if (it != mapped_.end()) return it->second.data() + kSegmentHeaderBytes;
+  if (it != mapped_.end()) return {it->second->data() + kSegmentHeaderBytes, it->second};
+  // Retention removed it (or is about to): do not make it again.
+  if (index < first_position_->load(std::memory_order_acquire) / segment_bytes_) return {};
   try {
     const std::string path = segment_path(index);
     if (!std::filesystem::exists(path)) {
-      if (!create) return nullptr;
+      if (!create) return {};
       // The base seq is not known here; recovery reads it from the first record's claim pair.
       SegmentInfo info{index * segment_bytes_, ~0ull, segment_bytes_, static_cast<uint16_t>(index), {}};
       create_segment(dir_, info);  // false: another publisher made it first, fine
     }
     log::MappedFile file = log::MappedFile::open(path, access_);
     log::check_file_header(file.data(), file.size(), log::FileKind::kSegment, path);
-    if (file.size() != kSegmentHeaderBytes + segment_bytes_) return nullptr;
+    if (file.size() != kSegmentHeaderBytes + segment_bytes_) return {};
 #ifdef MADV_POPULATE_WRITE
     // Fault the pages in now (best effort: older kernels say EINVAL), not one by one on publish.
     ::madvise(file.data(), file.size(), access_ == log::Access::kReadWrite ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 #endif
-    std::byte* records = file.data() + kSegmentHeaderBytes;
-    mapped_.emplace(index, std::move(file));
-    return records;
+    auto shared = std::make_shared<const log::MappedFile>(std::move(file));
+    mapped_.emplace(index, shared);
+    return {shared->data() + kSegmentHeaderBytes, shared};
   } catch (const std::exception&) {
-    return nullptr;  // disk full, permissions, a damaged file: the caller reports kStorage / waits
+    return {};  // disk full, permissions, a damaged file: the caller reports kStorage / waits
   }
 }
 
 uint64_t SegmentSet::first_position() const noexcept {
-  try {
-    auto segments = list_segments(dir_);  // retention may have removed old ones: ask the disk
-    return segments.empty() ? 0 : segments.front().first;
-  } catch (const std::exception&) {
-    return 0;
-  }
+  // Acquire: pairs with retention's release (retention.cc).
+  return first_position_->load(std::memory_order_acquire);
 }
 
 }  // namespace shmbus::journal

@@ -96,7 +96,14 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
     if (!has_space(t.position + (pad ? room + frame : frame))) return Errc::kWouldBlock;
 
     std::byte* f = log.frame(t.position);
-    if (f == nullptr) return Errc::kStorage;  // a journal segment could not be made
+    if (f == nullptr) {
+      // A journal segment that could not be made; or our tail is so stale that retention
+      // removed its segment: then the tail has moved on.
+      const TailValue now = read_tail_fast(tail);
+      if (now.position == t.position) return Errc::kStorage;
+      t = now;
+      continue;
+    }
     const uint16_t epoch = log.epoch(t.position);
     prefetch_for_write(f, pad ? kRecordAlign : frame);
     // SYNC: claim-pair (read) — pairs with the pair CAS below in other publishers.

@@ -14,6 +14,7 @@ const char* to_string(FileKind kind) noexcept {
     case FileKind::kTopicMeta: return "topic meta";
     case FileKind::kRing: return "ring";
     case FileKind::kSegment: return "journal segment";
+    case FileKind::kCursor: return "cursor";
   }
   return "unknown";
 }

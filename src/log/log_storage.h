@@ -7,17 +7,25 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace shmbus::log {
+
+// A mapped segment's record area, and what keeps it mapped while somebody reads or writes it.
+struct MappedSegment {
+  std::byte* records = nullptr;
+  std::shared_ptr<const void> pin;
+};
 
 // The segments of a journal, shared by the objects of a process that use one topic.
 class SegmentSource {
  public:
   virtual ~SegmentSource() = default;
   // The record area of segment `index` (position / segment bytes), mapped; created (zeroed) if
-  // it does not exist and `create`. nullptr if it does not exist (yet) or cannot be made.
-  virtual std::byte* segment(uint64_t index, bool create) noexcept = 0;
+  // it does not exist and `create`. records == nullptr if it does not exist (yet: or no more,
+  // retention removed it) or cannot be made.
+  virtual MappedSegment segment(uint64_t index, bool create) noexcept = 0;
   // Position of the oldest record still on disk.
   virtual uint64_t first_position() const noexcept = 0;
   // Path of segment `index` and the file offset of its record area (to map a page writable).
@@ -65,15 +73,18 @@ class LogStorage {
       : data_(data), source_(source), mask_(bytes - 1), shift_(static_cast<uint32_t>(std::countr_zero(bytes))),
         create_(create) {}
   bool map(uint64_t index) const noexcept {
-    std::byte* base = source_->segment(index, create_);
-    if (base == nullptr) return false;
-    data_ = base;
+    MappedSegment m = source_->segment(index, create_);
+    if (m.records == nullptr) return false;
+    data_ = m.records;
+    pin_ = std::move(m.pin);
     cached_index_ = index;
     return true;
   }
 
-  // Ring: the ring. Journal: the segment last used (a cache: one object, one thread at a time).
+  // Ring: the ring. Journal: the segment last used (a cache: one object, one thread at a time),
+  // pinned: retention may delete its file, but it stays mapped while we point into it.
   mutable std::byte* data_ = nullptr;
+  mutable std::shared_ptr<const void> pin_;
   mutable uint64_t cached_index_ = ~0ull;
   SegmentSource* source_ = nullptr;
   uint64_t mask_ = 0;

@@ -66,10 +66,20 @@ Result<size_t> Subscriber::receive(MessageHandler handler, size_t max, std::chro
   return detail::receive_loop(*impl_, handler, max, timeout);
 }
 
+Result<void> Subscriber::commit() noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->commit();
+}
+
 uint64_t Subscriber::position() const noexcept { return impl_ ? impl_->position() : 0; }
 uint64_t Subscriber::received() const noexcept { return impl_ ? impl_->received() : 0; }
 uint64_t Subscriber::lost() const noexcept { return impl_ ? impl_->lost() : 0; }
 std::string_view Subscriber::topic() const noexcept { return impl_ ? std::string_view(impl_->topic()) : ""; }
+
+std::string Message::message_id() const {
+  if (auto id = headers.find(header_keys::kMessageId)) return std::string(*id);
+  return std::string(topic) + "@" + std::to_string(position);
+}
 
 const char* to_string(Errc e) noexcept {
   switch (e) {

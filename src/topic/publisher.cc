@@ -4,6 +4,8 @@
 
 #include "journal/flusher.h"
 #include "journal/record_crc.h"
+#include "journal/segment_file.h"
+#include "journal/time_index.h"
 #include "log/kill_point.h"
 #include "topic/process_identity.h"
 #include "topic/publisher_impl.h"
@@ -27,10 +29,10 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::W
       storage_(topic_->storage()),
       policy_(topic_->policy()),
       lap_(storage_.lap_bytes()),
-      checksum_(!storage_.reuses_space()),
+      journal_(!storage_.reuses_space()),
       fsync_always_(!storage_.reuses_space() && topic_->config().fsync == FsyncPolicy::kAlways),
       max_record_(topic_->max_record_bytes()) {
-  topic_->start_interval_flusher();
+  topic_->start_journal_threads();
 }
 
 PublisherImpl::~PublisherImpl() { topic::detach_publisher(meta_, handle_); }
@@ -124,7 +126,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   const log::ClaimedFrame c = frame_of(claim);
   claim.frame_ = nullptr;
-  if (checksum_) {  // journal records carry a CRC32C of everything but the commit word's length
+  if (journal_) {  // journal records carry a CRC32C of everything but the commit word's length
     const auto len = static_cast<size_t>(-log::CommitWord::decode(c.claimed_word).len);
     log::header_of(c.frame)->crc32c = journal::record_crc(c.frame, len);
   }
@@ -139,6 +141,11 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
     return Errc::kAbandoned;
   }
   after_commit(claim.payload_.size());
+  if (journal_) {
+    // The segment is mapped from its header page on (segment_set.cc).
+    std::byte* segment_header = c.frame - (c.position & (lap_ - 1)) - journal::kSegmentHeaderBytes;
+    journal::note_record_time(segment_header, lap_, c.position, log::header_of(c.frame)->timestamp_ns);
+  }
   if (fsync_always_) {
     // Durable before we return; a stuck record before ours (its writer stalled or died) is
     // waited for as long as it takes the topic to unblock it, and then some.

@@ -48,7 +48,7 @@ class PublisherImpl {
   log::LogStorage storage_;
   Policy policy_;
   uint64_t lap_;
-  bool checksum_;       // journal topics: CRC32C per record
+  bool journal_;        // journal topics: CRC32C per record, time index
   bool fsync_always_;   // journal topics with fsync `always`: flushed before commit() returns
   uint64_t max_record_;
   // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are

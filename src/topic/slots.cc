@@ -163,6 +163,20 @@ bool live_claimant(const TopicMeta& meta, uint64_t position) noexcept {
   return false;
 }
 
+uint64_t min_publisher_intent(const TopicMeta& meta, uint64_t none) noexcept {
+  uint64_t lowest = none;
+  uint32_t n = meta.counters.publisher_high_water.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < n && i < kMaxPublishers; ++i) {
+    const PublisherSlot& s = meta.publishers[i];
+    // Acquire: pairs with attach_publisher()'s release of the owner. The intent is stored before
+    // the claim it announces, so a claim that is not visible here lands at or after the tail.
+    if (!occupied(s.owner.load(std::memory_order_acquire))) continue;
+    const uint64_t intent = s.intent.load(std::memory_order_acquire);
+    if (intent < lowest) lowest = intent;
+  }
+  return lowest;
+}
+
 uint32_t attached_publishers(const TopicMeta& meta) noexcept {
   uint32_t count = 0;
   for (const PublisherSlot& s : meta.publishers) count += occupied(s.owner.load(std::memory_order_relaxed));

@@ -30,6 +30,8 @@ uint64_t min_subscriber_position(const TopicMeta& meta, uint64_t none) noexcept;
 // whose heartbeat is older than the topic's subscriber timeout. Returns how many.
 uint32_t evict_subscribers(TopicMeta& meta, uint64_t blocking_below, int64_t now_ns) noexcept;
 
+// Lowest position a publisher is claiming at (its intent), or `none`. A claim lands at or after it.
+uint64_t min_publisher_intent(const TopicMeta& meta, uint64_t none) noexcept;
 // True if a live publisher's intent names `position`: its claim there may still commit.
 bool live_claimant(const TopicMeta& meta, uint64_t position) noexcept;
 

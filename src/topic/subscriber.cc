@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "journal/time_index.h"
 #include "log/claim.h"
 #include "log/mapped_file.h"
 #include "shmbus/error.h"
@@ -28,6 +29,7 @@ SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const 
       overwrite_(topic_->policy() == Policy::kOverwrite),
       wait_(options.wait) {
   position_ = start_position(options.start);
+  if (!options.cursor.empty()) open_cursor(options);
   published_position_ = position_;
   if (overwrite_) copy_.resize(topic_->max_record_bytes());
   slot_ = topic::attach_subscriber(meta_, topic_->name().c_str(), position_);
@@ -44,6 +46,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
     expected_seq_ = t.seq;
     return t.position;
   }
+  if (start.kind == StartAt::Kind::kTime) return seek_time(start.timestamp_ns);
   uint64_t oldest = storage_.earliest(t.position);
   uint64_t p = start.kind == StartAt::Kind::kEarliest ? oldest : start.position;
   if (p == t.position) {
@@ -65,6 +68,116 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
     expected_seq_ = log::header_of(v.bytes)->seq;
   }
   return p;
+}
+
+// The first record at or after `timestamp_ns` (by position order: with several publishers,
+// timestamps are nearly but not strictly ordered). A journal starts from its time index; a ring
+// is at most its capacity to read.
+uint64_t SubscriberImpl::seek_time(int64_t timestamp_ns) {
+  const log::TailValue t = log::read_tail_exact(meta_.tail);
+  uint64_t p = storage_.earliest(t.position);
+  if (!storage_.reuses_space()) p = journal::time_seek_start(topic_->data_dir(), lap_, p, t.position, timestamp_ns);
+  for (int restarts = 0; p < t.position;) {
+    const log::FrameView v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
+    switch (v.state) {
+      case log::FrameState::kData:
+        if (log::header_of(v.bytes)->timestamp_ns >= timestamp_ns) {
+          expected_seq_ = log::header_of(v.bytes)->seq;
+          return p;
+        }
+        p += v.frame_bytes;
+        break;
+      case log::FrameState::kPadding:
+        p += v.frame_bytes;
+        break;
+      case log::FrameState::kEmpty:    // a journal segment retention just removed: poll moves on
+      case log::FrameState::kPending:  // a record being written now: newer than anything before
+        expected_seq_ = log::kUnknownSeq;
+        return p;
+      case log::FrameState::kLapped:
+      case log::FrameState::kCorrupt:
+        if (!storage_.reuses_space() || ++restarts > 100) {
+          throw Error("topic " + topic_->name() + ": cannot seek to a time: no valid record at position " +
+                          std::to_string(p) + "; check the journal with `shmbus journal verify`",
+                      ErrorKind::kCorrupt);
+        }
+        p = storage_.earliest(meta_.tail.position.load(std::memory_order_acquire));  // lapped while reading
+        break;
+    }
+  }
+  expected_seq_ = t.seq;
+  return t.position;
+}
+
+void SubscriberImpl::open_cursor(const SubscribeOptions& options) {
+  if (storage_.reuses_space()) {
+    throw Error("topic " + topic_->name() + ": named cursors need a journal topic (create it with kind journal)",
+                ErrorKind::kInvalidArgument);
+  }
+  bool created = false;
+  // A new cursor begins where the options say; an existing one where it was committed.
+  cursor_ = journal::CursorFile::acquire(topic_->data_dir(), options.cursor, position_, expected_seq_, &created);
+  auto_commit_ = options.commit == CommitMode::kAuto;
+  cursor_sync_ = topic_->config().fsync == FsyncPolicy::kAlways;
+  committed_ = position_;
+  if (created) return;
+  const uint64_t p = cursor_->position();
+  const log::TailValue t = log::read_tail_exact(meta_.tail);
+  committed_ = p;
+  if (p >= t.position) {  // at the end, or past it: recovery cut the journal behind the cursor
+    position_ = t.position;
+    expected_seq_ = t.seq;
+    return;
+  }
+  position_ = p;
+  expected_seq_ = cursor_->seq();
+  if (behind_retention()) return;  // poll() moves on, counting what retention removed
+  const log::FrameView v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
+  if (v.state == log::FrameState::kData) {
+    expected_seq_ = log::header_of(v.bytes)->seq;
+  } else if (v.state != log::FrameState::kPadding && v.state != log::FrameState::kPending) {
+    throw Error("topic " + topic_->name() + ": cursor " + options.cursor + " is at position " + std::to_string(p) +
+                    ", which is no record; move it with `shmbus cursor set` or `shmbus cursor reset`",
+                ErrorKind::kCorrupt);
+  }
+}
+
+Result<void> SubscriberImpl::commit() noexcept {
+  if (!cursor_) return Errc::kInvalidArgument;
+  if (committed_ != position_) {
+    cursor_->store(position_, expected_seq_, cursor_sync_);
+    committed_ = position_;
+  }
+  return {};
+}
+
+bool SubscriberImpl::behind_retention() const noexcept {
+  // SYNC: first-position (read) — acquire pairs with retention's release before it deletes.
+  return !storage_.reuses_space() && position_ < meta_.journal.first_position.load(std::memory_order_acquire);
+}
+
+// Retention removed the segment we were to read: go on at the oldest retained record, counting
+// the records we never saw by their seqs.
+void SubscriberImpl::skip_to_retained() noexcept {
+  const uint64_t first = meta_.journal.first_position.load(std::memory_order_acquire);
+  const log::FrameView v = log::read_frame(storage_, meta_.tail, first, log::kUnknownSeq);
+  uint64_t seq = log::kUnknownSeq;
+  if (v.state == log::FrameState::kData) {
+    seq = log::header_of(v.bytes)->seq;
+  } else if (v.state == log::FrameState::kEmpty) {
+    const log::TailValue t = log::read_tail_exact(meta_.tail);
+    if (t.position == first) seq = t.seq;
+  }
+  if (seq != log::kUnknownSeq && expected_seq_ != log::kUnknownSeq && seq > expected_seq_) {
+    const uint64_t skipped = seq - expected_seq_;
+    lost_ += skipped;
+    // Relaxed: statistics.
+    meta_.journal.skipped.fetch_add(skipped, std::memory_order_relaxed);
+    meta_.subscribers[slot_.index].lost.store(lost_, std::memory_order_relaxed);
+  }
+  position_ = first;
+  expected_seq_ = seq;
+  publish_position();
 }
 
 bool SubscriberImpl::lapped_by_tail() const noexcept {
@@ -184,7 +297,11 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_);
     switch (v.state) {
       case log::FrameState::kEmpty:
-        caught_up = true;
+        if (behind_retention()) {
+          skip_to_retained();
+        } else {
+          caught_up = true;
+        }
         break;
       case log::FrameState::kPending:
         caught_up = !maybe_unblock(v, 0);
@@ -218,6 +335,7 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     if (position_ - published_position_ > lap_ / 4) publish_position();
   }
   if (position_ != published_position_ && position_due()) publish_position();
+  if (auto_commit_ && position_ != committed_) static_cast<void>(commit());
   if (delivered == 0 && status != Errc::kOk) return status;
   return delivered;
 }
@@ -303,7 +421,8 @@ bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) 
 
 bool SubscriberImpl::ready() noexcept {
   log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_, std::memory_order_seq_cst);
-  return v.state != log::FrameState::kEmpty && v.state != log::FrameState::kPending;
+  if (v.state == log::FrameState::kEmpty) return behind_retention();
+  return v.state != log::FrameState::kPending;
 }
 
 bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {

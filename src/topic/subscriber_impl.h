@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "journal/cursor_file.h"
 #include "log/read.h"
 #include "shmbus/subscriber.h"
 #include "topic/process_identity.h"
@@ -23,6 +25,8 @@ class SubscriberImpl {
   SubscriberImpl& operator=(const SubscriberImpl&) = delete;
 
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
+  // Named cursor: moves it to position(). kInvalidArgument without one.
+  Result<void> commit() noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
     return wait_until(topic::monotonic_ns() + timeout.count());
   }
@@ -68,6 +72,10 @@ class SubscriberImpl {
 
  private:
   uint64_t start_position(const StartAt& start);
+  uint64_t seek_time(int64_t timestamp_ns);
+  void open_cursor(const SubscribeOptions& options);
+  bool behind_retention() const noexcept;
+  void skip_to_retained() noexcept;
   bool deliver(const std::byte* bytes, log::CommitWord word, uint64_t frame_bytes, MessageHandler& handler) noexcept;
   // The overwrite policy's batched seqlock read (subscriber.cc).
   static constexpr size_t kCopyBatch = 32;
@@ -113,6 +121,11 @@ class SubscriberImpl {
   int64_t pending_checked_ns_ = 0;
   // Overwrite policy only: records are copied here and checked before the handler sees them.
   std::vector<std::byte> copy_;
+  // Journal topics with a named cursor.
+  std::optional<journal::CursorFile> cursor_;
+  uint64_t committed_ = 0;  // the position the cursor holds
+  bool auto_commit_ = false;
+  bool cursor_sync_ = false;
 };
 
 }  // namespace shmbus::detail

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "journal/flusher.h"
 #include "journal/recovery.h"
+#include "journal/retention.h"
 #include "journal/segment_set.h"
 #include "log/file_header.h"
 #include "shmbus/error.h"
@@ -41,7 +43,11 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
     meta->tail.position.store(recovered->end_position, std::memory_order_relaxed);
     meta->tail.seq.store(recovered->next_seq, std::memory_order_relaxed);
     meta->flush.flushed_position.store(recovered->end_position, std::memory_order_relaxed);
+    meta->journal.first_position.store(recovered->segments == 0 ? recovered->end_position : recovered->first_position,
+                                       std::memory_order_relaxed);
   }
+  meta->config.retain_bytes = config.retain_bytes;
+  meta->config.retain_age_ms = static_cast<uint64_t>(config.retain_age.count());
   // A journal never overwrites nor waits for readers: its records stay until retention.
   meta->config.policy = static_cast<uint32_t>(is_journal(config) ? Policy::kBlock : config.policy);
   meta->config.capacity = config.capacity;
@@ -86,12 +92,23 @@ void validate_config(const TopicConfig& config, const std::string& topic) {
         (config.fsync_interval.count() < 1 || config.fsync_interval.count() > 3'600'000)) {
       throw Error("topic " + topic + ": fsync interval must be 1 ms .. 1 hour", ErrorKind::kInvalidArgument);
     }
+    if (config.retain_bytes != 0 && config.retain_bytes < 2 * config.segment_bytes) {
+      throw Error("topic " + topic + ": retain bytes " + std::to_string(config.retain_bytes) +
+                      " must be 0 (keep everything) or at least two segments (" + std::to_string(2 * config.segment_bytes) +
+                      ")", ErrorKind::kInvalidArgument);
+    }
+    if (config.retain_age.count() < 0) {
+      throw Error("topic " + topic + ": retain age must be 0 (keep everything) or positive", ErrorKind::kInvalidArgument);
+    }
     if (config.data_dir.size() >= kMaxDataDirBytes - 1) {
       throw Error("topic " + topic + ": data directory path is longer than " + std::to_string(kMaxDataDirBytes - 2) +
                       " bytes", ErrorKind::kInvalidArgument);
     }
   } else if (config.kind != TopicKind::kMemory) {
     throw Error("topic " + topic + ": unknown kind", ErrorKind::kInvalidArgument);
+  } else if (config.retain_bytes != 0 || config.retain_age.count() != 0) {
+    throw Error("topic " + topic + ": retention applies to journal topics; a memory topic keeps its ring's capacity",
+                ErrorKind::kInvalidArgument);
   } else if (!std::has_single_bit(config.capacity) || config.capacity < kMinCapacity || config.capacity > kMaxCapacity) {
     throw Error("topic " + topic + ": capacity " + std::to_string(config.capacity) +
                 " must be a power of two between 4096 and 2^40 bytes (e.g. 1048576, 8388608)", ErrorKind::kInvalidArgument);
@@ -151,7 +168,8 @@ std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Acce
   check_meta(h->meta(), dir + "/meta", h->name_);
   if (h->kind() == TopicKind::kJournal) {
     const uint64_t segment_bytes = h->meta().config.segment_bytes;
-    h->segments_ = std::make_shared<journal::SegmentSet>(h->data_dir(), segment_bytes, ring_access);
+    h->segments_ = std::make_shared<journal::SegmentSet>(h->data_dir(), segment_bytes, ring_access,
+                                                         &h->meta().journal.first_position);
     h->storage_ = log::LogStorage::segments(h->segments_.get(), segment_bytes, ring_access == log::Access::kReadWrite);
     return h;
   }
@@ -173,21 +191,39 @@ std::pair<std::string, size_t> TopicHandle::file_offset_of(uint64_t position) co
   return {ring_file_.path(), kRingDataOffset + in_lap};
 }
 
-void TopicHandle::start_interval_flusher() {
-  if (kind() != TopicKind::kJournal || meta().config.fsync != static_cast<uint32_t>(FsyncPolicy::kInterval)) return;
-  std::call_once(flusher_started_, [this] {
-    const auto interval = std::chrono::milliseconds(meta().config.fsync_interval_ms);
-    flusher_ = std::jthread([this, interval](std::stop_token stop) {
-      log::LogStorage storage = storage_;  // its own segment cache
-      std::mutex mu;
-      std::condition_variable_any cv;
-      std::unique_lock lock(mu);
-      // wait_for returns early only when the handle is going away (stop requested).
-      while (!cv.wait_for(lock, stop, interval, [&stop] { return stop.stop_requested(); })) {
-        journal::flush_once(meta(), storage);
-      }
-      journal::flush_once(meta(), storage);  // what was committed before we stopped
-    });
+namespace {
+// Runs `work` every `interval` until the thread is asked to stop, then once more.
+std::jthread periodic(std::chrono::milliseconds interval, std::function<void()> work) {
+  return std::jthread([interval, work = std::move(work)](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock lock(mu);
+    // wait_for returns early only when the handle is going away (stop requested).
+    while (!cv.wait_for(lock, stop, interval, [&stop] { return stop.stop_requested(); })) work();
+    work();
+  });
+}
+constexpr std::chrono::milliseconds kRetentionEvery{100};
+}  // namespace
+
+void TopicHandle::start_journal_threads() {
+  if (kind() != TopicKind::kJournal) return;
+  std::call_once(journal_threads_started_, [this] {
+    const TopicConfigBlock& c = meta().config;
+    if (c.fsync == static_cast<uint32_t>(FsyncPolicy::kInterval)) {
+      flusher_ = periodic(std::chrono::milliseconds(c.fsync_interval_ms), [this, storage = storage_] {
+        journal::flush_once(meta(), storage);  // its own copy of the storage: its own segment cache
+      });
+    }
+    if (c.retain_bytes != 0 || c.retain_age_ms != 0) {
+      retention_ = periodic(kRetentionEvery, [this] {
+        try {
+          journal::enforce_retention(meta(), data_dir(), realtime_ns());
+        } catch (const Error&) {
+          // The directory cannot be read right now: the next pass tries again.
+        }
+      });
+    }
   });
 }
 
@@ -199,6 +235,8 @@ TopicConfig TopicHandle::config() const noexcept {
   config.segment_bytes = c.segment_bytes;
   config.fsync = static_cast<FsyncPolicy>(c.fsync);
   config.fsync_interval = std::chrono::milliseconds(c.fsync_interval_ms);
+  config.retain_bytes = c.retain_bytes;
+  config.retain_age = std::chrono::milliseconds(c.retain_age_ms);
   config.capacity = c.capacity;
   config.policy = static_cast<Policy>(c.policy);
   config.unblock_timeout = std::chrono::milliseconds(c.unblock_timeout_ns / 1'000'000);

@@ -33,9 +33,10 @@ class TopicHandle {
   std::pair<std::string, size_t> file_offset_of(uint64_t position) const;
   // Journal topics: where the segments are.
   std::string data_dir() const { return meta().config.data_dir; }
-  // Journal topics with fsync `interval`: starts this process's background flusher (once); it
-  // stops with the handle. Called by publishers: a process that only reads has nothing to flush.
-  void start_interval_flusher();
+  // Journal topics: starts this process's background flusher (fsync `interval`) and retention
+  // passes (retain bytes/age), once; they stop with the handle. Called by publishers: the
+  // processes that grow a journal are the ones that flush and trim it.
+  void start_journal_threads();
   TopicConfig config() const noexcept;
   Policy policy() const noexcept { return static_cast<Policy>(meta().config.policy); }
   // Largest record (header included) that fits: half a lap, so padding + record fit in a lap.
@@ -47,8 +48,9 @@ class TopicHandle {
   log::MappedFile ring_file_;                         // memory topics
   std::shared_ptr<log::SegmentSource> segments_;     // journal topics
   log::LogStorage storage_;
-  std::once_flag flusher_started_;
+  std::once_flag journal_threads_started_;
   std::jthread flusher_;  // declared last: stopped and joined before the mappings go
+  std::jthread retention_;
 };
 
 // Throws Error unless the config can make a topic (capacity a power of two in range, ...).

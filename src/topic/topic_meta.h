@@ -6,6 +6,7 @@
 //   Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
 //   Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
 //   Counters                               (slow-path RMWs only)
+//   FlushState, Wakeup flushed, JournalState (journal topics)
 //   PublisherSlot[kMaxPublishers]          (128 bytes each)
 //   SubscriberSlot[kMaxSubscribers]        (128 bytes each)
 // Each from a 128-byte boundary on.
@@ -40,6 +41,8 @@ struct TopicConfigBlock {
   uint32_t fsync;          // FsyncPolicy
   uint32_t fsync_interval_ms;
   char data_dir[kMaxDataDirBytes];
+  uint64_t retain_bytes;   // journal retention: 0 = keep everything
+  uint64_t retain_age_ms;
 };
 
 // A futex word and the count of those asleep on it. Publishers pay for a wake-up syscall only
@@ -87,6 +90,14 @@ struct alignas(log::kHotPad) FlushState {
   std::atomic<uint64_t> flushed_records;
 };
 
+// Journal retention: the oldest position still on disk. Moved before a segment is deleted, so
+// a reader that finds a segment gone knows to move on rather than wait for it.
+struct alignas(log::kHotPad) JournalState {
+  std::atomic<uint64_t> first_position;
+  std::atomic<uint64_t> deleted_segments;
+  std::atomic<uint64_t> skipped;  // records readers skipped because retention deleted them
+};
+
 struct TopicMeta {
   log::FileHeader file;
   TopicConfigBlock config;
@@ -96,6 +107,7 @@ struct TopicMeta {
   Counters counters;
   FlushState flush;
   Wakeup flushed;
+  JournalState journal;
   PublisherSlot publishers[kMaxPublishers];
   SubscriberSlot subscribers[kMaxSubscribers];
 };
