@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bus/bus_state.h"
+#include "journal/journal_stats.h"
 #include "routing/pattern_subscriber_impl.h"
 #include "shmbus/error.h"
 #include "topic/process_identity.h"
@@ -193,6 +194,7 @@ TopicStats Bus::stats(std::string_view name) const {
   s.evicted = m.counters.evicted.load(std::memory_order_relaxed);
   s.publishers = topic::attached_publishers(m);
   s.subscribers = topic::attached_subscribers(m);
+  if (s.kind == TopicKind::kJournal) journal::fill_journal_stats(m, handle->data_dir(), s);
   return s;
 }
 
