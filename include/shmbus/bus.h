@@ -48,6 +48,13 @@ class Bus {
   // Every topic matching `pattern`, existing or created later.
   PatternSubscriber subscribe(std::string_view pattern, const SubscribeOptions& options = {});
 
+  // Journal topics: named cursors (their stats are in stats(topic).cursors). set_cursor moves
+  // one, creating it if need be, to `where` (a record, earliest, latest or a time);
+  // remove_cursor deletes one (false if there was none), so that the next subscriber with that
+  // name starts where its options say. Both throw Error if a live subscriber holds the cursor.
+  void set_cursor(std::string_view topic, std::string_view name, const StartAt& where);
+  bool remove_cursor(std::string_view topic, std::string_view name);
+
   std::shared_ptr<detail::BusState> state() const noexcept { return state_; }
 
  private:

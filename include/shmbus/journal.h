@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct JournalReport {
 // damage: every record before it is kept), restores a truncated segment's size, and renames the
 // segments that follow damage to *.damaged instead of deleting them. Repair only while no
 // publisher writes to the topic. Throws Error only when the directory cannot be read at all.
-JournalReport check_journal(const std::string& data_dir, bool repair);
+// `progress(segments_done, segments)` is called before each segment (for a progress bar).
+using JournalProgress = std::function<void(size_t segments_done, size_t segments)>;
+JournalReport check_journal(const std::string& data_dir, bool repair, const JournalProgress& progress = {});
 
 }  // namespace shmbus

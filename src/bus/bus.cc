@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "bus/bus_state.h"
+#include "journal/cursor_file.h"
 #include "journal/journal_stats.h"
 #include "routing/pattern_subscriber_impl.h"
 #include "shmbus/error.h"
@@ -196,6 +197,28 @@ TopicStats Bus::stats(std::string_view name) const {
   s.subscribers = topic::attached_subscribers(m);
   if (s.kind == TopicKind::kJournal) journal::fill_journal_stats(m, handle->data_dir(), s);
   return s;
+}
+
+namespace {
+std::shared_ptr<topic::TopicHandle> journal_topic(detail::BusState& state, std::string_view name) {
+  auto handle = state.topic(name, /*writable=*/false, /*create=*/false);
+  if (handle->kind() != TopicKind::kJournal) {
+    throw Error("topic " + std::string(name) + " is a memory topic: named cursors need a journal topic",
+                ErrorKind::kInvalidArgument);
+  }
+  return handle;
+}
+}  // namespace
+
+void Bus::set_cursor(std::string_view topic, std::string_view name, const StartAt& where) {
+  journal::CursorFile::validate_name(name);
+  auto handle = journal_topic(*state_, topic);
+  detail::SubscriberImpl probe(handle, SubscribeOptions(where), state_);  // finds the record and its seq
+  journal::CursorFile::set(handle->data_dir(), std::string(name), probe.position(), probe.expected_seq());
+}
+
+bool Bus::remove_cursor(std::string_view topic, std::string_view name) {
+  return journal::CursorFile::remove(journal_topic(*state_, topic)->data_dir(), std::string(name));
 }
 
 Publisher Bus::publisher(std::string_view topic) {

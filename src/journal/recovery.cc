@@ -95,11 +95,12 @@ bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::strin
 
 }  // namespace
 
-JournalCheck check_journal(const std::string& dir, bool repair) {
+JournalCheck check_journal(const std::string& dir, bool repair, const JournalProgress& progress) {
   JournalCheck c;
   const auto segments = list_segments(dir);
   uint64_t expected_base = 0;
   for (size_t i = 0; i < segments.size(); ++i) {
+    if (progress) progress(i, segments.size());
     const std::string& path = segments[i].second;
     SegmentInfo info;
     uint64_t actual_bytes = 0;
@@ -179,6 +180,8 @@ JournalCheck check_journal(const std::string& dir, bool repair) {
 
 namespace shmbus {
 
-JournalReport check_journal(const std::string& data_dir, bool repair) { return journal::check_journal(data_dir, repair); }
+JournalReport check_journal(const std::string& data_dir, bool repair, const JournalProgress& progress) {
+  return journal::check_journal(data_dir, repair, progress);
+}
 
 }  // namespace shmbus

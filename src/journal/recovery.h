@@ -16,6 +16,6 @@ using JournalCheck = JournalReport;
 // size, and renames segments that follow damage to *.damaged instead of deleting them. Segments
 // of another layout version are reported and left untouched. Throws Error only when `dir`
 // cannot be read at all.
-JournalCheck check_journal(const std::string& dir, bool repair);
+JournalCheck check_journal(const std::string& dir, bool repair, const JournalProgress& progress = {});
 
 }  // namespace shmbus::journal

@@ -66,6 +66,8 @@ class SubscriberImpl {
   }
   WaitStrategy wait_strategy() const noexcept { return wait_; }
   uint64_t position() const noexcept { return position_; }
+  // The seq of the record at position() (log::kUnknownSeq until known).
+  uint64_t expected_seq() const noexcept { return expected_seq_; }
   uint64_t received() const noexcept { return received_; }
   uint64_t lost() const noexcept { return lost_; }
   const std::string& topic() const noexcept { return topic_->name(); }

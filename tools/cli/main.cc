@@ -1,4 +1,4 @@
-// The shmbus command line: topic create, pub, sub, ls, stat, bench.
+// The shmbus command line: topic create, pub, sub, ls, stat, journal, cursor, bench.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_command.h"
+#include "cli_output.h"
 #include "journal_command.h"
 #include "shmbus/shmbus.h"
 
@@ -17,27 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 volatile std::sig_atomic_t g_stop = 0;
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 std::vector<shmbus::Header> parse_headers(const std::vector<std::string>& specs, std::vector<std::string>& storage) {
   storage = specs;
@@ -48,35 +28,6 @@ std::vector<shmbus::Header> parse_headers(const std::vector<std::string>& specs,
     headers.push_back({std::string_view(s).substr(0, eq), std::string_view(s).substr(eq + 1)});
   }
   return headers;
-}
-
-void print_message(const shmbus::Message& m, bool json) {
-  if (json) {
-    std::string line = "{\"topic\":\"" + json_escape(m.topic) + "\",\"position\":" + std::to_string(m.position) +
-                       ",\"seq\":" + std::to_string(m.seq) + ",\"timestamp_ns\":" + std::to_string(m.timestamp_ns) +
-                       ",\"headers\":{";
-    bool first = true;
-    for (shmbus::Header h : m.headers) {
-      line += (first ? "\"" : ",\"") + json_escape(h.key) + "\":\"" + json_escape(h.value) + "\"";
-      first = false;
-    }
-    line += "},\"payload\":\"" + json_escape(m.text()) + "\"}";
-    std::cout << line << '\n';
-    return;
-  }
-  std::cout << m.topic << " @" << m.position << " t=" << m.timestamp_ns;
-  for (shmbus::Header h : m.headers) std::cout << ' ' << h.key << '=' << h.value;
-  std::cout << " | " << m.text() << '\n';
-}
-
-shmbus::StartAt parse_start(const std::string& from) {
-  if (from == "earliest") return shmbus::StartAt::earliest();
-  if (from == "latest") return shmbus::StartAt::latest();
-  try {
-    return shmbus::StartAt::at(std::stoull(from));
-  } catch (const std::exception&) {
-    throw shmbus::Error("--from takes earliest, latest or a position, got \"" + from + "\"");
-  }
 }
 
 }  // namespace
@@ -104,13 +55,40 @@ int main(int argc, char** argv) {
   create->add_option("--segment-size", segment_size, "journal: bytes per segment file (a power of two)");
   std::string fsync = "never";
   create->add_option("--fsync", fsync, "journal: never | interval=MS | always");
+  uint64_t retain_bytes = 0;
+  double retain_age_s = 0;
+  create->add_option("--retain-bytes", retain_bytes, "journal: keep at most this many bytes of segments (0: all)");
+  create->add_option("--retain-age", retain_age_s, "journal: delete segments whose records are older (seconds; 0: never)")
+      ->check(CLI::NonNegativeNumber);
 
-  auto* journal_cmd = app.add_subcommand("journal", "check or repair a journal topic's segments");
+  std::string from = "latest";
+  uint64_t count = 0;
+  bool json = false;
+  auto* journal_cmd = app.add_subcommand("journal", "check, repair or print a journal topic");
   journal_cmd->require_subcommand(1);
   auto* verify = journal_cmd->add_subcommand("verify", "check every record; exit code 0 = healthy");
   verify->add_option("TOPIC", topic)->required();
   auto* recover = journal_cmd->add_subcommand("recover", "cut a torn tail, void abandoned claims (no publisher running)");
   recover->add_option("TOPIC", topic)->required();
+  auto* dump = journal_cmd->add_subcommand("dump", "print the records from a start point up to the end");
+  dump->add_option("TOPIC", topic)->required();
+  dump->add_option("--from", from, "earliest | latest | POSITION | TIME (2026-11-25T17:00:00Z, @UNIX_SECONDS, -10m)")
+      ->default_str("earliest");
+  dump->add_flag("--json", json, "one JSON object per line");
+  dump->add_option("--count", count, "stop after N records");
+
+  auto* cursor_cmd = app.add_subcommand("cursor", "named cursors of a journal topic");
+  cursor_cmd->require_subcommand(1);
+  std::string cursor_name, where;
+  auto* cursor_ls = cursor_cmd->add_subcommand("ls", "cursors, their positions and lag");
+  cursor_ls->add_option("TOPIC", topic)->required();
+  auto* cursor_set = cursor_cmd->add_subcommand("set", "move (or create) a cursor; no subscriber may hold it");
+  cursor_set->add_option("TOPIC", topic)->required();
+  cursor_set->add_option("NAME", cursor_name)->required();
+  cursor_set->add_option("WHERE", where, "earliest | latest | POSITION | TIME")->required();
+  auto* cursor_reset = cursor_cmd->add_subcommand("reset", "remove a cursor: its next subscriber starts by its --from");
+  cursor_reset->add_option("TOPIC", topic)->required();
+  cursor_reset->add_option("NAME", cursor_name)->required();
 
   auto* pub = app.add_subcommand("pub", "publish a message (or one per stdin line)");
   std::string message;
@@ -122,13 +100,13 @@ int main(int argc, char** argv) {
 
   auto* sub = app.add_subcommand("sub", "print messages of topics matching PATTERN");
   std::string pattern;
-  bool json = false;
-  std::string from = "latest";
-  uint64_t count = 0;
   double timeout_s = 0;
+  std::string sub_cursor;
   sub->add_option("PATTERN", pattern)->required();
   sub->add_flag("--json", json, "one JSON object per line");
-  sub->add_option("--from", from, "earliest | latest | POSITION");
+  sub->add_option("--from", from, "earliest | latest | POSITION | TIME (2026-11-25T17:00:00Z, @UNIX_SECONDS, -10m)");
+  sub->add_option("--cursor", sub_cursor, "journal topic: resume from (and commit to) this named cursor; "
+                  "--from then applies only when the cursor is new");
   sub->add_option("--count", count, "stop after N messages");
   sub->add_option("--timeout", timeout_s, "stop after this many seconds without a message");
 
@@ -165,10 +143,17 @@ int main(int argc, char** argv) {
       config.data_dir = data_dir;
       config.segment_bytes = segment_size;
       shmbus::parse_fsync(fsync, config);
+      config.retain_bytes = retain_bytes;
+      config.retain_age = std::chrono::milliseconds(static_cast<int64_t>(retain_age_s * 1000));
       bool created = bus.create_topic(topic, config);
       std::cout << (created ? "created " : "exists ") << topic << '\n';
     } else if (*verify || *recover) {
       return shmbus::cli::run_journal(bus, topic, recover->parsed());
+    } else if (*dump) {
+      return shmbus::cli::run_dump(bus, topic, dump->count("--from") ? from : "earliest", count, json);
+    } else if (*cursor_cmd) {
+      const std::string action = *cursor_set ? "set" : *cursor_reset ? "reset" : "ls";
+      return shmbus::cli::run_cursor(bus, action, topic, cursor_name, where);
     } else if (*pub) {
       std::vector<std::string> storage;
       std::vector<shmbus::Header> headers = parse_headers(header_specs, storage);
@@ -183,12 +168,24 @@ int main(int argc, char** argv) {
         for (std::string line; !g_stop && std::getline(std::cin, line);) send(line);
       }
     } else if (*sub) {
-      shmbus::PatternSubscriber s = bus.subscribe(pattern, {parse_start(from), shmbus::WaitStrategy::kBlock});
+      shmbus::SubscribeOptions options(shmbus::cli::parse_start(from));
+      shmbus::PatternSubscriber patterned;
+      shmbus::Subscriber named;
+      if (sub_cursor.empty()) {
+        patterned = bus.subscribe(pattern, options);
+      } else {  // a cursor follows one topic
+        options.cursor = sub_cursor;
+        named = bus.subscriber(pattern, options);
+      }
+      auto receive = [&](auto handler, size_t max) {
+        return named ? named.receive(handler, max, 100ms) : patterned.receive(handler, max, 100ms);
+      };
       uint64_t seen = 0;
       auto last = std::chrono::steady_clock::now();
       while (!g_stop && (count == 0 || seen < count)) {
-        shmbus::Result<size_t> n = s.receive([&](const shmbus::Message& m) { print_message(m, json); ++seen; },
-                                             count == 0 ? SIZE_MAX : count - seen, 100ms);
+        shmbus::Result<size_t> n =
+            receive([&](const shmbus::Message& m) { shmbus::cli::print_message(m, json); ++seen; },
+                    count == 0 ? SIZE_MAX : count - seen);
         if (!n) throw shmbus::Error(std::string("subscribe failed: ") + shmbus::to_string(n.error()));
         if (*n > 0) {
           std::cout.flush();
@@ -222,6 +219,15 @@ int main(int argc, char** argv) {
                   << "\nfsync      " << shmbus::to_string(s.config.fsync, s.config.fsync_interval)
                   << "\nflushed    " << s.flushed_position << " (" << s.flushes << " flushes, " << s.flushed_records
                   << " records)\n";
+        if (s.config.retain_bytes != 0) std::cout << "retain     " << s.config.retain_bytes << " bytes\n";
+        if (s.config.retain_age.count() != 0) std::cout << "retain age " << s.config.retain_age.count() / 1000.0 << " s\n";
+        std::cout << "segments   " << s.segments << " (" << s.disk_bytes << " bytes on disk, " << s.deleted_segments
+                  << " deleted by retention, " << s.skipped << " records skipped)\nfirst      " << s.first_position
+                  << "\noldest     " << s.oldest_ns << "\nnewest     " << s.newest_ns << '\n';
+        for (const shmbus::CursorStats& c : s.cursors) {
+          std::cout << "cursor     " << c.name << " @" << c.position << " lag " << c.lag_records << " records, "
+                    << c.lag_bytes << " bytes" << (c.in_use ? " (in use)" : "") << '\n';
+        }
       }
     }
   } catch (const std::exception& e) {

@@ -1,0 +1,137 @@
+#include "cli_output.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "shmbus/error.h"
+
+namespace shmbus::cli {
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+void print_message(const Message& m, bool json) {
+  if (json) {
+    std::string line = "{\"topic\":\"" + json_escape(m.topic) + "\",\"position\":" + std::to_string(m.position) +
+                       ",\"seq\":" + std::to_string(m.seq) + ",\"timestamp_ns\":" + std::to_string(m.timestamp_ns) +
+                       ",\"message_id\":\"" + json_escape(m.message_id()) + "\",\"headers\":{";
+    bool first = true;
+    for (Header h : m.headers) {
+      line += (first ? "\"" : ",\"") + json_escape(h.key) + "\":\"" + json_escape(h.value) + "\"";
+      first = false;
+    }
+    line += "},\"payload\":\"" + json_escape(m.text()) + "\"}";
+    std::cout << line << '\n';
+    return;
+  }
+  std::cout << m.topic << " @" << m.position << " t=" << m.timestamp_ns;
+  for (Header h : m.headers) std::cout << ' ' << h.key << '=' << h.value;
+  std::cout << " | " << m.text() << '\n';
+}
+
+namespace {
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Fraction digits after a '.', as nanoseconds; advances `at` past them.
+int64_t fraction_ns(const std::string& text, size_t& at) {
+  if (at >= text.size() || text[at] != '.') return 0;
+  int64_t ns = 0, scale = 100'000'000;
+  for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, scale /= 10) ns += (text[at] - '0') * scale;
+  return ns;
+}
+
+bool parse_time(const std::string& text, int64_t& out) {
+  if (text.size() > 1 && text[0] == '@') {  // @UNIX_SECONDS[.frac]
+    size_t at = 1;
+    int64_t seconds = 0;
+    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) seconds = seconds * 10 + (text[at] - '0');
+    const int64_t ns = fraction_ns(text, at);
+    if (at != text.size() || at == 1) return false;
+    out = seconds * 1'000'000'000 + ns;
+    return true;
+  }
+  if (text.size() > 2 && text[0] == '-') {  // -N[s|m|h|d]
+    size_t at = 1;
+    int64_t n = 0;
+    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) n = n * 10 + (text[at] - '0');
+    if (at + 1 != text.size()) return false;
+    const int64_t unit = text[at] == 's' ? 1 : text[at] == 'm' ? 60 : text[at] == 'h' ? 3600 : text[at] == 'd' ? 86400 : 0;
+    if (unit == 0) return false;
+    out = now_ns() - n * unit * 1'000'000'000;
+    return true;
+  }
+  std::tm tm{};
+  const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return false;
+  size_t at = static_cast<size_t>(rest - text.c_str());
+  const int64_t ns = fraction_ns(text, at);
+  if (at < text.size() && text[at] == 'Z') ++at;
+  if (at != text.size()) return false;
+  out = static_cast<int64_t>(::timegm(&tm)) * 1'000'000'000 + ns;
+  return true;
+}
+}  // namespace
+
+StartAt parse_start(const std::string& text, const std::string& option) {
+  if (text == "earliest") return StartAt::earliest();
+  if (text == "latest") return StartAt::latest();
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    try {
+      return StartAt::at(std::stoull(text));
+    } catch (const std::exception&) {
+    }
+  }
+  int64_t t = 0;
+  if (parse_time(text, t)) return StartAt::time(t);
+  throw Error(option + " takes earliest, latest, a position, or a time (2026-11-25T17:00:00Z, @1764090000, -10m), got \"" +
+                  text + "\"",
+              ErrorKind::kInvalidArgument);
+}
+
+ProgressBar::ProgressBar(std::string what, bool beside_stdout)
+    : what_(std::move(what)), enabled_(::isatty(STDERR_FILENO) == 1 && !(beside_stdout && ::isatty(STDOUT_FILENO) == 1)) {}
+
+ProgressBar::~ProgressBar() {
+  if (drawn_) std::fprintf(stderr, "\r\033[K");  // leave the terminal clean for the report
+}
+
+void ProgressBar::update(uint64_t done, uint64_t total) {
+  if (!enabled_ || total == 0) return;
+  const int64_t now = now_ns();
+  if (done < total && now - last_draw_ns_ < 100'000'000) return;  // 10 redraws a second at most
+  last_draw_ns_ = now;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(kWidth * done / total);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.append(static_cast<size_t>(kWidth - filled), '.');
+  std::fprintf(stderr, "\r[%s] %3d%%  %llu/%llu %s", bar.c_str(), static_cast<int>(100 * done / total),
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), what_.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+}  // namespace shmbus::cli
