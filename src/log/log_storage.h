@@ -67,6 +67,8 @@ class LogStorage {
     return tail < lap_bytes() ? 0 : tail & ~mask_;  // the current lap's start: always a frame start
   }
   SegmentSource* segments() const noexcept { return source_; }
+  // Journal: what keeps the segment of the last frame() mapped (null for a ring).
+  const std::shared_ptr<const void>& pin() const noexcept { return pin_; }
 
  private:
   LogStorage(std::byte* data, SegmentSource* source, uint64_t bytes, bool create) noexcept

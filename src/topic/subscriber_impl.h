@@ -43,8 +43,12 @@ class SubscriberImpl {
   void flush_position() noexcept;
 
   topic::TopicHandle& topic_handle() noexcept { return *topic_; }
-  // Keeps the topic's mappings alive (for views into the ring that outlive a poll).
-  std::shared_ptr<const void> mapping_keepalive() const noexcept { return topic_; }
+  // Keeps the mapping of the record just delivered alive (for views that outlive a poll): the
+  // ring, or the journal segment it is in (which retention may delete meanwhile).
+  std::shared_ptr<const void> mapping_keepalive() const noexcept {
+    if (storage_.pin() != nullptr) return storage_.pin();
+    return topic_;
+  }
   // True if records are handed out from a private copy (overwrite policy), false if the
   // handler's views point into the ring itself.
   bool delivers_copies() const noexcept { return overwrite_; }

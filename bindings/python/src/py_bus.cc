@@ -9,25 +9,29 @@
 namespace shmbus::python {
 namespace {
 
-SubscribeOptions subscribe_options(py::handle start, const std::string& wait) {
-  SubscribeOptions o;
+StartAt start_of(py::handle start) {
   if (py::isinstance<py::str>(start)) {
     std::string s = py::cast<std::string>(start);
-    if (s == "earliest") {
-      o.start = StartAt::earliest();
-    } else if (s == "latest") {
-      o.start = StartAt::latest();
-    } else {
-      throw Error("start must be \"earliest\", \"latest\" or a position (int), got \"" + s + "\"",
-                  ErrorKind::kInvalidArgument);
-    }
-  } else if (PyLong_Check(start.ptr()) && !PyBool_Check(start.ptr())) {
+    if (s == "earliest") return StartAt::earliest();
+    if (s == "latest") return StartAt::latest();
+    throw Error("start must be \"earliest\", \"latest\", a position (int) or a time (datetime), got \"" + s + "\"",
+                ErrorKind::kInvalidArgument);
+  }
+  if (PyLong_Check(start.ptr()) && !PyBool_Check(start.ptr())) {
     long long p = py::cast<long long>(start);
     if (p < 0) throw Error("start position must be >= 0", ErrorKind::kInvalidArgument);
-    o.start = StartAt::at(static_cast<uint64_t>(p));
-  } else {
-    throw py::type_error("start must be \"earliest\", \"latest\" or a position (int)");
+    return StartAt::at(static_cast<uint64_t>(p));
   }
+  if (py::hasattr(start, "timestamp") && !py::isinstance<py::float_>(start)) {  // a datetime
+    const double seconds = py::cast<double>(start.attr("timestamp")());
+    return StartAt::time(static_cast<int64_t>(seconds * 1e9));
+  }
+  throw py::type_error("start must be \"earliest\", \"latest\", a position (int) or a time (datetime)");
+}
+
+SubscribeOptions subscribe_options(py::handle start, const std::string& wait) {
+  SubscribeOptions o;
+  o.start = start_of(start);
   if (wait == "block") {
     o.wait = WaitStrategy::kBlock;
   } else if (wait == "yield") {
@@ -68,7 +72,8 @@ void PyBus::adopt(const std::shared_ptr<Closeable>& child) {
 bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
                          std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
                          const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
-                         const std::string& fsync) {
+                         const std::string& fsync, std::optional<uint64_t> retain_bytes,
+                         std::optional<double> retain_age) {
   auto lock = lock_releasing_gil(mu_);
   TopicConfig config;
   if (kind == "journal") {
@@ -79,6 +84,8 @@ bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capaci
   if (dir) config.data_dir = *dir;
   if (segment_size) config.segment_bytes = *segment_size;
   parse_fsync(fsync, config);
+  if (retain_bytes) config.retain_bytes = *retain_bytes;
+  if (retain_age) config.retain_age = seconds_to_ms(*retain_age, "retain_age");
   if (capacity) config.capacity = *capacity;
   if (policy) config.policy = parse_policy(*policy);
   if (unblock_timeout) config.unblock_timeout = seconds_to_ms(*unblock_timeout, "unblock_timeout");
@@ -121,6 +128,27 @@ py::dict PyBus::stats(const std::string& name) {
     d["flushed_position"] = s.flushed_position;
     d["flushes"] = s.flushes;
     d["flushed_records"] = s.flushed_records;
+    d["retain_bytes"] = s.config.retain_bytes;
+    d["retain_age"] = static_cast<double>(s.config.retain_age.count()) / 1000.0;
+    d["first_position"] = s.first_position;
+    d["segments"] = s.segments;
+    d["disk_bytes"] = s.disk_bytes;
+    d["deleted_segments"] = s.deleted_segments;
+    d["skipped"] = s.skipped;
+    d["oldest_ns"] = s.oldest_ns;
+    d["newest_ns"] = s.newest_ns;
+    py::list cursors;
+    for (const CursorStats& c : s.cursors) {
+      py::dict cd;
+      cd["name"] = c.name;
+      cd["position"] = c.position;
+      cd["lag_bytes"] = c.lag_bytes;
+      cd["lag_records"] = c.lag_records;
+      cd["committed_ns"] = c.committed_ns;
+      cd["in_use"] = c.in_use;
+      cursors.append(cd);
+    }
+    d["cursors"] = cursors;
   }
   return d;
 }
@@ -140,12 +168,33 @@ std::shared_ptr<PySubscription> PyBus::subscribe(const std::string& pattern, py:
   return out;
 }
 
-std::shared_ptr<PySubscription> PyBus::subscriber(const std::string& topic, py::handle start, const std::string& wait) {
+std::shared_ptr<PySubscription> PyBus::subscriber(const std::string& topic, py::handle start, const std::string& wait,
+                                                  std::optional<std::string> cursor, const std::string& commit) {
   SubscribeOptions options = subscribe_options(start, wait);
+  if (commit != "auto" && commit != "manual") {
+    throw Error("commit must be \"auto\" or \"manual\", got \"" + commit + "\"", ErrorKind::kInvalidArgument);
+  }
+  if (cursor) {
+    options.cursor = *cursor;
+    if (options.cursor.empty()) throw Error("cursor name is empty", ErrorKind::kInvalidName);
+  }
+  // Python programs use messages after take() returns: the binding commits on the next take.
+  options.commit = CommitMode::kManual;
   auto lock = lock_releasing_gil(mu_);
-  auto out = std::make_shared<PySubscription>(bus().subscriber(topic, options));
+  auto out = std::make_shared<PySubscription>(bus().subscriber(topic, options), cursor && commit == "auto");
   adopt(out);
   return out;
+}
+
+void PyBus::set_cursor(const std::string& topic, const std::string& name, py::handle where) {
+  const StartAt at = start_of(where);
+  auto lock = lock_releasing_gil(mu_);
+  bus().set_cursor(topic, name, at);
+}
+
+bool PyBus::remove_cursor(const std::string& topic, const std::string& name) {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().remove_cursor(topic, name);
 }
 
 std::string PyBus::path() {
@@ -178,9 +227,10 @@ void register_bus(py::module_& m) {
       .def("create_topic", &PyBus::create_topic, py::arg("name"), py::kw_only(), py::arg("capacity") = py::none(),
            py::arg("policy") = py::none(), py::arg("unblock_timeout") = py::none(),
            py::arg("subscriber_timeout") = py::none(), py::arg("kind") = "memory", py::arg("dir") = py::none(),
-           py::arg("segment_size") = py::none(), py::arg("fsync") = "never",
-           "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus. "
-           "False if it existed (it is left as it was).")
+           py::arg("segment_size") = py::none(), py::arg("fsync") = "never", py::arg("retain_bytes") = py::none(),
+           py::arg("retain_age") = py::none(),
+           "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus, "
+           "trimmed to retain_bytes / retain_age (seconds). False if it existed (it is left as it was).")
       .def("topic_exists", &PyBus::topic_exists, py::arg("name"))
       .def("topics", &PyBus::topics)
       .def("stats", &PyBus::stats, py::arg("name"))
@@ -188,7 +238,14 @@ void register_bus(py::module_& m) {
       .def("subscribe", &PyBus::subscribe, py::arg("pattern"), py::kw_only(), py::arg("start") = "latest",
            py::arg("wait") = "block", "Every topic matching `pattern` (* one word, # any), now and later.")
       .def("subscriber", &PyBus::subscriber, py::arg("topic"), py::kw_only(), py::arg("start") = "latest",
-           py::arg("wait") = "block", "One topic (creates it if it is new); has .position.")
+           py::arg("wait") = "block", py::arg("cursor") = py::none(), py::arg("commit") = "auto",
+           "One topic (creates it if it is new); has .position. start: \"earliest\", \"latest\", a position or a "
+           "datetime. cursor: a named cursor of a journal topic, resumed after restarts (start applies when it is "
+           "new); commit=\"auto\" moves it when the next messages are taken, \"manual\" on .commit().")
+      .def("set_cursor", &PyBus::set_cursor, py::arg("topic"), py::arg("name"), py::arg("where"),
+           "Moves (or creates) a named cursor: \"earliest\", \"latest\", a position or a datetime.")
+      .def("remove_cursor", &PyBus::remove_cursor, py::arg("topic"), py::arg("name"),
+           "Deletes a named cursor; False if there was none.")
       .def_property_readonly("path", &PyBus::path)
       .def_property_readonly("closed", &PyBus::closed)
       .def("close", &PyBus::close)

@@ -23,14 +23,18 @@ class PyBus {
   bool create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
                     std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
                     const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
-                    const std::string& fsync);
+                    const std::string& fsync, std::optional<uint64_t> retain_bytes, std::optional<double> retain_age);
   bool topic_exists(const std::string& name);
   std::vector<std::string> topics();
   py::dict stats(const std::string& name);
   std::shared_ptr<PyPublisher> publisher(const std::string& topic);
-  // `start`: "earliest", "latest" or a position (int); `wait`: "block", "yield" or "spin".
+  // `start`: "earliest", "latest", a position (int) or a time (datetime); `wait`: "block",
+  // "yield" or "spin"; `cursor`: a named cursor (journal topics), `commit`: "auto" | "manual".
   std::shared_ptr<PySubscription> subscribe(const std::string& pattern, py::handle start, const std::string& wait);
-  std::shared_ptr<PySubscription> subscriber(const std::string& topic, py::handle start, const std::string& wait);
+  std::shared_ptr<PySubscription> subscriber(const std::string& topic, py::handle start, const std::string& wait,
+                                             std::optional<std::string> cursor, const std::string& commit);
+  void set_cursor(const std::string& topic, const std::string& name, py::handle where);
+  bool remove_cursor(const std::string& topic, const std::string& name);
   std::string path();
   bool closed();
   // Closes the publishers and subscriptions it handed out, then itself.

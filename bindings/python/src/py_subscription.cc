@@ -25,7 +25,8 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(std::optional<d
 
 }  // namespace
 
-PySubscription::PySubscription(Subscriber subscriber) : subscriber_(std::move(subscriber)) {}
+PySubscription::PySubscription(Subscriber subscriber, bool auto_commit)
+    : subscriber_(std::move(subscriber)), auto_commit_(auto_commit) {}
 PySubscription::PySubscription(PatternSubscriber subscriber) : subscriber_(std::move(subscriber)) {}
 
 bool PySubscription::is_open() const noexcept { return subscriber_.index() != 0; }
@@ -100,6 +101,7 @@ py::list PySubscription::take(size_t max, std::optional<double> timeout) {
   py::list out;
   if (!is_open() || closing_.load(std::memory_order_relaxed)) return out;  // relaxed: a flag, the mutex orders the rest
   release_holds();
+  if (auto_commit_) commit_raw();  // the program has had every message taken before
   std::optional<py::error_already_set> failure;
   auto handler = [&](const Message& m) {
     if (failure) return;
@@ -161,6 +163,18 @@ bool PySubscription::wait(std::optional<double> timeout) {
   }
 }
 
+void PySubscription::commit_raw() {
+  auto* s = std::get_if<Subscriber>(&subscriber_);
+  if (s == nullptr) throw Error("commit needs a subscriber with a named cursor", ErrorKind::kInvalidArgument);
+  if (Result<void> r = s->commit(); !r) raise_errc(r.error(), "commit on " + name());
+}
+
+void PySubscription::commit() {
+  auto lock = lock_releasing_gil(mu_);
+  if (!is_open()) raise_closed("subscription");
+  commit_raw();
+}
+
 uint64_t PySubscription::received() {
   auto lock = lock_releasing_gil(mu_);
   if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->received();
@@ -200,6 +214,9 @@ bool PySubscription::closed() { return !is_open(); }
 void PySubscription::close() {
   closing_.store(true, std::memory_order_relaxed);  // a wait on another thread ends within a slice
   auto lock = lock_releasing_gil(mu_);
+  if (auto_commit_ && std::holds_alternative<Subscriber>(subscriber_)) {
+    static_cast<void>(std::get<Subscriber>(subscriber_).commit());  // the program has had them all
+  }
   held_.clear();  // their owners go away with the subscriber
   sources_.clear();
   subscriber_ = std::monostate{};
@@ -214,6 +231,13 @@ void register_subscription(py::module_& m) {
       .def_property_readonly("timestamp", [](const PyMessage& m) { return static_cast<double>(m.timestamp_ns) / 1e9; },
                              "Seconds since the epoch (like time.time()).")
       .def_readonly("headers", &PyMessage::headers)
+      .def_property_readonly(
+          "message_id",
+          [](const PyMessage& m) -> py::object {
+            if (m.headers.contains("message-id")) return m.headers["message-id"];
+            return py::str(py::str("{}@{}").format(m.topic, m.position));
+          },
+          "The `message-id` header if the publisher set one, else \"<topic>@<position>\": drop duplicates by it.")
       .def_readonly("data", &PyMessage::data,
                     "memoryview into the log (block/fail topics; valid until the next message is taken from the "
                     "same subscription), or bytes (overwrite topics).")
@@ -237,8 +261,11 @@ void register_subscription(py::module_& m) {
            "Waits until a message is ready (consumes nothing); False on timeout.")
       .def("__iter__", [](std::shared_ptr<PySubscription> self) { return self; })
       .def("__next__", &PySubscription::next)
+      .def("commit", &PySubscription::commit,
+           "Named cursor: moves it past every message taken so far (commit=\"manual\"; \"auto\" does it when "
+           "the next messages are taken, and at close).")
       .def_property_readonly("received", &PySubscription::received)
-      .def_property_readonly("lost", &PySubscription::lost, "Records lost to lapping (overwrite topics).")
+      .def_property_readonly("lost", &PySubscription::lost, "Records lost to lapping (overwrite topics) or removed by retention before they were read (journals).")
       .def_property_readonly("position", &PySubscription::position,
                              "Next position to read (single-topic subscriptions; None for patterns).")
       .def_property_readonly("name", [](PySubscription& s) { return s.name(); })

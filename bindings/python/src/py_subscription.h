@@ -36,7 +36,9 @@ struct PyMessage {
 
 class PySubscription : public Closeable {
  public:
-  explicit PySubscription(Subscriber subscriber);
+  // `auto_commit`: a named cursor moves when the next messages are taken (and at close), i.e.
+  // once the program has had the previous ones: at-least-once even if it dies mid-batch.
+  explicit PySubscription(Subscriber subscriber, bool auto_commit = false);
   explicit PySubscription(PatternSubscriber subscriber);
 
   // Up to `max` messages; waits up to `timeout` seconds (None: for ever, 0: not at all) for the
@@ -47,6 +49,7 @@ class PySubscription : public Closeable {
   // True once a message is ready (consumes nothing; for asyncio, which polls on its own thread).
   bool wait(std::optional<double> timeout);
 
+  void commit();  // named cursor: past every message taken so far
   uint64_t received();
   uint64_t lost();
   py::object position();  // single-topic subscriptions only, else None
@@ -61,11 +64,13 @@ class PySubscription : public Closeable {
   detail::SubscriberImpl* source() noexcept;  // the topic subscriber of the message being delivered
   PyMessage to_python(const Message& m);
   void release_holds() noexcept;
+  void commit_raw();  // holds mu_
   bool is_open() const noexcept;
 
   std::mutex mu_;                         // one call at a time (the C++ objects are single-threaded)
   std::atomic<bool> closing_{false};      // lets close() end a wait in progress on another thread
   std::variant<std::monostate, Subscriber, PatternSubscriber> subscriber_;
+  bool auto_commit_ = false;
   std::vector<detail::SubscriberImpl*> held_;  // topic subscribers holding the last message's record
   // Per topic subscriber: its name as a Python str and a memoryview of its whole ring, which
   // messages slice (one object per message instead of an exporter and a view).
