@@ -15,6 +15,7 @@ namespace shmbus::bench {
 namespace {
 
 constexpr double kWarmupSeconds = 0.05;
+constexpr double kJournalWarmupSeconds = 0.3;
 
 struct StreamControl {
   alignas(64) std::atomic<uint32_t> ready{0};
@@ -46,7 +47,11 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   ScratchBus scratch(ctx.fresh_bus_path());
   TopicConfig config;  // defaults: 8 MiB ring, block
   if (journal) {
-    config.kind = TopicKind::kJournal;  // 64 MiB segments in the scratch directory, fsync never
+    // 64 MiB segments in the scratch directory, fsync never; retention keeps four (and the
+    // spares it recycles), as a long-running journal does: growing it reuses allocated pages.
+    config.kind = TopicKind::kJournal;
+    config.segment_bytes = 16ull << 20;
+    config.retain_bytes = 4 * (config.segment_bytes + 4096);
   }
   scratch.bus().create_topic("bench.stream", config);
   SharedBlock<StreamControl> control;
@@ -77,11 +82,13 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   const double start = BenchClock::seconds_now();
   double window_start = 0, now = start;
   uint64_t window_messages = 0, window_bytes = 0;
-  while (now - start < kWarmupSeconds + ctx.stream_seconds) {
+  // A journal reaches its steady state (retention recycling segments) after a few segments.
+  const double warmup = journal ? kJournalWarmupSeconds : kWarmupSeconds;
+  while (now - start < warmup + ctx.stream_seconds) {
     Result<size_t> n = sub.receive(consume, 256, std::chrono::milliseconds(100));
     if (!n) throw Error("benchmark: receive failed: " + std::string(to_string(n.error())));
     now = BenchClock::seconds_now();
-    if (window_start == 0 && now - start >= kWarmupSeconds) {
+    if (window_start == 0 && now - start >= warmup) {
       window_start = now;
       window_messages = messages;
       window_bytes = bytes;

@@ -39,10 +39,11 @@ struct TopicConfig {
   uint64_t segment_bytes = 64ull << 20;
   FsyncPolicy fsync = FsyncPolicy::kNever;
   std::chrono::milliseconds fsync_interval{100};
-  // Journal retention, whole segments at a time, oldest first; 0 = keep forever. A segment
-  // goes once the journal holds more than `retain_bytes` without it, or once its records are
-  // older than `retain_age`; never the segment being written, nor one a live subscriber (or a
-  // claim, or an unfinished flush) is in. Enforced by the processes that publish.
+  // Journal retention, whole segments at a time, oldest first; 0 = keep forever. Segments go
+  // while they take more than `retain_bytes` (at least two segments), and once their records
+  // are older than `retain_age`; never the segment being written, nor one a live subscriber (or
+  // a claim, or an unfinished flush) is in. Up to two retired segments are kept as spares for
+  // reuse (allocated pages make appending faster). Enforced by the processes that publish.
   uint64_t retain_bytes = 0;
   std::chrono::milliseconds retain_age{0};
 };
@@ -75,7 +76,8 @@ struct TopicStats {
   uint64_t flushed_records = 0;   // journal: records those flushes made durable
   uint64_t first_position = 0;    // journal: oldest retained position
   uint64_t segments = 0;          // journal: segment files on disk
-  uint64_t disk_bytes = 0;        // journal: their size
+  uint64_t disk_bytes = 0;        // journal: their size, spares included
+  uint64_t spare_segments = 0;    // journal: retired segments kept for reuse
   uint64_t deleted_segments = 0;  // journal: removed by retention
   uint64_t skipped = 0;           // journal: records readers skipped because retention removed them
   int64_t oldest_ns = 0;          // journal: timestamp of the oldest retained record (0: none)

@@ -1,5 +1,7 @@
-// CRC32C (Castagnoli), the checksum of journal records: SSE4.2's crc32 instruction where the CPU
-// has it (~0.1 ns/byte), a table otherwise. Same results either way (tests/journal/crc32c_test.cc).
+// CRC32C (Castagnoli), the checksum of journal records: ISA-L (Intel's storage library) for
+// all but short records: it picks the fastest code the CPU runs (carry-less multiply folding,
+// parallel crc32 instructions), ~25 ns per KiB here against ~90 for one crc32 instruction
+// stream, which in turn wins below ~200 bytes (no setup).
 #pragma once
 
 #include <cstddef>
@@ -12,10 +14,7 @@ namespace shmbus::journal {
 // twice: crc32c(b, crc32c(a)) == crc32c(a ++ b).
 uint32_t crc32c(std::span<const std::byte> bytes, uint32_t crc = 0) noexcept;
 
-// The portable implementation, exposed so tests can compare it with the hardware one.
+// A byte-at-a-time table implementation: the reference the tests hold ISA-L to.
 uint32_t crc32c_portable(std::span<const std::byte> bytes, uint32_t crc = 0) noexcept;
-
-// True if crc32c() uses the CPU instruction.
-bool crc32c_is_hardware() noexcept;
 
 }  // namespace shmbus::journal

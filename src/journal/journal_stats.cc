@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "journal/cursor_file.h"
@@ -58,7 +59,12 @@ void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, To
   s.skipped = meta.journal.skipped.load(std::memory_order_relaxed);
   const auto segments = list_segments(dir);
   s.segments = segments.size();
-  for (const auto& [base, path] : segments) {
+  std::vector<std::string> files;
+  for (const auto& segment : segments) files.push_back(segment.second);
+  const std::vector<std::string> spares = list_spares(dir);
+  s.spare_segments = spares.size();
+  files.insert(files.end(), spares.begin(), spares.end());
+  for (const std::string& path : files) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) s.disk_bytes += static_cast<uint64_t>(st.st_size);
   }
@@ -74,10 +80,13 @@ void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, To
     const uint64_t base = last_byte - last_byte % segment_bytes;
     const std::string path = dir + "/" + segment_file_name(base);
     try {
+      // Marks of records after our tail snapshot (published since) are left out.
       SegmentTimes times(path, base, segment_bytes);
-      const uint64_t from = times.last() ? times.last()->position : base;
+      std::optional<TimeMark> mark;
+      for (size_t i = 0; i < times.size() && times[i].position < s.tail_position; ++i) mark = times[i];
+      const uint64_t from = mark ? mark->position : base;
       s.newest_ns = last_timestamp_in(read_records(path, from - base, s.tail_position - from));
-      if (s.newest_ns == 0 && times.last()) s.newest_ns = times.last()->timestamp_ns;
+      if (s.newest_ns == 0 && mark) s.newest_ns = mark->timestamp_ns;
     } catch (const Error&) {
       // removed by retention meanwhile: leave it unknown
     }

@@ -1,6 +1,8 @@
 #include "journal/recovery.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,22 +24,36 @@ class SegmentIo {
       : path_(path), fd_(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)) {
     if (fd_ < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
   }
-  ~SegmentIo() { ::close(fd_); }
+  ~SegmentIo() {
+    if (map_ != nullptr) ::munmap(map_, map_bytes_);
+    ::close(fd_);
+  }
   SegmentIo(const SegmentIo&) = delete;
   SegmentIo& operator=(const SegmentIo&) = delete;
 
-  // The record area; bytes missing from a truncated file read as zero.
-  std::vector<std::byte> read_records(uint64_t segment_bytes) const {
-    std::vector<std::byte> data(segment_bytes);
+  // The record area, mapped (no copy); bytes missing from a truncated file read as zero (then
+  // it is read into memory instead). Valid while this object lives.
+  std::span<const std::byte> read_records(uint64_t segment_bytes) {
+    struct stat st {};
+    const uint64_t want = kSegmentHeaderBytes + segment_bytes;
+    if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) >= want) {
+      void* map = ::mmap(nullptr, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_, 0);
+      if (map != MAP_FAILED) {
+        map_ = map;
+        map_bytes_ = want;
+        return {static_cast<const std::byte*>(map) + kSegmentHeaderBytes, segment_bytes};
+      }
+    }
+    copy_.assign(segment_bytes, std::byte{0});
     uint64_t done = 0;
     while (done < segment_bytes) {
-      ssize_t n = ::pread(fd_, data.data() + done, segment_bytes - done, static_cast<off_t>(kSegmentHeaderBytes + done));
+      ssize_t n = ::pread(fd_, copy_.data() + done, segment_bytes - done, static_cast<off_t>(kSegmentHeaderBytes + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
       if (n == 0) break;
       done += static_cast<uint64_t>(n);
     }
-    return data;
+    return copy_;
   }
   void write(uint64_t record_offset, const void* bytes, size_t n) const {
     if (::pwrite(fd_, bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
@@ -54,10 +70,13 @@ class SegmentIo {
  private:
   std::string path_;
   int fd_;
+  void* map_ = nullptr;
+  uint64_t map_bytes_ = 0;
+  std::vector<std::byte> copy_;
 };
 
 // Voids a claim that was never committed: {-len, DATA} -> {+len, PADDING, voided}; seq stays.
-void void_claim(const SegmentIo& io, const std::vector<std::byte>& data, uint64_t offset) {
+void void_claim(const SegmentIo& io, std::span<const std::byte> data, uint64_t offset) {
   uint64_t raw;
   std::memcpy(&raw, data.data() + offset, 8);
   log::CommitWord w = log::CommitWord::decode(raw);
@@ -126,7 +145,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     }
     const uint64_t file_bytes = kSegmentHeaderBytes + info.segment_bytes;
     SegmentIo io(path, repair);
-    std::vector<std::byte> data = io.read_records(info.segment_bytes);
+    const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     if (c.next_seq == kUnknownSeq) {  // the oldest segment, made by a publisher: its first claim's seq
       c.next_seq = 0;
       if (data.size() >= 16) std::memcpy(&c.next_seq, data.data() + 8, 8);

@@ -14,6 +14,9 @@
 namespace shmbus::journal {
 namespace {
 constexpr uint64_t kNobody = ~0ull;
+// Retired segments kept for reuse (beyond the byte budget): one per segment the publishers
+// fill, since each retirement feeds the next creation; two leave slack.
+constexpr size_t kMaxSpares = 2;
 
 // Everything at or after the returned position may still be read, written or flushed.
 uint64_t protected_from(topic::TopicMeta& meta, uint64_t tail, uint64_t deleting_below) {
@@ -60,8 +63,8 @@ RetentionPass enforce_retention(topic::TopicMeta& meta, const std::string& dir, 
     while (first < end && !meta.journal.first_position.compare_exchange_weak(first, end, std::memory_order_release,
                                                                               std::memory_order_relaxed)) {
     }
-    if (::unlink(segments[i].second.c_str()) == 0) {
-      // Relaxed: statistics; the unlink decides who counts it.
+    if (retire_segment(dir, segments[i].second, kMaxSpares)) {
+      // Relaxed: statistics; the rename or unlink decides who counts it.
       meta.journal.deleted_segments.fetch_add(1, std::memory_order_relaxed);
       ++pass.deleted;
     }

@@ -4,6 +4,9 @@
 // unfinished flush is in: deletion stops at the first segment it may not take. Dead
 // subscribers (and stalled ones past the subscriber timeout) are evicted first, so they cannot
 // hold the disk forever; when they come back they move on, counting what they skipped.
+// Up to two retired segments are kept as spares (beyond the budget) and reused for new
+// segments: their pages are allocated already, so growing the journal costs a memset, not
+// page faults and the kernel zeroing fresh pages.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +18,7 @@ namespace shmbus::journal {
 
 struct RetentionPass {
   uint64_t deleted = 0;  // segments this pass removed
-  uint64_t segments = 0;  // segment files left
+  uint64_t segments = 0;  // segment files left (spares not counted)
   uint64_t bytes = 0;     // their size on disk
 };
 

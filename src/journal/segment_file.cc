@@ -1,6 +1,7 @@
 #include "journal/segment_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,18 +63,64 @@ std::vector<std::pair<uint64_t, std::string>> list_segments(const std::string& d
   return out;
 }
 
-bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode) {
+std::vector<std::string> list_spares(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kSparePrefix) && name.ends_with(".seg")) out.push_back(entry.path().string());
+  }
+  return out;
+}
+
+bool retire_segment(const std::string& dir, const std::string& path, size_t max_spares) {
+  if (list_spares(dir).size() < max_spares) {
+    const std::string spare = dir + "/" + kSparePrefix + std::filesystem::path(path).filename().string();
+    if (::rename(path.c_str(), spare.c_str()) == 0) return true;
+  }
+  return ::unlink(path.c_str()) == 0;
+}
+
+namespace {
+// Takes a spare as `temp`, zeroed and the right size; false if there is none to take.
+bool take_spare(const std::string& dir, const std::string& temp, uint64_t bytes,
+                const std::function<bool(uint64_t, uint64_t)>& zero_in_place) {
+  for (const std::string& spare : list_spares(dir)) {
+    if (::rename(spare.c_str(), temp.c_str()) != 0) continue;  // another creator took it
+    Fd fd(::open(temp.c_str(), O_RDWR | O_CLOEXEC));
+    struct stat st {};
+    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) == bytes) {
+      if (zero_in_place && zero_in_place(st.st_dev, st.st_ino)) return true;
+      // Zeroed, as a new segment is: a zero word is where records end (scan, recovery).
+      void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+      if (map != MAP_FAILED) {
+        std::memset(map, 0, bytes);
+        ::munmap(map, bytes);
+        return true;
+      }
+    }
+    ::unlink(temp.c_str());
+  }
+  return false;
+}
+}  // namespace
+
+bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode,
+                    const std::function<bool(uint64_t, uint64_t)>& zero_in_place) {
   const std::string path = dir + "/" + segment_file_name(info.base_position);
   const std::string temp = path + ".creating." + topic::unique_suffix();
-  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (fd.get() < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the journal directory", ErrorKind::kIo);
   const uint64_t bytes = kSegmentHeaderBytes + info.segment_bytes;
+  const bool reused = take_spare(dir, temp, bytes, zero_in_place);
+  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | (reused ? 0 : O_TRUNC) | O_CLOEXEC, mode));
+  if (fd.get() < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the journal directory", ErrorKind::kIo);
   auto fail = [&](const std::string& what, int err) {
     ::unlink(temp.c_str());
     throw Error(temp + ": " + what + " (" + std::strerror(err) + "); free disk space or lower the segment size",
                 ErrorKind::kIo);
   };
-  if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) fail("cannot preallocate", err);
+  if (!reused) {
+    if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) fail("cannot preallocate", err);
+  }
   std::byte header[sizeof(log::FileHeader) + sizeof(SegmentInfo)];
   log::init_file_header(header, log::FileKind::kSegment, bytes);
   std::memcpy(header + sizeof(log::FileHeader), &info, sizeof info);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 namespace shmbus::journal {
 
 inline constexpr size_t kSegmentHeaderBytes = 4096;
+inline constexpr const char* kSparePrefix = ".spare-";  // retired segments kept for reuse
 
 struct SegmentInfo {
   uint64_t base_position;  // log position of the first record byte
@@ -30,8 +32,19 @@ std::optional<uint64_t> parse_segment_file_name(const std::string& file_name);
 std::vector<std::pair<uint64_t, std::string>> list_segments(const std::string& dir);
 
 // Creates the segment atomically (temporary file, then link). Returns false if it exists.
+// Reuses a spare (a segment retention retired) when there is one: its pages are already
+// allocated, which on tmpfs or a warm page cache costs a memset instead of page faults.
 // Throws Error (ErrorKind::kIo) when the disk refuses.
-bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode = 0600);
+// `zero_in_place(dev, ino)`: zeroes a spare through a mapping the caller still has of it and
+// says true (no page faults), or says false (then it is mapped and zeroed here).
+bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode = 0600,
+                    const std::function<bool(uint64_t dev, uint64_t ino)>& zero_in_place = {});
+
+// Retention: keeps the retired segment at `path` as a spare for create_segment() when fewer
+// than `max_spares` are kept, else deletes it. Returns true if it was deleted or kept.
+bool retire_segment(const std::string& dir, const std::string& path, size_t max_spares);
+// Spare segment files in `dir`.
+std::vector<std::string> list_spares(const std::string& dir);
 
 // Reads and checks a segment's headers (magic, version, kind, size). Throws Error with the path.
 // `actual_bytes`: the file's size now (shorter than the header says: truncated).

@@ -1,6 +1,9 @@
 #include "journal/segment_set.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <cstring>
 
 #include <filesystem>
 
@@ -32,6 +35,12 @@ void SegmentSet::prepare_ahead(std::stop_token stop) {
     if (stop.stop_requested()) return;
     const uint64_t index = ahead_index_;
     ahead_index_ = ~0ull;
+    if (before_create_) {
+      lock.unlock();  // the hook reads files and the meta, not our mappings
+      before_create_();
+      lock.lock();
+      drop_retired_locked();
+    }
     map_locked(index, /*create=*/true);
   }
 }
@@ -53,16 +62,46 @@ log::MappedSegment SegmentSet::segment(uint64_t index, bool create) noexcept {
   return m;
 }
 
+namespace {
+constexpr size_t kMaxRetiredMappings = 4;  // retention keeps two spares; readers lag a little
+
+bool file_id(const std::string& path, uint64_t& dev, uint64_t& ino) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  dev = st.st_dev;
+  ino = st.st_ino;
+  return true;
+}
+}  // namespace
+
 void SegmentSet::drop_retired_locked() noexcept {
   // Acquire: pairs with retention's release of first_position (retention.cc), made before the
-  // files go. Only our reference goes here; an object still reading one keeps it mapped.
+  // files go. An object still reading a retired segment keeps its mapping alive (its pin).
   const uint64_t first_index = first_position_->load(std::memory_order_acquire) / segment_bytes_;
-  mapped_.erase(mapped_.begin(), mapped_.lower_bound(first_index));
+  for (auto it = mapped_.begin(); it != mapped_.end() && it->first < first_index;) {
+    retired_.push_back(std::move(it->second));
+    it = mapped_.erase(it);
+  }
+  if (retired_.size() > kMaxRetiredMappings) {
+    retired_.erase(retired_.begin(), retired_.end() - static_cast<std::ptrdiff_t>(kMaxRetiredMappings));
+  }
+}
+
+std::shared_ptr<const log::MappedFile> SegmentSet::take_retired(uint64_t dev, uint64_t ino) noexcept {
+  for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+    // use_count 1: only we hold it, so nobody reads it as the segment it was.
+    if (it->dev == dev && it->ino == ino && it->file.use_count() == 1) {
+      auto file = std::move(it->file);
+      retired_.erase(it);
+      return file;
+    }
+  }
+  return nullptr;
 }
 
 log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept {
   auto it = mapped_.find(index);
-  if (it != mapped_.end()) return {it->second->data() + kSegmentHeaderBytes, it->second};
+  if (it != mapped_.end()) return {it->second.file->data() + kSegmentHeaderBytes, it->second.file};
   // Retention removed it (or is about to): do not make it again.
   if (index < first_position_->load(std::memory_order_acquire) / segment_bytes_) return {};
   try {
@@ -71,18 +110,39 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
       if (!create) return {};
       // The base seq is not known here; recovery reads it from the first record's claim pair.
       SegmentInfo info{index * segment_bytes_, ~0ull, segment_bytes_, static_cast<uint16_t>(index), {}};
-      create_segment(dir_, info);  // false: another publisher made it first, fine
+      // A spare we still have mapped is zeroed through that mapping: no page faults.
+      auto zero_in_place = [this](uint64_t dev, uint64_t ino) {
+        for (const Mapping& r : retired_) {
+          if (r.dev == dev && r.ino == ino && r.file.use_count() == 1 && access_ == log::Access::kReadWrite) {
+            std::memset(r.file->data(), 0, r.file->size());
+            return true;
+          }
+        }
+        return false;
+      };
+      create_segment(dir_, info, 0600, zero_in_place);  // false: another publisher made it first, fine
     }
-    log::MappedFile file = log::MappedFile::open(path, access_);
-    log::check_file_header(file.data(), file.size(), log::FileKind::kSegment, path);
-    if (file.size() != kSegmentHeaderBytes + segment_bytes_) return {};
+    Mapping m;
+    if (!file_id(path, m.dev, m.ino)) return {};
+    m.file = take_retired(m.dev, m.ino);
+    const bool reused = m.file != nullptr;
+    if (!reused) {
+      log::MappedFile file = log::MappedFile::open(path, access_);
+      m.file = std::make_shared<const log::MappedFile>(std::move(file));
+    }
+    log::check_file_header(m.file->data(), m.file->size(), log::FileKind::kSegment, path);
+    if (m.file->size() != kSegmentHeaderBytes + segment_bytes_) return {};
 #ifdef MADV_POPULATE_WRITE
     // Fault the pages in now (best effort: older kernels say EINVAL), not one by one on publish.
-    ::madvise(file.data(), file.size(), access_ == log::Access::kReadWrite ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    if (!reused) {
+      ::madvise(m.file->data(), m.file->size(),
+                access_ == log::Access::kReadWrite ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    }
 #endif
-    auto shared = std::make_shared<const log::MappedFile>(std::move(file));
-    mapped_.emplace(index, shared);
-    return {shared->data() + kSegmentHeaderBytes, shared};
+    std::byte* records = m.file->data() + kSegmentHeaderBytes;
+    std::shared_ptr<const void> pin = m.file;
+    mapped_.emplace(index, std::move(m));
+    return {records, std::move(pin)};
   } catch (const std::exception&) {
     return {};  // disk full, permissions, a damaged file: the caller reports kStorage / waits
   }

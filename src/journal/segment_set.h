@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "log/log_storage.h"
 #include "log/mapped_file.h"
@@ -23,6 +25,9 @@ class SegmentSet final : public log::SegmentSource {
   ~SegmentSet() override;
 
   log::MappedSegment segment(uint64_t index, bool create) noexcept override;
+  // Publishers: run by the background thread before it makes the next segment (retention: the
+  // segment it retires then is the spare the new one reuses). Set before any publish.
+  void set_before_create(std::function<void()> hook) { before_create_ = std::move(hook); }
   uint64_t first_position() const noexcept override;
   std::string segment_path(uint64_t index) const override;
   uint64_t records_offset() const noexcept override;
@@ -39,10 +44,24 @@ class SegmentSet final : public log::SegmentSource {
   void drop_retired_locked() noexcept;
   void prepare_ahead(std::stop_token stop);
 
+  // A mapping and the file (device, inode) it maps: retention renames a retired segment into
+  // a spare and create_segment() renames the spare into a new segment, so the same file comes
+  // back under another name, and its mapping (its page tables filled) can be used again.
+  struct Mapping {
+    std::shared_ptr<const log::MappedFile> file;
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+  };
+  // A retired mapping of the file (dev, ino) that nobody else points into, taken out of
+  // retired_; or nothing. Holds mu_.
+  std::shared_ptr<const log::MappedFile> take_retired(uint64_t dev, uint64_t ino) noexcept;
+
   std::mutex mu_;  // segment() is the slow path: once per segment per object
-  std::map<uint64_t, std::shared_ptr<const log::MappedFile>> mapped_;
+  std::map<uint64_t, Mapping> mapped_;
+  std::vector<Mapping> retired_;  // newest last; a few, for reuse
   // Publishers: the segment after the one in use is made, mapped and faulted in by a
   // background thread, so the publish that crosses into it does not pay for that.
+  std::function<void()> before_create_;
   std::condition_variable_any ahead_cv_;
   uint64_t ahead_index_ = ~0ull;  // the segment to prepare next (guarded by mu_)
   std::jthread ahead_;             // last: stopped before the mappings go

@@ -312,9 +312,12 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
       case log::FrameState::kLapped:
       case log::FrameState::kCorrupt:
         // A newer lap's word, or garbage because a newer lap is being written over it: believed
-        // only if the tail agrees, since garbage can look like anything.
+        // only if the tail agrees, since garbage can look like anything. (A journal reader
+        // evicted while stalled may find its old segment retired and reused: it moves on.)
         if (lapped_by_tail()) {
           jump_to_tail();
+        } else if (behind_retention()) {
+          skip_to_retained();
         } else {
           status = Errc::kCorrupt;
         }

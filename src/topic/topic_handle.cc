@@ -216,13 +216,16 @@ void TopicHandle::start_journal_threads() {
       });
     }
     if (c.retain_bytes != 0 || c.retain_age_ms != 0) {
-      retention_ = periodic(kRetentionEvery, [this] {
+      auto pass = [this] {
         try {
           journal::enforce_retention(meta(), data_dir(), realtime_ns());
         } catch (const Error&) {
           // The directory cannot be read right now: the next pass tries again.
         }
-      });
+      };
+      // Every segment the publishers start, and every so often (age passes while idle).
+      static_cast<journal::SegmentSet*>(segments_.get())->set_before_create(pass);
+      retention_ = periodic(kRetentionEvery, pass);
     }
   });
 }

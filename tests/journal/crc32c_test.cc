@@ -1,4 +1,4 @@
-// CRC32C: the published check value, chaining, and hardware == table on random data.
+// CRC32C: the published check value, chaining, and ISA-L == the table on random data.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -24,7 +24,7 @@ TEST(Crc32c, ChainsLikeOneCall) {
   EXPECT_EQ(crc32c(bytes_of("56789"), crc32c(bytes_of("1234"))), crc32c(bytes_of("123456789")));
 }
 
-TEST(Crc32c, HardwareAndTableAgreeOnRandomData) {
+TEST(Crc32c, IsalAndTableAgreeOnRandomData) {
   std::mt19937_64 rng(42);
   std::vector<std::byte> data(4099);
   for (auto& b : data) b = static_cast<std::byte>(rng());

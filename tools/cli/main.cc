@@ -221,7 +221,8 @@ int main(int argc, char** argv) {
                   << " records)\n";
         if (s.config.retain_bytes != 0) std::cout << "retain     " << s.config.retain_bytes << " bytes\n";
         if (s.config.retain_age.count() != 0) std::cout << "retain age " << s.config.retain_age.count() / 1000.0 << " s\n";
-        std::cout << "segments   " << s.segments << " (" << s.disk_bytes << " bytes on disk, " << s.deleted_segments
+        std::cout << "segments   " << s.segments << " (+" << s.spare_segments << " spare; " << s.disk_bytes
+                  << " bytes on disk, " << s.deleted_segments
                   << " deleted by retention, " << s.skipped << " records skipped)\nfirst      " << s.first_position
                   << "\noldest     " << s.oldest_ns << "\nnewest     " << s.newest_ns << '\n';
         for (const shmbus::CursorStats& c : s.cursors) {

@@ -133,6 +133,7 @@ py::dict PyBus::stats(const std::string& name) {
     d["first_position"] = s.first_position;
     d["segments"] = s.segments;
     d["disk_bytes"] = s.disk_bytes;
+    d["spare_segments"] = s.spare_segments;
     d["deleted_segments"] = s.deleted_segments;
     d["skipped"] = s.skipped;
     d["oldest_ns"] = s.oldest_ns;
