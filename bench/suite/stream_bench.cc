@@ -50,7 +50,6 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
     // 64 MiB segments in the scratch directory, fsync never; retention keeps four (and the
     // spares it recycles), as a long-running journal does: growing it reuses allocated pages.
     config.kind = TopicKind::kJournal;
-    config.segment_bytes = 16ull << 20;
     config.retain_bytes = 4 * (config.segment_bytes + 4096);
   }
   scratch.bus().create_topic("bench.stream", config);

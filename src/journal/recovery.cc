@@ -96,13 +96,33 @@ void move_aside(const std::vector<std::pair<uint64_t, std::string>>& segments, s
   }
 }
 
-// True if every segment from `from` on is readable and holds nothing (made ahead of need).
-bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::string>>& segments, size_t from) {
+// The seq of the first claim in a segment made by a publisher (its header does not know it):
+// the first frame's, if it is a claim of this segment's epoch; 0 for an empty segment.
+uint64_t first_claim_seq(std::span<const std::byte> data, uint16_t epoch) {
+  if (data.size() < 16) return 0;
+  uint64_t word = 0, seq = 0;
+  std::memcpy(&word, data.data(), 8);
+  std::memcpy(&seq, data.data() + 8, 8);
+  return log::CommitWord::decode(word).claimed_in(epoch) ? seq : 0;
+}
+
+// True if every segment from `from` on is readable and holds nothing (made ahead of need): all
+// zero, or (a recycled one) no claim of its epoch with the seq the journal continues at.
+bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::string>>& segments, size_t from,
+                                uint64_t next_seq) {
   for (size_t i = from; i < segments.size(); ++i) {
     try {
       SegmentInfo info = read_segment_info(segments[i].second);
       SegmentIo io(segments[i].second, false);
-      for (std::byte b : io.read_records(info.segment_bytes)) {
+      const std::span<const std::byte> data = io.read_records(info.segment_bytes);
+      if (info.flags & kSegmentRecycled) {
+        uint64_t word = 0, seq = 0;
+        std::memcpy(&word, data.data(), 8);
+        std::memcpy(&seq, data.data() + 8, 8);
+        if (log::CommitWord::decode(word).claimed_in(info.epoch) && seq == next_seq) return false;
+        continue;
+      }
+      for (std::byte b : data) {
         if (b != std::byte{0}) return false;
       }
     } catch (const Error&) {
@@ -146,11 +166,9 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     const uint64_t file_bytes = kSegmentHeaderBytes + info.segment_bytes;
     SegmentIo io(path, repair);
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
-    if (c.next_seq == kUnknownSeq) {  // the oldest segment, made by a publisher: its first claim's seq
-      c.next_seq = 0;
-      if (data.size() >= 16) std::memcpy(&c.next_seq, data.data() + 8, 8);
-    }
-    SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true);
+    const bool recycled = (info.flags & kSegmentRecycled) != 0;
+    if (c.next_seq == kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
+    SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled);
     ++c.segments;
     c.records += s.records;
     c.voided += s.voided;
@@ -172,7 +190,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     if (s.stop != SegmentScan::Stop::kClean) c.problems.push_back(path + ": " + s.problem);
     // Publishers make the next segment ahead of need: empty segments after the end are fine.
     const bool ends_here = s.stop == SegmentScan::Stop::kClean && !last && !s.full &&
-                           only_empty_segments_follow(segments, i + 1);
+                           only_empty_segments_follow(segments, i + 1, s.next_seq);
     if (s.stop == SegmentScan::Stop::kClean && !last && !s.full && !ends_here) {
       c.problems.push_back(path + ": offset " + std::to_string(s.end) + ": the segment ends early but is not the last");
     }

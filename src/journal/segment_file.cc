@@ -82,22 +82,21 @@ bool retire_segment(const std::string& dir, const std::string& path, size_t max_
 }
 
 namespace {
-// Takes a spare as `temp`, zeroed and the right size; false if there is none to take.
-bool take_spare(const std::string& dir, const std::string& temp, uint64_t bytes,
-                const std::function<bool(uint64_t, uint64_t)>& zero_in_place) {
+// Takes a spare as `temp`, of the right size; false if there is none to take. A spare whose
+// old epoch equals the new one (65536 segments apart) could pass for the new segment's records:
+// it is deleted instead.
+bool take_spare(const std::string& dir, const std::string& temp, const SegmentInfo& info) {
   for (const std::string& spare : list_spares(dir)) {
     if (::rename(spare.c_str(), temp.c_str()) != 0) continue;  // another creator took it
-    Fd fd(::open(temp.c_str(), O_RDWR | O_CLOEXEC));
-    struct stat st {};
-    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) == bytes) {
-      if (zero_in_place && zero_in_place(st.st_dev, st.st_ino)) return true;
-      // Zeroed, as a new segment is: a zero word is where records end (scan, recovery).
-      void* map = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-      if (map != MAP_FAILED) {
-        std::memset(map, 0, bytes);
-        ::munmap(map, bytes);
+    try {
+      uint64_t actual = 0;
+      const SegmentInfo old = read_segment_info(temp, &actual);
+      if (old.segment_bytes == info.segment_bytes && actual == kSegmentHeaderBytes + info.segment_bytes &&
+          old.epoch != info.epoch) {
         return true;
       }
+    } catch (const Error&) {
+      // not a segment we can reuse
     }
     ::unlink(temp.c_str());
   }
@@ -105,12 +104,11 @@ bool take_spare(const std::string& dir, const std::string& temp, uint64_t bytes,
 }
 }  // namespace
 
-bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode,
-                    const std::function<bool(uint64_t, uint64_t)>& zero_in_place) {
+bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode) {
   const std::string path = dir + "/" + segment_file_name(info.base_position);
   const std::string temp = path + ".creating." + topic::unique_suffix();
   const uint64_t bytes = kSegmentHeaderBytes + info.segment_bytes;
-  const bool reused = take_spare(dir, temp, bytes, zero_in_place);
+  const bool reused = take_spare(dir, temp, info);
   Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | (reused ? 0 : O_TRUNC) | O_CLOEXEC, mode));
   if (fd.get() < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the journal directory", ErrorKind::kIo);
   auto fail = [&](const std::string& what, int err) {
@@ -121,10 +119,13 @@ bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mo
   if (!reused) {
     if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) fail("cannot preallocate", err);
   }
-  std::byte header[sizeof(log::FileHeader) + sizeof(SegmentInfo)];
-  log::init_file_header(header, log::FileKind::kSegment, bytes);
-  std::memcpy(header + sizeof(log::FileHeader), &info, sizeof info);
-  if (::pwrite(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) fail("cannot write", errno);
+  // The whole header page: file header, segment info, and (zero) the time index.
+  std::vector<std::byte> header(kSegmentHeaderBytes);
+  log::init_file_header(header.data(), log::FileKind::kSegment, bytes);
+  SegmentInfo written = info;
+  written.flags = static_cast<uint16_t>(reused ? info.flags | kSegmentRecycled : info.flags & ~kSegmentRecycled);
+  std::memcpy(header.data() + sizeof(log::FileHeader), &written, sizeof written);
+  if (::pwrite(fd.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) fail("cannot write", errno);
   if (::link(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(temp.c_str());

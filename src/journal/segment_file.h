@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +20,12 @@ struct SegmentInfo {
   uint64_t base_seq;       // seq of the first record
   uint64_t segment_bytes;  // record bytes that follow the header
   uint16_t epoch;          // what the records' commit words carry: base_position / segment_bytes
-  uint16_t reserved[3];
+  uint16_t flags;          // kSegmentRecycled
+  uint16_t reserved[2];
 };
+// The record area holds an older segment's bytes (it was a spare): not zeroed. Its records end
+// at the first frame that is not this epoch's next claim (see scan_segment).
+inline constexpr uint16_t kSegmentRecycled = 1;
 static_assert(sizeof(SegmentInfo) == 32);
 
 std::string segment_file_name(uint64_t base_position);
@@ -32,13 +35,11 @@ std::optional<uint64_t> parse_segment_file_name(const std::string& file_name);
 std::vector<std::pair<uint64_t, std::string>> list_segments(const std::string& dir);
 
 // Creates the segment atomically (temporary file, then link). Returns false if it exists.
-// Reuses a spare (a segment retention retired) when there is one: its pages are already
-// allocated, which on tmpfs or a warm page cache costs a memset instead of page faults.
-// Throws Error (ErrorKind::kIo) when the disk refuses.
-// `zero_in_place(dev, ino)`: zeroes a spare through a mapping the caller still has of it and
-// says true (no page faults), or says false (then it is mapped and zeroed here).
-bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode = 0600,
-                    const std::function<bool(uint64_t dev, uint64_t ino)>& zero_in_place = {});
+// Reuses a spare (a segment retention retired) when there is one, as it is: its pages are
+// allocated and stay in the page cache, and its old records cannot pass for new ones (another
+// epoch, older seqs), so only its header is rewritten (flag kSegmentRecycled, the time index
+// cleared). Throws Error (ErrorKind::kIo) when the disk refuses.
+bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode = 0600);
 
 // Retention: keeps the retired segment at `path` as a spare for create_segment() when fewer
 // than `max_spares` are kept, else deletes it. Returns true if it was deleted or kept.

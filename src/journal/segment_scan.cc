@@ -30,7 +30,8 @@ std::string at(uint64_t offset, const std::string& what) { return "offset " + st
 
 }  // namespace
 
-SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc) {
+SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc,
+                         bool recycled) {
   SegmentScan s;
   s.next_seq = first_seq;
   uint64_t offset = 0;
@@ -41,6 +42,7 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
   while (offset + log::kRecordAlign <= data.size()) {
     const Frame f = read_frame_at(data, offset);
     if (f.word.len == 0) break;  // never claimed: the end, if all that follows is zero too
+    if (recycled && (f.word.epoch != epoch || f.seq != s.next_seq)) break;  // an older segment's bytes
     const uint64_t room = data.size() - offset;
     const uint64_t frame = f.word.frame_bytes();
     if (f.word.epoch != epoch) {
@@ -92,7 +94,7 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
   }
   s.end = offset;
   s.full = offset == data.size();  // by end padding, or by a record that fit exactly
-  s.dirty_bytes = count_nonzero(data.subspan(offset));
+  s.dirty_bytes = recycled && s.stop == SegmentScan::Stop::kClean ? 0 : count_nonzero(data.subspan(offset));
   if (s.stop == SegmentScan::Stop::kClean && s.dirty_bytes != 0) {
     s.stop = SegmentScan::Stop::kTorn;
     s.problem = at(offset, std::to_string(s.dirty_bytes) + " non-zero bytes after the last record");

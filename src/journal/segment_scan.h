@@ -29,8 +29,12 @@ struct SegmentScan {
   std::string problem;               // for kTorn/kCorrupt: the offset and what is wrong there
 };
 
-// Scans `data` (a segment's record area, zeroed when created) whose frames carry `epoch` and
-// whose first record has seq `first_seq`. `verify_crc`: check every DATA record's CRC32C.
-SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc);
+// Scans `data` (a segment's record area) whose frames carry `epoch` and whose first record has
+// seq `first_seq`. `verify_crc`: check every DATA record's CRC32C. A segment made zeroed ends at
+// a zero word, and any non-zero byte after its last frame is a torn write. A `recycled` one
+// holds an older segment's bytes: it ends at the first frame that is not this epoch's next
+// claim (a claim pair of this epoch with the next seq), and what follows is leftovers, not damage.
+SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc,
+                         bool recycled = false);
 
 }  // namespace shmbus::journal

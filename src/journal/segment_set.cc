@@ -109,18 +109,8 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
     if (!std::filesystem::exists(path)) {
       if (!create) return {};
       // The base seq is not known here; recovery reads it from the first record's claim pair.
-      SegmentInfo info{index * segment_bytes_, ~0ull, segment_bytes_, static_cast<uint16_t>(index), {}};
-      // A spare we still have mapped is zeroed through that mapping: no page faults.
-      auto zero_in_place = [this](uint64_t dev, uint64_t ino) {
-        for (const Mapping& r : retired_) {
-          if (r.dev == dev && r.ino == ino && r.file.use_count() == 1 && access_ == log::Access::kReadWrite) {
-            std::memset(r.file->data(), 0, r.file->size());
-            return true;
-          }
-        }
-        return false;
-      };
-      create_segment(dir_, info, 0600, zero_in_place);  // false: another publisher made it first, fine
+      SegmentInfo info{index * segment_bytes_, ~0ull, segment_bytes_, static_cast<uint16_t>(index), 0, {}};
+      create_segment(dir_, info);  // false: another publisher made it first, fine
     }
     Mapping m;
     if (!file_id(path, m.dev, m.ino)) return {};

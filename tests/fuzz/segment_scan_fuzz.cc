@@ -2,7 +2,8 @@
 // overflow, and report an end inside the input (ASan + UBSan watch; tools/test.sh runs it 60 s).
 // The expected epoch and first seq are taken from the input's first frame, so mutations of a
 // plausible frame go deep instead of stopping at the first check; one input byte picks whether
-// CRCs are verified, so the paths behind a (hard to guess) CRC get explored too.
+// CRCs are verified, so the paths behind a (hard to guess) CRC get explored too, and whether
+// the segment is a recycled one (leftovers end it instead of being damage).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const bool verify_crc = data[0] & 1;
+  const bool recycled = data[0] & 2;
   std::span<const std::byte> segment(reinterpret_cast<const std::byte*>(data + 1), size - 1);
   uint64_t word = 0, seq = 0;
   if (segment.size() >= 16) {
@@ -20,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&seq, segment.data() + 8, 8);
   }
   const auto epoch = static_cast<uint16_t>(word >> 48);
-  shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc);
+  shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc, recycled);
   if (s.end > segment.size() || s.dirty_bytes > segment.size() - s.end) __builtin_trap();
   for (uint64_t offset : s.abandoned) {
     if (offset >= s.end) __builtin_trap();

@@ -42,11 +42,12 @@ class SharedMemory {
   T* data_;
 };
 
-TopicConfig journal_config(const std::string& dir) {
+TopicConfig journal_config(const std::string& dir, uint64_t retain_bytes = 0) {
   TopicConfig c;
   c.kind = TopicKind::kJournal;
   c.data_dir = dir;
   c.segment_bytes = 64 * 1024;  // many segment changes: kills land in them too
+  c.retain_bytes = retain_bytes;
   return c;
 }
 
@@ -77,7 +78,8 @@ struct PublisherProgress {
 
 TEST(JournalCrash, PublisherKilled200TimesLosesNoAcknowledgedRecord) {
   constexpr int kKills = 200;
-  constexpr uint64_t kMaxPerChild = 2'000;  // bounds the journal, and so each recovery's scan
+  constexpr uint64_t kMaxPerChild = 2'000;  // ~250 KB a round
+  constexpr uint64_t kRetain = 8 * (64 * 1024 + 4096);
   test::TempDir data("/tmp", "journal-crash", true);
   SharedMemory<PublisherProgress> progress;
   std::mt19937_64 rng(20261125);
@@ -88,7 +90,9 @@ TEST(JournalCrash, PublisherKilled200TimesLosesNoAcknowledgedRecord) {
     test::TempBus tb;  // a fresh bus each round: the restart after a crash finds only the disk
     {
       Bus bus = tb.open();
-      ASSERT_TRUE(bus.create_topic("ledger", journal_config(data.path())));  // recovery
+      // Retention keeps 8 segments (more than a round writes) and recycles the rest: kills and
+      // recoveries meet segments that hold an older segment's bytes.
+      ASSERT_TRUE(bus.create_topic("ledger", journal_config(data.path(), kRetain)));  // recovery
       const JournalReport check = check_journal(data.path(), /*repair=*/false);  // `shmbus journal verify`
       ASSERT_TRUE(check.healthy()) << "round " << round << ": " << (check.problems.empty() ? "" : check.problems[0])
                                    << " abandoned " << check.abandoned << " cut " << check.cut_bytes;
@@ -133,6 +137,12 @@ TEST(JournalCrash, PublisherKilled200TimesLosesNoAcknowledgedRecord) {
     ::kill(child, SIGKILL);
     EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
     killed_while_writing += progress->acked.load(std::memory_order_acquire) < first + kMaxPerChild;
+  }
+  {
+    test::TempBus tb;
+    Bus bus = tb.open();
+    ASSERT_TRUE(bus.create_topic("ledger", journal_config(data.path(), kRetain)));
+    EXPECT_GT(bus.stats("ledger").first_position, 0u) << "retention never ran: no segment was recycled";
   }
   EXPECT_GT(killed_while_writing, kKills / 4) << "the kills should mostly land while writing";
   std::cout << "[          ] " << killed_while_writing << " of " << kKills << " kills landed while writing; "

@@ -27,7 +27,7 @@ class JournalDir {
   void write(int count, int last_records) {
     uint64_t seq = 0;
     for (int i = 0; i < count; ++i) {
-      SegmentInfo info{static_cast<uint64_t>(i) * kSegment, seq, kSegment, static_cast<uint16_t>(i), {}};
+      SegmentInfo info{static_cast<uint64_t>(i) * kSegment, seq, kSegment, static_cast<uint16_t>(i), 0, {}};
       ASSERT_TRUE(create_segment(path(), info));
       test::SegmentBuilder b(kSegment, info.epoch, seq);
       const bool last = i + 1 == count;
@@ -161,7 +161,7 @@ TEST(JournalRecovery, ASegmentOfAnotherVersionIsReportedAndLeftAlone) {
 
 TEST(JournalRecovery, AnAbandonedClaimIsVoidedByRepair) {
   JournalDir d;
-  SegmentInfo info{0, 0, kSegment, 0, {}};
+  SegmentInfo info{0, 0, kSegment, 0, 0, {}};
   ASSERT_TRUE(create_segment(d.path(), info));
   test::SegmentBuilder b(kSegment, 0, 0);
   b.record("a");
@@ -198,13 +198,13 @@ namespace {
 // in use is no damage, and a repair still fixes the segment before it.
 TEST(JournalRecovery, AnEmptySegmentMadeAheadIsFineAndRepairStillReachesTheOneBefore) {
   JournalDir d;
-  SegmentInfo first{0, 0, kSegment, 0, {}};
+  SegmentInfo first{0, 0, kSegment, 0, 0, {}};
   ASSERT_TRUE(create_segment(d.path(), first));
   test::SegmentBuilder b(kSegment, 0, 0);
   b.record("kept");
   b.abandoned(24);
   JournalDir::write_records(d.segment_path(0), b.bytes());
-  ASSERT_TRUE(create_segment(d.path(), SegmentInfo{kSegment, ~0ull, kSegment, 1, {}}));  // made ahead, empty
+  ASSERT_TRUE(create_segment(d.path(), SegmentInfo{kSegment, ~0ull, kSegment, 1, 0, {}}));  // made ahead, empty
   JournalCheck c = check_journal(d.path(), false);
   EXPECT_TRUE(c.problems.empty()) << c.problems[0];
   EXPECT_EQ(c.abandoned, 1u);

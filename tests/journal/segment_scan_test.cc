@@ -37,6 +37,30 @@ TEST(SegmentScan, FindsTheTrueEndOfACleanSegment) {
   EXPECT_EQ(s.dirty_bytes, 0u);
 }
 
+// A recycled segment: an older segment's records (another epoch, older seqs, other frame
+// boundaries) under the new ones. They end the scan cleanly and are not damage.
+TEST(SegmentScan, ARecycledSegmentEndsWhereItsOwnClaimsEnd) {
+  SegmentBuilder old(kSegment, kEpoch - 2, kFirstSeq - 5000);
+  for (int i = 0; i < 400; ++i) old.record(std::string(37 + i % 50, 'o'));
+  SegmentBuilder b(kSegment, kEpoch, kFirstSeq);
+  b.bytes() = old.bytes();
+  size_t last = 0;
+  for (int i = 0; i < 100; ++i) last = b.record("new " + std::to_string(i), 5'000 + i);
+  SegmentScan s = scan_segment(b.bytes(), kEpoch, kFirstSeq, true, /*recycled=*/true);
+  EXPECT_EQ(s.stop, Stop::kClean) << s.problem;
+  EXPECT_EQ(s.end, b.end());
+  EXPECT_EQ(s.records, 100u);
+  EXPECT_EQ(s.next_seq, kFirstSeq + 100);
+  EXPECT_EQ(s.dirty_bytes, 0u);
+  // Scanned as a zeroed segment, the same bytes are a torn write.
+  EXPECT_EQ(scan_segment(b.bytes(), kEpoch, kFirstSeq, true).stop, Stop::kTorn);
+  // A damaged record of its own is still caught.
+  b.bytes()[last + log::kHeaderBytes] ^= std::byte{0x10};  // the last record's payload
+  SegmentScan damaged = scan_segment(b.bytes(), kEpoch, kFirstSeq, true, true);
+  EXPECT_EQ(damaged.stop, Stop::kCorrupt);
+  EXPECT_EQ(damaged.records, 99u);
+}
+
 TEST(SegmentScan, AFullSegmentEndsWithPadding) {
   SegmentBuilder b = with_records(10);
   b.pad_to_end();
