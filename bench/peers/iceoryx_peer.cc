@@ -1,0 +1,99 @@
+// iceoryx 2.0 (Eclipse): zero-copy loan/publish and take/release through its RouDi daemon,
+// which prepare() starts and the parent stops. One service each way; the publisher waits for a
+// slow subscriber and the subscriber's queue blocks the producer (no loss, like the others);
+// take() busy-polled. The payload is copied out on receive, as every system's receive does here.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "channel.h"
+#include "iceoryx_posh/mepoo/chunk_header.hpp"
+#include "iceoryx_posh/popo/untyped_publisher.hpp"
+#include "iceoryx_posh/popo/untyped_subscriber.hpp"
+#include "iceoryx_posh/runtime/posh_runtime.hpp"
+
+namespace {
+
+class IceoryxChannel final : public shmbus::bench::peers::Channel {
+ public:
+  ~IceoryxChannel() override {
+    subscriber_.reset();
+    publisher_.reset();
+    if (roudi_ > 0 && side_ != 1) {
+      ::kill(roudi_, SIGTERM);
+      ::waitpid(roudi_, nullptr, 0);
+    }
+  }
+  void prepare() override {
+    roudi_ = ::fork();
+    if (roudi_ == 0) {
+      const int null = ::open("/dev/null", 1);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execlp("iox-roudi", "iox-roudi", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // RouDi sets up its shared memory
+    int status = 0;
+    if (::waitpid(roudi_, &status, WNOHANG) == roudi_) throw std::runtime_error("iox-roudi did not start");
+  }
+  void open(int side) override {
+    side_ = side;
+    const std::string name = "shmbus-peer-" + std::to_string(side) + "-" + std::to_string(::getpid());
+    iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
+    iox::popo::PublisherOptions publisher_options;
+    publisher_options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
+    iox::popo::SubscriberOptions subscriber_options;
+    subscriber_options.queueCapacity = 256;
+    subscriber_options.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
+    publisher_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "a" : "b"}, publisher_options);
+    subscriber_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "b" : "a"}, subscriber_options);
+    // Subscriptions connect asynchronously (through RouDi): wait until both ends are connected.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!publisher_->hasSubscribers() ||
+           subscriber_->getSubscriptionState() != iox::SubscribeState::SUBSCRIBED) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("iceoryx: no subscriber connected");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  void send(const std::byte* data, size_t bytes) override {
+    for (;;) {
+      auto loaned = publisher_->loan(static_cast<uint32_t>(bytes));
+      if (loaned.has_error()) continue;  // every chunk in use: the subscriber is behind
+      void* payload = loaned.value();
+      std::memcpy(payload, data, bytes);
+      publisher_->publish(payload);
+      return;
+    }
+  }
+  size_t receive(std::byte* buffer, size_t room) override {
+    for (;;) {
+      auto taken = subscriber_->take();
+      if (taken.has_error()) continue;
+      const void* payload = taken.value();
+      const size_t bytes = std::min<size_t>(iox::mepoo::ChunkHeader::fromUserPayload(payload)->userPayloadSize(), room);
+      std::memcpy(buffer, payload, bytes);
+      subscriber_->release(payload);
+      return bytes;
+    }
+  }
+
+ private:
+  pid_t roudi_ = -1;
+  int side_ = -1;
+  std::optional<iox::popo::UntypedPublisher> publisher_;
+  std::optional<iox::popo::UntypedSubscriber> subscriber_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return shmbus::bench::peers::run_peer_main(argc, argv, "iceoryx", [] { return std::make_unique<IceoryxChannel>(); });
+}

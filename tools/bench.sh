@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# shmbus against the systems a user would pick instead (iceoryx, ZeroMQ ipc, Unix domain
+# sockets, Boost.Interprocess message_queue), with the physical floor, in one run: installs the
+# peers' Debian packages if missing, builds, runs every measurement SHMBUS_BENCH_REPS times
+# (default 3) interleaved, prints markdown tables and writes PNG plots to bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/deps.sh
+packages=(libzmq3-dev libiceoryx-posh-dev iceoryx python3-matplotlib)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" < /dev/null
+fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=ON > /dev/null
+ninja -C build -j "$(nproc)" > /dev/null
+
+reps=${SHMBUS_BENCH_REPS:-3}
+sizes=(8 64 256 1024 4096 16384 65536)
+peers=(shmbus shmbus_journal iceoryx boost_mq unix_socket zeromq)
+results=bench/results/peers.jsonl
+: > "$results"
+run() {  # a measurement that fails is reported and left out, never fatal to the run
+  "$@" >> "$results" 2> >(grep -v "Debug \]" >&2) || echo "failed: $*" >&2
+}
+for rep in $(seq 1 "$reps"); do
+  echo "== repetition $rep/$reps" >&2
+  build/tools/cli/shmbus bench --only floor --repetitions 1 --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"system": "floor", **d["floor"]}))' >> "$results"
+  for peer in "${peers[@]}"; do
+    exe=build/bench/peers/peer_$peer
+    [ -x "$exe" ] || { echo "skipped: $peer (not built: its package is missing)" >&2; continue; }
+    run "$exe" --mode latency --size 64 --rounds 100000
+    for size in "${sizes[@]}"; do run "$exe" --mode stream --size "$size" --seconds 0.7 --warmup 0.3; done
+  done
+done
+/usr/bin/python3 bench/peers/report.py "$results" bench/results
+echo "plots: bench/results/peers-latency.png peers-throughput-msgs.png peers-throughput-bytes.png memory-vs-journal.png" >&2
