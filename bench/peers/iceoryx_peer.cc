@@ -51,7 +51,7 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
     iox::popo::PublisherOptions publisher_options;
     publisher_options.subscriberTooSlowPolicy = iox::popo::ConsumerTooSlowPolicy::WAIT_FOR_CONSUMER;
     iox::popo::SubscriberOptions subscriber_options;
-    subscriber_options.queueCapacity = 256;
+    subscriber_options.queueCapacity = 64;  // below the 200 chunks of the 128 KiB pool RouDi makes by default
     subscriber_options.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
     publisher_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "a" : "b"}, publisher_options);
     subscriber_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "b" : "a"}, subscriber_options);

@@ -28,18 +28,21 @@ def load(path):
     latency = collections.defaultdict(lambda: collections.defaultdict(list))  # system -> key -> values
     stream = collections.defaultdict(lambda: collections.defaultdict(lambda: collections.defaultdict(list)))
     memcpy = []
+    rep = -1  # each repetition starts with its floor line
     for line in open(path):
         line = line.strip()
         if not line.startswith("{"):
             continue
         r = json.loads(line)
         if r["system"] == "floor":
+            rep += 1
             for key, _ in PERCENTILES:
                 latency["floor (cache line)"][key].append(r["pingpong_ns"][key.replace("_ns", "")])
             memcpy.append(r["memcpy_bytes_per_s"])
         elif r["mode"] == "latency":
             for key, _ in PERCENTILES:
                 latency[r["system"]][key].append(r[key])
+            latency[r["system"]]["rep"].append(rep)
         else:
             stream[r["system"]][r["size"]]["msgs"].append(r["msgs_per_s"])
             stream[r["system"]][r["size"]]["bytes"].append(r["bytes_per_s"])
@@ -93,7 +96,13 @@ def verdicts(latency, stream, memcpy):
 
     ours, floor = p50("shmbus"), p50("floor (cache line)")
     if ours and floor:
-        rows.append(("64 B p50 / floor p50", ours / floor, "<= 1.5", ours / floor <= 1.5))
+        # The host flips between a fast and a slow mode within seconds: pair each repetition's
+        # shmbus p50 with the floor measured just before it, and take the median ratio.
+        floors = latency["floor (cache line)"]["p50_ns"]
+        ratios = [p / floors[rep] for p, rep in zip(latency["shmbus"]["p50_ns"], latency["shmbus"]["rep"])
+                  if 0 <= rep < len(floors)]
+        ratio = statistics.median(ratios) if ratios else ours / floor
+        rows.append(("64 B p50 / floor p50 (same repetition)", ratio, "<= 1.5", ratio <= 1.5))
     for peer in ["zeromq-ipc", "unix-socket"]:
         if ours and p50(peer):
             rows.append((f"{peer} p50 / shmbus p50", p50(peer) / ours, ">= 10", p50(peer) / ours >= 10))

@@ -1,6 +1,7 @@
 #include "log/mapped_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ std::string errno_text() { return std::strerror(errno); }
 MappedFile MappedFile::open(const std::string& path, Access access) {
   MappedFile m;
   m.path_ = path;
+  m.writable_ = access == Access::kReadWrite;
   try {
     m.file_ = bi::file_mapping(path.c_str(), to_mode(access));
     m.region_ = bi::mapped_region(m.file_, to_mode(access));
@@ -44,8 +46,12 @@ bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
   std::string temp = path + ".tmp." + topic::unique_suffix();
   int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions", ErrorKind::kIo);
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-    std::string why = errno_text();
+  // Allocated now, not on first touch: a full /dev/shm is this clear error, not a SIGBUS in a
+  // publisher later (ftruncate where the filesystem cannot preallocate).
+  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0 ? 0 : errno;
+  if (err != 0) {
+    std::string why = std::strerror(err);
     ::close(fd);
     ::unlink(temp.c_str());
     throw Error(temp + ": cannot size to " + std::to_string(bytes) + " bytes (" + why +
@@ -65,6 +71,13 @@ bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
     throw Error(path + ": cannot create (" + std::string(std::strerror(link_errno)) + ")", ErrorKind::kIo);
   }
   return created;
+}
+
+void MappedFile::populate() const noexcept {
+#ifdef MADV_POPULATE_WRITE
+  // Best effort (older kernels say EINVAL): page tables filled now, not one fault per page later.
+  ::madvise(data(), size(), writable_ ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#endif
 }
 
 WritablePage::WritablePage(const std::string& path, size_t offset)

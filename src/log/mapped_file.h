@@ -26,9 +26,12 @@ class MappedFile {
   std::byte* data() const noexcept { return static_cast<std::byte*>(region_.get_address()); }
   size_t size() const noexcept { return region_.get_size(); }
   const std::string& path() const noexcept { return path_; }
+  // Faults every page in now, so the first lap of a ring does not pay a page fault per page.
+  void populate() const noexcept;
 
  private:
   std::string path_;
+  bool writable_ = false;
   boost::interprocess::file_mapping file_;
   boost::interprocess::mapped_region region_;
 };

@@ -32,6 +32,7 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::W
       journal_(!storage_.reuses_space()),
       fsync_always_(!storage_.reuses_space() && topic_->config().fsync == FsyncPolicy::kAlways),
       max_record_(topic_->max_record_bytes()) {
+  topic_->populate_ring();
   topic_->start_journal_threads();
 }
 

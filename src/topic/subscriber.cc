@@ -28,6 +28,7 @@ SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const 
       lap_(storage_.lap_bytes()),
       overwrite_(topic_->policy() == Policy::kOverwrite),
       wait_(options.wait) {
+  topic_->populate_ring();
   position_ = start_position(options.start);
   if (!options.cursor.empty()) open_cursor(options);
   published_position_ = position_;

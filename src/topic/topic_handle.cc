@@ -206,6 +206,10 @@ std::jthread periodic(std::chrono::milliseconds interval, std::function<void()> 
 constexpr std::chrono::milliseconds kRetentionEvery{100};
 }  // namespace
 
+void TopicHandle::populate_ring() {
+  if (kind() == TopicKind::kMemory) std::call_once(ring_populated_, [this] { ring_file_.populate(); });
+}
+
 void TopicHandle::start_journal_threads() {
   if (kind() != TopicKind::kJournal) return;
   std::call_once(journal_threads_started_, [this] {
