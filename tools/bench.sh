@@ -26,8 +26,16 @@ peers=(shmbus shmbus_journal iceoryx boost_mq unix_socket zeromq)
 results=bench/results/peers.jsonl
 : > "$results"
 run() {  # a measurement that fails is reported and left out, never fatal to the run
-  "$@" >> "$results" 2> >(grep -v "Debug \]" >&2) || echo "failed: $*" >&2
+  "$@" >> "$results" 2> >(grep -v "Debug \]" >&2) || echo "failed: $*" >&2  # (iceoryx logs at debug level)
 }
+# iceoryx needs its daemon: started here for the whole run, stopped at the end.
+roudi=""
+if [ -x build/bench/peers/peer_iceoryx ] && command -v iox-roudi > /dev/null; then
+  iox-roudi > /dev/null 2>&1 &
+  roudi=$!
+  trap '[ -n "$roudi" ] && kill "$roudi" 2> /dev/null && wait "$roudi" 2> /dev/null || true' EXIT
+  sleep 1
+fi
 for rep in $(seq 1 "$reps"); do
   echo "== repetition $rep/$reps" >&2
   build/tools/cli/shmbus bench --only floor --repetitions 1 --json |

@@ -1,13 +1,14 @@
 // iceoryx 2.0 (Eclipse): zero-copy loan/publish and take/release through its RouDi daemon,
-// which prepare() starts and the parent stops. One service each way; the publisher waits for a
+// which tools/bench.sh starts before and stops after the iceoryx runs (stopping RouDi while an
+// application is registered makes RouDi terminate it). One service each way; the publisher waits for a
 // slow subscriber and the subscriber's queue blocks the producer (no loss, like the others);
 // take() busy-polled. The payload is copied out on receive, as every system's receive does here.
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,23 +27,9 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
   ~IceoryxChannel() override {
     subscriber_.reset();
     publisher_.reset();
-    if (roudi_ > 0 && side_ != 1) {
-      ::kill(roudi_, SIGTERM);
-      ::waitpid(roudi_, nullptr, 0);
-    }
   }
   void prepare() override {
-    roudi_ = ::fork();
-    if (roudi_ == 0) {
-      const int null = ::open("/dev/null", 1);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::execlp("iox-roudi", "iox-roudi", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // RouDi sets up its shared memory
-    int status = 0;
-    if (::waitpid(roudi_, &status, WNOHANG) == roudi_) throw std::runtime_error("iox-roudi did not start");
+    if (!roudi_running()) throw std::runtime_error("iox-roudi is not running: start it first (tools/bench.sh does)");
   }
   void open(int side) override {
     side_ = side;
@@ -86,7 +73,14 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
   }
 
  private:
-  pid_t roudi_ = -1;
+  static bool roudi_running() {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream comm(entry.path() / "comm");
+      std::string name;
+      if (comm && std::getline(comm, name) && name == "iox-roudi") return true;
+    }
+    return false;
+  }
   int side_ = -1;
   std::optional<iox::popo::UntypedPublisher> publisher_;
   std::optional<iox::popo::UntypedSubscriber> subscriber_;

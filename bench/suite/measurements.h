@@ -40,6 +40,9 @@ Percentiles socket_pingpong(BenchContext& ctx);
 // One publisher process streaming to one subscriber process (block policy); the subscriber
 // reads every payload byte. Counted at the subscriber.
 Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal = false);
+// A publisher alone appending to a journal topic (fsync never, retention as in the stream),
+// pinned to our CPU: the journal's write path without a reader.
+Throughput journal_append(BenchContext& ctx, size_t payload_bytes);
 
 // Journal fsync `always`, `publishers` threads publishing 64 B records for a while, segments on
 // disk (TMPDIR or /var/tmp): how often it flushes and how many records share a flush.

@@ -41,17 +41,44 @@ void wait_ready(const StreamControl& control) {
   }
 }
 
+// 64 MiB segments in the scratch directory, fsync never; retention keeps four (and the spares
+// it recycles), as a long-running journal does: growing it reuses allocated pages.
+TopicConfig bench_journal_config() {
+  TopicConfig config;
+  config.kind = TopicKind::kJournal;
+  config.retain_bytes = 4 * (config.segment_bytes + 4096);
+  return config;
+}
+
 }  // namespace
+
+Throughput journal_append(BenchContext& ctx, size_t payload_bytes) {
+  ScratchBus scratch(ctx.fresh_bus_path());
+  scratch.bus().create_topic("bench.append", bench_journal_config());
+  Publisher pub = scratch.bus().publisher("bench.append");
+  Pinned pin(ctx.cpus.ours);
+  std::vector<std::byte> payload(payload_bytes, std::byte{0x5a});
+  const double start = BenchClock::seconds_now();
+  double window_start = 0, now = start;
+  uint64_t published = 0, window_published = 0;
+  while (now - start < kJournalWarmupSeconds + ctx.stream_seconds) {
+    for (int i = 0; i < 256; ++i, ++published) {
+      std::memcpy(payload.data(), &published, std::min(sizeof published, payload_bytes));
+      if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
+    }
+    now = BenchClock::seconds_now();
+    if (window_start == 0 && now - start >= kJournalWarmupSeconds) {
+      window_start = now;
+      window_published = published;
+    }
+  }
+  const double messages = static_cast<double>(published - window_published) / (now - window_start);
+  return {messages, messages * static_cast<double>(payload_bytes)};
+}
 
 Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) {
   ScratchBus scratch(ctx.fresh_bus_path());
-  TopicConfig config;  // defaults: 8 MiB ring, block
-  if (journal) {
-    // 64 MiB segments in the scratch directory, fsync never; retention keeps four (and the
-    // spares it recycles), as a long-running journal does: growing it reuses allocated pages.
-    config.kind = TopicKind::kJournal;
-    config.retain_bytes = 4 * (config.segment_bytes + 4096);
-  }
+  TopicConfig config = journal ? bench_journal_config() : TopicConfig{};  // defaults: 8 MiB ring, block
   scratch.bus().create_topic("bench.stream", config);
   SharedBlock<StreamControl> control;
   const WaitStrategy wait = ctx.cpus.shared ? WaitStrategy::kYield : WaitStrategy::kSpin;

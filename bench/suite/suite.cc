@@ -70,6 +70,9 @@ SuiteResults run_suite(const SuiteOptions& options) {
     }
     step(rep, "journal-spin-pingpong", [&] { r.journal_spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin, true)); });
     for (size_t size : kStreamSizes) {
+      step(rep, "journal-append-" + std::to_string(size), [&] { r.journal_append[size].push_back(journal_append(ctx, size)); });
+    }
+    for (size_t size : kStreamSizes) {
       step(rep, "journal-stream-" + std::to_string(size),
            [&] { r.journal_stream[size].push_back(shmbus_stream(ctx, size, true)); });
     }

@@ -29,6 +29,7 @@ struct SuiteResults {
   std::map<int, std::vector<double>> fanout_idle;    // publish rate by attached, idle subscribers
   std::vector<Percentiles> journal_spin;             // journal topics (fsync never)
   std::map<size_t, std::vector<Throughput>> journal_stream;
+  std::map<size_t, std::vector<Throughput>> journal_append;  // a publisher alone
   std::map<int, std::vector<GroupCommit>> group_commit;  // fsync always, by publisher threads
 };
 
