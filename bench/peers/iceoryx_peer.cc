@@ -30,6 +30,9 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
   }
   void prepare() override {
     if (!roudi_running()) throw std::runtime_error("iox-roudi is not running: start it first (tools/bench.sh does)");
+    // A service of this run only: RouDi may still be cleaning up the previous run's ports, whose
+    // leftover chunks (its stop message among them) must not reach us.
+    instance_ = "peer-" + std::to_string(::getpid());
   }
   void open(int side) override {
     side_ = side;
@@ -40,8 +43,9 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
     iox::popo::SubscriberOptions subscriber_options;
     subscriber_options.queueCapacity = 64;  // below the 200 chunks of the 128 KiB pool RouDi makes by default
     subscriber_options.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
-    publisher_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "a" : "b"}, publisher_options);
-    subscriber_.emplace(iox::capro::ServiceDescription{"shmbus", "peer", side == 0 ? "b" : "a"}, subscriber_options);
+    const iox::capro::IdString_t instance(iox::cxx::TruncateToCapacity, instance_.c_str());
+    publisher_.emplace(iox::capro::ServiceDescription{"shmbus", instance, side == 0 ? "a" : "b"}, publisher_options);
+    subscriber_.emplace(iox::capro::ServiceDescription{"shmbus", instance, side == 0 ? "b" : "a"}, subscriber_options);
     // Subscriptions connect asynchronously (through RouDi): wait until both ends are connected.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!publisher_->hasSubscribers() ||
@@ -82,6 +86,7 @@ class IceoryxChannel final : public shmbus::bench::peers::Channel {
     return false;
   }
   int side_ = -1;
+  std::string instance_;
   std::optional<iox::popo::UntypedPublisher> publisher_;
   std::optional<iox::popo::UntypedSubscriber> subscriber_;
 };
