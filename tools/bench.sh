@@ -5,18 +5,7 @@
 # (default 3) interleaved, prints markdown tables and writes PNG plots to bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/deps.sh
-packages=(libzmq3-dev libiceoryx-posh-dev iceoryx python3-matplotlib)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" < /dev/null
-fi
+tools/deps.sh libzmq3-dev libiceoryx-posh-dev iceoryx python3-matplotlib
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=ON > /dev/null
 ninja -C build -j "$(nproc)" > /dev/null
 

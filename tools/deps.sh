@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages shmbus builds and tests with, if any is missing.
+# Installs the Debian packages shmbus builds and tests with, and any named on the command line
+# (tools/bench.sh adds the peers'), if any is missing.
 set -euo pipefail
 packages=(cmake ninja-build g++ libboost-dev libgtest-dev libbenchmark-dev libcli11-dev
           python3-dev pybind11-dev python3-pytest python3-pip python3-setuptools python3-zmq
-          clang libclang-rt-14-dev libisal-dev)
+          clang libclang-rt-14-dev libisal-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

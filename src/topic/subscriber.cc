@@ -13,6 +13,14 @@
 
 namespace shmbus::detail {
 namespace {
+// A reader waiting at the tail keeps asking for the line after the commit word too: the next
+// record's second cache line (a 64-byte payload and its header take two) then comes across with
+// the first instead of after it, one cache-line transfer less per message. A prefetch never
+// faults, even past the end of a mapping.
+inline void prefetch_record_tail(const std::byte* frame) noexcept {
+  if (frame != nullptr) __builtin_prefetch(frame + 64, 0, 3);
+}
+
 constexpr uint32_t kPendingPollsBeforeClock = 64;  // a claim normally commits within ~100 ns
 constexpr int64_t kLivenessCheckNs = 1'000'000;     // how often to ask whether a claimant lives
 constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
@@ -302,6 +310,7 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
           skip_to_retained();
         } else {
           caught_up = true;
+          prefetch_record_tail(v.bytes);
         }
         break;
       case log::FrameState::kPending:
@@ -425,7 +434,10 @@ bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) 
 
 bool SubscriberImpl::ready() noexcept {
   log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_, std::memory_order_seq_cst);
-  if (v.state == log::FrameState::kEmpty) return behind_retention();
+  if (v.state == log::FrameState::kEmpty) {
+    prefetch_record_tail(v.bytes);
+    return behind_retention();
+  }
   return v.state != log::FrameState::kPending;
 }
 
