@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "journal/segment_file.h"
 #include "journal/time_index.h"
+#include "log/file_header.h"
 #include "shmbus/bus.h"
 #include "support/test_bus.h"
 
@@ -226,6 +228,63 @@ TEST(JournalCursor, SurvivesLosingTheBus) {
   std::vector<Seen> rest = drain(sub);
   ASSERT_EQ(rest.size(), 400u);
   EXPECT_EQ(rest.front().text, all[600].text);
+}
+
+TEST(JournalCursor, DamagedCursorFilesAreClearErrors) {
+  TempBus tb;
+  Bus bus = tb.open();
+  ASSERT_TRUE(bus.create_topic("orders", journal_config()));
+  publish_spread(bus, "orders", 10);
+  SubscribeOptions o{StartAt::earliest()};
+  o.cursor = "billing";
+  { Subscriber s = bus.subscriber("orders", o); }
+  const std::string path = bus.stats("orders").config.data_dir + "/cursors/billing";
+  auto expect_error = [&](ErrorKind kind, const std::string& says) {
+    try {
+      bus.subscriber("orders", o);
+      FAIL() << "a damaged cursor was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), kind) << e.what();
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  {  // a position that is no record boundary
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(sizeof(log::FileHeader));
+    const uint64_t odd = 24;
+    f.write(reinterpret_cast<const char*>(&odd), sizeof odd);
+  }
+  expect_error(ErrorKind::kCorrupt, "cursor set");
+  {  // not a shmbus file at all
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << std::string(4096, 'x');
+  }
+  expect_error(ErrorKind::kNotShmbus, path);
+  // `cursor reset` clears it; the next subscriber starts where its options say.
+  EXPECT_TRUE(bus.remove_cursor("orders", "billing"));
+  Subscriber fresh = bus.subscriber("orders", o);
+  EXPECT_EQ(drain(fresh).size(), 10u);
+}
+
+TEST(MemoryReplay, ByTimeScansTheRing) {
+  TempBus tb;
+  Bus bus = tb.open();
+  ASSERT_TRUE(bus.create_topic("ticks"));  // a memory ring: no index, at most its capacity to read
+  Subscriber all = bus.subscriber("ticks", {StartAt::earliest()});
+  Publisher pub = bus.publisher("ticks");
+  for (uint64_t i = 0; i < 1'000; ++i) {
+    ASSERT_TRUE(pub.publish(payload_for(i)));
+    if (i % 100 == 0) std::this_thread::sleep_for(1ms);
+  }
+  const std::vector<Seen> seen = drain(all);
+  ASSERT_EQ(seen.size(), 1'000u);
+  Subscriber from = bus.subscriber("ticks", {StartAt::time(seen[500].timestamp_ns)});
+  std::vector<Seen> got = drain(from);
+  ASSERT_FALSE(got.empty());
+  size_t want = 0;
+  while (seen[want].timestamp_ns < seen[500].timestamp_ns) ++want;
+  EXPECT_EQ(got.front().position, seen[want].position);
+  EXPECT_EQ(got.size(), 1'000u - want);
 }
 
 TEST(JournalMessageId, IsTopicAtPositionUnlessThePublisherSetOne) {
