@@ -154,6 +154,8 @@ def test_cli_journal_dump_cursor_and_sub_with_cursor(run, tmp_path):
     assert run("cursor", "reset", "j", "billing").returncode == 0
     gone = run("cursor", "reset", "j", "billing")
     assert gone.returncode == 1 and "no cursor" in gone.stderr
+    pattern = run("sub", "j.*", "--cursor", "billing")
+    assert pattern.returncode == 1 and "not a pattern" in pattern.stderr
     stat = run("stat", "j").stdout
     assert "retain     1048576 bytes" in stat and "retain age 3600 s" in stat and "segments   " in stat
 

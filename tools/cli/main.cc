@@ -174,6 +174,10 @@ int main(int argc, char** argv) {
       if (sub_cursor.empty()) {
         patterned = bus.subscribe(pattern, options);
       } else {  // a cursor follows one topic
+        if (pattern.find_first_of("*#") != std::string::npos) {
+          throw shmbus::Error("--cursor follows one journal topic: give its name, not a pattern (\"" + pattern + "\")",
+                              shmbus::ErrorKind::kInvalidArgument);
+        }
         options.cursor = sub_cursor;
         named = bus.subscriber(pattern, options);
       }
