@@ -38,6 +38,8 @@ def load(path):
             rep += 1
             for key, _ in PERCENTILES:
                 latency["floor (cache line)"][key].append(r["pingpong_ns"][key.replace("_ns", "")])
+                if "two_lines_pingpong_ns" in r:
+                    latency["floor (two lines)"][key].append(r["two_lines_pingpong_ns"][key.replace("_ns", "")])
             memcpy.append(r["memcpy_bytes_per_s"])
         elif r["mode"] == "latency":
             for key, _ in PERCENTILES:
@@ -50,7 +52,7 @@ def load(path):
 
 
 def systems_in(data):
-    known = [s for s in ["floor (cache line)"] + ORDER if s in data]
+    known = [s for s in ["floor (cache line)", "floor (two lines)"] + ORDER if s in data]
     return known + sorted(s for s in data if s not in known)
 
 

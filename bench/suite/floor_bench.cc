@@ -8,21 +8,24 @@
 namespace shmbus::bench {
 namespace {
 
-// One 64-byte message per direction, each exactly one cache line: the sequence word is
-// stored last (release) and spun on (acquire), the other 56 bytes are the payload.
-struct alignas(64) Line {
+// One message per direction of `kLines` cache lines: the sequence word (in the first line) is
+// stored last (release) and spun on (acquire), the rest is the payload. One line is the floor
+// of the issue (a 64-byte message in one cache line); two lines is the floor of any record that
+// puts a header before a 64-byte payload, as every bus does.
+template <size_t kLines>
+struct alignas(64) Message {
   std::atomic<uint64_t> seq{0};
-  std::byte payload[56]{};
+  std::byte payload[kLines * 64 - 8]{};
 };
+template <size_t kLines>
 struct FloorChannel {
-  Line ping;
-  Line pong;
+  Message<kLines> ping;
+  Message<kLines> pong;
 };
 
-}  // namespace
-
-Percentiles floor_pingpong(BenchContext& ctx) {
-  SharedBlock<FloorChannel> channel;
+template <size_t kLines>
+Percentiles pingpong_of_lines(BenchContext& ctx) {
+  SharedBlock<FloorChannel<kLines>> channel;
   const uint64_t warmup = ctx.round_trips / 10, total = warmup + ctx.round_trips;
   const bool yield = ctx.cpus.shared;
   PeerProcess peer(ctx.cpus.peer, [&] {
@@ -39,7 +42,7 @@ Percentiles floor_pingpong(BenchContext& ctx) {
   Pinned pin(ctx.cpus.ours);
   std::vector<double> samples;
   samples.reserve(ctx.round_trips);
-  std::byte payload[56] = {};
+  std::byte payload[kLines * 64 - 8] = {};
   for (uint64_t i = 1; i <= total; ++i) {
     const uint64_t t0 = ctx.clock.ticks();
     std::memcpy(&payload, &i, sizeof i);
@@ -54,6 +57,11 @@ Percentiles floor_pingpong(BenchContext& ctx) {
   peer.join();
   return summarize(samples);
 }
+
+}  // namespace
+
+Percentiles floor_pingpong(BenchContext& ctx) { return pingpong_of_lines<1>(ctx); }
+Percentiles floor_pingpong_two_lines(BenchContext& ctx) { return pingpong_of_lines<2>(ctx); }
 
 double memcpy_bandwidth(BenchContext& ctx) {
   constexpr size_t kBytes = 64u << 20;

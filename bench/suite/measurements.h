@@ -30,6 +30,8 @@ struct Throughput {
 
 // The floor: a 64-byte message bounced between two cache lines of shared memory (one-way = RTT/2).
 Percentiles floor_pingpong(BenchContext& ctx);
+// The same with a message of two cache lines (a header before a 64-byte payload needs two).
+Percentiles floor_pingpong_two_lines(BenchContext& ctx);
 // Single-thread memcpy between two 64 MiB buffers (larger than the caches), bytes/s.
 double memcpy_bandwidth(BenchContext& ctx);
 // shmbus one-way latency, 64 B: a ping topic and a pong topic, RTT/2. `journal`: journal topics

@@ -92,6 +92,7 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
     out.push_back({"spin one-way p50 / floor p50", percentile_spread(r.spin, &Percentiles::p50).median / floor_p50, 1.5, false});
     out.push_back({"spin one-way p99.9 / floor p50", percentile_spread(r.spin, &Percentiles::p999).median / floor_p50, 5.0, false});
   }
+
   if (r.stream.count(64)) {
     out.push_back({"64 B stream, M msg/s", throughput_spread(r.stream.at(64), &Throughput::messages_per_s).median / 1e6, 20.0, true});
   }
@@ -146,6 +147,7 @@ std::string to_markdown(const SuiteResults& r) {
            spread_text(percentile_spread(runs, &Percentiles::p50), "%.0f", 1) + " |\n";
   };
   latency_row("floor: cache-line ping-pong", r.floor);
+  latency_row("floor: two-line message ping-pong", r.floor_two_lines);
   latency_row("shmbus, spin", r.spin);
   latency_row("shmbus, block (futex)", r.block);
   latency_row("Unix socket (blocking)", r.unix_socket);
@@ -204,6 +206,7 @@ std::string to_json(const SuiteResults& r) {
                     "},\"repetitions\":" + std::to_string(r.repetitions) + ",";
   out += "\"floor\":{";
   json_percentiles(out, "pingpong_ns", median_percentiles(r.floor));
+  if (!r.floor_two_lines.empty()) json_percentiles(out, "two_lines_pingpong_ns", median_percentiles(r.floor_two_lines));
   out += "\"memcpy_bytes_per_s\":" + fmt("%.0f", spread_of(r.memcpy_bytes_per_s).median) + "},";
   out += "\"latency_ns\":{";
   json_percentiles(out, "spin", median_percentiles(r.spin));

@@ -59,6 +59,7 @@ SuiteResults run_suite(const SuiteOptions& options) {
   };
   for (int rep = 0; rep < options.repetitions; ++rep) {
     step(rep, "floor-pingpong", [&] { r.floor.push_back(floor_pingpong(ctx)); });
+    step(rep, "floor-2lines-pingpong", [&] { r.floor_two_lines.push_back(floor_pingpong_two_lines(ctx)); });
     step(rep, "spin-pingpong", [&] { r.spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin)); });
     step(rep, "floor-memcpy", [&] { r.memcpy_bytes_per_s.push_back(memcpy_bandwidth(ctx)); });
     for (size_t size : kStreamSizes) {

@@ -22,7 +22,7 @@ struct SuiteResults {
   CpuPair cpus;
   std::string cpu_model;
   int repetitions = 0;
-  std::vector<Percentiles> floor, spin, block, unix_socket;
+  std::vector<Percentiles> floor, floor_two_lines, spin, block, unix_socket;
   std::vector<double> memcpy_bytes_per_s;
   std::map<size_t, std::vector<Throughput>> stream;  // by payload bytes
   std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers

@@ -119,8 +119,9 @@ int main(int argc, char** argv) {
   bench->add_option("--repetitions", repetitions, "interleaved repetitions; medians are reported")->check(CLI::Range(1, 100));
   bench->add_flag("--json", json, "one JSON object instead of markdown tables");
   std::string only;
-  bench->add_option("--only", only, "run only measurements whose name contains this: floor-pingpong, spin-pingpong, "
-                    "floor-memcpy, stream-64, stream-1024, fanout-N, block-pingpong, socket-pingpong");
+  bench->add_option("--only", only, "run only measurements whose name contains this: floor-pingpong, floor-2lines-pingpong, spin-pingpong, "
+                    "floor-memcpy, stream-64, stream-1024, fanout-idle-N, fanout-reading-N, journal-append-N, journal-stream-N, "
+                    "journal-spin-pingpong, journal-always-N, block-pingpong, socket-pingpong");
 
   CLI11_PARSE(app, argc, argv);
   if (*bench) {
