@@ -47,8 +47,9 @@ struct StartAt {
   static StartAt time(int64_t timestamp_ns) noexcept { return {Kind::kTime, 0, timestamp_ns}; }
 };
 
-// How a subscriber waits for data: burn a core (lowest latency), yield it, or sleep in a futex
-// (a publisher then pays one wake-up syscall, and only while somebody sleeps).
+// How a subscriber waits for data: burn a core (lowest latency: polls back to back, without
+// even a pause), yield it, or sleep in a futex (a publisher then pays one wake-up syscall, and
+// only while somebody sleeps).
 enum class WaitStrategy : uint8_t { kSpin, kYield, kBlock };
 
 // When a named cursor moves: after every poll() that delivered something (auto), or only when
