@@ -77,6 +77,10 @@ def test_manual_commit_and_message_id(b):
         b.subscriber("orders", cursor="no/slash")
     with pytest.raises(shmbus.InvalidArgumentError, match="commit"):
         b.subscriber("orders", cursor="x", commit="sometimes")
+    with pytest.raises(shmbus.InvalidArgumentError, match="named cursor"):
+        b.subscriber("orders").commit()
+    with pytest.raises(shmbus.InvalidArgumentError, match="named cursor"):
+        b.subscribe("orders.#").commit()
 
 
 def test_set_and_remove_cursor_and_stats(b):

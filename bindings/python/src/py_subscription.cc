@@ -165,8 +165,11 @@ bool PySubscription::wait(std::optional<double> timeout) {
 
 void PySubscription::commit_raw() {
   auto* s = std::get_if<Subscriber>(&subscriber_);
-  if (s == nullptr) throw Error("commit needs a subscriber with a named cursor", ErrorKind::kInvalidArgument);
-  if (Result<void> r = s->commit(); !r) raise_errc(r.error(), "commit on " + name());
+  Result<void> r = s != nullptr ? s->commit() : Result<void>(Errc::kInvalidArgument);
+  if (!r && r.error() == Errc::kInvalidArgument) {
+    throw Error("commit needs a named cursor: bus.subscriber(topic, cursor=\"name\")", ErrorKind::kInvalidArgument);
+  }
+  if (!r) raise_errc(r.error(), "commit on " + name());
 }
 
 void PySubscription::commit() {
