@@ -10,18 +10,13 @@
 
 #include "journal/cursor_file.h"
 #include "journal/segment_file.h"
+#include "journal/segment_scan.h"
 #include "journal/time_index.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
 
 namespace shmbus::journal {
 namespace {
-
-log::CommitWord word_of(const std::byte* frame) {
-  uint64_t word;
-  std::memcpy(&word, frame, sizeof word);
-  return log::CommitWord::decode(word);
-}
 
 // Reads `bytes` of a segment's records from `offset` on (fewer at the file's end).
 std::vector<std::byte> read_records(const std::string& path, uint64_t offset, uint64_t bytes) {
@@ -32,21 +27,6 @@ std::vector<std::byte> read_records(const std::string& path, uint64_t offset, ui
   ::close(fd);
   out.resize(got < 0 ? 0 : static_cast<size_t>(got));
   return out;
-}
-
-// The timestamp of the last DATA record among whole frames in `records` (0 if none).
-int64_t last_timestamp_in(const std::vector<std::byte>& records) {
-  int64_t newest = 0;
-  for (size_t at = 0; at + log::kHeaderBytes <= records.size();) {
-    log::RecordHeader h;
-    std::memcpy(&h, records.data() + at, sizeof h);
-    const log::CommitWord w = word_of(records.data() + at);
-    const uint64_t frame = w.frame_bytes();
-    if (frame == 0 || frame > records.size() - at) break;  // the tail, or a frame being written
-    if (w.len > 0 && w.type == log::kTypeData) newest = h.timestamp_ns;
-    at += frame;
-  }
-  return newest;
 }
 
 }  // namespace
@@ -70,11 +50,13 @@ void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, To
   }
   if (s.tail_position > s.first_position) {
     const std::string first_path = dir + "/" + segment_file_name(s.first_position - s.first_position % segment_bytes);
-    const auto first = read_records(first_path, s.first_position % segment_bytes, 4096);
-    log::RecordHeader h{};
-    if (first.size() >= sizeof h) std::memcpy(&h, first.data(), sizeof h);
-    const log::CommitWord w = first.size() >= sizeof h ? word_of(first.data()) : log::CommitWord{};
-    if (w.len > 0 && w.type == log::kTypeData) s.oldest_ns = h.timestamp_ns;
+    const auto first = read_records(first_path, s.first_position % segment_bytes, sizeof(log::RecordHeader));
+    if (first.size() == sizeof(log::RecordHeader)) {
+      log::RecordHeader h;
+      std::memcpy(&h, first.data(), sizeof h);
+      const log::CommitWord w = log::pair_in(first.data()).word;
+      if (w.len > 0 && w.type == log::kTypeData) s.oldest_ns = h.timestamp_ns;
+    }
     // The newest: the tail segment's last index entry, then the frames after it.
     const uint64_t last_byte = s.tail_position - 1;
     const uint64_t base = last_byte - last_byte % segment_bytes;
@@ -85,7 +67,13 @@ void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, To
       std::optional<TimeMark> mark;
       for (size_t i = 0; i < times.size() && times[i].position < s.tail_position; ++i) mark = times[i];
       const uint64_t from = mark ? mark->position : base;
-      s.newest_ns = last_timestamp_in(read_records(path, from - base, s.tail_position - from));
+      // Whole frames up to our tail snapshot: the scanner's last record is the newest.
+      const auto records = read_records(path, from - base, s.tail_position - from);
+      if (records.size() >= 16) {
+        s.newest_ns = scan_segment(records, static_cast<uint16_t>(base / segment_bytes), log::pair_in(records.data()).seq,
+                                   /*verify_crc=*/false)
+                          .last_timestamp_ns;
+      }
       if (s.newest_ns == 0 && mark) s.newest_ns = mark->timestamp_ns;
     } catch (const Error&) {
       // removed by retention meanwhile: leave it unknown

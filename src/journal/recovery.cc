@@ -100,10 +100,8 @@ void move_aside(const std::vector<std::pair<uint64_t, std::string>>& segments, s
 // the first frame's, if it is a claim of this segment's epoch; 0 for an empty segment.
 uint64_t first_claim_seq(std::span<const std::byte> data, uint16_t epoch) {
   if (data.size() < 16) return 0;
-  uint64_t word = 0, seq = 0;
-  std::memcpy(&word, data.data(), 8);
-  std::memcpy(&seq, data.data() + 8, 8);
-  return log::CommitWord::decode(word).claimed_in(epoch) ? seq : 0;
+  const log::ClaimPair first = log::pair_in(data.data());
+  return first.word.claimed_in(epoch) ? first.seq : 0;
 }
 
 // True if every segment from `from` on is readable and holds nothing (made ahead of need): all
@@ -116,10 +114,8 @@ bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::strin
       SegmentIo io(segments[i].second, false);
       const std::span<const std::byte> data = io.read_records(info.segment_bytes);
       if (info.flags & kSegmentRecycled) {
-        uint64_t word = 0, seq = 0;
-        std::memcpy(&word, data.data(), 8);
-        std::memcpy(&seq, data.data() + 8, 8);
-        if (log::CommitWord::decode(word).claimed_in(info.epoch) && seq == next_seq) return false;
+        const log::ClaimPair first = log::pair_in(data.data());
+        if (first.word.claimed_in(info.epoch) && first.seq == next_seq) return false;
         continue;
       }
       for (std::byte b : data) {

@@ -8,18 +8,6 @@
 namespace shmbus::journal {
 namespace {
 
-struct Frame {
-  log::CommitWord word;
-  uint64_t seq;
-};
-
-Frame read_frame_at(std::span<const std::byte> data, uint64_t offset) {
-  uint64_t word = 0, seq = 0;
-  std::memcpy(&word, data.data() + offset, 8);
-  std::memcpy(&seq, data.data() + offset + 8, 8);
-  return {log::CommitWord::decode(word), seq};
-}
-
 uint64_t count_nonzero(std::span<const std::byte> bytes) {
   uint64_t n = 0;
   for (std::byte b : bytes) n += b != std::byte{0};
@@ -40,7 +28,7 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
     s.problem = std::move(problem);
   };
   while (offset + log::kRecordAlign <= data.size()) {
-    const Frame f = read_frame_at(data, offset);
+    const log::ClaimPair f = log::pair_in(data.data() + offset);
     if (f.word.len == 0) break;  // never claimed: the end, if all that follows is zero too
     if (recycled && (f.word.epoch != epoch || f.seq != s.next_seq)) break;  // an older segment's bytes
     const uint64_t room = data.size() - offset;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace shmbus::log {
@@ -101,6 +102,14 @@ struct ClaimPair {
 inline ClaimPair load_pair(std::byte* frame, std::memory_order order = std::memory_order_acquire) noexcept {
   const uint64_t w = commit_word(frame).load(order);
   return {CommitWord::decode(w), seq_word(frame).load(std::memory_order_acquire)};
+}
+// The claim pair of bytes nobody writes while we look (a file being checked, a copy): no atomics.
+// REQUIRES: 16 readable bytes at `frame`.
+inline ClaimPair pair_in(const std::byte* frame) noexcept {
+  uint64_t w, seq;
+  std::memcpy(&w, frame, sizeof w);
+  std::memcpy(&seq, frame + 8, sizeof seq);
+  return {CommitWord::decode(w), seq};
 }
 
 // One 16-byte CAS of the claim pair (cmpxchg16b, a full barrier). On failure `expected` receives

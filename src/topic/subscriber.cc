@@ -177,16 +177,20 @@ void SubscriberImpl::skip_to_retained() noexcept {
     const log::TailValue t = log::read_tail_exact(meta_.tail);
     if (t.position == first) seq = t.seq;
   }
-  if (seq != log::kUnknownSeq && expected_seq_ != log::kUnknownSeq && seq > expected_seq_) {
-    const uint64_t skipped = seq - expected_seq_;
-    lost_ += skipped;
-    // Relaxed: statistics.
-    meta_.journal.skipped.fetch_add(skipped, std::memory_order_relaxed);
-    meta_.subscribers[slot_.index].lost.store(lost_, std::memory_order_relaxed);
-  }
-  position_ = first;
+  // Relaxed: statistics.
+  if (const uint64_t skipped = skip_to(first, seq)) meta_.journal.skipped.fetch_add(skipped, std::memory_order_relaxed);
+}
+
+uint64_t SubscriberImpl::skip_to(uint64_t position, uint64_t seq) noexcept {
+  uint64_t skipped = 0;
+  if (seq != log::kUnknownSeq && expected_seq_ != log::kUnknownSeq && seq > expected_seq_) skipped = seq - expected_seq_;
+  lost_ += skipped;
+  position_ = position;
   expected_seq_ = seq;
+  // Relaxed: statistics.
+  meta_.subscribers[slot_.index].lost.store(lost_, std::memory_order_relaxed);
   publish_position();
+  return skipped;
 }
 
 bool SubscriberImpl::lapped_by_tail() const noexcept {
@@ -197,13 +201,8 @@ bool SubscriberImpl::lapped_by_tail() const noexcept {
 // Lapped: everything from position_ up to the tail may be overwritten. The tail is the one
 // frame start we know for sure, and its seq tells exactly how many records we skip.
 void SubscriberImpl::jump_to_tail() noexcept {
-  log::TailValue t = log::read_tail_exact(meta_.tail);
-  if (expected_seq_ != log::kUnknownSeq && t.seq > expected_seq_) lost_ += t.seq - expected_seq_;
-  position_ = t.position;
-  expected_seq_ = t.seq;
-  // Relaxed: statistics.
-  meta_.subscribers[slot_.index].lost.store(lost_, std::memory_order_relaxed);
-  publish_position();
+  const log::TailValue t = log::read_tail_exact(meta_.tail);
+  skip_to(t.position, t.seq);
 }
 
 bool SubscriberImpl::deliver(const std::byte* bytes, log::CommitWord word, uint64_t frame_bytes,

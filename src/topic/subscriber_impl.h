@@ -82,6 +82,9 @@ class SubscriberImpl {
   void open_cursor(const SubscribeOptions& options);
   bool behind_retention() const noexcept;
   void skip_to_retained() noexcept;
+  // Goes on at `position`, whose record has seq `seq` (log::kUnknownSeq: not known), counting
+  // the records passed over as lost. Returns how many.
+  uint64_t skip_to(uint64_t position, uint64_t seq) noexcept;
   bool deliver(const std::byte* bytes, log::CommitWord word, uint64_t frame_bytes, MessageHandler& handler) noexcept;
   // The overwrite policy's batched seqlock read (subscriber.cc).
   static constexpr size_t kCopyBatch = 32;

@@ -228,7 +228,7 @@ void TopicHandle::start_journal_threads() {
         }
       };
       // Every segment the publishers start, and every so often (age passes while idle).
-      static_cast<journal::SegmentSet*>(segments_.get())->set_before_create(pass);
+      segments_->set_before_create(pass);
       retention_ = periodic(kRetentionEvery, pass);
     }
   });

@@ -12,6 +12,10 @@
 #include "shmbus/topic.h"
 #include "topic/topic_meta.h"
 
+namespace shmbus::journal {
+class SegmentSet;
+}
+
 namespace shmbus::topic {
 
 class TopicHandle {
@@ -50,7 +54,7 @@ class TopicHandle {
   std::string name_;
   log::MappedFile meta_file_;
   log::MappedFile ring_file_;                         // memory topics
-  std::shared_ptr<log::SegmentSource> segments_;     // journal topics
+  std::shared_ptr<journal::SegmentSet> segments_;    // journal topics
   log::LogStorage storage_;
   std::once_flag ring_populated_;
   std::once_flag journal_threads_started_;
