@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh libzmq3-dev libiceoryx-posh-dev iceoryx python3-matplotlib
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_WERROR=ON > /dev/null
-ninja -C build -j "$(nproc)" > /dev/null
+# What a user runs: Release, without the crash points the test build compiles into publish.
+build=build-bench
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSHMBUS_KILL_POINTS=OFF -DSHMBUS_WERROR=ON > /dev/null
+ninja -C "$build" -j "$(nproc)" > /dev/null
 
 reps=${SHMBUS_BENCH_REPS:-3}
 sizes=(8 64 256 1024 4096 16384 65536)
@@ -19,7 +21,7 @@ run() {  # a measurement that fails is reported and left out, never fatal to the
 }
 # iceoryx needs its daemon: started here for the whole run, stopped at the end.
 roudi=""
-if [ -x build/bench/peers/peer_iceoryx ] && command -v iox-roudi > /dev/null; then
+if [ -x "$build"/bench/peers/peer_iceoryx ] && command -v iox-roudi > /dev/null; then
   iox-roudi > /dev/null 2>&1 &
   roudi=$!
   trap '[ -n "$roudi" ] && kill "$roudi" 2> /dev/null && wait "$roudi" 2> /dev/null || true' EXIT
@@ -27,10 +29,10 @@ if [ -x build/bench/peers/peer_iceoryx ] && command -v iox-roudi > /dev/null; th
 fi
 for rep in $(seq 1 "$reps"); do
   echo "== repetition $rep/$reps" >&2
-  build/tools/cli/shmbus bench --only floor --repetitions 1 --json |
+  "$build"/tools/cli/shmbus bench --only floor --repetitions 1 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"system": "floor", **d["floor"]}))' >> "$results"
   for peer in "${peers[@]}"; do
-    exe=build/bench/peers/peer_$peer
+    exe=$build/bench/peers/peer_$peer
     [ -x "$exe" ] || { echo "skipped: $peer (not built: its package is missing)" >&2; continue; }
     run "$exe" --mode latency --size 64 --rounds 100000
     for size in "${sizes[@]}"; do run "$exe" --mode stream --size "$size" --seconds 0.7 --warmup 0.3; done

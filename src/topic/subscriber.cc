@@ -298,6 +298,9 @@ void SubscriberImpl::skip_padding(log::CommitWord word, uint64_t frame_bytes) no
 
 Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
   if (!topic::still_attached(meta_, slot_)) reattach();
+  // The heartbeat of the last poll's progress is published now rather than at its end: a reply
+  // to what that poll delivered is then not delayed by a clock read.
+  if (position_ != published_position_ && heartbeat_due()) publish_position();
   size_t delivered = 0;
   Errc status = Errc::kOk;
   bool caught_up = false;
@@ -346,7 +349,7 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     // Free space for blocked publishers well before the batch ends.
     if (position_ - published_position_ > lap_ / 4) publish_position();
   }
-  if (position_ != published_position_ && position_due()) publish_position();
+  if (position_ != published_position_ && space_wanted()) publish_position();
   if (auto_commit_ && position_ != committed_) static_cast<void>(commit());
   if (delivered == 0 && status != Errc::kOk) return status;
   return delivered;
@@ -356,11 +359,14 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
 // that is most of a poll. It is due when a publisher waits for space (or may soon: an eighth of
 // the ring read), when the heartbeat ages, and always before we wait (flush_position()), so a
 // publisher never waits on a position we have passed while we wait too.
-bool SubscriberImpl::position_due() noexcept {
+bool SubscriberImpl::space_wanted() const noexcept {
   // Relaxed: a hint; a publisher that registers just after this load re-checks positions on
   // its own within its sleep slice, and we publish anyway before we wait.
-  return position_ - published_position_ > lap_ / 8 || meta_.space.sleepers.load(std::memory_order_relaxed) != 0 ||
-         topic::coarse_monotonic_ns() - heartbeat_ns_ > kHeartbeatEveryNs;
+  return position_ - published_position_ > lap_ / 8 || meta_.space.sleepers.load(std::memory_order_relaxed) != 0;
+}
+
+bool SubscriberImpl::heartbeat_due() const noexcept {
+  return topic::coarse_monotonic_ns() - heartbeat_ns_ > kHeartbeatEveryNs;
 }
 
 void SubscriberImpl::flush_position() noexcept {

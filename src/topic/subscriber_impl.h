@@ -102,7 +102,8 @@ class SubscriberImpl {
   void skip_padding(log::CommitWord word, uint64_t frame_bytes) noexcept;
   bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
   void publish_position() noexcept;
-  bool position_due() noexcept;
+  bool space_wanted() const noexcept;   // a publisher waits (or soon may) for our position
+  bool heartbeat_due() const noexcept;  // the heartbeat ages
   void reattach() noexcept;
 
   std::shared_ptr<topic::TopicHandle> topic_;

@@ -141,7 +141,7 @@ TEST(MultiProcess, OverwriteReadersRacingTheNextLapNeverReportCorruption) {
   while (error == Errc::kOk && std::chrono::steady_clock::now() < deadline) {
     for (int i = 0; i < kReaders && error == Errc::kOk; ++i) {
       Result<size_t> n = readers[i].poll([&](const Message& m) {
-        Stamp s;
+        Stamp s{};
         in_order[i] = in_order[i] && test::read_stamp(m.payload, s) && (received[i] == 0 || s.seq > last_seq[i]);
         last_seq[i] = s.seq;
         ++received[i];
