@@ -22,6 +22,7 @@ class PatternSubscriberImpl {
     return wait_until(topic::monotonic_ns() + timeout.count());
   }
   Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
+  WaitStrategy wait_strategy() const noexcept { return options_.wait; }
 
   const std::string& pattern() const noexcept { return pattern_; }
   // The topic subscriber whose record the handler is being given (valid inside the handler).

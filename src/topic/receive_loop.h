@@ -9,12 +9,19 @@
 
 namespace shmbus::detail {
 
+// A spinning receiver polls a while before it waits: poll() delivers the moment the record
+// lands, while a wait returns first and polls after (a second read of the frame, 10-15 ns).
+inline constexpr int kSpinPollsBeforeWait = 64;
+
 template <class Impl>
 Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
   const int64_t deadline = topic::monotonic_ns() + timeout.count();
+  const int polls = impl.wait_strategy() == WaitStrategy::kSpin ? kSpinPollsBeforeWait : 1;
   for (;;) {
-    Result<size_t> n = impl.poll(handler, max);
-    if (!n || *n > 0) return n;
+    for (int i = 0; i < polls; ++i) {
+      Result<size_t> n = impl.poll(handler, max);
+      if (!n || *n > 0) return n;
+    }
     Result<void> w = impl.wait_until(deadline);
     if (!w) return w.error() == Errc::kTimeout ? impl.poll(handler, max) : w.error();
   }
