@@ -131,12 +131,11 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
                    throughput_spread(r.journal_stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
   }
   if (!r.journal_spin.empty() && !r.spin.empty()) {
-    out.push_back({"journal spin p50 / memory spin p50", percentile_spread(r.journal_spin, &Percentiles::p50).median /
-                                                            percentile_spread(r.spin, &Percentiles::p50).median, 2.0, false});
+    out.push_back({"journal spin p50 / memory spin p50", paired_ratio(r.journal_spin, &Percentiles::p50, r.spin), 2.0, false});
   }
   if (!r.block.empty() && !r.unix_socket.empty()) {
     out.push_back({"block one-way p50 / Unix socket p50",
-                   percentile_spread(r.block, &Percentiles::p50).median / percentile_spread(r.unix_socket, &Percentiles::p50).median, 1.0, false});
+                   paired_ratio(r.block, &Percentiles::p50, r.unix_socket), 1.0, false});
   }
   return out;
 }
