@@ -31,11 +31,18 @@ for rep in $(seq 1 "$reps"); do
   echo "== repetition $rep/$reps" >&2
   "$build"/tools/cli/shmbus bench --only floor --repetitions 1 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"system": "floor", **d["floor"]}))' >> "$results"
+  # Latency of every system, then each stream size across every system: the measurements a
+  # ratio compares run seconds apart, not minutes (the host changes speed within minutes).
   for peer in "${peers[@]}"; do
     exe=$build/bench/peers/peer_$peer
-    [ -x "$exe" ] || { echo "skipped: $peer (not built: its package is missing)" >&2; continue; }
+    [ -x "$exe" ] || { [ "$rep" = 1 ] && echo "skipped: $peer (not built: its package is missing)" >&2; continue; }
     run "$exe" --mode latency --size 64 --rounds 100000
-    for size in "${sizes[@]}"; do run "$exe" --mode stream --size "$size" --seconds 0.7 --warmup 0.3; done
+  done
+  for size in "${sizes[@]}"; do
+    for peer in "${peers[@]}"; do
+      exe=$build/bench/peers/peer_$peer
+      if [ -x "$exe" ]; then run "$exe" --mode stream --size "$size" --seconds 0.7 --warmup 0.3; fi
+    done
   done
 done
 /usr/bin/python3 bench/peers/report.py "$results" bench/results

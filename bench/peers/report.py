@@ -48,6 +48,7 @@ def load(path):
         else:
             stream[r["system"]][r["size"]]["msgs"].append(r["msgs_per_s"])
             stream[r["system"]][r["size"]]["bytes"].append(r["bytes_per_s"])
+            stream[r["system"]][r["size"]]["rep"].append(rep)
     return latency, stream, memcpy
 
 
@@ -96,29 +97,49 @@ def verdicts(latency, stream, memcpy):
         values = stream.get(system, {}).get(size, {}).get(what)
         return statistics.median(values) if values else None
 
-    ours, floor = p50("shmbus"), p50("floor (cache line)")
-    if ours and floor:
-        # The host flips between a fast and a slow mode within seconds: pair each repetition's
-        # shmbus p50 with the floor measured just before it, and take the median ratio.
-        floors = latency["floor (cache line)"]["p50_ns"]
-        ratios = [p / floors[rep] for p, rep in zip(latency["shmbus"]["p50_ns"], latency["shmbus"]["rep"])
-                  if 0 <= rep < len(floors)]
-        ratio = statistics.median(ratios) if ratios else ours / floor
-        rows.append(("64 B p50 / floor p50 (same repetition)", ratio, "<= 1.5", ratio <= 1.5))
+    # The host flips between a fast and a slow mode within minutes: every ratio pairs the two
+    # measurements of the same repetition (run seconds apart) and takes the median of the ratios.
+    def paired(ours_values, ours_reps, theirs_by_rep):
+        ratios = [v / theirs_by_rep[rep] for v, rep in zip(ours_values, ours_reps) if theirs_by_rep.get(rep)]
+        return statistics.median(ratios) if ratios else None
+
+    def by_rep(values, reps):
+        return dict(zip(reps, values))
+
+    def latency_ratio(num, den):  # p50 of `num` / p50 of `den`, per repetition
+        if num not in latency or den not in latency:
+            return None
+        return paired(latency[num]["p50_ns"], latency[num]["rep"], by_rep(latency[den]["p50_ns"], latency[den]["rep"]))
+
+    def rate_ratio(num, den, size, what="msgs"):
+        a, b = stream.get(num, {}).get(size), stream.get(den, {}).get(size)
+        if not a or not b:
+            return None
+        return paired(a[what], a["rep"], by_rep(b[what], b["rep"]))
+
+    floor_reps = list(range(len(latency.get("floor (cache line)", {}).get("p50_ns", []))))
+    if "floor (cache line)" in latency:
+        latency["floor (cache line)"]["rep"] = floor_reps
+    r = latency_ratio("shmbus", "floor (cache line)")
+    if r is not None:
+        rows.append(("64 B p50 / floor p50 (same repetition)", r, "<= 1.5", r <= 1.5))
     for peer in ["zeromq-ipc", "unix-socket"]:
-        if ours and p50(peer):
-            rows.append((f"{peer} p50 / shmbus p50", p50(peer) / ours, ">= 10", p50(peer) / ours >= 10))
-    if ours and p50("iceoryx"):
-        rows.append(("iceoryx p50 / shmbus p50", p50("iceoryx") / ours, "> 1", p50("iceoryx") > ours))
+        r = latency_ratio(peer, "shmbus")
+        if r is not None:
+            rows.append((f"{peer} p50 / shmbus p50", r, ">= 10", r >= 10))
+    r = latency_ratio("iceoryx", "shmbus")
+    if r is not None:
+        rows.append(("iceoryx p50 / shmbus p50", r, "> 1", r > 1))
     for peer, bar in [("zeromq-ipc", 5), ("iceoryx", 2)]:
-        if rate("shmbus", 64) and rate(peer, 64):
-            r = rate("shmbus", 64) / rate(peer, 64)
+        r = rate_ratio("shmbus", peer, 64)
+        if r is not None:
             rows.append((f"64 B msg/s: shmbus / {peer}", r, f">= {bar}", r >= bar))
     if memcpy:
-        m = statistics.median(memcpy)
+        memcpy_by_rep = dict(enumerate(memcpy))
         for size in sorted(stream.get("shmbus", {})):
             if size >= 1024:
-                r = rate("shmbus", size, "bytes") / m
+                s = stream["shmbus"][size]
+                r = paired(s["bytes"], s["rep"], memcpy_by_rep)
                 rows.append((f"{human_size(size)} GB/s / memcpy", r, ">= 0.5", r >= 0.5))
     out = ["| target | measured | bar | |", "|---|---:|---:|---|"]
     for name, value, bar, ok in rows:
