@@ -35,9 +35,10 @@ enum class Protocol {
   kLayout4Gap,      // the same with ~30 ns of other work between claim and fill (clock, checks)
   kTailClaim,       // CAS16 of a tail on its own line, ~30 ns of work, fill, CAS16 of the pair
   kAeron,           // store the word as "claimed", fill, store it as committed (plain stores)
+  kAeronGap,        // tail CAS16, store "claimed", ~30 ns of work, fill, CAS8 commit
 };
 constexpr Protocol kProtocols[] = {Protocol::kFloorOneLine, Protocol::kOneTouch, Protocol::kLayout4,
-                                   Protocol::kLayout4Gap, Protocol::kTailClaim, Protocol::kAeron};
+                                   Protocol::kLayout4Gap, Protocol::kTailClaim, Protocol::kAeron, Protocol::kAeronGap};
 
 const char* name_of(Protocol p) {
   switch (p) {
@@ -47,6 +48,7 @@ const char* name_of(Protocol p) {
     case Protocol::kLayout4Gap: return "layout 4 + 30 ns between claim and fill";
     case Protocol::kTailClaim: return "tail CAS16 + 30 ns, fill, CAS16 commit";
     case Protocol::kAeron: return "store -len, fill, store +len (Aeron)";
+    case Protocol::kAeronGap: return "tail CAS16, store -len, 30 ns, fill, CAS8 +len";
   }
   return "";
 }
@@ -121,6 +123,17 @@ void send(Protocol p, Direction& d, uint64_t i, const std::byte* payload) {
       std::memcpy(f + 32, payload, 64);
       word_at(f).store(committed_word(i), std::memory_order_release);
       return;
+    case Protocol::kAeronGap: {
+      const uint64_t position = d.tail_position.load(std::memory_order_relaxed);
+      cas16(&d.tail_position, static_cast<U128>(i - 1) << 64 | position, static_cast<U128>(i) << 64 | (position + kFrame));
+      word_at(f, 8).store(i, std::memory_order_relaxed);
+      word_at(f).store(claimed_word(i), std::memory_order_release);
+      other_work();
+      std::memcpy(f + 32, payload, 64);
+      uint64_t expected = claimed_word(i);
+      word_at(f).compare_exchange_strong(expected, committed_word(i), std::memory_order_seq_cst);
+      return;
+    }
   }
 }
 
