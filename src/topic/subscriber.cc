@@ -21,6 +21,21 @@ inline void prefetch_record_tail(const std::byte* frame) noexcept {
   if (frame != nullptr) __builtin_prefetch(frame + 64, 0, 3);
 }
 
+// A reader that catches up with a stream pauses before it looks again: spinning on the line the
+// publisher writes next takes that line away from the publisher once per record (64 B stream on
+// our VM: 16 -> 22 M msg/s with the pause). Afterwards the publisher is a few records ahead and
+// the reader takes lines the publisher is done with. Only after a run of records: a reader that
+// gets single messages (a ping-pong, a request) catches up after each one and never pauses.
+constexpr uint64_t kStreamRun = 8;
+constexpr int kCatchUpPauses = 16;  // ~370 ns on our VM; a pause takes 10-40 ns by CPU
+inline void pause_for_the_stream() noexcept {
+  for (int i = 0; i < kCatchUpPauses; ++i) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
 constexpr uint32_t kPendingPollsBeforeClock = 64;  // a claim normally commits within ~100 ns
 constexpr int64_t kLivenessCheckNs = 1'000'000;     // how often to ask whether a claimant lives
 constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
@@ -350,6 +365,9 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     if (position_ - published_position_ > lap_ / 4) publish_position();
   }
   if (position_ != published_position_ && space_wanted()) publish_position();
+  // At the tail (nothing there, or a record still being written) after a run of records.
+  if (caught_up && run_ + delivered >= kStreamRun) pause_for_the_stream();
+  run_ = caught_up ? 0 : run_ + delivered;
   if (auto_commit_ && position_ != committed_) static_cast<void>(commit());
   if (delivered == 0 && status != Errc::kOk) return status;
   return delivered;
