@@ -25,7 +25,8 @@ inline void prefetch_record_tail(const std::byte* frame) noexcept {
 // publisher writes next takes that line away from the publisher once per record (64 B stream on
 // our VM: 16 -> 22 M msg/s with the pause). Afterwards the publisher is a few records ahead and
 // the reader takes lines the publisher is done with. Only after a run of records: a reader that
-// gets single messages (a ping-pong, a request) catches up after each one and never pauses.
+// gets single messages (a ping-pong, a request) catches up after each one and never pauses. (A
+// pattern subscriber's busy topic delays its other topics' next poll by the same pause.)
 constexpr uint64_t kStreamRun = 8;
 constexpr int kCatchUpPauses = 16;  // ~370 ns on our VM; a pause takes 10-40 ns by CPU
 inline void pause_for_the_stream() noexcept {

@@ -125,8 +125,8 @@ class SubscriberImpl {
   uint64_t pending_position_ = ~0ull;
   static constexpr uint64_t kNoHold = ~0ull;
   uint64_t hold_ = kNoHold;   // see hold()
-  int64_t heartbeat_ns_ = 0;
-  uint64_t run_ = 0;  // records delivered since we last caught up with the tail  // coarse monotonic time of our last heartbeat
+  int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
+  uint64_t run_ = 0;          // records delivered since we last caught up with the tail
   uint32_t pending_polls_ = 0;
   int64_t pending_since_ns_ = 0;
   int64_t pending_checked_ns_ = 0;
