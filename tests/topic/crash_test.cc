@@ -129,13 +129,15 @@ TEST(Crash, KilledSubscriberIsEvictedAndBlockedPublisherResumes) {
   EXPECT_EQ(bus.stats("t").evicted, 1u);
 }
 
-TEST(Crash, StalledPublisherIsUnblockedAfterTimeoutAndItsCommitIsAbandoned) {
+// A stalled claimant is unblocked after the topic's timeout whatever the reader's wait strategy
+// (kSpin receives poll before they wait: the poll path must unblock too).
+void stalled_publisher_is_unblocked(WaitStrategy wait) {
   TempBus tb;
   Bus bus = tb.open();
   TopicConfig config;
   config.unblock_timeout = 300ms;
   bus.create_topic("t", config);
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), wait});
   pid_t stalled = test::spawn([&] {
     Bus b = Bus::open(tb.path());
     Publisher p = b.publisher("t");
@@ -165,6 +167,14 @@ TEST(Crash, StalledPublisherIsUnblockedAfterTimeoutAndItsCommitIsAbandoned) {
   EXPECT_GE(waited, 250ms) << "a live claimant must be given its timeout";
   EXPECT_EQ(test::wait_child(stalled), 0) << "the late commit must report kAbandoned";
   EXPECT_EQ(bus.stats("t").unblocked, 1u);
+}
+
+TEST(Crash, StalledPublisherIsUnblockedAfterTimeoutAndItsCommitIsAbandoned) {
+  stalled_publisher_is_unblocked(WaitStrategy::kBlock);
+}
+
+TEST(Crash, StalledPublisherIsUnblockedForASpinningReceiverToo) {
+  stalled_publisher_is_unblocked(WaitStrategy::kSpin);
 }
 
 }  // namespace

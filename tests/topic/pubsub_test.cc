@@ -286,6 +286,26 @@ TEST(PubSub, BlockingWaitWakesOnPublish) {
   EXPECT_EQ(got, "wake");
 }
 
+TEST(PubSub, SpinningReceiveDeliversOrReturnsEmptyAtItsDeadline) {
+  TempBus tb;
+  Bus bus = tb.open();
+  Subscriber sut = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kSpin});
+  const auto start = std::chrono::steady_clock::now();
+  Result<size_t> empty = sut.receive([](const Message&) {}, 1, 50ms);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(*empty, 0u);
+  EXPECT_GE(waited, 50ms) << "a spinning receive must not give up before its deadline";
+
+  Publisher pub = bus.publisher("t");
+  ASSERT_TRUE(pub.publish("spun"));
+  std::string got;
+  Result<size_t> one = sut.receive([&](const Message& m) { got = std::string(m.text()); }, 1, 10s);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(*one, 1u);
+  EXPECT_EQ(got, "spun");
+}
+
 TEST(PubSub, StatsCountPublishedRecords) {
   TempBus tb;
   Bus bus = tb.open();
