@@ -90,13 +90,6 @@ def stream_table(stream, what, scale, unit):
 def verdicts(latency, stream, memcpy):
     rows = []
 
-    def p50(system):
-        return spread(latency[system]["p50_ns"])[0] if system in latency else None
-
-    def rate(system, size, what="msgs"):
-        values = stream.get(system, {}).get(size, {}).get(what)
-        return statistics.median(values) if values else None
-
     # The host flips between a fast and a slow mode within minutes: every ratio pairs the two
     # measurements of the same repetition (run seconds apart) and takes the median of the ratios.
     def paired(ours_values, ours_reps, theirs_by_rep):
