@@ -111,7 +111,11 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
   if (r.fanout_idle.size() > 1) {
     out.push_back({"fan-out, attached 0/1/4/16: (max - min) / max", fanout_spread(r.fanout_idle), 0.10, false});
   }
-  if (r.fanout.size() > 1) out.push_back({"fan-out, reading 0/1/4/16: (max - min) / max", fanout_spread(r.fanout), 0.10, false});
+  // Our own aims beside the issues' bars: subscribers that read (the issue's fan-out bar is on
+  // attached ones), and the journal's 1 -> 1 stream (issue 3's bar is on append).
+  if (r.fanout.size() > 1) {
+    out.push_back({"fan-out, reading 0/1/4/16: (max - min) / max", fanout_spread(r.fanout), 0.10, false, false});
+  }
   // Journal topics (issue 3): fsync never, segments in the page cache.
   // The issue's bar is on append throughput (a publisher alone); the 1 -> 1 stream is reported too.
   if (r.journal_append.count(64)) {
@@ -128,7 +132,7 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
   }
   if (r.journal_stream.count(1024) && memcpy > 0) {
     out.push_back({"journal 1 KiB stream / memcpy bandwidth",
-                   throughput_spread(r.journal_stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
+                   throughput_spread(r.journal_stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true, false});
   }
   if (!r.journal_spin.empty() && !r.spin.empty()) {
     out.push_back({"journal spin p50 / memory spin p50", paired_ratio(r.journal_spin, &Percentiles::p50, r.spin), 2.0, false});
@@ -203,7 +207,7 @@ std::string to_markdown(const SuiteResults& r) {
   out += "\n| target | measured | bar | |\n|---|---:|---:|---|\n";
   for (const Verdict& v : verdicts(r)) {
     out += "| " + v.name + " | " + fmt("%.2f", v.value) + " | " + (v.higher_is_better ? "≥ " : "≤ ") + fmt("%.2f", v.bar) +
-           " | " + (v.pass() ? "met" : "MISSED") + " |\n";
+           " | " + (v.issue_bar ? (v.pass() ? "met" : "MISSED") : (v.pass() ? "met (our aim)" : "below (our aim)")) + " |\n";
   }
   return out;
 }
@@ -249,7 +253,8 @@ std::string to_json(const SuiteResults& r) {
   first = true;
   for (const Verdict& v : verdicts(r)) {
     out += std::string(first ? "" : ",") + "{\"name\":\"" + v.name + "\",\"value\":" + fmt("%.4f", v.value) +
-           ",\"bar\":" + fmt("%.4f", v.bar) + ",\"met\":" + (v.pass() ? "true" : "false") + "}";
+           ",\"bar\":" + fmt("%.4f", v.bar) + ",\"met\":" + (v.pass() ? "true" : "false") +
+           ",\"issue_bar\":" + (v.issue_bar ? "true" : "false") + "}";
     first = false;
   }
   out += "]}";

@@ -43,6 +43,7 @@ struct Verdict {
   double value = 0;  // what we measured (as a ratio where the bar is one)
   double bar = 0;
   bool higher_is_better = false;
+  bool issue_bar = true;  // false: a bar of our own, reported beside the issues' (not a verdict on them)
   bool pass() const { return higher_is_better ? value >= bar : value <= bar; }
 };
 std::vector<Verdict> verdicts(const SuiteResults& results);
