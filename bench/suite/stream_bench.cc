@@ -50,6 +50,27 @@ TopicConfig bench_journal_config() {
   return config;
 }
 
+// Publishes records of `payload_bytes` (each stamped with its number) as fast as this thread can;
+// records per second over `seconds`, after `warmup` seconds that are not counted.
+double publish_rate(Publisher& pub, size_t payload_bytes, double warmup, double seconds) {
+  std::vector<std::byte> payload(payload_bytes, std::byte{0x5a});
+  const double start = BenchClock::seconds_now();
+  double window_start = 0, now = start;
+  uint64_t published = 0, window_published = 0;
+  while (now - start < warmup + seconds) {
+    for (int i = 0; i < 256; ++i, ++published) {
+      std::memcpy(payload.data(), &published, std::min(sizeof published, payload_bytes));
+      if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
+    }
+    now = BenchClock::seconds_now();
+    if (window_start == 0 && now - start >= warmup) {
+      window_start = now;
+      window_published = published;
+    }
+  }
+  return static_cast<double>(published - window_published) / (now - window_start);
+}
+
 }  // namespace
 
 Throughput journal_append(BenchContext& ctx, size_t payload_bytes) {
@@ -57,22 +78,7 @@ Throughput journal_append(BenchContext& ctx, size_t payload_bytes) {
   scratch.bus().create_topic("bench.append", bench_journal_config());
   Publisher pub = scratch.bus().publisher("bench.append");
   Pinned pin(ctx.cpus.ours);
-  std::vector<std::byte> payload(payload_bytes, std::byte{0x5a});
-  const double start = BenchClock::seconds_now();
-  double window_start = 0, now = start;
-  uint64_t published = 0, window_published = 0;
-  while (now - start < kJournalWarmupSeconds + ctx.stream_seconds) {
-    for (int i = 0; i < 256; ++i, ++published) {
-      std::memcpy(payload.data(), &published, std::min(sizeof published, payload_bytes));
-      if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
-    }
-    now = BenchClock::seconds_now();
-    if (window_start == 0 && now - start >= kJournalWarmupSeconds) {
-      window_start = now;
-      window_published = published;
-    }
-  }
-  const double messages = static_cast<double>(published - window_published) / (now - window_start);
+  const double messages = publish_rate(pub, payload_bytes, kJournalWarmupSeconds, ctx.stream_seconds);
   return {messages, messages * static_cast<double>(payload_bytes)};
 }
 
@@ -162,28 +168,11 @@ double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {
 
   Pinned pin(ctx.cpus.ours);
   Publisher pub = scratch.bus().publisher("bench.fanout");
-  std::byte payload[64] = {};
-  const double start = BenchClock::seconds_now();
-  double window_start = 0, now = start;
-  uint64_t published = 0, window_published = 0;
-  while (now - start < kWarmupSeconds + ctx.stream_seconds) {
-    for (int i = 0; i < 1024; ++i) {
-      std::memcpy(payload, &published, sizeof published);
-      if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
-      ++published;
-    }
-    now = BenchClock::seconds_now();
-    if (window_start == 0 && now - start >= kWarmupSeconds) {
-      window_start = now;
-      window_published = published;
-    }
-  }
+  const double rate = publish_rate(pub, 64, kWarmupSeconds, ctx.stream_seconds);
   control->stop.store(1, std::memory_order_relaxed);  // relaxed: a stop flag
   if (peer) peer->join();
-  return static_cast<double>(published - window_published) / (now - window_start);
+  return rate;
 }
-
-
 
 GroupCommit journal_group_commit(BenchContext& ctx, int publishers) {
   ScratchBus scratch(ctx.fresh_bus_path());

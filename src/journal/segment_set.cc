@@ -1,9 +1,6 @@
 #include "journal/segment_set.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
-
-#include <cstring>
 
 #include <filesystem>
 
@@ -75,9 +72,8 @@ bool file_id(const std::string& path, uint64_t& dev, uint64_t& ino) {
 }  // namespace
 
 void SegmentSet::drop_retired_locked() noexcept {
-  // Acquire: pairs with retention's release of first_position (retention.cc), made before the
-  // files go. An object still reading a retired segment keeps its mapping alive (its pin).
-  const uint64_t first_index = first_position_->load(std::memory_order_acquire) / segment_bytes_;
+  // An object still reading a retired segment keeps its mapping alive (its pin).
+  const uint64_t first_index = first_position() / segment_bytes_;
   for (auto it = mapped_.begin(); it != mapped_.end() && it->first < first_index;) {
     retired_.push_back(std::move(it->second));
     it = mapped_.erase(it);
@@ -103,7 +99,7 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
   auto it = mapped_.find(index);
   if (it != mapped_.end()) return {it->second.file->data() + kSegmentHeaderBytes, it->second.file};
   // Retention removed it (or is about to): do not make it again.
-  if (index < first_position_->load(std::memory_order_acquire) / segment_bytes_) return {};
+  if (index < first_position() / segment_bytes_) return {};
   try {
     const std::string path = segment_path(index);
     if (!std::filesystem::exists(path)) {
@@ -122,13 +118,7 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
     }
     log::check_file_header(m.file->data(), m.file->size(), log::FileKind::kSegment, path);
     if (m.file->size() != kSegmentHeaderBytes + segment_bytes_) return {};
-#ifdef MADV_POPULATE_WRITE
-    // Fault the pages in now (best effort: older kernels say EINVAL), not one by one on publish.
-    if (!reused) {
-      ::madvise(m.file->data(), m.file->size(),
-                access_ == log::Access::kReadWrite ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-    }
-#endif
+    if (!reused) m.file->populate();  // now, not one page fault at a time on publish
     std::byte* records = m.file->data() + kSegmentHeaderBytes;
     std::shared_ptr<const void> pin = m.file;
     mapped_.emplace(index, std::move(m));
@@ -139,7 +129,7 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
 }
 
 uint64_t SegmentSet::first_position() const noexcept {
-  // Acquire: pairs with retention's release (retention.cc).
+  // Acquire: pairs with retention's release (retention.cc), made before the files go.
   return first_position_->load(std::memory_order_acquire);
 }
 

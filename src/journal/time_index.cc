@@ -63,14 +63,6 @@ std::optional<TimeMark> SegmentTimes::first() const noexcept {
   return count_ == 0 ? std::nullopt : std::optional<TimeMark>(marks_[0]);
 }
 
-std::optional<TimeMark> SegmentTimes::last() const noexcept {
-  return count_ == 0 ? std::nullopt : std::optional<TimeMark>(marks_[count_ - 1]);
-}
-
-}  // namespace shmbus::journal
-
-namespace shmbus::journal {
-
 uint64_t time_seek_start(const std::string& dir, uint64_t segment_bytes, uint64_t first_position, uint64_t tail_position,
                          int64_t timestamp_ns) {
   auto times_of = [&](uint64_t index) -> std::optional<SegmentTimes> {

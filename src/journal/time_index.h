@@ -43,16 +43,11 @@ class SegmentTimes {
   // The last mark older than `timestamp_ns`, if any.
   std::optional<TimeMark> last_before(int64_t timestamp_ns) const noexcept;
   std::optional<TimeMark> first() const noexcept;
-  std::optional<TimeMark> last() const noexcept;
 
  private:
   TimeMark marks_[kTimeIndexEntries];
   size_t count_ = 0;
 };
-
-}  // namespace shmbus::journal
-
-namespace shmbus::journal {
 
 // Where to start reading to find the first record at or after `timestamp_ns` in the journal in
 // `dir` (segments of `segment_bytes`, positions [first_position, tail_position)): a record older

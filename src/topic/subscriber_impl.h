@@ -46,7 +46,7 @@ class SubscriberImpl {
   // Keeps the mapping of the record just delivered alive (for views that outlive a poll): the
   // ring, or the journal segment it is in (which retention may delete meanwhile).
   std::shared_ptr<const void> mapping_keepalive() const noexcept {
-    if (storage_.pin() != nullptr) return storage_.pin();
+    if (const auto& segment = storage_.pin()) return segment;
     return topic_;
   }
   // True if records are handed out from a private copy (overwrite policy), false if the

@@ -58,7 +58,8 @@ class TopicHandle {
   log::LogStorage storage_;
   std::once_flag ring_populated_;
   std::once_flag journal_threads_started_;
-  std::jthread flusher_;  // declared last: stopped and joined before the mappings go
+  // The threads last: stopped and joined before the mappings go.
+  std::jthread flusher_;
   std::jthread retention_;
 };
 

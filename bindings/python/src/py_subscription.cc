@@ -237,8 +237,14 @@ void register_subscription(py::module_& m) {
       .def_property_readonly(
           "message_id",
           [](const PyMessage& m) -> py::object {
-            if (m.headers.contains("message-id")) return m.headers["message-id"];
-            return py::str(py::str("{}@{}").format(m.topic, m.position));
+            const std::string key(header_keys::kMessageId);
+            if (m.headers.contains(key)) return m.headers[key.c_str()];
+            // Without the header, the id the library derives (Message::message_id()).
+            const std::string topic = py::cast<std::string>(m.topic);
+            Message bare;
+            bare.topic = topic;
+            bare.position = m.position;
+            return py::str(bare.message_id());
           },
           "The `message-id` header if the publisher set one, else \"<topic>@<position>\": drop duplicates by it.")
       .def_readonly("data", &PyMessage::data,
