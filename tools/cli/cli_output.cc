@@ -56,6 +56,13 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// A run of decimal digits at `at`, as a number; advances `at` past them.
+int64_t digits(const std::string& text, size_t& at) {
+  int64_t n = 0;
+  for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) n = n * 10 + (text[at] - '0');
+  return n;
+}
+
 // Fraction digits after a '.', as nanoseconds; advances `at` past them.
 int64_t fraction_ns(const std::string& text, size_t& at) {
   if (at >= text.size() || text[at] != '.') return 0;
@@ -67,8 +74,7 @@ int64_t fraction_ns(const std::string& text, size_t& at) {
 bool parse_time(const std::string& text, int64_t& out) {
   if (text.size() > 1 && text[0] == '@') {  // @UNIX_SECONDS[.frac]
     size_t at = 1;
-    int64_t seconds = 0;
-    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) seconds = seconds * 10 + (text[at] - '0');
+    const int64_t seconds = digits(text, at);
     const int64_t ns = fraction_ns(text, at);
     if (at != text.size() || at == 1) return false;
     out = seconds * 1'000'000'000 + ns;
@@ -76,8 +82,7 @@ bool parse_time(const std::string& text, int64_t& out) {
   }
   if (text.size() > 2 && text[0] == '-') {  // -N[s|m|h|d]
     size_t at = 1;
-    int64_t n = 0;
-    for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) n = n * 10 + (text[at] - '0');
+    const int64_t n = digits(text, at);
     if (at + 1 != text.size()) return false;
     const int64_t unit = text[at] == 's' ? 1 : text[at] == 'm' ? 60 : text[at] == 'h' ? 3600 : text[at] == 'd' ? 86400 : 0;
     if (unit == 0) return false;
