@@ -26,7 +26,7 @@ class Claim {
   friend class detail::PublisherImpl;
   std::span<std::byte> payload_;
   std::byte* frame_ = nullptr;
-  uint64_t claimed_word_ = 0;
+  uint64_t committed_word_ = 0;  // the commit word commit() writes with seq_
   uint64_t position_ = 0;
   uint64_t seq_ = 0;
 };

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "log/claim.h"
 #include "log/record_format.h"
 #include "topic/process_identity.h"
 #include "topic/wakeup.h"
@@ -44,6 +45,7 @@ FlushResult flush_once(topic::TopicMeta& meta, const log::LogStorage& log) noexc
     }
   }
   const uint64_t from = meta.flush.flushed_position.load(std::memory_order_acquire);
+  uint64_t seq = meta.flush.flushed_seq.load(std::memory_order_relaxed);  // written with it, under the token
   // Acquire: pairs with cas_tail(); frames before the tail are claimed.
   const uint64_t tail = meta.tail.position.load(std::memory_order_acquire);
   uint64_t to = from, records = 0;
@@ -51,14 +53,20 @@ FlushResult flush_once(topic::TopicMeta& meta, const log::LogStorage& log) noexc
     std::byte* f = log.frame(to);
     if (f == nullptr) break;
     // Acquire: pairs with the commit CAS; the record's bytes are in memory before we msync them.
-    const log::CommitWord w = log::CommitWord::decode(log::commit_word(f).load(std::memory_order_acquire));
-    const uint64_t frame = w.frame_bytes();
-    if (w.len <= 0 || frame == 0 || frame > log.room(to)) break;  // still being written
-    records += w.type == log::kTypeData;
+    const log::ClaimPair pair = log::load_pair(f);
+    const uint64_t frame = pair.word.frame_bytes();
+    if (!pair.word.claimed_in(log.epoch(to)) || pair.seq != seq || pair.word.len <= 0 || frame == 0 ||
+        frame > log.room(to)) {
+      break;  // still being written (its pair comes with the commit)
+    }
+    records += pair.word.type == log::kTypeData;
+    seq += log::seq_step(pair.word);
     to += frame;
   }
   const bool ok = to == from || sync_range(log, from, to);
   if (ok && to > from) {
+    // Relaxed: read only by the next token holder, whose acquire CAS pairs with our release.
+    meta.flush.flushed_seq.store(seq, std::memory_order_relaxed);
     // Release: what we flushed is durable before anybody reads the new position; seq_cst for the
     // Dekker pair with waiters asleep on `flushed` (wakeup.h).
     meta.flush.flushed_position.store(to, std::memory_order_seq_cst);

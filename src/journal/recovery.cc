@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
 
 #include "journal/segment_file.h"
 #include "journal/segment_scan.h"
+#include "log/abandoned_claim.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
 
@@ -75,16 +77,14 @@ class SegmentIo {
   std::vector<std::byte> copy_;
 };
 
-// Voids a claim that was never committed: {-len, DATA} -> {+len, PADDING, voided}; seq stays.
-void void_claim(const SegmentIo& io, std::span<const std::byte> data, uint64_t offset) {
-  uint64_t raw;
-  std::memcpy(&raw, data.data() + offset, 8);
-  log::CommitWord w = log::CommitWord::decode(raw);
-  w.len = -w.len;
-  w.type = log::kTypePadding;
-  w.flags = static_cast<uint8_t>(w.flags | log::kFlagVoided);
-  const uint64_t voided = w.encode();
-  io.write(offset, &voided, 8);
+// Voids the claims of a hole (their writers died before the commit wrote a pair): the same
+// paddings an unblocker writes.
+void void_hole(const SegmentIo& io, const SegmentHole& hole, uint16_t epoch) {
+  log::for_each_void_frame(hole.bytes, hole.seq, hole.seqs, epoch, [&](uint64_t off, log::ClaimPair pair) {
+    const uint64_t raw[2] = {pair.word.encode(), pair.seq};
+    io.write(hole.offset + off, raw, sizeof raw);
+    return true;
+  });
 }
 
 void move_aside(const std::vector<std::pair<uint64_t, std::string>>& segments, size_t from, JournalCheck& c) {
@@ -102,6 +102,22 @@ uint64_t first_claim_seq(std::span<const std::byte> data, uint16_t epoch) {
   if (data.size() < 16) return 0;
   const log::ClaimPair first = log::pair_in(data.data());
   return first.word.claimed_in(epoch) ? first.seq : 0;
+}
+
+// The seq of segment `index`'s first record, if it is readable and says: from its header, or
+// (made by a publisher) from its first pair. kNoNextSegment otherwise.
+uint64_t first_seq_of(const std::vector<std::pair<uint64_t, std::string>>& segments, size_t index) {
+  if (index >= segments.size()) return kNoNextSegment;
+  try {
+    const SegmentInfo info = read_segment_info(segments[index].second);
+    if (info.base_seq != ~0ull) return info.base_seq;
+    SegmentIo io(segments[index].second, false);
+    const std::span<const std::byte> data = io.read_records(info.segment_bytes);
+    const log::ClaimPair first = log::pair_in(data.data());
+    return first.word.claimed_in(info.epoch) && first.word.len > 0 ? first.seq : kNoNextSegment;
+  } catch (const Error&) {
+    return kNoNextSegment;
+  }
 }
 
 // True if every segment from `from` on is readable and holds nothing (made ahead of need): all
@@ -164,11 +180,11 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     const bool recycled = (info.flags & kSegmentRecycled) != 0;
     if (c.next_seq == kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
-    SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled);
+    SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled, first_seq_of(segments, i + 1));
     ++c.segments;
     c.records += s.records;
     c.voided += s.voided;
-    c.abandoned += s.abandoned.size();
+    for (const SegmentHole& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
     if (s.records > 0) {
       if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
       c.last_timestamp_ns = s.last_timestamp_ns;
@@ -192,7 +208,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     }
     c.cut_bytes += s.dirty_bytes;
     if (repair) {
-      for (uint64_t offset : s.abandoned) void_claim(io, data, offset);
+      for (const SegmentHole& h : s.holes) void_hole(io, h, info.epoch);
       if (s.dirty_bytes != 0) {
         std::vector<std::byte> zeros(data.size() - s.end);
         io.write(s.end, zeros.data(), zeros.size());

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "journal/record_crc.h"
+#include "log/abandoned_claim.h"
 #include "log/record_format.h"
 
 namespace shmbus::journal {
@@ -16,10 +17,29 @@ uint64_t count_nonzero(std::span<const std::byte> bytes) {
 
 std::string at(uint64_t offset, const std::string& what) { return "offset " + std::to_string(offset) + ": " + what; }
 
+// The claims at `offset` (seq `seq`) whose pair was never written, if a later record bounds them:
+// the first record of this epoch after them whose seq leaves room for the claims between
+// (32 bytes each at least), else the next segment's first record.
+bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch, uint64_t seq, uint64_t next_segment_seq,
+               SegmentHole& hole) {
+  auto fits = [&](uint64_t later_seq, uint64_t bytes) {
+    return later_seq >= seq && later_seq - seq <= bytes / log::kHeaderBytes;
+  };
+  for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
+    const log::ClaimPair p = log::pair_in(data.data() + q);
+    if (!log::detail::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
+    hole = {offset, q - offset, seq, p.seq - seq};
+    return true;
+  }
+  if (next_segment_seq == kNoNextSegment || !fits(next_segment_seq, data.size() - offset)) return false;
+  hole = {offset, data.size() - offset, seq, next_segment_seq - seq};
+  return true;
+}
+
 }  // namespace
 
 SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc,
-                         bool recycled) {
+                         bool recycled, uint64_t next_segment_seq) {
   SegmentScan s;
   s.next_seq = first_seq;
   uint64_t offset = 0;
@@ -29,8 +49,15 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
   };
   while (offset + log::kRecordAlign <= data.size()) {
     const log::ClaimPair f = log::pair_in(data.data() + offset);
-    if (f.word.len == 0) break;  // never claimed: the end, if all that follows is zero too
-    if (recycled && (f.word.epoch != epoch || f.seq != s.next_seq)) break;  // an older segment's bytes
+    // Never written (zero, or an older segment's bytes): the end, or a hole.
+    if (f.word.len == 0 || (recycled && (f.word.epoch != epoch || f.seq != s.next_seq))) {
+      SegmentHole hole;
+      if (!find_hole(data, offset, epoch, s.next_seq, next_segment_seq, hole)) break;
+      s.holes.push_back(hole);
+      s.next_seq += hole.seqs;
+      offset += hole.bytes;
+      continue;
+    }
     const uint64_t room = data.size() - offset;
     const uint64_t frame = f.word.frame_bytes();
     if (f.word.epoch != epoch) {
@@ -59,8 +86,8 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
       stop(SegmentScan::Stop::kCorrupt, at(offset, "record type " + std::to_string(f.word.type)));
       break;
     } else if (f.word.len < 0) {
-      s.abandoned.push_back(offset);  // claimed, never committed: its writer died
-      ++s.next_seq;
+      stop(SegmentScan::Stop::kCorrupt, at(offset, "a negative record length (no layout-5 writer leaves one)"));
+      break;
     } else {
       const auto len = static_cast<size_t>(f.word.len);
       log::RecordHeader header;

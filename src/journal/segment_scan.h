@@ -10,6 +10,15 @@
 
 namespace shmbus::journal {
 
+// Claims whose writer died before its commit wrote the pair: k = seqs claims (seqs 0: a padding
+// claim) in `bytes` bytes, bounded by the next record (log/abandoned_claim.h).
+struct SegmentHole {
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  uint64_t seq = 0;
+  uint64_t seqs = 0;
+};
+
 struct SegmentScan {
   enum class Stop : uint8_t {
     kClean,    // a zero word (segments are created zeroed) or the end-of-segment padding
@@ -21,7 +30,7 @@ struct SegmentScan {
   bool full = false;                 // frames reach the end (padding or an exact fit)
   uint64_t records = 0;              // committed DATA records
   uint64_t voided = 0;               // aborted or unblocked claims (voided padding)
-  std::vector<uint64_t> abandoned;   // offsets of claims never committed nor voided
+  std::vector<SegmentHole> holes;    // claims never committed nor voided
   uint64_t next_seq = 0;             // the seq of the record after `end`
   int64_t first_timestamp_ns = 0;    // of the first DATA record, 0 if none
   int64_t last_timestamp_ns = 0;     // of the last DATA record, 0 if none
@@ -34,7 +43,10 @@ struct SegmentScan {
 // a zero word, and any non-zero byte after its last frame is a torn write. A `recycled` one
 // holds an older segment's bytes: it ends at the first frame that is not this epoch's next
 // claim (a claim pair of this epoch with the next seq), and what follows is leftovers, not damage.
+// Where a frame's pair is missing but a later record of this segment continues the seqs (or the
+// next segment does: its first record's seq is `next_segment_seq`, if known), the gap is a hole.
+inline constexpr uint64_t kNoNextSegment = ~0ull;
 SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc,
-                         bool recycled = false);
+                         bool recycled = false, uint64_t next_segment_seq = kNoNextSegment);
 
 }  // namespace shmbus::journal

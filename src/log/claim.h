@@ -1,24 +1,23 @@
 // Claim / commit / abort: the writer's side of the record protocol, for any Storage.
 //
-// A claim first takes the frame's CLAIM PAIR {commit word, seq}, then advances the tail. Because
-// the pair is taken before the tail moves, a frame past the tail always carries its own length:
-// whoever finds the tail behind a claimed frame can advance it (helping), and an unblocker always
-// knows how big an abandoned frame is. There is no instant at which a crash leaves a gap of
-// unknown size.
+// The TAIL arbitrates claims; the frame's CLAIM PAIR {commit word, seq} is written once, when the
+// record is complete. So the line a reader spins on is touched once per record (layout 5; the
+// measurements that led here: docs/design.md, "The latency bar").
 //
 //   1. t = tail (position p, seq s)                     read_tail_fast()
-//   2. pair(p) = {word claimed in p's epoch, s}?  yes: help -> 1   the claimer died or is slow
-//   3. intent slot = p                                  lets an unblocker find the owner (pid)
-//   4. CAS pair(p): leftovers -> {{-len, DATA, epoch(p)}, s}   THE CLAIM; failure -> 1
-//   5. caller writes header fields and payload
-//   6. CAS word {-len, DATA} -> {+len, DATA}             THE COMMIT; failure = kAbandoned
-//   7. CAS tail {p, s} -> {p + frame, s + 1}            release_frame(); failure = somebody helped
-// Readers never wait for step 7, so its 16-byte CAS is off the publish-to-receive path; a
-// publisher that dies before it leaves the tail for the next claimer to help along.
-// A claim that does not fit before the end of the lap commits a PADDING frame over the rest of
-// the lap (steps 4 and 7 with {{+room, PADDING}, s}) and starts again at the next lap. Step 2 needs
-// the seq: a lap's frames start where the previous lap had payload, and payload can look like a
-// word of any epoch, but not also carry the exact seq of the tail.
+//   2. intent slot = p                                  lets an unblocker find the owner (pid)
+//   3. CAS tail {p, s} -> {p + frame, s + 1}            THE CLAIM; failure -> 1 with the new tail
+//   4. caller writes header fields (bytes 16..31) and payload; never the pair
+//   5. CAS pair(p): leftovers -> {{+len, DATA, epoch(p)}, s}   THE COMMIT
+// The leftovers (whatever an earlier lap left at p) are read right before the commit: read
+// earlier, the load would hold up the claim's locked instruction for a whole cache-line trip.
+// A claim that does not fit before the end of the lap claims the rest of the lap as padding
+// ({p, s} -> {lap end, s}), writes the padding's pair at once and starts again at the next lap.
+// Between 3 and 5 the frame carries no length: a reader sees "nothing yet" there, and finds out
+// that it is a claim only from the tail. If the claimer dies there, an unblocker learns the
+// frame's extent from the next element of the chain of tail values (log/abandoned_claim.h) and
+// voids it with the same kind of CAS: exactly one of commit and void wins. A commit that finds
+// a void of this lap (or the poison a void leaves inside itself) where leftovers should be gives up.
 #pragma once
 
 #include <atomic>
@@ -35,29 +34,17 @@ struct ClaimedFrame {
   uint64_t position = 0;
   uint64_t seq = 0;
   std::byte* frame = nullptr;
-  uint64_t claimed_word = 0;  // {-len, DATA, flags, epoch}: what commit() and unblock() expect
+  uint64_t committed_word = 0;  // {+len, DATA, flags, epoch}: what commit() writes
 };
 
-// Seq advance for a frame, decided from its word alone so that claimer and helpers agree:
-// a DATA claim consumes a seq even if it is later voided (aborted or unblocked).
+// Seq advance for a frame, decided from its word alone so that every reader agrees: a DATA claim
+// consumes a seq even if it is later voided (aborted or unblocked); padding at a lap end does not.
 inline uint64_t seq_step(CommitWord w) noexcept {
   return (w.type == kTypeData || (w.flags & kFlagVoided)) ? 1 : 0;
 }
 
-// Moves the tail past the claimed frame at `t`. On return `t` is the tail as now known.
-// Returns false if the word is nonsense (garbage storage): the caller reports kCorrupt.
-template <class Storage>
-bool help_advance(const Storage& log, Tail& tail, TailValue& t, CommitWord w) noexcept {
-  const uint64_t frame = w.frame_bytes();
-  if (frame == 0 || frame > log.room(t.position)) return false;
-  TailValue next{t.position + frame, t.seq + seq_step(w)};
-  if (cas_tail(tail, t, next)) t = next;  // on failure t already holds the newer tail
-  return true;
-}
-
-// Asks for the frame's cache lines in exclusive state before the claim CAS stalls on the first:
-// readers hold them shared from the last lap, and one ownership transfer at a time would
-// serialise them (the claim CAS, then the commit CAS waiting for the payload's lines).
+// Asks for the frame's cache lines in exclusive state: readers hold them shared from the last
+// lap, and one ownership transfer at a time would serialise the fill and the commit.
 inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept {
   constexpr uint64_t kMaxLines = 4;  // a short record's lines; a long one streams anyway
   for (uint64_t off = 0; off < bytes && off < kMaxLines * 64; off += 64) {
@@ -70,21 +57,48 @@ inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept 
   }
 }
 
-// True if the tail `now` is more than a lap past `claimed_at`: bytes we claimed belong to a newer lap.
-template <class Storage>
-bool lapped_since(TailValue now, TailValue claimed_at, const Storage& log) noexcept {
-  return log.reuses_space() && now.position - claimed_at.position > log.lap_bytes();
+// The pair of a voided claim: padding that readers skip and that still takes the claim's seq.
+inline ClaimPair voided_pair(uint64_t frame_bytes, uint16_t epoch, uint64_t seq, bool takes_seq) noexcept {
+  return {CommitWord{static_cast<int32_t>(frame_bytes), kTypePadding, static_cast<uint8_t>(takes_seq ? kFlagVoided : 0), epoch},
+          seq};
 }
 
-// Undoes a claim CAS that hit a newer lap's bytes: puts back what was there, if still ours.
-inline void put_back(std::byte* frame, CommitWord mine, TailValue claimed_at, ClaimPair seen) noexcept {
-  ClaimPair ours{mine, claimed_at.seq};
-  cas_pair(frame, ours, seen);
+// A pair that no claim writes and no reader takes for a record (length 0): what a void leaves
+// inside its paddings, so that the commit of a claimer it overran fails. It carries the lap's
+// epoch, so that no older lap's poison stops a commit.
+inline ClaimPair poison_pair(uint16_t epoch) noexcept { return {CommitWord{0, kTypePadding, kFlagVoided, epoch}, ~0ull}; }
+
+// True if `seen`, found where the claim of seq `seq` in lap `epoch` is to write its pair, is an
+// unblocker's work rather than an earlier lap's leftovers: the poison, or padding of this lap
+// with a seq of this stretch of claims. (Leftovers are earlier laps' pairs, or payload bytes, which
+// would have to match epoch, type, flags and a seq within 2^32 of ours.)
+inline bool voided_by_unblocker(ClaimPair seen, uint16_t epoch, uint64_t seq) noexcept {
+  if (seen.word.encode() == poison_pair(epoch).word.encode() && seen.seq == ~0ull) return true;
+  const bool padding_of_this_lap = seen.word.claimed_in(epoch) && seen.word.len > 0 && seen.word.type == kTypePadding;
+  const uint64_t distance = seen.seq > seq ? seen.seq - seq : seq - seen.seq;
+  return padding_of_this_lap && distance < (1ull << 32);
+}
+
+// Writes the pair of our claim over the leftovers, unless an unblocker got there first.
+// SYNC: claim-pair (publish) — cas_pair() is a full barrier; pairs with load_pair().
+inline bool write_pair_unless_voided(std::byte* frame, ClaimPair mine) noexcept {
+  ClaimPair seen = load_pair(frame, std::memory_order_relaxed);
+  for (;;) {
+    if (voided_by_unblocker(seen, mine.word.epoch, mine.seq)) return false;
+    if (cas_pair(frame, seen, mine)) return true;  // on failure `seen` is what is there now
+  }
+}
+
+// True if the tail `now` is more than a lap past `claimed_at`: bytes we claimed belong to a newer lap.
+template <class Storage>
+bool lapped_since(uint64_t now, uint64_t claimed_at, const Storage& log) noexcept {
+  return log.reuses_space() && now - claimed_at > log.lap_bytes();
 }
 
 // Claims a frame for a record of `record_len` bytes (header included). `has_space(end)` says
 // whether the log may grow to `end` (backpressure); `intent` is the publisher's slot word.
-// Never blocks: returns kWouldBlock when has_space refuses, kCorrupt on garbage storage.
+// Never blocks: returns kWouldBlock when has_space refuses, kStorage when a journal segment
+// cannot be made.
 template <class Storage, class HasSpace>
 Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_t record_len,
            uint8_t flags, HasSpace&& has_space, ClaimedFrame& out) noexcept {
@@ -94,7 +108,6 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
     const uint64_t room = log.room(t.position);
     const bool pad = frame > room;
     if (!has_space(t.position + (pad ? room + frame : frame))) return Errc::kWouldBlock;
-
     std::byte* f = log.frame(t.position);
     if (f == nullptr) {
       // A journal segment that could not be made; or our tail is so stale that retention
@@ -104,85 +117,45 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
       t = now;
       continue;
     }
-    const uint16_t epoch = log.epoch(t.position);
     prefetch_for_write(f, pad ? kRecordAlign : frame);
-    // SYNC: claim-pair (read) — pairs with the pair CAS below in other publishers.
-    ClaimPair seen = load_pair(f);
-    if (seen.word.claimed_in(epoch) && seen.seq == t.seq) {
-      if (!help_advance(log, tail, t, seen.word)) return Errc::kCorrupt;
-      continue;
-    }
-    const CommitWord mine = pad ? CommitWord{static_cast<int32_t>(room), kTypePadding, 0, epoch}
-                                : CommitWord{-record_len, kTypeData, flags, epoch};
-    // Relaxed: the claim CAS below (a full barrier) publishes it to an unblocker reading the word.
+    // Relaxed: the tail CAS below (a full barrier) publishes it to an unblocker, which reads the
+    // tail before the intents.
     intent.store(t.position, std::memory_order_relaxed);
-    SHMBUS_KILL_POINT("claim.before_word");
-    // THE CLAIM. SYNC: claim-pair (take) — a full barrier: publishes `intent`, sees the previous
-    // owner's bytes.
-    if (!cas_pair(f, seen, {mine, t.seq})) {
-      t = read_tail_fast(tail);
-      continue;
-    }
-    SHMBUS_KILL_POINT("claim.after_word");
     const TailValue claimed_at = t;
+    SHMBUS_KILL_POINT("claim.before_tail");
+    // THE CLAIM. SYNC: tail (advance) — pairs with read_tail_fast() and the unblocker's tail read.
+    if (!cas_tail(tail, t, pad ? TailValue{t.position + room, t.seq} : TailValue{t.position + frame, t.seq + 1})) {
+      continue;  // t holds the tail that beat us
+    }
+    SHMBUS_KILL_POINT("claim.after_tail");
+    const uint16_t epoch = log.epoch(claimed_at.position);
     if (pad) {
-      // Padding is committed as claimed: move the tail past it now, then claim at the next lap.
-      if (cas_tail(tail, t, {claimed_at.position + room, claimed_at.seq})) {
-        t = {claimed_at.position + room, claimed_at.seq};
-      } else if (lapped_since(t, claimed_at, log)) {
-        put_back(f, mine, claimed_at, seen);
-      }
+      SHMBUS_KILL_POINT("claim.padding");
+      // Padding is complete as claimed. Unless an unblocker wrote it first (the same pair).
+      write_pair_unless_voided(f, {CommitWord{static_cast<int32_t>(room), kTypePadding, 0, epoch}, claimed_at.seq});
+      t = {claimed_at.position + room, claimed_at.seq};
       continue;
     }
-    // Acquire: pairs with cas_tail(). A claimer descheduled for a whole lap between reading the
-    // tail and its CAS may have hit a newer lap's bytes that happened to hold `seen`.
-    const TailValue now{tail.position.load(std::memory_order_acquire), 0};
-    if (lapped_since(now, claimed_at, log)) {
-      put_back(f, mine, claimed_at, seen);
-      t = read_tail_fast(tail);
-      continue;
-    }
-    // The tail stays at our frame until release_frame() after the commit (or a helper moves it):
-    // the 16-byte tail CAS is then not between the claim and what readers wait for.
-    out = {claimed_at.position, claimed_at.seq, f, mine.encode()};
+    out = {claimed_at.position, claimed_at.seq, f, CommitWord{record_len, kTypeData, flags, epoch}.encode()};
     return Errc::kOk;
   }
 }
 
-// Moves the tail past a frame its claimer is done with (committed, voided or abandoned), unless
-// a helper did already (then the CAS fails, harmlessly). A DATA claim always takes one seq.
-inline void release_frame(Tail& tail, const ClaimedFrame& c) noexcept {
-  TailValue expected{c.position, c.seq};
-  cas_tail(tail, expected, {c.position + CommitWord::decode(c.claimed_word).frame_bytes(), c.seq + 1});
-}
-
-// THE COMMIT. seq_cst (a locked instruction either way on x86): the publisher then reads the
-// sleeper count, and the subscriber's sleeper registration + word re-check must not both miss
-// (Dekker; see topic/wakeup.h). SYNC: commit-word (publish) — pairs with read.h:read_word().
+// THE COMMIT: one 16-byte CAS of the pair (cmpxchg16b: a full barrier, i.e. seq_cst; the
+// publisher then reads the sleeper count, and the subscriber's sleeper registration + pair
+// re-check must not both miss: Dekker, topic/wakeup.h). SYNC: claim-pair (publish) — pairs with
+// read.h:load_pair(). kAbandoned: an unblocker voided the frame first.
 inline Errc commit(const ClaimedFrame& c) noexcept {
-  CommitWord w = CommitWord::decode(c.claimed_word);
-  w.len = -w.len;
-  uint64_t expected = c.claimed_word;
   SHMBUS_KILL_POINT("commit.before");
-  if (commit_word(c.frame).compare_exchange_strong(expected, w.encode(), std::memory_order_seq_cst,
-                                                   std::memory_order_relaxed)) {
-    return Errc::kOk;
-  }
-  return Errc::kAbandoned;  // an unblocker (or a newer lap) took the frame first
+  return write_pair_unless_voided(c.frame, {CommitWord::decode(c.committed_word), c.seq}) ? Errc::kOk
+                                                                                          : Errc::kAbandoned;
 }
 
-// Turns a claimed frame into padding that readers skip ({-len,DATA} -> {+len,PADDING,voided}).
-// Used by abort() (the owner) and unblock() (anyone). Exactly one of commit/void wins.
-inline bool void_frame(std::byte* frame, uint64_t claimed_word) noexcept {
-  CommitWord w = CommitWord::decode(claimed_word);
-  if (w.len >= 0 || w.type != kTypeData) return false;
-  w.len = -w.len;
-  w.type = kTypePadding;
-  w.flags = static_cast<uint8_t>(w.flags | kFlagVoided);
-  uint64_t expected = claimed_word;
-  // Release: orders nothing of ours, but readers use the acquire load of this word uniformly.
-  return commit_word(frame).compare_exchange_strong(expected, w.encode(), std::memory_order_release,
-                                                    std::memory_order_relaxed);
+// Gives up the claim (the owner's abort): the frame becomes voided padding, unless an unblocker
+// voided it already.
+inline void abort_claim(const ClaimedFrame& c) noexcept {
+  const CommitWord w = CommitWord::decode(c.committed_word);
+  write_pair_unless_voided(c.frame, voided_pair(w.frame_bytes(), w.epoch, c.seq, true));
 }
 
 }  // namespace shmbus::log

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -80,18 +81,18 @@ void MappedFile::populate() const noexcept {
 #endif
 }
 
-WritablePage::WritablePage(const std::string& path, size_t offset)
+WritableRange::WritableRange(const std::string& path, size_t offset, size_t bytes)
     : page_start_(offset & ~(static_cast<size_t>(bi::mapped_region::get_page_size()) - 1)) {
   try {
     file_ = bi::file_mapping(path.c_str(), bi::read_write);
     region_ = bi::mapped_region(file_, bi::read_write, static_cast<bi::offset_t>(page_start_),
-                                bi::mapped_region::get_page_size());
+                                offset + std::max<size_t>(bytes, 1) - page_start_);
   } catch (const bi::interprocess_exception& e) {
-    throw Error(path + ": cannot map a page read-write to unblock a frame (" + e.what() + ")", ErrorKind::kIo);
+    throw Error(path + ": cannot map bytes read-write to void an abandoned claim (" + e.what() + ")", ErrorKind::kIo);
   }
 }
 
-std::byte* WritablePage::at(size_t offset) const noexcept {
+std::byte* WritableRange::at(size_t offset) const noexcept {
   return static_cast<std::byte*>(region_.get_address()) + (offset - page_start_);
 }
 

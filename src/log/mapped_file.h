@@ -36,11 +36,12 @@ class MappedFile {
   boost::interprocess::mapped_region region_;
 };
 
-// Maps the page that holds `offset` of `path` read-write for one atomic update, so that a
-// party that maps the file read-only (a subscriber) can still unblock an abandoned frame.
-class WritablePage {
+// Maps bytes [offset, offset + bytes) of `path` read-write (whole pages) for a few atomic
+// updates, so that a party that maps the file read-only (a subscriber) can still void an
+// abandoned claim.
+class WritableRange {
  public:
-  WritablePage(const std::string& path, size_t offset);
+  WritableRange(const std::string& path, size_t offset, size_t bytes);
   std::byte* at(size_t offset) const noexcept;
 
  private:

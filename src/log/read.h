@@ -9,8 +9,9 @@
 namespace shmbus::log {
 
 enum class FrameState : uint8_t {
-  kEmpty,    // nothing claimed here in this lap yet: the reader is at the tail
-  kPending,  // claimed, not committed: wait (or unblock, if the owner is dead or stalled)
+  kEmpty,    // no record here yet: the reader is at the tail, or at a claim being filled
+  kPending,  // the tail is past it, its pair is not written: a claim being filled; wait, or
+             // unblock if the owner is dead or stalled (log/abandoned_claim.h)
   kData,     // a committed record
   kPadding,  // skip frame_bytes (end of lap, aborted or unblocked claim)
   kLapped,   // a newer lap overwrote this position: the reader fell a whole lap behind
@@ -33,7 +34,7 @@ FrameView classify(const Storage& log, uint64_t position, FrameView v) noexcept 
   if (v.frame_bytes == 0 || v.frame_bytes > log.room(position)) {
     v.state = FrameState::kCorrupt;
   } else if (v.word.len < 0) {
-    v.state = v.word.type == kTypeData ? FrameState::kPending : FrameState::kCorrupt;
+    v.state = FrameState::kCorrupt;  // no claim writes a negative length (layout 5)
   } else if (v.word.type == kTypePadding) {
     v.state = FrameState::kPadding;
   } else if (v.word.type != kTypeData ||
@@ -49,10 +50,11 @@ FrameView classify(const Storage& log, uint64_t position, FrameView v) noexcept 
 // Reads and bounds-checks the frame at `position`, the reader's next frame start, where the
 // record of seq `expected_seq` (kUnknownSeq if not known) must be. Every field that decides how
 // many bytes to touch is checked against the storage before use, so garbage yields kCorrupt,
-// never a wild read. A pair that is not plainly the expected claim is either leftovers of an
-// earlier lap (the tail has not reached `position`: kEmpty) or tells of a lap or damage; only
-// then is the tail read, so a reader waiting at the tail does not touch the tail's cache line.
-// SYNC: claim-pair (read) — load_pair() pairs with the claim's pair CAS and the commit CAS.
+// never a wild read. A pair that is not plainly the expected record is leftovers of an earlier
+// lap: nothing yet (kEmpty), or a claim whose pair is not written yet (which only the tail can
+// tell: claimed_by_tail()). Only a pair that looks like this lap's or a later one's makes us read
+// the tail, so a reader waiting at the tail does not touch the tail's cache line.
+// SYNC: claim-pair (read) — load_pair() pairs with the commit's and the void's pair CAS.
 template <class Storage>
 FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, uint64_t expected_seq,
                      std::memory_order order = std::memory_order_acquire) noexcept {
@@ -70,8 +72,7 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
   const bool looks_newer = pair.word.len != 0 && static_cast<int16_t>(pair.word.epoch - epoch) > 0;
   const bool looks_claimed = pair.word.claimed_in(epoch);
   if (!looks_newer && !looks_claimed) return v;  // kEmpty, without touching the tail
-  // Acquire: pairs with cas_tail(). Claims take the pair before moving the tail, so once the
-  // tail is past `position`, the pair read after it is what this lap's claimer wrote (or later).
+  // Acquire: pairs with cas_tail(), the claim.
   const uint64_t tail_position = tail.position.load(std::memory_order_acquire);
   if (tail_position <= position) return v;  // kEmpty: leftovers that happen to look claimed
   if (log.lapped(position, tail_position)) {
@@ -81,10 +82,17 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
   pair = load_pair(v.bytes, order);
   v.word = pair.word;
   if (!pair.word.claimed_in(epoch) || (expected_seq != kUnknownSeq && pair.seq != expected_seq)) {
-    v.state = FrameState::kCorrupt;  // claimed in this lap (the tail passed it) but not as it must be
+    v.state = FrameState::kPending;  // claimed (the tail passed it), its pair not written yet
     return v;
   }
   return detail::classify(log, position, v);
+}
+
+// True if a claim covers `position`: the tail has passed it. For a frame read as kEmpty this tells
+// a claim still being filled (kPending) from the end of the log.
+// SYNC: tail (read) — acquire pairs with cas_tail(), the claim.
+inline bool claimed_by_tail(const Tail& tail, uint64_t position) noexcept {
+  return tail.position.load(std::memory_order_acquire) > position;
 }
 
 }  // namespace shmbus::log

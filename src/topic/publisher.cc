@@ -92,8 +92,8 @@ Errc PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait,
 void PublisherImpl::write_header(const log::ClaimedFrame& c, std::span<const Header> headers,
                                  size_t headers_len) noexcept {
   log::RecordHeader* h = log::header_of(c.frame);
-  // Plain stores: the frame is ours until commit, whose release publishes them. (The seq was
-  // written with the claim.)
+  // Plain stores: the frame is ours until commit, whose CAS publishes them. (The pair, bytes
+  // 0..15, is written by the commit.)
   h->timestamp_ns = clock_.now_ns();
   h->crc32c = 0;
   h->headers_len = static_cast<uint32_t>(headers_len);
@@ -113,14 +113,14 @@ Result<Claim> PublisherImpl::claim(size_t payload_bytes, std::span<const Header>
   Claim out;
   out.payload_ = {c.frame + log::kHeaderBytes + headers_len, payload_bytes};
   out.frame_ = c.frame;
-  out.claimed_word_ = c.claimed_word;
+  out.committed_word_ = c.committed_word;
   out.position_ = c.position;
   out.seq_ = c.seq;
   return out;
 }
 
 log::ClaimedFrame PublisherImpl::frame_of(const Claim& claim) noexcept {
-  return {claim.position_, claim.seq_, claim.frame_, claim.claimed_word_};
+  return {claim.position_, claim.seq_, claim.frame_, claim.committed_word_};
 }
 
 Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
@@ -128,19 +128,13 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   const log::ClaimedFrame c = frame_of(claim);
   claim.frame_ = nullptr;
   if (journal_) {  // journal records carry a CRC32C of everything but the commit word's length
-    const auto len = static_cast<size_t>(-log::CommitWord::decode(c.claimed_word).len);
+    const auto len = static_cast<size_t>(log::CommitWord::decode(c.committed_word).len);
     log::header_of(c.frame)->crc32c = journal::record_crc(c.frame, len);
   }
   SHMBUS_KILL_POINT("publish.before_commit");
   const Errc committed = log::commit(c);
   SHMBUS_KILL_POINT("commit.after");
-  log::release_frame(meta_.tail, c);
-  if (committed != Errc::kOk) {
-    auto& slot = meta_.publishers[handle_.index];
-    // Relaxed: statistics, written by this owner only.
-    slot.abandoned.store(slot.abandoned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    return Errc::kAbandoned;
-  }
+  if (committed != Errc::kOk) return abandoned();
   after_commit(claim.payload_.size());
   if (journal_) {
     // The segment is mapped from its header page on (segment_set.cc).
@@ -150,7 +144,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (fsync_always_) {
     // Durable before we return; a stuck record before ours (its writer stalled or died) is
     // waited for as long as it takes the topic to unblock it, and then some.
-    const auto frame = log::CommitWord::decode(c.claimed_word).frame_bytes();
+    const auto frame = log::CommitWord::decode(c.committed_word).frame_bytes();
     const auto timeout = static_cast<int64_t>(meta_.config.unblock_timeout_ns) * 2 + 1'000'000'000;
     if (Errc e = journal::flush_through(meta_, storage_, c.position + frame, timeout); e != Errc::kOk) return e;
   }
@@ -159,9 +153,19 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
 
 void PublisherImpl::abort(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return;
-  log::void_frame(claim.frame_, claim.claimed_word_);
-  log::release_frame(meta_.tail, frame_of(claim));
+  log::abort_claim(frame_of(claim));
   claim.frame_ = nullptr;
+  // Relaxed: no unblocker mistakes us for a claimant of a frame we gave up.
+  meta_.publishers[handle_.index].intent.store(topic::kNoIntent, std::memory_order_relaxed);
+}
+
+Errc PublisherImpl::abandoned() noexcept {
+  auto& slot = meta_.publishers[handle_.index];
+  // Relaxed: statistics, written by this owner only; the intent cleared so that no unblocker
+  // waits on us for a frame we no longer claim.
+  slot.abandoned.store(slot.abandoned.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  slot.intent.store(topic::kNoIntent, std::memory_order_relaxed);
+  return Errc::kAbandoned;
 }
 
 void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
@@ -178,12 +182,11 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
                                         bool may_wait) noexcept {
   Result<Claim> c = claim(payload.size(), headers, may_wait);
   if (!c) return c.error();
-  // A publisher stalled for a whole lap of an overwrite ring finds its frame re-claimed: do
-  // not copy into someone else's record (the commit would fail anyway).
-  if (log::commit_word(c->frame_).load(std::memory_order_relaxed) != c->claimed_word_) {
-    log::release_frame(meta_.tail, frame_of(*c));
+  // A publisher stalled for a whole lap of an overwrite ring finds its bytes claimed again: do
+  // not copy into someone else's record. Relaxed: a hint; the commit CAS decides.
+  if (log::lapped_since(meta_.tail.position.load(std::memory_order_relaxed), c->position_, storage_)) {
     c->frame_ = nullptr;
-    return Errc::kAbandoned;
+    return abandoned();
   }
   if (!payload.empty()) std::memcpy(c->payload().data(), payload.data(), payload.size());
   return commit(*c);

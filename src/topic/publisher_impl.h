@@ -38,6 +38,7 @@ class PublisherImpl {
   Errc wait_for_space(uint64_t end) noexcept;
   void write_header(const log::ClaimedFrame& c, std::span<const Header> headers, size_t headers_len) noexcept;
   void after_commit(size_t payload_bytes) noexcept;
+  Errc abandoned() noexcept;  // counts a claim lost to an unblocker or a lap, clears our intent
   static log::ClaimedFrame frame_of(const Claim& claim) noexcept;
 
   std::shared_ptr<topic::TopicHandle> topic_;

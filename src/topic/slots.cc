@@ -150,14 +150,15 @@ uint32_t evict_subscribers(TopicMeta& meta, uint64_t blocking_below, int64_t now
   return evicted;
 }
 
-bool live_claimant(const TopicMeta& meta, uint64_t position) noexcept {
+bool live_claimant(const TopicMeta& meta, uint64_t from, uint64_t to) noexcept {
   uint32_t n = meta.counters.publisher_high_water.load(std::memory_order_acquire);
   for (uint32_t i = 0; i < n && i < kMaxPublishers; ++i) {
     const PublisherSlot& s = meta.publishers[i];
-    // SYNC: pub-slot (read) — the intent was published by the claim CAS, which our caller
-    // already read with acquire.
+    // SYNC: pub-slot (read) — the intent was published by the claim's tail CAS, which our
+    // caller already read with acquire.
     uint64_t owner = s.owner.load(std::memory_order_acquire);
-    if (occupied(owner) && s.intent.load(std::memory_order_relaxed) == position && owner_alive(owner)) return true;
+    const uint64_t intent = s.intent.load(std::memory_order_relaxed);
+    if (occupied(owner) && intent >= from && intent < to && owner_alive(owner)) return true;
     if (owner == kSettingUp) return true;  // cannot tell yet: let the timeout decide
   }
   return false;

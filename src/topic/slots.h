@@ -32,8 +32,8 @@ uint32_t evict_subscribers(TopicMeta& meta, uint64_t blocking_below, int64_t now
 
 // Lowest position a publisher is claiming at (its intent), or `none`. A claim lands at or after it.
 uint64_t min_publisher_intent(const TopicMeta& meta, uint64_t none) noexcept;
-// True if a live publisher's intent names `position`: its claim there may still commit.
-bool live_claimant(const TopicMeta& meta, uint64_t position) noexcept;
+// True if a live publisher's intent lies in [from, to): its claim there may still commit.
+bool live_claimant(const TopicMeta& meta, uint64_t from, uint64_t to) noexcept;
 
 uint32_t attached_publishers(const TopicMeta& meta) noexcept;
 uint32_t attached_subscribers(const TopicMeta& meta) noexcept;

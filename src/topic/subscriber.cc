@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "journal/time_index.h"
-#include "log/claim.h"
+#include "log/abandoned_claim.h"
 #include "log/mapped_file.h"
 #include "shmbus/error.h"
 #include "topic/process_identity.h"
@@ -37,8 +37,8 @@ inline void pause_for_the_stream() noexcept {
   }
 }
 
-constexpr uint32_t kPendingPollsBeforeClock = 64;  // a claim normally commits within ~100 ns
-constexpr int64_t kLivenessCheckNs = 1'000'000;     // how often to ask whether a claimant lives
+constexpr uint32_t kIdlePollsBeforeClock = 64;      // a claim normally commits within ~100 ns
+constexpr int64_t kLivenessCheckNs = 1'000'000;     // idle this long at one position: ask the tail
 constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
 constexpr int64_t kHeartbeatEveryNs = 100'000'000;  // a busy subscriber's heartbeat (timeouts are seconds)
 }  // namespace
@@ -277,8 +277,7 @@ SubscriberImpl::CopyResult SubscriberImpl::copy_batch(size_t max, CopiedFrame (&
       return CopyResult::kOverwritten;
     }
   }
-  // A claimer moves the tail past a frame's position + lap before writing any payload byte over
-  // it, and the only byte it writes earlier is its commit word, which the loop above catches.
+  // A claimer moves the tail past a frame's position + lap before it writes any byte over it.
   // The first frame is the oldest: if it is safe, all are.
   const uint64_t tail_now = meta_.tail.position.load(std::memory_order_relaxed);
   return tail_now <= batch[0].position + lap_ ? CopyResult::kCopied : CopyResult::kOverwritten;
@@ -327,12 +326,12 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
         if (behind_retention()) {
           skip_to_retained();
         } else {
-          caught_up = true;
           prefetch_record_tail(v.bytes);
+          caught_up = !maybe_unblock(0);  // nothing yet, or a claim whose claimant died
         }
         break;
       case log::FrameState::kPending:
-        caught_up = !maybe_unblock(v, 0);
+        caught_up = !maybe_unblock(0);
         break;
       case log::FrameState::kPadding:
         skip_padding(v.word, v.frame_bytes);
@@ -421,37 +420,54 @@ void SubscriberImpl::reattach() noexcept {
   if (lapped_by_tail()) jump_to_tail();
 }
 
-// A frame at our position is claimed but not committed. Its claimant may be dead (unblock at
-// once) or alive and stalled (unblock after the topic's timeout). Returns true if it unblocked.
-bool SubscriberImpl::maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept {
-  if (pending_position_ != position_) {
-    pending_position_ = position_;
-    pending_polls_ = 0;
-    pending_since_ns_ = 0;
-  }
+// No record at our position yet. Normally a record comes, or the claim there commits, within
+// nanoseconds; only a reader that has waited at one position for kLivenessCheckNs asks the tail
+// whether a claim covers it (reading the tail line on every wait would cost each claim a
+// cache-line trip). A claim that stays uncommitted is voided at once if no live publisher
+// claims there, else after the topic's unblock timeout. `now_ns` 0: a poll, which reads the
+// clock only every kIdlePollsBeforeClock-th time. Returns true if our position changed or holds
+// something new: read it again.
+bool SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   if (now_ns == 0) {
-    if (++pending_polls_ < kPendingPollsBeforeClock) return false;
+    if (++idle_polls_ < kIdlePollsBeforeClock) return false;
+    idle_polls_ = 0;
     now_ns = topic::monotonic_ns();
   }
-  if (pending_since_ns_ == 0) {
-    pending_since_ns_ = pending_checked_ns_ = now_ns;
+  if (pending_position_ != position_) {
+    pending_position_ = position_;
+    idle_since_ns_ = now_ns;
+    pending_since_ns_ = 0;
     return false;
   }
-  if (now_ns - pending_checked_ns_ < kLivenessCheckNs) return false;
+  if (now_ns - idle_since_ns_ < kLivenessCheckNs || now_ns - pending_checked_ns_ < kLivenessCheckNs) return false;
   pending_checked_ns_ = now_ns;
+  if (!log::claimed_by_tail(meta_.tail, position_)) return false;  // the end of the log: just idle
+  if (pending_since_ns_ == 0) {
+    pending_since_ns_ = now_ns;
+    return false;
+  }
+  const log::AbandonedSpan span = log::find_abandoned_span(storage_, meta_.tail, position_, expected_seq_);
+  if (span.kind != log::AbandonedSpan::Kind::kFound) return false;  // try again later
   const bool timed_out = now_ns - pending_since_ns_ >= static_cast<int64_t>(meta_.config.unblock_timeout_ns);
-  if (!timed_out && topic::live_claimant(meta_, position_)) return false;
-  // We map the ring read-only; the one CAS goes through a page mapped read-write for it.
+  if (!timed_out && topic::live_claimant(meta_, span.position, span.end)) return false;
+  if (expected_seq_ == log::kUnknownSeq) {
+    // We started here without knowing the seq (a start position or a time seek): those who
+    // know it void the claim; we go on at the next record, which is all we would read anyway.
+    skip_to(span.end, span.boundary_seq);
+    return true;
+  }
+  // We map the log read-only; the void goes through bytes mapped read-write for it.
   bool voided = false;
   try {
     const auto [path, offset] = topic_->file_offset_of(position_);
-    log::WritablePage page(path, offset);
-    voided = log::void_frame(page.at(offset), frame.word.encode());
+    log::WritableRange bytes(path, offset, span.end - span.position);
+    voided = log::void_span(bytes.at(offset), span, storage_.epoch(position_));
   } catch (const Error&) {
-    return false;  // cannot map: leave it to a publisher-side party or a later poll
+    return false;  // cannot map: a later poll tries again
   }
-  // Relaxed: statistics. Exactly one unblocker's CAS wins, so the frame is counted once.
-  if (voided) meta_.counters.unblocked.fetch_add(1, std::memory_order_relaxed);
+  // Relaxed: statistics. Unblockers racing on one span write the same pairs; each counts, so
+  // this is an upper bound when several subscribers void at the same instant.
+  if (voided) meta_.counters.unblocked.fetch_add(span.seqs == 0 ? 1 : span.seqs, std::memory_order_relaxed);
   pending_position_ = ~0ull;
   return true;  // voided by us, or committed/voided meanwhile: either way, read it again
 }
@@ -467,8 +483,7 @@ bool SubscriberImpl::ready() noexcept {
 
 bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
   if (!topic::still_attached(meta_, slot_)) return true;
-  log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_);
-  return v.state == log::FrameState::kPending && maybe_unblock(v, now_ns);
+  return !ready() && maybe_unblock(now_ns);
 }
 
 Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {

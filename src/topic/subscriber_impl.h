@@ -100,7 +100,7 @@ class SubscriberImpl {
   void jump_to_tail() noexcept;
   bool lapped_by_tail() const noexcept;
   void skip_padding(log::CommitWord word, uint64_t frame_bytes) noexcept;
-  bool maybe_unblock(const log::FrameView& frame, int64_t now_ns) noexcept;
+  bool maybe_unblock(int64_t now_ns) noexcept;
   void publish_position() noexcept;
   bool space_wanted() const noexcept;   // a publisher waits (or soon may) for our position
   bool heartbeat_due() const noexcept;  // the heartbeat ages
@@ -121,13 +121,14 @@ class SubscriberImpl {
   uint64_t expected_seq_ = log::kUnknownSeq;
   uint64_t received_ = 0;
   uint64_t lost_ = 0;
-  // A claimed frame at our position that does not commit: when we first saw it, how often.
+  // Waiting at one position (maybe_unblock): since when, and since when a claim covers it.
   uint64_t pending_position_ = ~0ull;
   static constexpr uint64_t kNoHold = ~0ull;
   uint64_t hold_ = kNoHold;   // see hold()
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint64_t run_ = 0;          // records delivered since we last caught up with the tail
-  uint32_t pending_polls_ = 0;
+  uint32_t idle_polls_ = 0;
+  int64_t idle_since_ns_ = 0;
   int64_t pending_since_ns_ = 0;
   int64_t pending_checked_ns_ = 0;
   // Overwrite policy only: records are copied here and checked before the handler sees them.

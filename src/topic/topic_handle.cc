@@ -43,6 +43,7 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
     meta->tail.position.store(recovered->end_position, std::memory_order_relaxed);
     meta->tail.seq.store(recovered->next_seq, std::memory_order_relaxed);
     meta->flush.flushed_position.store(recovered->end_position, std::memory_order_relaxed);
+    meta->flush.flushed_seq.store(recovered->next_seq, std::memory_order_relaxed);
     meta->journal.first_position.store(recovered->segments == 0 ? recovered->end_position : recovered->first_position,
                                        std::memory_order_relaxed);
   }

@@ -86,6 +86,9 @@ struct alignas(log::kHotPad) SubscriberSlot {
 struct alignas(log::kHotPad) FlushState {
   std::atomic<uint64_t> flushed_position;  // everything before it is on disk
   std::atomic<uint64_t> flusher;           // 0, or the token of the process flushing now
+  // The seq of the record at flushed_position: below the tail, a frame whose pair is not yet
+  // written holds leftovers of a recycled segment, which only the seq tells from a record.
+  std::atomic<uint64_t> flushed_seq;
   std::atomic<uint64_t> flushes;
   std::atomic<uint64_t> flushed_records;
 };

@@ -22,10 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&seq, segment.data() + 8, 8);
   }
   const auto epoch = static_cast<uint16_t>(word >> 48);
-  shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc, recycled);
+  // Another input bit says whether a next segment's first seq is known (then a hole may reach
+  // the end of this one).
+  const uint64_t next = data[0] & 4 ? seq + (data[0] >> 3) : shmbus::journal::kNoNextSegment;
+  shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc, recycled, next);
   if (s.end > segment.size() || s.dirty_bytes > segment.size() - s.end) __builtin_trap();
-  for (uint64_t offset : s.abandoned) {
-    if (offset >= s.end) __builtin_trap();
+  for (const shmbus::journal::SegmentHole& h : s.holes) {
+    if (h.offset >= s.end || h.bytes > s.end - h.offset || h.seqs > h.bytes / 32) __builtin_trap();
   }
   return 0;
 }

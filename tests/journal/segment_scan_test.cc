@@ -78,8 +78,11 @@ TEST(SegmentScan, AbandonedClaimsAreListedAndSkipped) {
   b.record("after");
   SegmentScan s = scan_segment(b.bytes(), kEpoch, kFirstSeq, true);
   EXPECT_EQ(s.stop, Stop::kClean) << s.problem;
-  ASSERT_EQ(s.abandoned.size(), 1u);
-  EXPECT_EQ(s.abandoned[0], dead);
+  ASSERT_EQ(s.holes.size(), 1u);
+  EXPECT_EQ(s.holes[0].offset, dead);
+  EXPECT_EQ(s.holes[0].bytes, log::align_frame(log::kHeaderBytes + 40));
+  EXPECT_EQ(s.holes[0].seq, kFirstSeq + 1);
+  EXPECT_EQ(s.holes[0].seqs, 1u);
   EXPECT_EQ(s.records, 2u);
   EXPECT_EQ(s.next_seq, kFirstSeq + 3);  // the abandoned claim took a seq
 }

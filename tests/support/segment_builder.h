@@ -24,11 +24,17 @@ class SegmentBuilder {
     h->headers_len = 0;
     std::memcpy(data_.data() + at + log::kHeaderBytes, payload.data(), payload.size());
     h->crc32c = journal::record_crc(data_.data() + at, len);
-    h->len = static_cast<int32_t>(len);  // the commit
     return at;
   }
-  // Appends a claim whose writer died before committing; returns its offset.
-  size_t abandoned(size_t payload_bytes) { return claim(log::kHeaderBytes + payload_bytes, log::kTypeData, 0); }
+  // Appends a claim whose writer died before committing, half-way through its payload: the
+  // tail moved past it, its pair was never written (layout 5). Returns its offset.
+  size_t abandoned(size_t payload_bytes) {
+    const size_t at = end_;
+    std::memset(data_.data() + at + log::kHeaderBytes, 0xab, payload_bytes / 2);
+    ++seq_;
+    end_ += log::align_frame(log::kHeaderBytes + payload_bytes);
+    return at;
+  }
   // Fills the rest of the segment with end-of-segment padding.
   void pad_to_end() {
     const size_t room = data_.size() - end_;
@@ -43,7 +49,7 @@ class SegmentBuilder {
  private:
   size_t claim(size_t len, uint8_t type, uint8_t flags) {
     const size_t at = end_;
-    write_pair(at, log::CommitWord{-static_cast<int32_t>(len), type, flags, epoch_}, seq_++);
+    write_pair(at, log::CommitWord{static_cast<int32_t>(len), type, flags, epoch_}, seq_++);
     end_ += log::align_frame(len);
     return at;
   }

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 using test::Stamp;
 using test::TempBus;
 
-const char* const kKillPoints[] = {"claim.before_word", "claim.after_word", "commit.after",
+const char* const kKillPoints[] = {"claim.before_tail", "claim.after_tail", "commit.after",
                                    "publish.after_claim", "publish.before_commit", "commit.before"};
 
 TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
@@ -175,6 +175,104 @@ TEST(Crash, StalledPublisherIsUnblockedAfterTimeoutAndItsCommitIsAbandoned) {
 
 TEST(Crash, StalledPublisherIsUnblockedForASpinningReceiverToo) {
   stalled_publisher_is_unblocked(WaitStrategy::kSpin);
+}
+
+// Layout 5 claims write no pair until the commit: a claimer killed in between leaves bytes of no
+// known length. Two claims in a row, the first killed, the second stalled: the reader bounds both
+// by the next record, voids them together after the timeout (k = 2, one seq each), and the
+// stalled one's late commit must fail, although its frame start lies inside the void.
+TEST(Crash, AKilledAndAStalledClaimInARowAreVoidedTogether) {
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig config;
+  config.unblock_timeout = 300ms;
+  bus.create_topic("t", config);
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  pid_t killed = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(100);
+    if (claim) ::raise(SIGKILL);
+    return 2;
+  });
+  ASSERT_EQ(test::wait_child(killed), 128 + SIGKILL);
+  pid_t stalled = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(8);
+    if (!claim) return 2;
+    ::raise(SIGSTOP);
+    std::memcpy(claim->payload().data(), "too late", 8);
+    Result<uint64_t> r = p.commit(*claim);
+    return r.error() == Errc::kAbandoned ? 0 : 1;
+  });
+  int status = 0;
+  ASSERT_EQ(::waitpid(stalled, &status, WUNTRACED), stalled);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  Publisher pub = bus.publisher("t");
+  ASSERT_TRUE(pub.publish("after"));
+
+  std::vector<Message> got;
+  std::vector<std::string> texts;
+  auto start = std::chrono::steady_clock::now();
+  while (texts.empty() && std::chrono::steady_clock::now() - start < 10s) {
+    (void)sub.receive([&](const Message& m) { texts.emplace_back(m.text()); got.push_back(m); }, 16, 50ms);
+  }
+  auto waited = std::chrono::steady_clock::now() - start;
+  ::kill(stalled, SIGCONT);
+
+  ASSERT_EQ(texts.size(), 1u);
+  EXPECT_EQ(texts[0], "after");
+  EXPECT_EQ(got[0].seq, 2u) << "the two voided claims took seqs 0 and 1";
+  EXPECT_GE(waited, 250ms) << "a live claimant among them must be given its timeout";
+  EXPECT_EQ(test::wait_child(stalled), 0) << "the late commit must report kAbandoned";
+  EXPECT_EQ(bus.stats("t").unblocked, 2u);
+  EXPECT_EQ(sub.lost(), 0u);
+  // Nothing the stalled claimer wrote shows up later.
+  Result<size_t> more = sub.poll([&](const Message& m) { texts.emplace_back(m.text()); }, 16);
+  ASSERT_TRUE(more);
+  EXPECT_EQ(*more, 0u);
+}
+
+// A claim that does not fit before the end of the lap takes the rest of the lap as padding, and
+// writes that padding's pair right after its tail CAS. Killed in between: the next lap's first
+// record bounds it with the same seq, so it is voided as plain padding (no seq).
+TEST(Crash, APaddingClaimKilledAtTheLapEndIsVoidedWithoutASeq) {
+  constexpr uint64_t kRing = 8192;
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("t", test::ring_config(kRing, Policy::kBlock));
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Publisher pub = bus.publisher("t");
+  uint64_t received = 0, last_seq = 0;
+  auto count = [&](const Message& m) {
+    ++received;
+    last_seq = m.seq;
+  };
+  std::string filler(100, 'f');
+  while (kRing - bus.stats("t").tail_position > 1000) {
+    ASSERT_TRUE(pub.publish(filler));
+    ASSERT_TRUE(sub.poll(count, 16));
+  }
+  pid_t padder = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    detail::arm_kill_point("claim.padding", 1);
+    (void)p.publish(std::string(1000, 'p'));
+    return 2;  // not reached
+  });
+  ASSERT_EQ(test::wait_child(padder), 128 + SIGKILL);
+  ASSERT_EQ(bus.stats("t").tail_position, kRing) << "the padding claim moved the tail to the lap end";
+  ASSERT_TRUE(pub.publish("after"));
+  const uint64_t before = received;
+  ASSERT_TRUE(test::eventually([&] {
+    (void)sub.receive(count, 16, 20ms);
+    return received > before;
+  }, 10s));
+  EXPECT_EQ(received, before + 1);
+  EXPECT_EQ(last_seq, before) << "padding takes no seq";
+  EXPECT_EQ(bus.stats("t").unblocked, 1u);
+  EXPECT_EQ(sub.lost(), 0u);
 }
 
 }  // namespace
