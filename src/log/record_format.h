@@ -1,4 +1,4 @@
-// The record format shared by every log kind (ring today, journal segments next).
+// The record format shared by every log kind (ring laps and journal segments).
 // Why it is shaped like this, and every race it handles: docs/design.md.
 #pragma once
 
@@ -15,22 +15,23 @@ namespace shmbus::log {
 //   +------+----+-----+------+-------+--------------+------+------+------- - -
 //   | len  |type|flags|epoch |  seq  | timestamp_ns | crc  | hlen | headers, payload
 //   +------+----+-----+------+-------+--------------+------+------+------- - -
-// Bytes 0..7 are the COMMIT WORD, bytes 8..15 the SEQ; together the CLAIM PAIR, written by one
-// 16-byte CAS when the frame is claimed. The word is then changed alone (commit, void) by 8-byte
-// CASes; the seq never changes again. Both are only accessed atomically.
-//   len == 0              never claimed (fresh zeroed storage)
-//   len <  0              claimed, being written       len > 0  committed (DATA or PADDING)
-// A frame counts as "claimed at position p" only if its word's epoch is p's epoch (position /
+// Bytes 0..7 are the COMMIT WORD, bytes 8..15 the SEQ; together the CLAIM PAIR, written once by
+// one 16-byte CAS when the record is complete (commit) or given up (void), never changed after
+// in this lap, and only accessed atomically (layout 5).
+//   len == 0              never written (fresh zeroed storage; the poison inside a void)
+//   len >  0              committed DATA, or PADDING (end of lap, or a voided claim)
+//   len <  0              no writer leaves it: corrupt
+// A frame counts as "written at position p" only if its word's epoch is p's epoch (position /
 // lap size, low 16 bits) AND its seq is the seq the tail had at p. A ring is reused without
 // zeroing, and a lap's frames start where the last lap had payload bytes, which can hold
-// anything, even a word of the right epoch: the 64-bit seq is what tells leftovers from claims.
+// anything, even a word of the right epoch: the 64-bit seq is what tells leftovers from records.
 //
-// Publisher (claim.h): load tail {p, seq} -> CAS pair {leftovers} -> {{-len, DATA, epoch}, seq}
-//   (claims the frame) -> CAS tail {p, seq} -> {p + frame, seq + 1} (anyone may help) -> fill ->
-//   CAS word {-len, DATA} -> {+len, DATA}.
-// Reader (read.h): load word acquire, then seq; fields after byte 16 only after that.
-// Unblocker: CAS word {-len, DATA} -> {+len, PADDING, kFlagVoided}; exactly one CAS wins, a late
-//   publisher gets Errc::kAbandoned from commit().  (Same idea: Aeron RecordDescriptor.)
+// Publisher (claim.h): load tail {p, seq} -> CAS tail {p, seq} -> {p + frame, seq + 1} (the
+//   claim) -> fill bytes 16.. -> CAS pair {leftovers} -> {{+len, DATA, epoch}, seq} (the commit).
+// Reader (read.h): load word acquire, then seq; fields after byte 16 only after that. A pair
+//   that is not this lap's record is "nothing yet"; only the tail tells a claim being filled.
+// Unblocker (abandoned_claim.h): CAS pair {leftovers} -> {{+len, PADDING, kFlagVoided}, seq};
+//   exactly one of commit and void wins, a late publisher gets Errc::kAbandoned from commit().
 struct RecordHeader {
   int32_t len;  // header + headers block + payload (not the aligned frame length)
   uint8_t type;
@@ -93,7 +94,7 @@ inline std::atomic_ref<uint64_t> seq_word(std::byte* frame) noexcept {
 inline RecordHeader* header_of(std::byte* frame) noexcept { return reinterpret_cast<RecordHeader*>(frame); }
 
 // The claim pair as read: word first, then seq. One CAS writes both, so if the word is the one a
-// claim wrote, the seq read after it is that claim's too (x86 keeps loads in order).
+// commit or void wrote, the seq read after it is that write's too (x86 keeps loads in order).
 // SYNC: claim-pair (read) — acquire pairs with cas_pair() (a full barrier).
 struct ClaimPair {
   CommitWord word;

@@ -132,6 +132,10 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
     log::header_of(c.frame)->crc32c = journal::record_crc(c.frame, len);
   }
   SHMBUS_KILL_POINT("publish.before_commit");
+  // The commit CAS expects whatever it finds at our frame: after a stall of a whole lap that
+  // could be a newer lap's record. The tail tells (acquire: pairs with cas_tail(); after our own
+  // claim the line is usually still ours, so this costs nothing on one publisher).
+  if (stale_after_a_lap(c.position)) return abandoned();
   const Errc committed = log::commit(c);
   SHMBUS_KILL_POINT("commit.after");
   if (committed != Errc::kOk) return abandoned();
@@ -153,10 +157,14 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
 
 void PublisherImpl::abort(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return;
-  log::abort_claim(frame_of(claim));
+  if (!stale_after_a_lap(claim.position_)) log::abort_claim(frame_of(claim));
   claim.frame_ = nullptr;
   // Relaxed: no unblocker mistakes us for a claimant of a frame we gave up.
   meta_.publishers[handle_.index].intent.store(topic::kNoIntent, std::memory_order_relaxed);
+}
+
+bool PublisherImpl::stale_after_a_lap(uint64_t position) const noexcept {
+  return log::lapped_since(meta_.tail.position.load(std::memory_order_acquire), position, storage_);
 }
 
 Errc PublisherImpl::abandoned() noexcept {
@@ -183,8 +191,8 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
   Result<Claim> c = claim(payload.size(), headers, may_wait);
   if (!c) return c.error();
   // A publisher stalled for a whole lap of an overwrite ring finds its bytes claimed again: do
-  // not copy into someone else's record. Relaxed: a hint; the commit CAS decides.
-  if (log::lapped_since(meta_.tail.position.load(std::memory_order_relaxed), c->position_, storage_)) {
+  // not copy into someone else's record.
+  if (stale_after_a_lap(c->position_)) {
     c->frame_ = nullptr;
     return abandoned();
   }

@@ -39,6 +39,8 @@ class PublisherImpl {
   void write_header(const log::ClaimedFrame& c, std::span<const Header> headers, size_t headers_len) noexcept;
   void after_commit(size_t payload_bytes) noexcept;
   Errc abandoned() noexcept;  // counts a claim lost to an unblocker or a lap, clears our intent
+  // True if the tail is more than a lap past `position`: our claim's bytes belong to a newer lap.
+  bool stale_after_a_lap(uint64_t position) const noexcept;
   static log::ClaimedFrame frame_of(const Claim& claim) noexcept;
 
   std::shared_ptr<topic::TopicHandle> topic_;
