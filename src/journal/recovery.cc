@@ -13,7 +13,7 @@
 
 #include "journal/segment_file.h"
 #include "journal/segment_scan.h"
-#include "log/abandoned_claim.h"
+#include "log/void_frames.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
 

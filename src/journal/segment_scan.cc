@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "journal/record_crc.h"
-#include "log/abandoned_claim.h"
+#include "log/void_frames.h"
 #include "log/record_format.h"
 
 namespace shmbus::journal {
@@ -27,7 +27,7 @@ bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch,
   };
   for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
     const log::ClaimPair p = log::pair_in(data.data() + q);
-    if (!log::detail::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
+    if (!log::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
     hole = {offset, q - offset, seq, p.seq - seq};
     return true;
   }

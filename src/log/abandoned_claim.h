@@ -4,12 +4,14 @@
 // frame's pair only at commit. A claimer that dies in between leaves bytes with no length, but the
 // next element of the chain of tail values bounds them: the first pair after p of this lap that is
 // a record with a later seq s' (its claim started where ours ended), else the tail itself, else
-// the end of the lap. Between p and that boundary q lie exactly k = s' - s claims that took a seq
-// (a padding claim takes none and only ever ends at the lap end). They are voided as k voided
-// paddings (one seq each; where the original frames began does not matter, since nobody reads a
-// voided body), or as one plain padding when k = 0. With k > 1 every 16-byte pair inside is first
-// set to poison_pair(), so that a stalled claimer among them can no longer commit into the padding.
-// Voids are written last to first: a reader or flusher that sees the first one sees them all.
+// the next lap's first record (or, if that claimer died too, the next one of that lap, or the
+// tail). Between p and that boundary q lie exactly k = s' - s claims that took a seq (a padding
+// claim takes none and only ever ends at a lap end). They are voided as k voided paddings (one
+// seq each; where the original frames began does not matter, since nobody reads a voided body),
+// or as one plain padding when k = 0. With k > 1 (or two laps) the pair at p is poisoned first,
+// then every 16-byte pair inside, so that no stalled claimer among them can commit into the void
+// (a commit that finds poison gives up); the voids are then written last to first, p's last: a
+// reader or flusher that sees the first one sees them all.
 #pragma once
 
 #include <algorithm>
@@ -31,6 +33,15 @@
 
 namespace shmbus::log {
 
+// A stretch of one lap (or segment) that an unblocker voids: `seqs` claims from seq `seq` on
+// (0: one plain padding, a padding claim that died).
+struct VoidPart {
+  uint64_t position = 0;
+  uint64_t end = 0;
+  uint64_t seq = 0;
+  uint64_t seqs = 0;
+};
+
 struct AbandonedSpan {
   enum class Kind : uint8_t {
     kNotClaimed,  // the tail has not passed the position: nothing to void
@@ -39,11 +50,24 @@ struct AbandonedSpan {
     kCorrupt,     // the boundary contradicts the seqs: garbage in the log
   };
   Kind kind = Kind::kNotClaimed;
-  uint64_t position = 0;  // p
-  uint64_t end = 0;       // q: where the next claim begins
-  uint64_t seq = 0;       // s: the seq the tail had at p
-  uint64_t seqs = 0;      // k: claims that took a seq in [p, q)
+  uint64_t position = 0;      // p
+  uint64_t end = 0;           // q: where the next claim begins
+  uint64_t seq = 0;           // s: the seq the tail had at p
+  uint64_t seqs = 0;          // k: claims (seqs) in [p, q)
   uint64_t boundary_seq = 0;  // s + k
+  uint64_t lap_end = 0;       // end of p's lap; the span crosses it when the next lap's first
+                              // claim died too
+
+  uint32_t part_count() const noexcept { return end > lap_end ? 2 : 1; }
+  // The span as voided, one part per lap. How a crossing span's claims split between the laps is
+  // not known and does not matter (nobody commits into a void): the next lap's part takes as many
+  // 16-byte voids as fit (at least its first claim), p's lap the rest.
+  VoidPart part(uint32_t i) const noexcept {
+    if (end <= lap_end) return {position, end, seq, seqs};
+    const uint64_t next_seqs = std::min(seqs, (end - lap_end) / kRecordAlign);
+    if (i == 0) return {position, lap_end, seq, seqs - next_seqs};
+    return {lap_end, end, seq + seqs - next_seqs, next_seqs};
+  }
 };
 
 namespace detail {
@@ -65,18 +89,11 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool scan_cas_pair(std::byte* at, ClaimP
   return false;
 }
 inline bool same(ClaimPair a, ClaimPair b) noexcept { return a.word.encode() == b.word.encode() && a.seq == b.seq; }
-// A pair that may begin a frame of this lap: committed DATA or PADDING of a sane length.
-inline bool plausible_frame(ClaimPair p, uint16_t epoch, uint64_t room) noexcept {
-  if (!p.word.claimed_in(epoch) || p.word.len <= 0) return false;
-  if (p.word.type != kTypeData && p.word.type != kTypePadding) return false;
-  const uint64_t frame = p.word.frame_bytes();
-  return frame != 0 && frame <= room;
-}
 }  // namespace detail
 
 // Where the claims at `position` (whose seq is `seq`, or kUnknownSeq: then only `end` and
-// `boundary_seq` are found) end: reads the tail, then pairs of this lap after `position` (the rest
-// of a lap or segment is contiguous in memory).
+// `boundary_seq` are found) end: reads the tail, then pairs after `position` (the rest of a lap or
+// segment is contiguous in memory).
 template <class Storage>
 SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage& log, const Tail& tail, uint64_t position, uint64_t seq) noexcept {
   AbandonedSpan span;
@@ -85,37 +102,35 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
   const TailValue t = read_tail_fast(tail);
   const std::byte* at = log.frame(position);
   if (t.position <= position || at == nullptr) return span;  // kNotClaimed
-  const uint64_t lap_end = position + log.room(position);
-  const uint16_t epoch = log.epoch(position);
-  const uint64_t limit = std::min(t.position, lap_end);
+  span.lap_end = position + log.room(position);
   span.kind = AbandonedSpan::Kind::kFound;
-  span.end = 0;
-  // The smallest DATA record is 32 bytes; padding inside a lap is only a void, at least 16.
-  for (uint64_t q = position + kRecordAlign; q < limit; q += kRecordAlign) {
-    const ClaimPair pair = detail::scan_pair(at + (q - position));
-    if (!detail::plausible_frame(pair, epoch, lap_end - q) || pair.seq > t.seq) continue;
-    if (seq != kUnknownSeq && pair.seq <= seq) continue;
-    span.end = q;
-    span.boundary_seq = pair.seq;
-    break;
-  }
-  if (span.end == 0) {
-    if (t.position <= lap_end) {
-      span.end = t.position;  // the tail itself is the next element of the chain
-      span.boundary_seq = t.seq;
-    } else {
-      // The tail is in a later lap: the boundary is the lap end, whose seq the next lap's first
-      // record tells (once it is written).
-      const std::byte* next = log.frame(lap_end);
-      if (next == nullptr) return span.kind = AbandonedSpan::Kind::kUnknown, span;
-      const ClaimPair first = detail::scan_pair(next);
-      if (!detail::plausible_frame(first, log.epoch(lap_end), log.room(lap_end)) || first.seq > t.seq ||
-          (seq != kUnknownSeq && first.seq < seq)) {
-        span.kind = AbandonedSpan::Kind::kUnknown;
-        return span;
-      }
-      span.end = lap_end;
-      span.boundary_seq = first.seq;
+  // The first record of a lap after `from` that continues the seqs: that claim began where the
+  // ones before it ended. `equal_seq_at_start`: a lap's first record may carry s itself (the
+  // claims before it were padding). The smallest DATA record is 32 bytes, a void 16.
+  auto first_record = [&](const std::byte* bytes, uint64_t from, uint64_t start, bool equal_seq_at_start) {
+    const uint64_t lap_end = from + log.room(from);
+    const uint16_t epoch = log.epoch(from);
+    for (uint64_t q = start; q < std::min(t.position, lap_end); q += kRecordAlign) {
+      const ClaimPair pair = detail::scan_pair(bytes + (q - from));
+      if (!plausible_frame(pair, epoch, lap_end - q) || pair.seq > t.seq) continue;
+      const bool continues = seq == kUnknownSeq || pair.seq > seq || (equal_seq_at_start && q == from && pair.seq == seq);
+      if (!continues) continue;
+      span.end = q;
+      span.boundary_seq = pair.seq;
+      return true;
+    }
+    if (t.position > lap_end) return false;
+    span.end = t.position;  // the tail itself is the next element of the chain
+    span.boundary_seq = t.seq;
+    return true;
+  };
+  if (!first_record(at, position, position + kRecordAlign, false)) {
+    // The tail is in a later lap: the boundary is the next lap's first record, or a later one of
+    // that lap if the claimer of its first frame died too.
+    const std::byte* next = log.frame(span.lap_end);
+    if (next == nullptr || !first_record(next, span.lap_end, span.lap_end, true)) {
+      span.kind = AbandonedSpan::Kind::kUnknown;
+      return span;
     }
   }
   if (seq == kUnknownSeq) return span;  // a reader that does not know s only learns where q is
@@ -124,53 +139,62 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
     return span;
   }
   span.seqs = span.boundary_seq - seq;
-  const uint64_t bytes = span.end - position;
   // k claims of 32+ bytes; k = 0 only for padding claimed to the lap end.
-  if (span.seqs > bytes / kHeaderBytes || (span.seqs == 0 && span.end != lap_end)) span.kind = AbandonedSpan::Kind::kCorrupt;
+  const bool crosses = span.end > span.lap_end;
+  if (span.seqs > (span.end - position) / kHeaderBytes || (span.seqs == 0 && span.end != span.lap_end) ||
+      (crosses && span.seqs == 0)) {
+    span.kind = AbandonedSpan::Kind::kCorrupt;
+  }
   return span;
 }
 
-// The pairs that void `seqs` claims in `bytes` bytes at seq `seq`, last frame first (see the top
-// of this file): k - 1 voided paddings of 16 bytes, then one that takes the rest; one plain
-// padding when k = 0. `write(offset, pair)` returns false to stop.
-template <class Write>
-bool for_each_void_frame(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, Write&& write) {
-  const uint64_t frames = std::max<uint64_t>(seqs, 1);
-  for (uint64_t i = frames; i-- > 0;) {
-    const uint64_t off = i * kRecordAlign;
-    const uint64_t frame = i + 1 == frames ? bytes - off : kRecordAlign;
-    if (!write(off, voided_pair(frame, epoch, seq + i, seqs != 0))) return false;
-  }
-  return true;
-}
+namespace detail {
+inline bool record_of_lap(ClaimPair p, uint16_t epoch) noexcept { return p.word.claimed_in(epoch) && p.word.len > 0; }
 
-// Voids `span` (kind kFound) in `bytes`, the writable mapping of [span.position, span.end).
-// Returns false if a record was committed inside it meanwhile (nothing voided: read again).
-// Several unblockers may run this at once on the same span: they write the same pairs.
-SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool void_span(std::byte* bytes, const AbandonedSpan& span, uint16_t epoch) noexcept {
-  const uint64_t total = span.end - span.position;
-  auto is_record_of_this_lap = [&](ClaimPair p) { return p.word.claimed_in(epoch) && p.word.len > 0; };
+// Sets the pair at `at` to the poison unless a record (or a void) of the span is there: false.
+SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool poison_at(std::byte* at, uint16_t epoch, uint64_t span_seq) noexcept {
   const ClaimPair poison = poison_pair(epoch);
-  if (span.seqs > 1) {
-    for (uint64_t off = kRecordAlign; off < total; off += kRecordAlign) {
-      ClaimPair seen = detail::scan_pair(bytes + off);
-      for (;;) {
-        if (detail::same(seen, poison)) break;
-        // Committed (or another unblocker's void, which is as good): read again instead.
-        if (is_record_of_this_lap(seen) && seen.seq > span.seq) return false;
-        if (detail::scan_cas_pair(bytes + off, seen, poison)) break;
+  ClaimPair seen = scan_pair(at);
+  for (;;) {
+    if (same(seen, poison)) return true;
+    if (record_of_lap(seen, epoch) && seen.seq >= span_seq) return false;
+    if (scan_cas_pair(at, seen, poison)) return true;
+  }
+}
+}  // namespace detail
+
+// Voids `span` (kind kFound). `bytes[i]` is the writable mapping of part i, `epochs[i]` its lap's
+// epoch. Returns false if a record was committed inside it meanwhile, or another unblocker saw
+// other bounds (read again). Several unblockers may run this at once on the same span: they
+// write the same pairs.
+//   k <= 1 in one lap: one CAS at p, from the leftovers to the void.
+//   else: poison at p first (p's claimer can no longer commit, and readers still see nothing),
+//   then every other pair of the span, then the voids from the last to p's.
+SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool void_span(const AbandonedSpan& span, std::byte* const* bytes,
+                                                       const uint16_t* epochs) noexcept {
+  const uint32_t parts = span.part_count();
+  if (parts > 1 || span.seqs > 1) {
+    if (!detail::poison_at(bytes[0], epochs[0], span.seq)) return false;
+    for (uint32_t i = 0; i < parts; ++i) {
+      const VoidPart part = span.part(i);
+      for (uint64_t off = i == 0 ? kRecordAlign : 0; off < part.end - part.position; off += kRecordAlign) {
+        if (!detail::poison_at(bytes[i] + off, epochs[i], span.seq)) return false;
       }
     }
   }
-  return for_each_void_frame(total, span.seq, span.seqs, epoch, [&](uint64_t off, ClaimPair want) {
-    ClaimPair seen = detail::scan_pair(bytes + off);
-    for (;;) {
-      if (detail::same(seen, want)) return true;  // another unblocker was first
-      // At p: committed after all, or voided by another unblocker that saw other bounds.
-      if (off == 0 && is_record_of_this_lap(seen) && seen.seq == span.seq) return false;
-      if (detail::scan_cas_pair(bytes + off, seen, want)) return true;
-    }
-  });
+  for (uint32_t i = parts; i-- > 0;) {
+    const VoidPart part = span.part(i);
+    const bool written = for_each_void_frame(part.end - part.position, part.seq, part.seqs, epochs[i], [&](uint64_t off, ClaimPair want) {
+      ClaimPair seen = detail::scan_pair(bytes[i] + off);
+      for (;;) {
+        if (detail::same(seen, want)) return true;  // another unblocker was first
+        if (detail::record_of_lap(seen, epochs[i])) return false;  // committed after all, or other bounds
+        if (detail::scan_cas_pair(bytes[i] + off, seen, want)) return true;
+      }
+    });
+    if (!written) return false;
+  }
+  return true;
 }
 
 }  // namespace shmbus::log

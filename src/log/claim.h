@@ -26,6 +26,7 @@
 #include "log/kill_point.h"
 #include "log/record_format.h"
 #include "log/tail.h"
+#include "log/void_frames.h"
 #include "shmbus/error.h"
 
 namespace shmbus::log {
@@ -56,17 +57,6 @@ inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept 
 #endif
   }
 }
-
-// The pair of a voided claim: padding that readers skip and that still takes the claim's seq.
-inline ClaimPair voided_pair(uint64_t frame_bytes, uint16_t epoch, uint64_t seq, bool takes_seq) noexcept {
-  return {CommitWord{static_cast<int32_t>(frame_bytes), kTypePadding, static_cast<uint8_t>(takes_seq ? kFlagVoided : 0), epoch},
-          seq};
-}
-
-// A pair that no claim writes and no reader takes for a record (length 0): what a void leaves
-// inside its paddings, so that the commit of a claimer it overran fails. It carries the lap's
-// epoch, so that no older lap's poison stops a commit.
-inline ClaimPair poison_pair(uint16_t epoch) noexcept { return {CommitWord{0, kTypePadding, kFlagVoided, epoch}, ~0ull}; }
 
 // True if `seen`, found where the claim of seq `seq` in lap `epoch` is to write its pair, is an
 // unblocker's work rather than an earlier lap's leftovers: the poison, or padding of this lap

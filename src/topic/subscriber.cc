@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "journal/time_index.h"
 #include "log/abandoned_claim.h"
@@ -65,6 +66,16 @@ SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const 
 
 SubscriberImpl::~SubscriberImpl() { topic::detach_subscriber(meta_, slot_); }
 
+// The frame at a position whose seq we do not know (a start position, a cursor): a record,
+// padding, or a claim still being filled (its pair not written yet, the tail past it).
+log::FrameView SubscriberImpl::frame_at(uint64_t position) const noexcept {
+  log::FrameView v = log::read_frame(storage_, meta_.tail, position, log::kUnknownSeq);
+  if (v.state == log::FrameState::kEmpty && v.bytes != nullptr && log::claimed_by_tail(meta_.tail, position)) {
+    v.state = log::FrameState::kPending;
+  }
+  return v;
+}
+
 uint64_t SubscriberImpl::start_position(const StartAt& start) {
   log::TailValue t = log::read_tail_exact(meta_.tail);
   if (start.kind == StartAt::Kind::kLatest) {
@@ -81,9 +92,11 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
   // Range and alignment first: a misaligned position must not even be read as a commit word.
   const bool in_range = p % log::kRecordAlign == 0 && p <= t.position && p >= oldest;
   log::FrameView v;
-  if (in_range) v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
-  const bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPending ||
-                        v.state == log::FrameState::kPadding;
+  if (in_range) v = frame_at(p);
+  // A claim still being filled has no pair to check yet: only the oldest position, a frame start
+  // we know, may be one; a position a user gives must be a record's.
+  const bool is_frame = v.state == log::FrameState::kData || v.state == log::FrameState::kPadding ||
+                        (v.state == log::FrameState::kPending && p == oldest);
   if (!in_range || !is_frame) {
     throw Error("topic " + topic_->name() + ": position " + std::to_string(p) +
                 " is not a retained record (the ring holds positions " + std::to_string(oldest) + " to " +
@@ -157,7 +170,7 @@ void SubscriberImpl::open_cursor(const SubscribeOptions& options) {
   position_ = p;
   expected_seq_ = cursor_->seq();
   if (behind_retention()) return;  // poll() moves on, counting what retention removed
-  const log::FrameView v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
+  const log::FrameView v = frame_at(p);
   if (v.state == log::FrameState::kData) {
     expected_seq_ = log::header_of(v.bytes)->seq;
   } else if (v.state != log::FrameState::kPadding && v.state != log::FrameState::kPending) {
@@ -456,12 +469,20 @@ bool SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
     skip_to(span.end, span.boundary_seq);
     return true;
   }
-  // We map the log read-only; the void goes through bytes mapped read-write for it.
+  // We map the log read-only; the void goes through bytes mapped read-write for it (one range
+  // per lap the span touches).
   bool voided = false;
   try {
-    const auto [path, offset] = topic_->file_offset_of(position_);
-    log::WritableRange bytes(path, offset, span.end - span.position);
-    voided = log::void_span(bytes.at(offset), span, storage_.epoch(position_));
+    std::optional<log::WritableRange> ranges[2];
+    std::byte* bytes[2] = {};
+    uint16_t epochs[2] = {};
+    for (uint32_t i = 0; i < span.part_count(); ++i) {
+      const log::VoidPart part = span.part(i);
+      const auto [path, offset] = topic_->file_offset_of(part.position);
+      bytes[i] = ranges[i].emplace(path, offset, part.end - part.position).at(offset);
+      epochs[i] = storage_.epoch(part.position);
+    }
+    voided = log::void_span(span, bytes, epochs);
   } catch (const Error&) {
     return false;  // cannot map: a later poll tries again
   }

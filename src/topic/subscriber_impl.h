@@ -78,6 +78,7 @@ class SubscriberImpl {
 
  private:
   uint64_t start_position(const StartAt& start);
+  log::FrameView frame_at(uint64_t position) const noexcept;
   uint64_t seek_time(int64_t timestamp_ns);
   void open_cursor(const SubscribeOptions& options);
   bool behind_retention() const noexcept;

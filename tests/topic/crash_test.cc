@@ -236,8 +236,9 @@ TEST(Crash, AKilledAndAStalledClaimInARowAreVoidedTogether) {
 
 // A claim that does not fit before the end of the lap takes the rest of the lap as padding, and
 // writes that padding's pair right after its tail CAS. Killed in between: the next lap's first
-// record bounds it with the same seq, so it is voided as plain padding (no seq).
-TEST(Crash, APaddingClaimKilledAtTheLapEndIsVoidedWithoutASeq) {
+// record bounds it with the same seq, so it is voided as plain padding (no seq). If the next
+// lap's first claimer is killed too, the bound is the record after it, across the lap end.
+void padding_claim_killed_at_the_lap_end(bool next_claim_killed_too) {
   constexpr uint64_t kRing = 8192;
   TempBus tb;
   Bus bus = tb.open();
@@ -263,6 +264,16 @@ TEST(Crash, APaddingClaimKilledAtTheLapEndIsVoidedWithoutASeq) {
   });
   ASSERT_EQ(test::wait_child(padder), 128 + SIGKILL);
   ASSERT_EQ(bus.stats("t").tail_position, kRing) << "the padding claim moved the tail to the lap end";
+  if (next_claim_killed_too) {
+    pid_t first_of_lap = test::spawn([&] {
+      Bus b = Bus::open(tb.path());
+      Publisher p = b.publisher("t");
+      Result<Claim> claim = p.claim(200);
+      if (claim) ::raise(SIGKILL);
+      return 2;
+    });
+    ASSERT_EQ(test::wait_child(first_of_lap), 128 + SIGKILL);
+  }
   ASSERT_TRUE(pub.publish("after"));
   const uint64_t before = received;
   ASSERT_TRUE(test::eventually([&] {
@@ -270,9 +281,44 @@ TEST(Crash, APaddingClaimKilledAtTheLapEndIsVoidedWithoutASeq) {
     return received > before;
   }, 10s));
   EXPECT_EQ(received, before + 1);
-  EXPECT_EQ(last_seq, before) << "padding takes no seq";
+  const uint64_t dead_seqs = next_claim_killed_too ? 1 : 0;
+  EXPECT_EQ(last_seq, before + dead_seqs) << "padding takes no seq, a record's claim one";
   EXPECT_EQ(bus.stats("t").unblocked, 1u);
   EXPECT_EQ(sub.lost(), 0u);
+}
+
+// A subscriber that starts at the earliest position does not know its seq: if a dead claim is
+// there (no pair to read it from), it goes on at the record after it.
+TEST(Crash, ASubscriberStartingAtADeadClaimGoesOnAtTheNextRecord) {
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("t", test::ring_config(8192, Policy::kOverwrite));
+  pid_t killed = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(64);
+    if (claim) ::raise(SIGKILL);
+    return 2;
+  });
+  ASSERT_EQ(test::wait_child(killed), 128 + SIGKILL);
+  Publisher pub = bus.publisher("t");
+  ASSERT_TRUE(pub.publish("after"));
+  Subscriber sub = bus.subscriber("t", {StartAt::earliest(), WaitStrategy::kBlock});
+  EXPECT_EQ(sub.position(), 0u);
+  std::vector<std::string> got;
+  ASSERT_TRUE(test::eventually([&] {
+    (void)sub.receive([&](const Message& m) { got.emplace_back(m.text()); }, 16, 20ms);
+    return !got.empty();
+  }, 10s));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "after");
+  EXPECT_EQ(sub.lost(), 0u);
+}
+
+TEST(Crash, APaddingClaimKilledAtTheLapEndIsVoidedWithoutASeq) { padding_claim_killed_at_the_lap_end(false); }
+
+TEST(Crash, APaddingClaimAndTheNextLapsFirstClaimKilledAreVoidedTogether) {
+  padding_claim_killed_at_the_lap_end(true);
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+// The pairs an unblocker or a repair writes where claims died before their commit wrote a pair
+// (layout 5; the whole story: log/abandoned_claim.h). Used by the live unblocker and by journal
+// recovery, which has only bytes (no tail, no topic).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "log/record_format.h"
+
+namespace shmbus::log {
+
+// The pair of a voided claim: padding that readers skip and that still takes the claim's seq.
+inline ClaimPair voided_pair(uint64_t frame_bytes, uint16_t epoch, uint64_t seq, bool takes_seq) noexcept {
+  return {CommitWord{static_cast<int32_t>(frame_bytes), kTypePadding, static_cast<uint8_t>(takes_seq ? kFlagVoided : 0), epoch},
+          seq};
+}
+
+// A pair that no claim writes and no reader takes for a record (length 0): what a void leaves
+// inside its paddings, so that the commit of a claimer it overran fails. It carries the lap's
+// epoch, so that no older lap's poison stops a commit.
+inline ClaimPair poison_pair(uint16_t epoch) noexcept { return {CommitWord{0, kTypePadding, kFlagVoided, epoch}, ~0ull}; }
+
+// A pair that may begin a frame of this lap: committed DATA or PADDING of a sane length.
+inline bool plausible_frame(ClaimPair p, uint16_t epoch, uint64_t room) noexcept {
+  if (!p.word.claimed_in(epoch) || p.word.len <= 0) return false;
+  if (p.word.type != kTypeData && p.word.type != kTypePadding) return false;
+  const uint64_t frame = p.word.frame_bytes();
+  return frame != 0 && frame <= room;
+}
+
+// The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
+// first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the
+// rest; one plain padding when k = 0. `write(offset, pair)` returns false to stop.
+template <class Write>
+bool for_each_void_frame(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, Write&& write) {
+  const uint64_t frames = std::max<uint64_t>(seqs, 1);
+  for (uint64_t i = frames; i-- > 0;) {
+    const uint64_t off = i * kRecordAlign;
+    const uint64_t frame = i + 1 == frames ? bytes - off : kRecordAlign;
+    if (!write(off, voided_pair(frame, epoch, seq + i, seqs != 0))) return false;
+  }
+  return true;
+}
+
+}  // namespace shmbus::log
