@@ -1,7 +1,7 @@
 // The checksum a journal record carries: CRC32C of the header after the claim pair (timestamp,
 // headers length), then the headers and the payload. The claim pair (length, type, flags, epoch,
-// seq) is left out: other claimers' 16-byte CASes touch it while the owner computes the CRC, and
-// the scan checks those fields on its own (bounds, type, epoch, seq continuity).
+// seq) is left out: it is written by the commit, after the CRC, and the scan checks those fields
+// on its own (bounds, type, epoch, seq continuity).
 #pragma once
 
 #include <cstdint>
