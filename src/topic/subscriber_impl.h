@@ -127,6 +127,7 @@ class SubscriberImpl {
   static constexpr uint64_t kNoHold = ~0ull;
   uint64_t hold_ = kNoHold;   // see hold()
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
+  uint64_t heartbeat_asked_at_ = ~0ull;  // the position at which poll() last asked heartbeat_due()
   uint64_t run_ = 0;          // records delivered since we last caught up with the tail
   uint32_t idle_polls_ = 0;
   int64_t idle_since_ns_ = 0;
