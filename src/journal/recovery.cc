@@ -79,10 +79,10 @@ class SegmentIo {
 
 // Voids the claims of a hole (their writers died before the commit wrote a pair): the same
 // paddings an unblocker writes.
-void void_hole(const SegmentIo& io, const SegmentHole& hole, uint16_t epoch) {
-  log::for_each_void_frame(hole.bytes, hole.seq, hole.seqs, epoch, [&](uint64_t off, log::ClaimPair pair) {
+void void_hole(const SegmentIo& io, const log::VoidPart& hole, uint16_t epoch) {
+  log::for_each_void_frame(hole.end - hole.position, hole.seq, hole.seqs, epoch, [&](uint64_t off, log::ClaimPair pair) {
     const uint64_t raw[2] = {pair.word.encode(), pair.seq};
-    io.write(hole.offset + off, raw, sizeof raw);
+    io.write(hole.position + off, raw, sizeof raw);
     return true;
   });
 }
@@ -184,7 +184,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     ++c.segments;
     c.records += s.records;
     c.voided += s.voided;
-    for (const SegmentHole& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
+    for (const log::VoidPart& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
     if (s.records > 0) {
       if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
       c.last_timestamp_ns = s.last_timestamp_ns;
@@ -208,7 +208,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     }
     c.cut_bytes += s.dirty_bytes;
     if (repair) {
-      for (const SegmentHole& h : s.holes) void_hole(io, h, info.epoch);
+      for (const log::VoidPart& h : s.holes) void_hole(io, h, info.epoch);
       if (s.dirty_bytes != 0) {
         std::vector<std::byte> zeros(data.size() - s.end);
         io.write(s.end, zeros.data(), zeros.size());

@@ -21,18 +21,18 @@ std::string at(uint64_t offset, const std::string& what) { return "offset " + st
 // the first record of this epoch after them whose seq leaves room for the claims between
 // (32 bytes each at least), else the next segment's first record.
 bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch, uint64_t seq, uint64_t next_segment_seq,
-               SegmentHole& hole) {
+               log::VoidPart& hole) {
   auto fits = [&](uint64_t later_seq, uint64_t bytes) {
     return later_seq >= seq && later_seq - seq <= bytes / log::kHeaderBytes;
   };
   for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
     const log::ClaimPair p = log::pair_in(data.data() + q);
     if (!log::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
-    hole = {offset, q - offset, seq, p.seq - seq};
+    hole = {offset, q, seq, p.seq - seq};
     return true;
   }
   if (next_segment_seq == kNoNextSegment || !fits(next_segment_seq, data.size() - offset)) return false;
-  hole = {offset, data.size() - offset, seq, next_segment_seq - seq};
+  hole = {offset, data.size(), seq, next_segment_seq - seq};
   return true;
 }
 
@@ -51,11 +51,11 @@ SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64
     const log::ClaimPair f = log::pair_in(data.data() + offset);
     // Never written (zero, or an older segment's bytes): the end, or a hole.
     if (f.word.len == 0 || (recycled && (f.word.epoch != epoch || f.seq != s.next_seq))) {
-      SegmentHole hole;
+      log::VoidPart hole;
       if (!find_hole(data, offset, epoch, s.next_seq, next_segment_seq, hole)) break;
       s.holes.push_back(hole);
       s.next_seq += hole.seqs;
-      offset += hole.bytes;
+      offset = hole.end;
       continue;
     }
     const uint64_t room = data.size() - offset;

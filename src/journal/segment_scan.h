@@ -8,16 +8,9 @@
 #include <string>
 #include <vector>
 
-namespace shmbus::journal {
+#include "log/void_frames.h"
 
-// Claims whose writer died before its commit wrote the pair: k = seqs claims (seqs 0: a padding
-// claim) in `bytes` bytes, bounded by the next record (log/abandoned_claim.h).
-struct SegmentHole {
-  uint64_t offset = 0;
-  uint64_t bytes = 0;
-  uint64_t seq = 0;
-  uint64_t seqs = 0;
-};
+namespace shmbus::journal {
 
 struct SegmentScan {
   enum class Stop : uint8_t {
@@ -30,7 +23,9 @@ struct SegmentScan {
   bool full = false;                 // frames reach the end (padding or an exact fit)
   uint64_t records = 0;              // committed DATA records
   uint64_t voided = 0;               // aborted or unblocked claims (voided padding)
-  std::vector<SegmentHole> holes;    // claims never committed nor voided
+  // Holes: claims whose writer died before its commit wrote the pair, bounded by the next record
+  // (log/abandoned_claim.h); offsets in `data`.
+  std::vector<log::VoidPart> holes;
   uint64_t next_seq = 0;             // the seq of the record after `end`
   int64_t first_timestamp_ns = 0;    // of the first DATA record, 0 if none
   int64_t last_timestamp_ns = 0;     // of the last DATA record, 0 if none

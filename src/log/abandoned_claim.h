@@ -33,15 +33,6 @@
 
 namespace shmbus::log {
 
-// A stretch of one lap (or segment) that an unblocker voids: `seqs` claims from seq `seq` on
-// (0: one plain padding, a padding claim that died).
-struct VoidPart {
-  uint64_t position = 0;
-  uint64_t end = 0;
-  uint64_t seq = 0;
-  uint64_t seqs = 0;
-};
-
 struct AbandonedSpan {
   enum class Kind : uint8_t {
     kNotClaimed,  // the tail has not passed the position: nothing to void

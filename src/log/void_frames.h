@@ -10,6 +10,15 @@
 
 namespace shmbus::log {
 
+// A stretch of one lap (or segment) to void: `seqs` claims from seq `seq` on (0: one plain
+// padding, a padding claim that died). Positions, or offsets in a segment's record area.
+struct VoidPart {
+  uint64_t position = 0;
+  uint64_t end = 0;
+  uint64_t seq = 0;
+  uint64_t seqs = 0;
+};
+
 // The pair of a voided claim: padding that readers skip and that still takes the claim's seq.
 inline ClaimPair voided_pair(uint64_t frame_bytes, uint16_t epoch, uint64_t seq, bool takes_seq) noexcept {
   return {CommitWord{static_cast<int32_t>(frame_bytes), kTypePadding, static_cast<uint8_t>(takes_seq ? kFlagVoided : 0), epoch},

@@ -27,8 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t next = data[0] & 4 ? seq + (data[0] >> 3) : shmbus::journal::kNoNextSegment;
   shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc, recycled, next);
   if (s.end > segment.size() || s.dirty_bytes > segment.size() - s.end) __builtin_trap();
-  for (const shmbus::journal::SegmentHole& h : s.holes) {
-    if (h.offset >= s.end || h.bytes > s.end - h.offset || h.seqs > h.bytes / 32) __builtin_trap();
+  for (const shmbus::log::VoidPart& h : s.holes) {
+    if (h.position >= h.end || h.end > s.end || h.seqs > (h.end - h.position) / 32) __builtin_trap();
   }
   return 0;
 }

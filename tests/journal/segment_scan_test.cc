@@ -79,8 +79,8 @@ TEST(SegmentScan, AbandonedClaimsAreListedAndSkipped) {
   SegmentScan s = scan_segment(b.bytes(), kEpoch, kFirstSeq, true);
   EXPECT_EQ(s.stop, Stop::kClean) << s.problem;
   ASSERT_EQ(s.holes.size(), 1u);
-  EXPECT_EQ(s.holes[0].offset, dead);
-  EXPECT_EQ(s.holes[0].bytes, log::align_frame(log::kHeaderBytes + 40));
+  EXPECT_EQ(s.holes[0].position, dead);
+  EXPECT_EQ(s.holes[0].end, dead + log::align_frame(log::kHeaderBytes + 40));
   EXPECT_EQ(s.holes[0].seq, kFirstSeq + 1);
   EXPECT_EQ(s.holes[0].seqs, 1u);
   EXPECT_EQ(s.records, 2u);

@@ -20,6 +20,37 @@ using test::TempBus;
 const char* const kKillPoints[] = {"claim.before_tail", "claim.after_tail", "commit.after",
                                    "publish.after_claim", "publish.before_commit", "commit.before"};
 
+// A publisher process (on the bus at `bus_path`) that claims `payload` bytes on topic t and is
+// killed before it commits: its claim is left without a pair (layout 5).
+void claim_and_die(const std::string& bus_path, size_t payload) {
+  pid_t child = test::spawn([&] {
+    Bus b = Bus::open(bus_path);
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(payload);
+    if (claim) ::raise(SIGKILL);
+    return 2;
+  });
+  ASSERT_EQ(test::wait_child(child), 128 + SIGKILL);
+}
+
+// A publisher process that claims 8 bytes on topic t and stops (SIGSTOP) before it fills and
+// commits; once continued, it exits 0 if its commit reports kAbandoned. Returns once it is stopped.
+pid_t claim_and_stop(const std::string& bus_path) {
+  pid_t child = test::spawn([&] {
+    Bus b = Bus::open(bus_path);
+    Publisher p = b.publisher("t");
+    Result<Claim> claim = p.claim(8);
+    if (!claim) return 2;
+    ::raise(SIGSTOP);
+    std::memcpy(claim->payload().data(), "too late", 8);
+    Result<uint64_t> r = p.commit(*claim);
+    return r.error() == Errc::kAbandoned ? 0 : 1;
+  });
+  int status = 0;
+  if (::waitpid(child, &status, WUNTRACED) != child || !WIFSTOPPED(status)) ADD_FAILURE() << "the claimer did not stop";
+  return child;
+}
+
 TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
   constexpr int kKills = 200;
   const unsigned seed = std::random_device{}();
@@ -138,19 +169,7 @@ void stalled_publisher_is_unblocked(WaitStrategy wait) {
   config.unblock_timeout = 300ms;
   bus.create_topic("t", config);
   Subscriber sub = bus.subscriber("t", {StartAt::latest(), wait});
-  pid_t stalled = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Publisher p = b.publisher("t");
-    Result<Claim> claim = p.claim(8);
-    if (!claim) return 2;
-    ::raise(SIGSTOP);
-    std::memcpy(claim->payload().data(), "too late", 8);
-    Result<uint64_t> r = p.commit(*claim);
-    return r.error() == Errc::kAbandoned ? 0 : 1;
-  });
-  int status = 0;
-  ASSERT_EQ(::waitpid(stalled, &status, WUNTRACED), stalled);
-  ASSERT_TRUE(WIFSTOPPED(status));
+  const pid_t stalled = claim_and_stop(tb.path());
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
 
@@ -188,42 +207,26 @@ TEST(Crash, AKilledAndAStalledClaimInARowAreVoidedTogether) {
   config.unblock_timeout = 300ms;
   bus.create_topic("t", config);
   Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
-  pid_t killed = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Publisher p = b.publisher("t");
-    Result<Claim> claim = p.claim(100);
-    if (claim) ::raise(SIGKILL);
-    return 2;
-  });
-  ASSERT_EQ(test::wait_child(killed), 128 + SIGKILL);
-  pid_t stalled = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Publisher p = b.publisher("t");
-    Result<Claim> claim = p.claim(8);
-    if (!claim) return 2;
-    ::raise(SIGSTOP);
-    std::memcpy(claim->payload().data(), "too late", 8);
-    Result<uint64_t> r = p.commit(*claim);
-    return r.error() == Errc::kAbandoned ? 0 : 1;
-  });
-  int status = 0;
-  ASSERT_EQ(::waitpid(stalled, &status, WUNTRACED), stalled);
-  ASSERT_TRUE(WIFSTOPPED(status));
+  claim_and_die(tb.path(), 100);
+  const pid_t stalled = claim_and_stop(tb.path());
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
 
-  std::vector<Message> got;
+  std::vector<uint64_t> seqs;
   std::vector<std::string> texts;
   auto start = std::chrono::steady_clock::now();
   while (texts.empty() && std::chrono::steady_clock::now() - start < 10s) {
-    (void)sub.receive([&](const Message& m) { texts.emplace_back(m.text()); got.push_back(m); }, 16, 50ms);
+    (void)sub.receive([&](const Message& m) {
+      texts.emplace_back(m.text());
+      seqs.push_back(m.seq);
+    }, 16, 50ms);
   }
   auto waited = std::chrono::steady_clock::now() - start;
   ::kill(stalled, SIGCONT);
 
   ASSERT_EQ(texts.size(), 1u);
   EXPECT_EQ(texts[0], "after");
-  EXPECT_EQ(got[0].seq, 2u) << "the two voided claims took seqs 0 and 1";
+  EXPECT_EQ(seqs[0], 2u) << "the two voided claims took seqs 0 and 1";
   EXPECT_GE(waited, 250ms) << "a live claimant among them must be given its timeout";
   EXPECT_EQ(test::wait_child(stalled), 0) << "the late commit must report kAbandoned";
   EXPECT_EQ(bus.stats("t").unblocked, 2u);
@@ -264,16 +267,7 @@ void padding_claim_killed_at_the_lap_end(bool next_claim_killed_too) {
   });
   ASSERT_EQ(test::wait_child(padder), 128 + SIGKILL);
   ASSERT_EQ(bus.stats("t").tail_position, kRing) << "the padding claim moved the tail to the lap end";
-  if (next_claim_killed_too) {
-    pid_t first_of_lap = test::spawn([&] {
-      Bus b = Bus::open(tb.path());
-      Publisher p = b.publisher("t");
-      Result<Claim> claim = p.claim(200);
-      if (claim) ::raise(SIGKILL);
-      return 2;
-    });
-    ASSERT_EQ(test::wait_child(first_of_lap), 128 + SIGKILL);
-  }
+  if (next_claim_killed_too) claim_and_die(tb.path(), 200);
   ASSERT_TRUE(pub.publish("after"));
   const uint64_t before = received;
   ASSERT_TRUE(test::eventually([&] {
@@ -293,14 +287,7 @@ TEST(Crash, ASubscriberStartingAtADeadClaimGoesOnAtTheNextRecord) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("t", test::ring_config(8192, Policy::kOverwrite));
-  pid_t killed = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Publisher p = b.publisher("t");
-    Result<Claim> claim = p.claim(64);
-    if (claim) ::raise(SIGKILL);
-    return 2;
-  });
-  ASSERT_EQ(test::wait_child(killed), 128 + SIGKILL);
+  claim_and_die(tb.path(), 64);
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
   Subscriber sub = bus.subscriber("t", {StartAt::earliest(), WaitStrategy::kBlock});
