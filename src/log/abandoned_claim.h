@@ -154,25 +154,32 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool poison_at(std::byte* at, uint16_t e
 }
 }  // namespace detail
 
+enum class VoidResult : uint8_t {
+  kVoided,         // our CAS at p made the void visible
+  kVoidedByOther,  // another unblocker's, the same pairs
+  kNotVoided,      // a record was committed inside it meanwhile, or another unblocker saw other
+                   // bounds: read again
+};
+
 // Voids `span` (kind kFound). `bytes[i]` is the writable mapping of part i, `epochs[i]` its lap's
-// epoch. Returns false if a record was committed inside it meanwhile, or another unblocker saw
-// other bounds (read again). Several unblockers may run this at once on the same span: they
-// write the same pairs.
+// epoch. Several unblockers may run this at once on the same span: they write the same pairs,
+// and exactly one CAS at p succeeds.
 //   k <= 1 in one lap: one CAS at p, from the leftovers to the void.
 //   else: poison at p first (p's claimer can no longer commit, and readers still see nothing),
 //   then every other pair of the span, then the voids from the last to p's.
-SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool void_span(const AbandonedSpan& span, std::byte* const* bytes,
-                                                       const uint16_t* epochs) noexcept {
+SHMBUS_SCANS_FRAMES_BEING_FILLED inline VoidResult void_span(const AbandonedSpan& span, std::byte* const* bytes,
+                                                             const uint16_t* epochs) noexcept {
   const uint32_t parts = span.part_count();
   if (parts > 1 || span.seqs > 1) {
-    if (!detail::poison_at(bytes[0], epochs[0], span.seq)) return false;
+    if (!detail::poison_at(bytes[0], epochs[0], span.seq)) return VoidResult::kNotVoided;
     for (uint32_t i = 0; i < parts; ++i) {
       const VoidPart part = span.part(i);
       for (uint64_t off = i == 0 ? kRecordAlign : 0; off < part.end - part.position; off += kRecordAlign) {
-        if (!detail::poison_at(bytes[i] + off, epochs[i], span.seq)) return false;
+        if (!detail::poison_at(bytes[i] + off, epochs[i], span.seq)) return VoidResult::kNotVoided;
       }
     }
   }
+  bool ours = false;
   for (uint32_t i = parts; i-- > 0;) {
     const VoidPart part = span.part(i);
     const bool written = for_each_void_frame(part.end - part.position, part.seq, part.seqs, epochs[i], [&](uint64_t off, ClaimPair want) {
@@ -180,12 +187,15 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool void_span(const AbandonedSpan& span
       for (;;) {
         if (detail::same(seen, want)) return true;  // another unblocker was first
         if (detail::record_of_lap(seen, epochs[i])) return false;  // committed after all, or other bounds
-        if (detail::scan_cas_pair(bytes[i] + off, seen, want)) return true;
+        if (detail::scan_cas_pair(bytes[i] + off, seen, want)) {
+          ours = i == 0 && off == 0;
+          return true;
+        }
       }
     });
-    if (!written) return false;
+    if (!written) return VoidResult::kNotVoided;
   }
-  return true;
+  return ours ? VoidResult::kVoided : VoidResult::kVoidedByOther;
 }
 
 }  // namespace shmbus::log

@@ -345,11 +345,11 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
           skip_to_retained();
         } else {
           prefetch_record_tail(v.bytes);
-          caught_up = !maybe_unblock(0);  // nothing yet, or a claim whose claimant died
+          status = unblock_or_wait(0, caught_up);  // nothing yet, or a claim whose claimant died
         }
         break;
       case log::FrameState::kPending:
-        caught_up = !maybe_unblock(0);
+        status = unblock_or_wait(0, caught_up);
         break;
       case log::FrameState::kPadding:
         skip_padding(v.word, v.frame_bytes);
@@ -443,11 +443,28 @@ void SubscriberImpl::reattach() noexcept {
 // whether a claim covers it (reading the tail line on every wait would cost each claim a
 // cache-line trip). A claim that stays uncommitted is voided at once if no live publisher
 // claims there, else after the topic's unblock timeout. `now_ns` 0: a poll, which reads the
-// clock only every kIdlePollsBeforeClock-th time. Returns true if our position changed or holds
-// something new: read it again.
-bool SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
+// clock only every kIdlePollsBeforeClock-th time. kReadAgain: our position changed or holds
+// something new; kCorrupt: the claims there contradict the seqs.
+Errc SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
+  switch (maybe_unblock(now_ns)) {
+    case Unblock::kWait:
+      caught_up = true;
+      return Errc::kOk;
+    case Unblock::kReadAgain:
+      return Errc::kOk;
+    case Unblock::kCorrupt:
+      if (lapped_by_tail()) {
+        jump_to_tail();
+        return Errc::kOk;
+      }
+      return Errc::kCorrupt;
+  }
+  return Errc::kOk;
+}
+
+SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   if (now_ns == 0) {
-    if (++idle_polls_ < kIdlePollsBeforeClock) return false;
+    if (++idle_polls_ < kIdlePollsBeforeClock) return Unblock::kWait;
     idle_polls_ = 0;
     now_ns = topic::monotonic_ns();
   }
@@ -455,28 +472,29 @@ bool SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
     pending_position_ = position_;
     idle_since_ns_ = now_ns;
     pending_since_ns_ = 0;
-    return false;
+    return Unblock::kWait;
   }
-  if (now_ns - idle_since_ns_ < kLivenessCheckNs || now_ns - pending_checked_ns_ < kLivenessCheckNs) return false;
+  if (now_ns - idle_since_ns_ < kLivenessCheckNs || now_ns - pending_checked_ns_ < kLivenessCheckNs) return Unblock::kWait;
   pending_checked_ns_ = now_ns;
-  if (!log::claimed_by_tail(meta_.tail, position_)) return false;  // the end of the log: just idle
+  if (!log::claimed_by_tail(meta_.tail, position_)) return Unblock::kWait;  // the end of the log: just idle
   if (pending_since_ns_ == 0) {
     pending_since_ns_ = now_ns;
-    return false;
+    return Unblock::kWait;
   }
   const log::AbandonedSpan span = log::find_abandoned_span(storage_, meta_.tail, position_, expected_seq_);
-  if (span.kind != log::AbandonedSpan::Kind::kFound) return false;  // try again later
+  if (span.kind == log::AbandonedSpan::Kind::kCorrupt) return Unblock::kCorrupt;  // the seqs contradict themselves
+  if (span.kind != log::AbandonedSpan::Kind::kFound) return Unblock::kWait;  // try again later
   const bool timed_out = now_ns - pending_since_ns_ >= static_cast<int64_t>(meta_.config.unblock_timeout_ns);
-  if (!timed_out && topic::live_claimant(meta_, span.position, span.end)) return false;
+  if (!timed_out && topic::live_claimant(meta_, span.position, span.end)) return Unblock::kWait;
   if (expected_seq_ == log::kUnknownSeq) {
     // We started here without knowing the seq (a start position or a time seek): those who
     // know it void the claim; we go on at the next record, which is all we would read anyway.
     skip_to(span.end, span.boundary_seq);
-    return true;
+    return Unblock::kReadAgain;
   }
   // We map the log read-only; the void goes through bytes mapped read-write for it (one range
   // per lap the span touches).
-  bool voided = false;
+  log::VoidResult voided = log::VoidResult::kNotVoided;
   try {
     std::optional<log::WritableRange> ranges[2];
     std::byte* bytes[2] = {};
@@ -489,13 +507,14 @@ bool SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
     }
     voided = log::void_span(span, bytes, epochs);
   } catch (const Error&) {
-    return false;  // cannot map: a later poll tries again
+    return Unblock::kWait;  // cannot map: a later poll tries again
   }
-  // Relaxed: statistics. Unblockers racing on one span write the same pairs; each counts, so
-  // this is an upper bound when several subscribers void at the same instant.
-  if (voided) meta_.counters.unblocked.fetch_add(span.seqs == 0 ? 1 : span.seqs, std::memory_order_relaxed);
+  // Relaxed: statistics. Exactly one unblocker's CAS at p wins, so the claims are counted once.
+  if (voided == log::VoidResult::kVoided) {
+    meta_.counters.unblocked.fetch_add(span.seqs == 0 ? 1 : span.seqs, std::memory_order_relaxed);
+  }
   pending_position_ = ~0ull;
-  return true;  // voided by us, or committed/voided meanwhile: either way, read it again
+  return Unblock::kReadAgain;  // voided by us or another, or committed meanwhile
 }
 
 bool SubscriberImpl::ready() noexcept {
@@ -509,7 +528,7 @@ bool SubscriberImpl::ready() noexcept {
 
 bool SubscriberImpl::check_stuck(int64_t now_ns) noexcept {
   if (!topic::still_attached(meta_, slot_)) return true;
-  return !ready() && maybe_unblock(now_ns);
+  return !ready() && maybe_unblock(now_ns) != Unblock::kWait;
 }
 
 Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {

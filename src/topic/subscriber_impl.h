@@ -101,7 +101,11 @@ class SubscriberImpl {
   void jump_to_tail() noexcept;
   bool lapped_by_tail() const noexcept;
   void skip_padding(log::CommitWord word, uint64_t frame_bytes) noexcept;
-  bool maybe_unblock(int64_t now_ns) noexcept;
+  enum class Unblock : uint8_t { kWait, kReadAgain, kCorrupt };
+  Unblock maybe_unblock(int64_t now_ns) noexcept;
+  // maybe_unblock() for poll(): sets caught_up when there is nothing to read yet; kCorrupt when
+  // the claims at our position contradict the seqs (garbage in the log).
+  Errc unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept;
   void publish_position() noexcept;
   bool space_wanted() const noexcept;   // a publisher waits (or soon may) for our position
   bool heartbeat_due() const noexcept;  // the heartbeat ages
