@@ -22,9 +22,12 @@ class RealtimeClock {
  public:
   int64_t now_ns() noexcept {
 #if defined(__x86_64__)
-    if (ns_per_tick_ > 0) {
+    if (ns_per_tick_q32_ > 0) {
       const uint64_t elapsed = __rdtsc() - anchor_tsc_;  // wraps huge if the TSC went backwards
-      if (elapsed < refresh_ticks_) return anchor_ns_ + static_cast<int64_t>(static_cast<double>(elapsed) * ns_per_tick_);
+      // Fixed point, not double: one multiply instead of two conversions and a multiply, on the
+      // path from claim to commit. No overflow: elapsed < refresh_ticks_ (50 ms of ticks), so
+      // elapsed * ns_per_tick_q32_ < 5e7 ns * 2^32 < 2^58.
+      if (elapsed < refresh_ticks_) return anchor_ns_ + static_cast<int64_t>((elapsed * ns_per_tick_q32_) >> 32);
     }
     return reanchor();
 #else
@@ -37,7 +40,7 @@ class RealtimeClock {
 
   uint64_t anchor_tsc_ = 0;
   int64_t anchor_ns_ = 0;
-  double ns_per_tick_ = 0;  // 0 until two anchors far enough apart gave a rate
+  uint64_t ns_per_tick_q32_ = 0;  // ns per tick * 2^32; 0 until two anchors far enough apart gave a rate
   uint64_t refresh_ticks_ = 0;
 };
 
