@@ -443,7 +443,7 @@ void SubscriberImpl::reattach() noexcept {
 // whether a claim covers it (reading the tail line on every wait would cost each claim a
 // cache-line trip). A claim that stays uncommitted is voided at once if no live publisher
 // claims there, else after the topic's unblock timeout. `now_ns` 0: a poll, which reads the
-// clock only every kIdlePollsBeforeClock-th time. kReadAgain: our position changed or holds
+// clock only every kIdlePollsBeforeClock-th time (every time if the polls are slow). kReadAgain: our position changed or holds
 // something new; kCorrupt: the claims there contradict the seqs.
 Errc SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
   switch (maybe_unblock(now_ns)) {
@@ -464,9 +464,13 @@ Errc SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
 
 SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   if (now_ns == 0) {
-    if (++idle_polls_ < kIdlePollsBeforeClock) return Unblock::kWait;
+    if (++idle_polls_ < polls_per_clock_) return Unblock::kWait;
     idle_polls_ = 0;
     now_ns = topic::monotonic_ns();
+    // A slow poller (its polls further apart than a liveness check) reads the clock on every
+    // idle poll, so that a dead claim is voided within a few of its polls, not 64.
+    polls_per_clock_ = now_ns - clock_read_ns_ > kLivenessCheckNs ? 1 : kIdlePollsBeforeClock;
+    clock_read_ns_ = now_ns;
   }
   if (pending_position_ != position_) {
     pending_position_ = position_;

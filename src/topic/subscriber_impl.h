@@ -134,6 +134,8 @@ class SubscriberImpl {
   uint64_t heartbeat_asked_at_ = ~0ull;  // the position at which poll() last asked heartbeat_due()
   uint64_t run_ = 0;          // records delivered since we last caught up with the tail
   uint32_t idle_polls_ = 0;
+  uint32_t polls_per_clock_ = 1;  // idle polls between clock reads (maybe_unblock)
+  int64_t clock_read_ns_ = 0;
   int64_t idle_since_ns_ = 0;
   int64_t pending_since_ns_ = 0;
   int64_t pending_checked_ns_ = 0;

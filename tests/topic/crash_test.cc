@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "log/kill_point.h"
@@ -235,6 +236,30 @@ TEST(Crash, AKilledAndAStalledClaimInARowAreVoidedTogether) {
   Result<size_t> more = sub.poll([&](const Message& m) { texts.emplace_back(m.text()); }, 16);
   ASSERT_TRUE(more);
   EXPECT_EQ(*more, 0u);
+}
+
+// A subscriber that only polls, and rarely, still voids a dead claim within a few of its polls:
+// the liveness question is asked by time, not after a number of polls.
+TEST(Crash, ASlowPollerVoidsADeadClaimWithinAFewPolls) {
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("t", test::ring_config(64 << 10, Policy::kBlock));
+  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kSpin});
+  claim_and_die(tb.path(), 64);
+  Publisher pub = bus.publisher("t");
+  ASSERT_TRUE(pub.publish("after"));
+  std::vector<std::string> got;
+  int polls = 0;
+  while (got.empty() && polls < 200) {
+    ASSERT_TRUE(sub.poll([&](const Message& m) { got.emplace_back(m.text()); }, 16));
+    ++polls;
+    if (got.empty()) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "after");
+  // Idle 1 ms, then a claim seen, then voided: three polls apart once the clock is read on
+  // each (20 ms apart); 64 polls between clock reads would take more than 128.
+  EXPECT_LE(polls, 20);
 }
 
 // A claim that does not fit before the end of the lap takes the rest of the lap as padding, and
