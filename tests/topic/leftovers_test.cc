@@ -1,6 +1,6 @@
 // A ring is reused without zeroing, and a lap's frames start where the previous lap had payload.
 // Payload that looks exactly like claimed or committed commit words of the next lap must not
-// fool readers (kEmpty, not kPending/kCorrupt) nor publishers (no "helping" a garbage length).
+// fool readers (kEmpty, not kPending/kCorrupt): the pair must carry the seq the tail had there.
 #include <gtest/gtest.h>
 
 #include <cstring>
