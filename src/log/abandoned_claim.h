@@ -79,7 +79,6 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool scan_cas_pair(std::byte* at, ClaimP
   expected = {CommitWord::decode(static_cast<uint64_t>(seen)), static_cast<uint64_t>(seen >> 64)};
   return false;
 }
-inline bool same(ClaimPair a, ClaimPair b) noexcept { return a.word.encode() == b.word.encode() && a.seq == b.seq; }
 }  // namespace detail
 
 // Where the claims at `position` (whose seq is `seq`, or kUnknownSeq: then only `end` and
@@ -142,14 +141,15 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
 namespace detail {
 inline bool record_of_lap(ClaimPair p, uint16_t epoch) noexcept { return p.word.claimed_in(epoch) && p.word.len > 0; }
 
-// Sets the pair at `at` to the poison unless a record (or a void) of the span is there: false.
-SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool poison_at(std::byte* at, uint16_t epoch, uint64_t span_seq) noexcept {
-  const ClaimPair poison = poison_pair(epoch);
+enum class Put : uint8_t { kPut, kWasThere, kBlocked };
+// Puts `want` at `at` by CAS, unless a record of the lap (committed, or another unblocker's void)
+// with a seq of `stop_seq` or later is there (kBlocked). kWasThere: another unblocker put it first.
+SHMBUS_SCANS_FRAMES_BEING_FILLED inline Put put_pair(std::byte* at, ClaimPair want, uint16_t epoch, uint64_t stop_seq) noexcept {
   ClaimPair seen = scan_pair(at);
   for (;;) {
-    if (same(seen, poison)) return true;
-    if (record_of_lap(seen, epoch) && seen.seq >= span_seq) return false;
-    if (scan_cas_pair(at, seen, poison)) return true;
+    if (seen == want) return Put::kWasThere;
+    if (record_of_lap(seen, epoch) && seen.seq >= stop_seq) return Put::kBlocked;
+    if (scan_cas_pair(at, seen, want)) return Put::kPut;
   }
 }
 }  // namespace detail
@@ -170,12 +170,16 @@ enum class VoidResult : uint8_t {
 SHMBUS_SCANS_FRAMES_BEING_FILLED inline VoidResult void_span(const AbandonedSpan& span, std::byte* const* bytes,
                                                              const uint16_t* epochs) noexcept {
   const uint32_t parts = span.part_count();
+  auto poison = [&](uint32_t i, uint64_t off) {
+    // A record of the span there: committed after all, or another unblocker's void.
+    return detail::put_pair(bytes[i] + off, poison_pair(epochs[i]), epochs[i], span.seq) != detail::Put::kBlocked;
+  };
   if (parts > 1 || span.seqs > 1) {
-    if (!detail::poison_at(bytes[0], epochs[0], span.seq)) return VoidResult::kNotVoided;
+    if (!poison(0, 0)) return VoidResult::kNotVoided;
     for (uint32_t i = 0; i < parts; ++i) {
       const VoidPart part = span.part(i);
       for (uint64_t off = i == 0 ? kRecordAlign : 0; off < part.end - part.position; off += kRecordAlign) {
-        if (!detail::poison_at(bytes[i] + off, epochs[i], span.seq)) return VoidResult::kNotVoided;
+        if (!poison(i, off)) return VoidResult::kNotVoided;
       }
     }
   }
@@ -183,15 +187,10 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline VoidResult void_span(const AbandonedSpan
   for (uint32_t i = parts; i-- > 0;) {
     const VoidPart part = span.part(i);
     const bool written = for_each_void_frame(part.end - part.position, part.seq, part.seqs, epochs[i], [&](uint64_t off, ClaimPair want) {
-      ClaimPair seen = detail::scan_pair(bytes[i] + off);
-      for (;;) {
-        if (detail::same(seen, want)) return true;  // another unblocker was first
-        if (detail::record_of_lap(seen, epochs[i])) return false;  // committed after all, or other bounds
-        if (detail::scan_cas_pair(bytes[i] + off, seen, want)) {
-          ours = i == 0 && off == 0;
-          return true;
-        }
-      }
+      // Any record of the lap there (stop seq 0): committed after all, or other bounds.
+      const detail::Put put = detail::put_pair(bytes[i] + off, want, epochs[i], 0);
+      if (put == detail::Put::kPut && i == 0 && off == 0) ours = true;
+      return put != detail::Put::kBlocked;
     });
     if (!written) return VoidResult::kNotVoided;
   }

@@ -63,7 +63,7 @@ inline void prefetch_for_write(const std::byte* frame, uint64_t bytes) noexcept 
 // with a seq of this stretch of claims. (Leftovers are earlier laps' pairs, or payload bytes, which
 // would have to match epoch, type, flags and a seq within 2^32 of ours.)
 inline bool voided_by_unblocker(ClaimPair seen, uint16_t epoch, uint64_t seq) noexcept {
-  if (seen.word.encode() == poison_pair(epoch).word.encode() && seen.seq == ~0ull) return true;
+  if (seen == poison_pair(epoch)) return true;
   const bool padding_of_this_lap = seen.word.claimed_in(epoch) && seen.word.len > 0 && seen.word.type == kTypePadding;
   const uint64_t distance = seen.seq > seq ? seen.seq - seq : seq - seen.seq;
   return padding_of_this_lap && distance < (1ull << 32);

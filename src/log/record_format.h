@@ -99,6 +99,9 @@ inline RecordHeader* header_of(std::byte* frame) noexcept { return reinterpret_c
 struct ClaimPair {
   CommitWord word;
   uint64_t seq;
+  bool operator==(const ClaimPair& other) const noexcept {
+    return word.encode() == other.word.encode() && seq == other.seq;
+  }
 };
 inline ClaimPair load_pair(std::byte* frame, std::memory_order order = std::memory_order_acquire) noexcept {
   const uint64_t w = commit_word(frame).load(order);
