@@ -23,7 +23,7 @@ std::string at(uint64_t offset, const std::string& what) { return "offset " + st
 bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch, uint64_t seq, uint64_t next_segment_seq,
                log::VoidPart& hole) {
   auto fits = [&](uint64_t later_seq, uint64_t bytes) {
-    return later_seq >= seq && later_seq - seq <= bytes / log::kHeaderBytes;
+    return later_seq >= seq && log::claims_fit(later_seq - seq, bytes);
   };
   for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
     const log::ClaimPair p = log::pair_in(data.data() + q);

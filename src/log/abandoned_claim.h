@@ -131,7 +131,7 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
   span.seqs = span.boundary_seq - seq;
   // k claims of 32+ bytes; k = 0 only for padding claimed to the lap end.
   const bool crosses = span.end > span.lap_end;
-  if (span.seqs > (span.end - position) / kHeaderBytes || (span.seqs == 0 && span.end != span.lap_end) ||
+  if (!claims_fit(span.seqs, span.end - position) || (span.seqs == 0 && span.end != span.lap_end) ||
       (crosses && span.seqs == 0)) {
     span.kind = AbandonedSpan::Kind::kCorrupt;
   }

@@ -38,6 +38,9 @@ inline bool plausible_frame(ClaimPair p, uint16_t epoch, uint64_t room) noexcept
   return frame != 0 && frame <= room;
 }
 
+// True if `seqs` claims can lie in `bytes` bytes: a record claim is 32 bytes at least.
+constexpr bool claims_fit(uint64_t seqs, uint64_t bytes) noexcept { return seqs <= bytes / kHeaderBytes; }
+
 // The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
 // first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the
 // rest; one plain padding when k = 0. `write(offset, pair)` returns false to stop.
