@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "journal/segment_file.h"
+#include "log/segments/segment_file.h"
 #include "shmbus/bus.h"
 
 namespace {
@@ -45,7 +45,7 @@ TopicConfig journal_at(const std::string& dir) {
 double read_files(const std::string& dir) {
   std::vector<char> buf(4 << 20);
   const auto t0 = Clock::now();
-  for (const auto& [base, path] : journal::list_segments(dir)) {
+  for (const auto& [base, path] : log::segments::list_segments(dir)) {
     const int fd = ::open(path.c_str(), O_RDONLY);
     while (::read(fd, buf.data(), buf.size()) > 0) {
     }

@@ -10,11 +10,11 @@
 #include <thread>
 
 #include "bus/bus_state.h"
-#include "journal/cursor_file.h"
-#include "journal/journal_stats.h"
+#include "log/segments/cursor_file.h"
+#include "log/segments/journal_stats.h"
 #include "routing/pattern_subscriber_impl.h"
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 #include "topic/publisher_impl.h"
 #include "topic/slots.h"
 #include "topic/subscriber_impl.h"
@@ -65,7 +65,7 @@ std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool 
     if (auto cached = open_topics[key].lock()) return cached;
   }
   if (create && !fs::exists(topic_dir(name))) create_topic(name, topic_defaults());
-  auto handle = topic::TopicHandle::open(topic_dir(name), writable ? log::Access::kReadWrite : log::Access::kReadOnly);
+  auto handle = topic::TopicHandle::open(topic_dir(name), writable ? base::Access::kReadWrite : base::Access::kReadOnly);
   std::lock_guard<std::mutex> guard(mutex);
   // Threads that opened the topic at the same time all use the first handle: one set of
   // mappings (and of journal segment makers) per process.
@@ -102,7 +102,7 @@ void make_bus_dir(const std::string& path, const BusOptions& options) {
 void init_bus_meta(std::byte* at, const TopicConfig& defaults) {
   auto* m = new (at) bus::BusMeta{};
   log::init_file_header(&m->file, log::FileKind::kBusMeta, sizeof(bus::BusMeta));
-  m->created_ns = topic::realtime_ns();
+  m->created_ns = base::realtime_ns();
   m->default_capacity = defaults.capacity;
   m->default_policy = static_cast<uint32_t>(defaults.policy);
   m->default_unblock_timeout_ms = static_cast<uint64_t>(defaults.unblock_timeout.count());
@@ -138,23 +138,23 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
     }
     topic::validate_config(options.topic_defaults, "(bus defaults)");
     make_bus_dir(state->path, options);
-    log::MappedFile::create(state->path + "/registry", sizeof(bus::Registry), 0600, [](std::byte* at) {
+    base::MappedFile::create(state->path + "/registry", sizeof(bus::Registry), 0600, [](std::byte* at) {
       log::init_file_header(new (at) bus::Registry{}, log::FileKind::kRegistry, sizeof(bus::Registry));
     });
     // bus.meta last: its presence says the bus is complete.
-    log::MappedFile::create(state->path + "/bus.meta", sizeof(bus::BusMeta), 0600,
+    base::MappedFile::create(state->path + "/bus.meta", sizeof(bus::BusMeta), 0600,
                             [&](std::byte* at) { init_bus_meta(at, options.topic_defaults); });
   } else if (!has_meta && !wait_for_file(state->path + "/bus.meta")) {
     throw Error(state->path + ": not a shmbus bus (no bus.meta); point at a bus directory", ErrorKind::kNotShmbus);
   }
   state->file_mode = options.group ? 0660 : 0600;
-  state->meta_file = log::MappedFile::open(state->path + "/bus.meta", log::Access::kReadWrite);
+  state->meta_file = base::MappedFile::open(state->path + "/bus.meta", base::Access::kReadWrite);
   log::check_file_header(state->meta_file.data(), state->meta_file.size(), log::FileKind::kBusMeta,
                          state->path + "/bus.meta");
   if (!wait_for_file(state->path + "/registry")) {
     throw Error(state->path + "/registry: missing; the bus is damaged: remove it and create it again", ErrorKind::kCorrupt);
   }
-  state->registry_file = log::MappedFile::open(state->path + "/registry", log::Access::kReadWrite);
+  state->registry_file = base::MappedFile::open(state->path + "/registry", base::Access::kReadWrite);
   log::check_file_header(state->registry_file.data(), state->registry_file.size(), log::FileKind::kRegistry,
                          state->path + "/registry");
   fs::create_directories(state->path + "/topics", ec);
@@ -202,7 +202,7 @@ TopicStats Bus::stats(std::string_view name) const {
   s.evicted = m.counters.evicted.load(std::memory_order_relaxed);
   s.publishers = topic::attached_publishers(m);
   s.subscribers = topic::attached_subscribers(m);
-  if (s.kind == TopicKind::kJournal) journal::fill_journal_stats(m, handle->data_dir(), s);
+  if (s.kind == TopicKind::kJournal) log::segments::fill_journal_stats(m, handle->data_dir(), s);
   return s;
 }
 
@@ -218,14 +218,14 @@ std::shared_ptr<topic::TopicHandle> journal_topic(detail::BusState& state, std::
 }  // namespace
 
 void Bus::set_cursor(std::string_view topic, std::string_view name, const StartAt& where) {
-  journal::CursorFile::validate_name(name);
+  log::segments::CursorFile::validate_name(name);
   auto handle = journal_topic(*state_, topic);
   detail::SubscriberImpl probe(handle, SubscribeOptions(where), state_);  // finds the record and its seq
-  journal::CursorFile::set(handle->data_dir(), std::string(name), probe.position(), probe.expected_seq());
+  log::segments::CursorFile::set(handle->data_dir(), std::string(name), probe.position(), probe.expected_seq());
 }
 
 bool Bus::remove_cursor(std::string_view topic, std::string_view name) {
-  return journal::CursorFile::remove(journal_topic(*state_, topic)->data_dir(), std::string(name));
+  return log::segments::CursorFile::remove(journal_topic(*state_, topic)->data_dir(), std::string(name));
 }
 
 Publisher Bus::publisher(std::string_view topic) {

@@ -27,7 +27,7 @@ struct BusMeta {
   uint64_t default_unblock_timeout_ms;
   uint64_t default_subscriber_timeout_ms;
   // Pattern subscribers sleep here: they cover many topics and a futex waits on one word.
-  topic::Wakeup doorbell;
+  base::Wakeup doorbell;
 };
 
 struct RegistryEntry {

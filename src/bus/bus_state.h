@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bus/bus_files.h"
-#include "log/mapped_file.h"
+#include "base/mapped_file.h"
 #include "shmbus/topic.h"
 #include "topic/topic_handle.h"
 
@@ -17,8 +17,8 @@ namespace shmbus::detail {
 struct BusState : std::enable_shared_from_this<BusState> {
   std::string path;
   unsigned file_mode = 0600;
-  log::MappedFile meta_file;
-  log::MappedFile registry_file;
+  base::MappedFile meta_file;
+  base::MappedFile registry_file;
   std::mutex mutex;  // threads of this process; other processes are kept out by a file lock
   std::map<std::pair<std::string, bool>, std::weak_ptr<topic::TopicHandle>> open_topics;
 

@@ -7,8 +7,8 @@
 
 #include "bus/bus_state.h"
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
-#include "topic/wakeup.h"
+#include "base/process_identity.h"
+#include "base/futex.h"
 
 namespace shmbus::detail {
 namespace fs = std::filesystem;
@@ -33,7 +33,7 @@ void append_entry(bus::Registry& r, std::string_view name, const std::string& bu
   }
   bus::RegistryEntry& e = r.entries[index];
   e.kind = static_cast<uint32_t>(TopicKind::kMemory);
-  e.created_ns = topic::realtime_ns();
+  e.created_ns = base::realtime_ns();
   std::memset(e.name, 0, sizeof e.name);
   std::memcpy(e.name, name.data(), name.size());
   // SYNC: registry (append) — release publishes the entry; pairs with the acquire loads of
@@ -54,7 +54,7 @@ bool BusState::create_topic(std::string_view name, const TopicConfig& config) {
   bool created = topic::TopicHandle::create(dir, std::string(name), config, file_mode);
   if (!registered(registry(), name)) {
     append_entry(registry(), name, path);
-    topic::wake_sleepers(meta().doorbell);  // sleeping pattern subscribers look at the new topic
+    base::wake_sleepers(meta().doorbell);  // sleeping pattern subscribers look at the new topic
   }
   return created;
 }

@@ -71,12 +71,9 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline ClaimPair scan_pair(const std::byte* at)
   return {CommitWord::decode(word), __atomic_load_n(words + 1, __ATOMIC_ACQUIRE)};
 }
 SHMBUS_SCANS_FRAMES_BEING_FILLED inline bool scan_cas_pair(std::byte* at, ClaimPair& expected, ClaimPair desired) noexcept {
-  __extension__ typedef unsigned __int128 U128;
-  const U128 want = static_cast<U128>(expected.seq) << 64 | expected.word.encode();
-  const U128 seen = __sync_val_compare_and_swap(reinterpret_cast<U128*>(at), want,
-                                                static_cast<U128>(desired.seq) << 64 | desired.word.encode());
-  if (seen == want) return true;
-  expected = {CommitWord::decode(static_cast<uint64_t>(seen)), static_cast<uint64_t>(seen >> 64)};
+  base::U128 seen = base::pack128(expected.word.encode(), expected.seq);
+  if (base::cas16(at, seen, base::pack128(desired.word.encode(), desired.seq))) return true;
+  expected = {CommitWord::decode(base::low64(seen)), base::high64(seen)};
   return false;
 }
 }  // namespace detail

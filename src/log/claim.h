@@ -23,7 +23,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "log/kill_point.h"
+#include "base/kill_point.h"
 #include "log/record_format.h"
 #include "log/tail.h"
 #include "log/void_frames.h"

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "base/cache_line.h"
+#include "base/cas16.h"
+
 namespace shmbus::log {
 
 // One record. Little-endian, 16-byte aligned, never straddles the end of a ring lap / segment.
@@ -48,8 +51,8 @@ static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 
 inline constexpr size_t kHeaderBytes = sizeof(RecordHeader);
 inline constexpr size_t kRecordAlign = 16;  // the claim pair's 16-byte CAS needs it
-inline constexpr size_t kCacheLine = 64;
-inline constexpr size_t kHotPad = 128;  // two lines: keeps the adjacent-line prefetcher off hot words
+using base::kCacheLine;
+using base::kHotPad;
 
 enum RecordType : uint8_t { kTypeNone = 0, kTypeData = 1, kTypePadding = 2 };
 enum RecordFlags : uint8_t { kFlagHeaders = 1, kFlagVoided = 2 };
@@ -119,12 +122,9 @@ inline ClaimPair pair_in(const std::byte* frame) noexcept {
 // One 16-byte CAS of the claim pair (cmpxchg16b, a full barrier). On failure `expected` receives
 // what was there. SYNC: claim-pair (write) — pairs with load_pair().
 inline bool cas_pair(std::byte* frame, ClaimPair& expected, ClaimPair desired) noexcept {
-  __extension__ typedef unsigned __int128 U128;
-  auto pack = [](ClaimPair p) { return static_cast<U128>(p.seq) << 64 | p.word.encode(); };
-  const U128 want = pack(expected);
-  const U128 seen = __sync_val_compare_and_swap(reinterpret_cast<U128*>(frame), want, pack(desired));
-  if (seen == want) return true;
-  expected = {CommitWord::decode(static_cast<uint64_t>(seen)), static_cast<uint64_t>(seen >> 64)};
+  base::U128 seen = base::pack128(expected.word.encode(), expected.seq);
+  if (base::cas16(frame, seen, base::pack128(desired.word.encode(), desired.seq))) return true;
+  expected = {CommitWord::decode(base::low64(seen)), base::high64(seen)};
   return false;
 }
 

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/cas16.h"
+
 namespace shmbus::log {
 
 // Positions are 64-bit byte offsets that never wrap (at 10 GB/s: 58 years), so a position is
@@ -24,22 +26,15 @@ struct TailValue {
 };
 
 namespace detail {
-__extension__ typedef unsigned __int128 U128;  // the width of one cmpxchg16b
-inline U128 pack(TailValue v) noexcept {
-  return static_cast<U128>(v.seq) << 64 | v.position;
-}
-inline TailValue unpack(U128 raw) noexcept {
-  return {static_cast<uint64_t>(raw), static_cast<uint64_t>(raw >> 64)};
-}
-inline U128* raw(Tail& tail) noexcept { return reinterpret_cast<U128*>(&tail); }
+inline base::U128 pack(TailValue v) noexcept { return base::pack128(v.position, v.seq); }
+inline TailValue unpack(base::U128 raw) noexcept { return {base::low64(raw), base::high64(raw)}; }
 }  // namespace detail
 
 // One 16-byte CAS (cmpxchg16b: a full barrier, i.e. seq_cst). On failure `expected` receives
 // the tail as it was. SYNC: tail (advance) — pairs with the acquire loads in read_tail_fast().
 inline bool cas_tail(Tail& tail, TailValue& expected, TailValue desired) noexcept {
-  detail::U128 want = detail::pack(expected);
-  detail::U128 seen = __sync_val_compare_and_swap(detail::raw(tail), want, detail::pack(desired));
-  if (seen == want) return true;
+  base::U128 seen = detail::pack(expected);
+  if (base::cas16(&tail, seen, detail::pack(desired))) return true;
   expected = detail::unpack(seen);
   return false;
 }
@@ -47,7 +42,9 @@ inline bool cas_tail(Tail& tail, TailValue& expected, TailValue desired) noexcep
 // Exact snapshot of both halves (a CAS that changes nothing). Costs a locked instruction: for
 // slow paths (a lapped subscriber, stats).
 inline TailValue read_tail_exact(Tail& tail) noexcept {
-  return detail::unpack(__sync_val_compare_and_swap(detail::raw(tail), 0, 0));
+  base::U128 seen = 0;
+  base::cas16(&tail, seen, 0);
+  return detail::unpack(seen);
 }
 
 // A consistent snapshot without a locked instruction: position, seq, position again. Every tail

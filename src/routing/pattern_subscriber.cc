@@ -3,8 +3,8 @@
 #include "routing/pattern_subscriber_impl.h"
 #include "topic/receive_loop.h"
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
-#include "topic/wakeup.h"
+#include "base/process_identity.h"
+#include "base/futex.h"
 
 namespace shmbus::detail {
 namespace {
@@ -77,10 +77,10 @@ Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
   for (uint32_t spins = 1;; ++spins) {
     if (any_ready()) return {};
     if (options_.wait != WaitStrategy::kBlock && (spins & 63) != 0) {
-      options_.wait == WaitStrategy::kYield ? static_cast<void>(sched_yield()) : topic::cpu_relax();
+      options_.wait == WaitStrategy::kYield ? static_cast<void>(sched_yield()) : base::cpu_relax();
       continue;
     }
-    const int64_t now = topic::monotonic_ns();
+    const int64_t now = base::monotonic_ns();
     bool changed = false;
     for (auto& s : subscribers_) {
       changed |= s->check_stuck(now);
@@ -90,7 +90,7 @@ Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
     if (now >= deadline) return Errc::kTimeout;
     if (options_.wait == WaitStrategy::kBlock) {
       // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
-      topic::sleep_once(bus_->meta().doorbell, [this] { return any_ready(); }, std::min(deadline - now, kMaxSleepNs));
+      base::sleep_once(bus_->meta().doorbell, [this] { return any_ready(); }, std::min(deadline - now, kMaxSleepNs));
     }
   }
 }

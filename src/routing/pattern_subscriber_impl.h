@@ -8,7 +8,7 @@
 
 #include "bus/bus_state.h"
 #include "shmbus/pattern_subscriber.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 #include "topic/subscriber_impl.h"
 
 namespace shmbus::detail {
@@ -19,7 +19,7 @@ class PatternSubscriberImpl {
 
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
-    return wait_until(topic::monotonic_ns() + timeout.count());
+    return wait_until(base::monotonic_ns() + timeout.count());
   }
   Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
   WaitStrategy wait_strategy() const noexcept { return options_.wait; }

@@ -2,14 +2,14 @@
 
 #include <cstring>
 
-#include "journal/flusher.h"
-#include "journal/record_crc.h"
-#include "journal/segment_file.h"
-#include "journal/time_index.h"
-#include "log/kill_point.h"
-#include "topic/process_identity.h"
+#include "log/segments/flusher.h"
+#include "log/record_crc.h"
+#include "log/segments/segment_file.h"
+#include "log/segments/time_index.h"
+#include "base/kill_point.h"
+#include "base/process_identity.h"
 #include "topic/publisher_impl.h"
-#include "topic/wakeup.h"
+#include "base/futex.h"
 
 namespace shmbus::detail {
 namespace {
@@ -19,7 +19,7 @@ constexpr int64_t kSpaceSleepNs = 2'000'000;      // longest sleep before re-che
 constexpr int kSpinsBeforeSleep = 200;
 }  // namespace
 
-PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::Wakeup* doorbell,
+PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, base::Wakeup* doorbell,
                              std::shared_ptr<void> keep_alive)
     : topic_(std::move(topic)),
       keep_alive_(std::move(keep_alive)),
@@ -59,14 +59,14 @@ Errc PublisherImpl::wait_for_space(uint64_t end) noexcept {
       sched_yield();
       continue;
     }
-    int64_t now = topic::monotonic_ns();
+    int64_t now = base::monotonic_ns();
     if (now >= next_eviction_check) {
       if (topic::evict_subscribers(meta_, end - lap_, now) > 0) subscriber_generation_cache_ = ~0ull;
       next_eviction_check = now + kEvictionCheckNs;
     }
     // ready() reads the slots with acquire; the subscriber's seq_cst position store then its
     // seq_cst sleeper check pair with our seq_cst registration (wakeup.h).
-    topic::sleep_once(
+    base::sleep_once(
         meta_.space,
         [&] {
           subscriber_generation_cache_ = ~0ull;
@@ -129,7 +129,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   claim.frame_ = nullptr;
   if (journal_) {  // journal records carry a CRC32C of everything but the commit word's length
     const auto len = static_cast<size_t>(log::CommitWord::decode(c.committed_word).len);
-    log::header_of(c.frame)->crc32c = journal::record_crc(c.frame, len);
+    log::header_of(c.frame)->crc32c = log::record_crc(c.frame, len);
   }
   SHMBUS_KILL_POINT("publish.before_commit");
   // The commit CAS expects whatever it finds at our frame: after a stall of a whole lap that
@@ -142,15 +142,15 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   after_commit(claim.payload_.size());
   if (journal_) {
     // The segment is mapped from its header page on (segment_set.cc).
-    std::byte* segment_header = c.frame - (c.position & (lap_ - 1)) - journal::kSegmentHeaderBytes;
-    journal::note_record_time(segment_header, lap_, c.position, log::header_of(c.frame)->timestamp_ns);
+    std::byte* segment_header = c.frame - (c.position & (lap_ - 1)) - log::segments::kSegmentHeaderBytes;
+    log::segments::note_record_time(segment_header, lap_, c.position, log::header_of(c.frame)->timestamp_ns);
   }
   if (fsync_always_) {
     // Durable before we return; a stuck record before ours (its writer stalled or died) is
     // waited for as long as it takes the topic to unblock it, and then some.
     const auto frame = log::CommitWord::decode(c.committed_word).frame_bytes();
     const auto timeout = static_cast<int64_t>(meta_.config.unblock_timeout_ns) * 2 + 1'000'000'000;
-    if (Errc e = journal::flush_through(meta_, storage_, c.position + frame, timeout); e != Errc::kOk) return e;
+    if (Errc e = log::segments::flush_through(meta_, storage_, c.position + frame, timeout); e != Errc::kOk) return e;
   }
   return c.position;
 }
@@ -182,8 +182,8 @@ void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
   slot.published.store(++published_, std::memory_order_relaxed);
   slot.bytes.store(bytes_ += payload_bytes, std::memory_order_relaxed);
   slot.intent.store(topic::kNoIntent, std::memory_order_relaxed);
-  topic::wake_sleepers(meta_.data);
-  if (doorbell_ != nullptr) topic::wake_sleepers(*doorbell_);
+  base::wake_sleepers(meta_.data);
+  if (doorbell_ != nullptr) base::wake_sleepers(*doorbell_);
 }
 
 Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std::span<const Header> headers,

@@ -6,7 +6,7 @@
 
 #include "log/claim.h"
 #include "shmbus/publisher.h"
-#include "topic/realtime_clock.h"
+#include "base/realtime_clock.h"
 #include "topic/slots.h"
 #include "topic/topic_handle.h"
 
@@ -16,7 +16,7 @@ class PublisherImpl {
  public:
   // `doorbell`: the bus-wide wake-up of pattern subscribers (may be null); `keep_alive` holds
   // whatever maps it.
-  PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, topic::Wakeup* doorbell, std::shared_ptr<void> keep_alive);
+  PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, base::Wakeup* doorbell, std::shared_ptr<void> keep_alive);
   ~PublisherImpl();
   PublisherImpl(const PublisherImpl&) = delete;
   PublisherImpl& operator=(const PublisherImpl&) = delete;
@@ -46,7 +46,7 @@ class PublisherImpl {
   std::shared_ptr<topic::TopicHandle> topic_;
   std::shared_ptr<void> keep_alive_;
   topic::TopicMeta& meta_;
-  topic::Wakeup* doorbell_;
+  base::Wakeup* doorbell_;
   topic::SlotHandle handle_;
   log::LogStorage storage_;
   Policy policy_;
@@ -60,7 +60,7 @@ class PublisherImpl {
   uint64_t subscriber_generation_cache_ = ~0ull;
   uint64_t published_ = 0;
   uint64_t bytes_ = 0;
-  topic::RealtimeClock clock_;  // record timestamps
+  base::RealtimeClock clock_;  // record timestamps
 };
 
 }  // namespace shmbus::detail

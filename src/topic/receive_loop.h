@@ -5,7 +5,7 @@
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 
 namespace shmbus::detail {
 
@@ -15,7 +15,7 @@ inline constexpr int kSpinPollsBeforeWait = 64;
 
 template <class Impl>
 Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
-  const int64_t deadline = topic::monotonic_ns() + timeout.count();
+  const int64_t deadline = base::monotonic_ns() + timeout.count();
   const int polls = impl.wait_strategy() == WaitStrategy::kSpin ? kSpinPollsBeforeWait : 1;
   for (;;) {
     for (int i = 0; i < polls; ++i) {

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 
 namespace shmbus::topic {
 namespace {
@@ -32,7 +32,7 @@ int take_any(Slot (&slots)[N]) noexcept {
   for (int pass = 0; pass < 2; ++pass) {  // free slots first; dead owners' only if none is free
     for (uint32_t i = 0; i < N; ++i) {
       uint64_t owner = slots[i].owner.load(std::memory_order_acquire);
-      bool candidate = pass == 0 ? owner == 0 : occupied(owner) && !owner_alive(owner);
+      bool candidate = pass == 0 ? owner == 0 : occupied(owner) && !base::owner_alive(owner);
       if (candidate && take(slots[i], owner)) return static_cast<int>(i);
     }
   }
@@ -62,7 +62,7 @@ SlotHandle attach_publisher(TopicMeta& meta, const char* topic) {
   s.bytes.store(0, std::memory_order_relaxed);
   s.abandoned.store(0, std::memory_order_relaxed);
   s.intent.store(kNoIntent, std::memory_order_relaxed);
-  SlotHandle h{static_cast<uint32_t>(index), self_token(), 0};
+  SlotHandle h{static_cast<uint32_t>(index), base::self_token(), 0};
   // Release: publishes the reset fields with the owner. SYNC: pub-slot (attach) — pairs with live_claimant().
   s.owner.store(h.owner, std::memory_order_release);
   raise_high_water(meta.counters.publisher_high_water, h.index);
@@ -85,11 +85,11 @@ SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t positi
   }
   SubscriberSlot& s = meta.subscribers[index];
   retire_subscriber_counts(meta, s);
-  SlotHandle h{static_cast<uint32_t>(index), self_token(), 0};
+  SlotHandle h{static_cast<uint32_t>(index), base::self_token(), 0};
   // Relaxed: published by the owner store below.
   h.generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
   s.position.store(position, std::memory_order_relaxed);
-  s.heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  s.heartbeat_ns.store(base::monotonic_ns(), std::memory_order_relaxed);
   // seq_cst: the position must be visible to publishers before they claim past it
   // (SYNC: sub-slot (attach) — pairs with the acquire loads in min_subscriber_position()).
   s.owner.store(h.owner, std::memory_order_seq_cst);
@@ -138,7 +138,7 @@ uint32_t evict_subscribers(TopicMeta& meta, uint64_t blocking_below, int64_t now
     if (!occupied(owner)) continue;
     bool blocking = s.position.load(std::memory_order_acquire) < blocking_below;
     bool stale = blocking && now_ns - s.heartbeat_ns.load(std::memory_order_relaxed) > timeout;
-    if (!stale && owner_alive(owner)) continue;
+    if (!stale && base::owner_alive(owner)) continue;
     if (!take(s, owner)) continue;  // somebody else evicted or re-attached it
     retire_subscriber_counts(meta, s);
     // Release: frees the slot; the bumped generation tells a stalled owner it was evicted.
@@ -158,7 +158,7 @@ bool live_claimant(const TopicMeta& meta, uint64_t from, uint64_t to) noexcept {
     // caller already read with acquire.
     uint64_t owner = s.owner.load(std::memory_order_acquire);
     const uint64_t intent = s.intent.load(std::memory_order_relaxed);
-    if (occupied(owner) && intent >= from && intent < to && owner_alive(owner)) return true;
+    if (occupied(owner) && intent >= from && intent < to && base::owner_alive(owner)) return true;
     if (owner == kSettingUp) return true;  // cannot tell yet: let the timeout decide
   }
   return false;

@@ -4,13 +4,13 @@
 #include <cstring>
 #include <optional>
 
-#include "journal/time_index.h"
+#include "log/segments/time_index.h"
 #include "log/abandoned_claim.h"
-#include "log/mapped_file.h"
+#include "base/mapped_file.h"
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 #include "topic/subscriber_impl.h"
-#include "topic/wakeup.h"
+#include "base/futex.h"
 
 namespace shmbus::detail {
 namespace {
@@ -114,7 +114,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
 uint64_t SubscriberImpl::seek_time(int64_t timestamp_ns) {
   const log::TailValue t = log::read_tail_exact(meta_.tail);
   uint64_t p = storage_.earliest(t.position);
-  if (!storage_.reuses_space()) p = journal::time_seek_start(topic_->data_dir(), lap_, p, t.position, timestamp_ns);
+  if (!storage_.reuses_space()) p = log::segments::time_seek_start(topic_->data_dir(), lap_, p, t.position, timestamp_ns);
   for (int restarts = 0; p < t.position;) {
     const log::FrameView v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
     switch (v.state) {
@@ -154,7 +154,7 @@ void SubscriberImpl::open_cursor(const SubscribeOptions& options) {
   }
   bool created = false;
   // A new cursor begins where the options say; an existing one where it was committed.
-  cursor_ = journal::CursorFile::acquire(topic_->data_dir(), options.cursor, position_, expected_seq_, &created);
+  cursor_ = log::segments::CursorFile::acquire(topic_->data_dir(), options.cursor, position_, expected_seq_, &created);
   auto_commit_ = options.commit == CommitMode::kAuto;
   cursor_sync_ = topic_->config().fsync == FsyncPolicy::kAlways;
   committed_ = position_;
@@ -402,7 +402,7 @@ bool SubscriberImpl::space_wanted() const noexcept {
 }
 
 bool SubscriberImpl::heartbeat_due() const noexcept {
-  return topic::coarse_monotonic_ns() - heartbeat_ns_ > kHeartbeatEveryNs;
+  return base::coarse_monotonic_ns() - heartbeat_ns_ > kHeartbeatEveryNs;
 }
 
 void SubscriberImpl::flush_position() noexcept {
@@ -417,8 +417,8 @@ void SubscriberImpl::publish_position() noexcept {
   // Relaxed: liveness and statistics.
   slot.received.store(received_, std::memory_order_relaxed);
   published_position_ = position_;
-  heartbeat(topic::coarse_monotonic_ns());
-  topic::wake_sleepers(meta_.space);
+  heartbeat(base::coarse_monotonic_ns());
+  base::wake_sleepers(meta_.space);
 }
 
 void SubscriberImpl::heartbeat(int64_t now_ns) noexcept {
@@ -466,7 +466,7 @@ SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   if (now_ns == 0) {
     if (++idle_polls_ < polls_per_clock_) return Unblock::kWait;
     idle_polls_ = 0;
-    now_ns = topic::monotonic_ns();
+    now_ns = base::monotonic_ns();
     // A slow poller (its polls further apart than a liveness check) reads the clock on every
     // idle poll, so that a dead claim is voided within a few of its polls, not 64.
     polls_per_clock_ = now_ns - clock_read_ns_ > kLivenessCheckNs ? 1 : kIdlePollsBeforeClock;
@@ -500,7 +500,7 @@ SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   // per lap the span touches).
   log::VoidResult voided = log::VoidResult::kNotVoided;
   try {
-    std::optional<log::WritableRange> ranges[2];
+    std::optional<base::WritableRange> ranges[2];
     std::byte* bytes[2] = {};
     uint16_t epochs[2] = {};
     for (uint32_t i = 0; i < span.part_count(); ++i) {
@@ -546,12 +546,12 @@ Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {
       if (wait_ == WaitStrategy::kYield) sched_yield();
       continue;
     }
-    const int64_t now = topic::monotonic_ns();
+    const int64_t now = base::monotonic_ns();
     if (check_stuck(now)) return {};
     if (now >= deadline) return Errc::kTimeout;
     heartbeat(now);
     if (wait_ == WaitStrategy::kBlock) {
-      topic::sleep_once(meta_.data, [this] { return ready(); }, std::min(deadline - now, kMaxSleepNs));
+      base::sleep_once(meta_.data, [this] { return ready(); }, std::min(deadline - now, kMaxSleepNs));
     }
   }
 }

@@ -7,10 +7,10 @@
 #include <optional>
 #include <vector>
 
-#include "journal/cursor_file.h"
+#include "log/segments/cursor_file.h"
 #include "log/read.h"
 #include "shmbus/subscriber.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 #include "topic/slots.h"
 #include "topic/topic_handle.h"
 
@@ -28,7 +28,7 @@ class SubscriberImpl {
   // Named cursor: moves it to position(). kInvalidArgument without one.
   Result<void> commit() noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
-    return wait_until(topic::monotonic_ns() + timeout.count());
+    return wait_until(base::monotonic_ns() + timeout.count());
   }
   Result<void> wait_until(int64_t deadline_ns) noexcept;  // CLOCK_MONOTONIC
   // True if poll() would do something now (a record, padding, a lap to handle). seq_cst reads:
@@ -142,7 +142,7 @@ class SubscriberImpl {
   // Overwrite policy only: records are copied here and checked before the handler sees them.
   std::vector<std::byte> copy_;
   // Journal topics with a named cursor.
-  std::optional<journal::CursorFile> cursor_;
+  std::optional<log::segments::CursorFile> cursor_;
   uint64_t committed_ = 0;  // the position the cursor holds
   bool auto_commit_ = false;
   bool cursor_sync_ = false;

@@ -11,13 +11,13 @@
 #include <functional>
 #include <optional>
 
-#include "journal/flusher.h"
-#include "journal/recovery.h"
-#include "journal/retention.h"
-#include "journal/segment_set.h"
+#include "log/segments/flusher.h"
+#include "log/segments/recovery.h"
+#include "log/segments/retention.h"
+#include "log/segments/segment_set.h"
 #include "log/file_header.h"
 #include "shmbus/error.h"
-#include "topic/process_identity.h"
+#include "base/process_identity.h"
 
 namespace shmbus::topic {
 namespace fs = std::filesystem;
@@ -31,7 +31,7 @@ constexpr uint64_t kMaxSegment = 1ull << 32;
 bool is_journal(const TopicConfig& config) { return config.kind == TopicKind::kJournal; }
 
 void init_meta(std::byte* at, const std::string& name, const TopicConfig& config, const std::string& data_dir,
-               const journal::JournalCheck* recovered) {
+               const log::segments::JournalCheck* recovered) {
   auto* meta = new (at) TopicMeta{};  // zeroed file: constructing the atomics is a formality
   log::init_file_header(&meta->file, log::FileKind::kTopicMeta, sizeof(TopicMeta));
   meta->config.kind = static_cast<uint32_t>(config.kind);
@@ -54,7 +54,7 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
   meta->config.capacity = config.capacity;
   meta->config.unblock_timeout_ns = static_cast<uint64_t>(config.unblock_timeout.count()) * 1'000'000;
   meta->config.subscriber_timeout_ns = static_cast<uint64_t>(config.subscriber_timeout.count()) * 1'000'000;
-  meta->config.created_ns = realtime_ns();
+  meta->config.created_ns = base::realtime_ns();
   std::memcpy(meta->config.name, name.data(), name.size());
   for (PublisherSlot& s : meta->publishers) s.intent.store(kNoIntent, std::memory_order_relaxed);
 }
@@ -125,12 +125,12 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
   // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
   const fs::path target(dir);
   const std::string temp =
-      (target.parent_path() / ("." + target.filename().string() + ".creating." + unique_suffix())).string();
+      (target.parent_path() / ("." + target.filename().string() + ".creating." + base::unique_suffix())).string();
   fs::remove_all(temp);
   fs::create_directory(temp);
   fs::permissions(temp, static_cast<fs::perms>(mode | 0100 | 0010), fs::perm_options::replace);
   std::string data_dir;
-  std::optional<journal::JournalCheck> recovered;
+  std::optional<log::segments::JournalCheck> recovered;
   if (is_journal(config)) {
     // Default: beside the meta, inside the topic directory (made in `temp`, renamed with it).
     data_dir = config.data_dir.empty() ? dir + "/segments" : fs::absolute(config.data_dir).lexically_normal().string();
@@ -141,13 +141,13 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
       fs::remove_all(temp);
       throw Error(make + ": cannot create the journal directory (" + ec.message() + ")", ErrorKind::kIo);
     }
-    if (!config.data_dir.empty()) recovered = journal::check_journal(data_dir, /*repair=*/true);
+    if (!config.data_dir.empty()) recovered = log::segments::check_journal(data_dir, /*repair=*/true);
   }
-  log::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode, [&](std::byte* at) {
+  base::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode, [&](std::byte* at) {
     init_meta(at, name, config, data_dir, recovered ? &*recovered : nullptr);
   });
   if (!is_journal(config)) {
-    log::MappedFile::create(temp + "/ring", kRingDataOffset + config.capacity, mode, [&](std::byte* at) {
+    base::MappedFile::create(temp + "/ring", kRingDataOffset + config.capacity, mode, [&](std::byte* at) {
       log::init_file_header(at, log::FileKind::kRing, kRingDataOffset + config.capacity);
     });
   }
@@ -161,20 +161,20 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
   return true;
 }
 
-std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Access ring_access) {
+std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, base::Access ring_access) {
   auto h = std::make_shared<TopicHandle>();
   h->name_ = fs::path(dir).filename().string();
-  h->meta_file_ = log::MappedFile::open(dir + "/meta", log::Access::kReadWrite);
+  h->meta_file_ = base::MappedFile::open(dir + "/meta", base::Access::kReadWrite);
   log::check_file_header(h->meta_file_.data(), h->meta_file_.size(), log::FileKind::kTopicMeta, dir + "/meta");
   check_meta(h->meta(), dir + "/meta", h->name_);
   if (h->kind() == TopicKind::kJournal) {
     const uint64_t segment_bytes = h->meta().config.segment_bytes;
-    h->segments_ = std::make_shared<journal::SegmentSet>(h->data_dir(), segment_bytes, ring_access,
+    h->segments_ = std::make_shared<log::segments::SegmentSet>(h->data_dir(), segment_bytes, ring_access,
                                                          &h->meta().journal.first_position);
-    h->storage_ = log::LogStorage::segments(h->segments_.get(), segment_bytes, ring_access == log::Access::kReadWrite);
+    h->storage_ = log::LogStorage::segments(h->segments_.get(), segment_bytes, ring_access == base::Access::kReadWrite);
     return h;
   }
-  h->ring_file_ = log::MappedFile::open(dir + "/ring", ring_access);
+  h->ring_file_ = base::MappedFile::open(dir + "/ring", ring_access);
   log::check_file_header(h->ring_file_.data(), h->ring_file_.size(), log::FileKind::kRing, dir + "/ring");
   if (h->ring_file_.size() != kRingDataOffset + h->meta().config.capacity) {
     throw Error(dir + "/ring: size does not match the capacity in meta; remove the topic directory", ErrorKind::kCorrupt);
@@ -217,13 +217,13 @@ void TopicHandle::start_journal_threads() {
     const TopicConfigBlock& c = meta().config;
     if (c.fsync == static_cast<uint32_t>(FsyncPolicy::kInterval)) {
       flusher_ = periodic(std::chrono::milliseconds(c.fsync_interval_ms), [this, storage = storage_] {
-        journal::flush_once(meta(), storage);  // its own copy of the storage: its own segment cache
+        log::segments::flush_once(meta(), storage);  // its own copy of the storage: its own segment cache
       });
     }
     if (c.retain_bytes != 0 || c.retain_age_ms != 0) {
       auto pass = [this] {
         try {
-          journal::enforce_retention(meta(), data_dir(), realtime_ns());
+          log::segments::enforce_retention(meta(), data_dir(), base::realtime_ns());
         } catch (const Error&) {
           // The directory cannot be read right now: the next pass tries again.
         }

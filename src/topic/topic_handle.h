@@ -7,12 +7,12 @@
 #include <thread>
 #include <string>
 
-#include "log/mapped_file.h"
+#include "base/mapped_file.h"
 #include "log/log_storage.h"
 #include "shmbus/topic.h"
 #include "topic/topic_meta.h"
 
-namespace shmbus::journal {
+namespace shmbus::log::segments {
 class SegmentSet;
 }
 
@@ -27,7 +27,7 @@ class TopicHandle {
   static bool create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode);
   // Opens an existing topic; the ring is mapped read-only for subscribers (ring_access).
   // Throws Error on a missing, foreign, truncated or inconsistent topic.
-  static std::shared_ptr<TopicHandle> open(const std::string& dir, log::Access ring_access);
+  static std::shared_ptr<TopicHandle> open(const std::string& dir, base::Access ring_access);
 
   TopicMeta& meta() const noexcept { return *reinterpret_cast<TopicMeta*>(meta_file_.data()); }
   const log::LogStorage& storage() const noexcept { return storage_; }
@@ -52,9 +52,9 @@ class TopicHandle {
 
  private:
   std::string name_;
-  log::MappedFile meta_file_;
-  log::MappedFile ring_file_;                         // memory topics
-  std::shared_ptr<journal::SegmentSet> segments_;    // journal topics
+  base::MappedFile meta_file_;
+  base::MappedFile ring_file_;                         // memory topics
+  std::shared_ptr<log::segments::SegmentSet> segments_;    // journal topics
   log::LogStorage storage_;
   std::once_flag ring_populated_;
   std::once_flag journal_threads_started_;

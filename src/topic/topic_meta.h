@@ -6,7 +6,7 @@
 //   Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
 //   Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
 //   Counters                               (slow-path RMWs only)
-//   FlushState, Wakeup flushed, JournalState (journal topics)
+//   FlushState, base::Wakeup flushed, JournalState (journal topics)
 //   PublisherSlot[kMaxPublishers]          (128 bytes each)
 //   SubscriberSlot[kMaxSubscribers]        (128 bytes each)
 // Each from a 128-byte boundary on.
@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/futex.h"
 #include "log/file_header.h"
 #include "log/record_format.h"
 #include "log/tail.h"
@@ -43,13 +44,6 @@ struct TopicConfigBlock {
   char data_dir[kMaxDataDirBytes];
   uint64_t retain_bytes;   // journal retention: 0 = keep everything
   uint64_t retain_age_ms;
-};
-
-// A futex word and the count of those asleep on it. Publishers pay for a wake-up syscall only
-// when `sleepers` is non-zero (the Dekker pair in wakeup.h).
-struct alignas(log::kHotPad) Wakeup {
-  std::atomic<uint32_t> futex;
-  std::atomic<uint32_t> sleepers;
 };
 
 struct alignas(log::kHotPad) Counters {
@@ -105,11 +99,11 @@ struct TopicMeta {
   log::FileHeader file;
   TopicConfigBlock config;
   alignas(log::kHotPad) log::Tail tail;
-  Wakeup data;
-  Wakeup space;
+  base::Wakeup data;
+  base::Wakeup space;
   Counters counters;
   FlushState flush;
-  Wakeup flushed;
+  base::Wakeup flushed;
   JournalState journal;
   PublisherSlot publishers[kMaxPublishers];
   SubscriberSlot subscribers[kMaxSubscribers];

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <span>
 
-#include "journal/segment_scan.h"
+#include "log/segments/segment_scan.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -24,8 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto epoch = static_cast<uint16_t>(word >> 48);
   // Another input bit says whether a next segment's first seq is known (then a hole may reach
   // the end of this one).
-  const uint64_t next = data[0] & 4 ? seq + (data[0] >> 3) : shmbus::journal::kNoNextSegment;
-  shmbus::journal::SegmentScan s = shmbus::journal::scan_segment(segment, epoch, seq, verify_crc, recycled, next);
+  const uint64_t next = data[0] & 4 ? seq + (data[0] >> 3) : shmbus::log::segments::kNoNextSegment;
+  shmbus::log::segments::SegmentScan s = shmbus::log::segments::scan_segment(segment, epoch, seq, verify_crc, recycled, next);
   if (s.end > segment.size() || s.dirty_bytes > segment.size() - s.end) __builtin_trap();
   for (const shmbus::log::VoidPart& h : s.holes) {
     if (h.position >= h.end || h.end > s.end || h.seqs > (h.end - h.position) / 32) __builtin_trap();

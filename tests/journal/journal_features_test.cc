@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "journal/segment_file.h"
-#include "journal/time_index.h"
+#include "log/segments/segment_file.h"
+#include "log/segments/time_index.h"
 #include "log/file_header.h"
 #include "shmbus/bus.h"
 #include "support/test_bus.h"
@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 using test::TempBus;
 
 constexpr uint64_t kSegment = 64 * 1024;
-constexpr uint64_t kSegmentFile = kSegment + journal::kSegmentHeaderBytes;
+constexpr uint64_t kSegmentFile = kSegment + log::segments::kSegmentHeaderBytes;
 
 TopicConfig journal_config(const std::string& dir = "") {
   TopicConfig c;
@@ -112,11 +112,11 @@ TEST(JournalReplay, EverySegmentCarriesASparseTimeIndex) {
   ASSERT_TRUE(bus.create_topic("ticks", journal_config()));
   const std::vector<Seen> all = publish_spread(bus, "ticks", 3'000);
   const std::string dir = bus.stats("ticks").config.data_dir;
-  const auto segments = journal::list_segments(dir);
+  const auto segments = log::segments::list_segments(dir);
   ASSERT_GE(segments.size(), 5u);
   for (size_t i = 0; i + 2 < segments.size(); ++i) {  // the full ones
-    journal::SegmentTimes times(segments[i].second, segments[i].first, kSegment);
-    EXPECT_GE(times.size(), journal::kTimeIndexEntries - 2) << segments[i].second;  // a mark per 512 bytes
+    log::segments::SegmentTimes times(segments[i].second, segments[i].first, kSegment);
+    EXPECT_GE(times.size(), log::segments::kTimeIndexEntries - 2) << segments[i].second;  // a mark per 512 bytes
     for (size_t m = 0; m < times.size(); ++m) {
       // Each mark names a real record and its time.
       auto it = std::find_if(all.begin(), all.end(), [&](const Seen& s) { return s.position == times[m].position; });
@@ -334,7 +334,7 @@ TEST(JournalRetention, ByBytesDeletesTheOldestSegmentsWhileASubscriberReads) {
   EXPECT_LE(s.spare_segments, 2u);
   EXPECT_EQ(s.skipped, 0u);
   // What is left are the newest segments, contiguous, the tail's among them, first_position first.
-  const auto left = journal::list_segments(dir);
+  const auto left = log::segments::list_segments(dir);
   ASSERT_FALSE(left.empty());
   EXPECT_EQ(left.front().first, s.first_position);
   for (size_t i = 1; i < left.size(); ++i) EXPECT_EQ(left[i].first, left[i - 1].first + kSegment);

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "journal/recovery.h"
+#include "log/segments/recovery.h"
 #include "shmbus/bus.h"
 #include "support/test_bus.h"
 
@@ -67,7 +67,7 @@ TEST(JournalTopic, PublishAndSubscribeAcrossManySegments) {
   size_t segments = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) segments += e.path().extension() == ".seg";
   EXPECT_GT(segments, 20u);  // ~6.4 MB in 64 KiB segments
-  journal::JournalCheck c = journal::check_journal(dir, false);
+  log::segments::JournalCheck c = log::segments::check_journal(dir, false);
   EXPECT_TRUE(c.healthy()) << (c.problems.empty() ? "" : c.problems[0]);
   EXPECT_EQ(c.records, kCount);
   EXPECT_EQ(c.next_seq, kCount);
@@ -117,8 +117,8 @@ TEST(JournalTopic, APublisherKilledMidStreamLeavesARecoverableJournal) {
   // A survivor keeps publishing (helping past, or through, whatever the dead writer left).
   Publisher survivor = bus.publisher("events");
   ASSERT_TRUE(survivor.publish(std::string_view("survivor")));
-  journal::JournalCheck repair = journal::check_journal(data.path(), true);  // `shmbus journal recover`
-  journal::JournalCheck c = journal::check_journal(data.path(), false);
+  log::segments::JournalCheck repair = log::segments::check_journal(data.path(), true);  // `shmbus journal recover`
+  log::segments::JournalCheck c = log::segments::check_journal(data.path(), false);
   EXPECT_TRUE(c.healthy()) << (c.problems.empty() ? "" : c.problems[0]) << " abandoned " << c.abandoned << " cut "
                            << c.cut_bytes << "; the repair found " << repair.abandoned << " abandoned, "
                            << repair.cut_bytes << " bytes to cut, " << repair.segments << " segments; end "
@@ -209,7 +209,7 @@ TEST(JournalFsync, ConcurrentPublishersAllGetDurableRecords) {
   EXPECT_EQ(s.flushed_position, s.tail_position);
   EXPECT_EQ(s.flushed_records, kThreads * kEach);
   EXPECT_LE(s.flushes, kThreads * kEach);  // never more flushes than records: each covers >= 1
-  EXPECT_TRUE(journal::check_journal(data.path(), false).healthy());
+  EXPECT_TRUE(log::segments::check_journal(data.path(), false).healthy());
 }
 
 TEST(JournalFsync, IntervalFlusherCatchesUpInTheBackground) {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "journal/record_crc.h"
+#include "log/record_crc.h"
 #include "log/record_format.h"
 
 namespace shmbus::test {
@@ -23,7 +23,7 @@ class SegmentBuilder {
     h->timestamp_ns = timestamp_ns;
     h->headers_len = 0;
     std::memcpy(data_.data() + at + log::kHeaderBytes, payload.data(), payload.size());
-    h->crc32c = journal::record_crc(data_.data() + at, len);
+    h->crc32c = log::record_crc(data_.data() + at, len);
     return at;
   }
   // Appends a claim whose writer died before committing, half-way through its payload: the

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "log/kill_point.h"
+#include "base/kill_point.h"
 #include "shmbus/shmbus.h"
 #include "support/stamped.h"
 #include "support/test_bus.h"
@@ -95,7 +95,7 @@ TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
     pid_t victim = test::spawn([&] {
       Bus b = Bus::open(tb.path());
       Publisher p = b.publisher("t");
-      detail::arm_kill_point(point, countdown);
+      base::arm_kill_point(point, countdown);
       for (uint64_t i = 0; i < 100'000'000; ++i) (void)p.publish(test::bytes_of(test::make_stamp(1, i)));
       return 0;  // not reached: the kill point fires first
     });
@@ -286,7 +286,7 @@ void padding_claim_killed_at_the_lap_end(bool next_claim_killed_too) {
   pid_t padder = test::spawn([&] {
     Bus b = Bus::open(tb.path());
     Publisher p = b.publisher("t");
-    detail::arm_kill_point("claim.padding", 1);
+    base::arm_kill_point("claim.padding", 1);
     (void)p.publish(std::string(1000, 'p'));
     return 2;  // not reached
   });

@@ -1,0 +1,99 @@
+#include "base/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "shmbus/error.h"
+#include "base/process_identity.h"
+
+namespace shmbus::base {
+namespace bi = boost::interprocess;
+
+namespace {
+bi::mode_t to_mode(Access access) { return access == Access::kReadOnly ? bi::read_only : bi::read_write; }
+
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
+
+MappedFile MappedFile::open(const std::string& path, Access access) {
+  MappedFile m;
+  m.path_ = path;
+  m.writable_ = access == Access::kReadWrite;
+  try {
+    m.file_ = bi::file_mapping(path.c_str(), to_mode(access));
+    m.region_ = bi::mapped_region(m.file_, to_mode(access));
+  } catch (const bi::interprocess_exception& e) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      throw Error(path + ": no such file; create the topic or bus first (shmbus topic create)", ErrorKind::kNotFound);
+    }
+    if (std::filesystem::file_size(path, ec) == 0) {
+      throw Error(path + ": empty file, not a shmbus file; remove it or point at the right bus", ErrorKind::kNotShmbus);
+    }
+    throw Error(path + ": cannot map (" + e.what() + "); check permissions and free space in /dev/shm", ErrorKind::kIo);
+  }
+  return m;
+}
+
+bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
+                        const std::function<void(std::byte*)>& init) {
+  std::string temp = path + ".tmp." + base::unique_suffix();
+  int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions", ErrorKind::kIo);
+  // Allocated now, not on first touch: a full /dev/shm is this clear error, not a SIGBUS in a
+  // publisher later (ftruncate where the filesystem cannot preallocate).
+  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0 ? 0 : errno;
+  if (err != 0) {
+    std::string why = std::strerror(err);
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw Error(temp + ": cannot size to " + std::to_string(bytes) + " bytes (" + why +
+                "); free space in /dev/shm or lower the topic capacity", ErrorKind::kIo);
+  }
+  ::fchmod(fd, mode);  // the umask must not narrow the bus's chosen permissions
+  ::close(fd);
+  {
+    MappedFile m = open(temp, Access::kReadWrite);
+    init(m.data());
+  }
+  // link() fails if `path` exists: exactly one creator wins, and the loser's file is dropped.
+  bool created = ::link(temp.c_str(), path.c_str()) == 0;
+  int link_errno = errno;
+  ::unlink(temp.c_str());
+  if (!created && link_errno != EEXIST) {
+    throw Error(path + ": cannot create (" + std::string(std::strerror(link_errno)) + ")", ErrorKind::kIo);
+  }
+  return created;
+}
+
+void MappedFile::populate() const noexcept {
+#ifdef MADV_POPULATE_WRITE
+  // Best effort (older kernels say EINVAL): page tables filled now, not one fault per page later.
+  ::madvise(data(), size(), writable_ ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#endif
+}
+
+WritableRange::WritableRange(const std::string& path, size_t offset, size_t bytes)
+    : page_start_(offset & ~(static_cast<size_t>(bi::mapped_region::get_page_size()) - 1)) {
+  try {
+    file_ = bi::file_mapping(path.c_str(), bi::read_write);
+    region_ = bi::mapped_region(file_, bi::read_write, static_cast<bi::offset_t>(page_start_),
+                                offset + std::max<size_t>(bytes, 1) - page_start_);
+  } catch (const bi::interprocess_exception& e) {
+    throw Error(path + ": cannot map bytes read-write to void an abandoned claim (" + e.what() + ")", ErrorKind::kIo);
+  }
+}
+
+std::byte* WritableRange::at(size_t offset) const noexcept {
+  return static_cast<std::byte*>(region_.get_address()) + (offset - page_start_);
+}
+
+}  // namespace shmbus::base

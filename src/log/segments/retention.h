@@ -1,0 +1,30 @@
+// Retention of a journal topic: deletes whole segments, oldest first, once the journal is over
+// its byte budget or their records are older than its age limit. Never the segment the tail is
+// in, nor one that a live subscriber's published position, a publisher's claim or an
+// unfinished flush is in: deletion stops at the first segment it may not take. Dead
+// subscribers (and stalled ones past the subscriber timeout) are evicted first, so they cannot
+// hold the disk forever; when they come back they move on, counting what they skipped.
+// Up to two retired segments are kept as spares (beyond the budget) and reused for new
+// segments: their pages are allocated already, so growing the journal costs a memset, not
+// page faults and the kernel zeroing fresh pages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "topic/topic_meta.h"
+
+namespace shmbus::log::segments {
+
+struct RetentionPass {
+  uint64_t deleted = 0;  // segments this pass removed
+  uint64_t segments = 0;  // segment files left (spares not counted)
+  uint64_t bytes = 0;     // their size on disk
+};
+
+// One pass over the journal in `dir`. Safe to run from several processes at once: the first
+// retained position only moves forward, and a segment is unlinked after it moved. Throws Error
+// only if the directory cannot be read.
+RetentionPass enforce_retention(topic::TopicMeta& meta, const std::string& dir, int64_t now_realtime_ns);
+
+}  // namespace shmbus::log::segments

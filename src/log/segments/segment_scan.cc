@@ -1,0 +1,120 @@
+#include "log/segments/segment_scan.h"
+
+#include <cstring>
+
+#include "log/record_crc.h"
+#include "log/void_frames.h"
+#include "log/record_format.h"
+
+namespace shmbus::log::segments {
+namespace {
+
+uint64_t count_nonzero(std::span<const std::byte> bytes) {
+  uint64_t n = 0;
+  for (std::byte b : bytes) n += b != std::byte{0};
+  return n;
+}
+
+std::string at(uint64_t offset, const std::string& what) { return "offset " + std::to_string(offset) + ": " + what; }
+
+// The claims at `offset` (seq `seq`) whose pair was never written, if a later record bounds them:
+// the first record of this epoch after them whose seq leaves room for the claims between
+// (32 bytes each at least), else the next segment's first record.
+bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch, uint64_t seq, uint64_t next_segment_seq,
+               log::VoidPart& hole) {
+  auto fits = [&](uint64_t later_seq, uint64_t bytes) {
+    return later_seq >= seq && log::claims_fit(later_seq - seq, bytes);
+  };
+  for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
+    const log::ClaimPair p = log::pair_in(data.data() + q);
+    if (!log::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
+    hole = {offset, q, seq, p.seq - seq};
+    return true;
+  }
+  if (next_segment_seq == kNoNextSegment || !fits(next_segment_seq, data.size() - offset)) return false;
+  hole = {offset, data.size(), seq, next_segment_seq - seq};
+  return true;
+}
+
+}  // namespace
+
+SegmentScan scan_segment(std::span<const std::byte> data, uint16_t epoch, uint64_t first_seq, bool verify_crc,
+                         bool recycled, uint64_t next_segment_seq) {
+  SegmentScan s;
+  s.next_seq = first_seq;
+  uint64_t offset = 0;
+  auto stop = [&](SegmentScan::Stop why, std::string problem) {
+    s.stop = why;
+    s.problem = std::move(problem);
+  };
+  while (offset + log::kRecordAlign <= data.size()) {
+    const log::ClaimPair f = log::pair_in(data.data() + offset);
+    // Never written (zero, or an older segment's bytes): the end, or a hole.
+    if (f.word.len == 0 || (recycled && (f.word.epoch != epoch || f.seq != s.next_seq))) {
+      log::VoidPart hole;
+      if (!find_hole(data, offset, epoch, s.next_seq, next_segment_seq, hole)) break;
+      s.holes.push_back(hole);
+      s.next_seq += hole.seqs;
+      offset = hole.end;
+      continue;
+    }
+    const uint64_t room = data.size() - offset;
+    const uint64_t frame = f.word.frame_bytes();
+    if (f.word.epoch != epoch) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "a word of epoch " + std::to_string(f.word.epoch) + ", expected " +
+                                                    std::to_string(epoch)));
+      break;
+    }
+    if (frame == 0 || frame > room) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "a frame length of " + std::to_string(f.word.len) + " bytes with " +
+                                                    std::to_string(room) + " left in the segment"));
+      break;
+    }
+    if (f.seq != s.next_seq) {
+      stop(SegmentScan::Stop::kTorn, at(offset, "seq " + std::to_string(f.seq) + ", expected " + std::to_string(s.next_seq)));
+      break;
+    }
+    if (f.word.type == log::kTypePadding && f.word.len > 0) {
+      if (f.word.flags & log::kFlagVoided) {
+        ++s.voided;
+        ++s.next_seq;
+      } else if (frame != room) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "end-of-segment padding that does not reach the end"));
+        break;
+      }
+    } else if (f.word.type != log::kTypeData) {
+      stop(SegmentScan::Stop::kCorrupt, at(offset, "record type " + std::to_string(f.word.type)));
+      break;
+    } else if (f.word.len < 0) {
+      stop(SegmentScan::Stop::kCorrupt, at(offset, "a negative record length (no layout-5 writer leaves one)"));
+      break;
+    } else {
+      const auto len = static_cast<size_t>(f.word.len);
+      log::RecordHeader header;
+      std::memcpy(&header, data.data() + offset, sizeof header);
+      if (header.headers_len > len - log::kHeaderBytes) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "a headers block longer than its record"));
+        break;
+      }
+      if (verify_crc && record_crc(data.data() + offset, len) != header.crc32c) {
+        stop(SegmentScan::Stop::kCorrupt, at(offset, "CRC32C mismatch in record seq " + std::to_string(f.seq)));
+        break;
+      }
+      if (s.records == 0) s.first_timestamp_ns = header.timestamp_ns;
+      s.last_timestamp_ns = header.timestamp_ns;
+      ++s.records;
+      ++s.next_seq;
+    }
+    offset += frame;
+  }
+  s.end = offset;
+  s.full = offset == data.size();  // by end padding, or by a record that fit exactly
+  s.dirty_bytes = recycled && s.stop == SegmentScan::Stop::kClean ? 0 : count_nonzero(data.subspan(offset));
+  if (s.stop == SegmentScan::Stop::kClean && s.dirty_bytes != 0) {
+    s.stop = SegmentScan::Stop::kTorn;
+    s.problem = at(offset, std::to_string(s.dirty_bytes) + " non-zero bytes after the last record");
+  }
+  return s;
+}
+
+}  // namespace shmbus::log::segments
