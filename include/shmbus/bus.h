@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shmbus/bus_options.h"
 #include "shmbus/message.h"
 #include "shmbus/pattern_subscriber.h"
 #include "shmbus/publisher.h"
@@ -16,15 +17,9 @@
 
 namespace shmbus {
 
-namespace detail {
+namespace bus {
 struct BusState;
 }
-
-struct BusOptions {
-  bool create = true;                 // create the bus if it does not exist
-  std::optional<std::string> group;   // share with this Unix group (0770) instead of 0700
-  TopicConfig topic_defaults;         // used when a topic is created implicitly
-};
 
 // Set-up calls throw shmbus::Error with what failed and what to do. A Bus may be shared by
 // threads; the objects it hands out keep the mappings they need alive on their own.
@@ -55,11 +50,9 @@ class Bus {
   void set_cursor(std::string_view topic, std::string_view name, const StartAt& where);
   bool remove_cursor(std::string_view topic, std::string_view name);
 
-  std::shared_ptr<detail::BusState> state() const noexcept { return state_; }
-
  private:
-  explicit Bus(std::shared_ptr<detail::BusState> state) : state_(std::move(state)) {}
-  std::shared_ptr<detail::BusState> state_;
+  explicit Bus(std::shared_ptr<bus::BusState> state) : state_(std::move(state)) {}
+  std::shared_ptr<bus::BusState> state_;
 };
 
 }  // namespace shmbus

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "shmbus/bus.h"
+#include "shmbus/bus_options.h"
 #include "shmbus/error.h"
 #include "shmbus/headers.h"
 #include "shmbus/journal.h"

@@ -9,10 +9,12 @@
 
 #include "bus/bus_files.h"
 #include "base/mapped_file.h"
+#include "shmbus/bus_options.h"
+#include "shmbus/message.h"
 #include "shmbus/topic.h"
 #include "topic/topic_handle.h"
 
-namespace shmbus::detail {
+namespace shmbus::bus {
 
 struct BusState : std::enable_shared_from_this<BusState> {
   std::string path;
@@ -22,10 +24,17 @@ struct BusState : std::enable_shared_from_this<BusState> {
   std::mutex mutex;  // threads of this process; other processes are kept out by a file lock
   std::map<std::pair<std::string, bool>, std::weak_ptr<topic::TopicHandle>> open_topics;
 
-  bus::BusMeta& meta() const noexcept { return *reinterpret_cast<bus::BusMeta*>(meta_file.data()); }
-  bus::Registry& registry() const noexcept { return *reinterpret_cast<bus::Registry*>(registry_file.data()); }
+  BusMeta& meta() const noexcept { return *reinterpret_cast<BusMeta*>(meta_file.data()); }
+  Registry& registry() const noexcept { return *reinterpret_cast<Registry*>(registry_file.data()); }
   std::string topic_dir(std::string_view name) const { return path + "/topics/" + std::string(name); }
   TopicConfig topic_defaults() const noexcept;
+
+  // Opens (or, with options.create, creates) the bus at `name_or_path`. Throws Error with what to do.
+  static std::shared_ptr<BusState> open(std::string_view name_or_path, const BusOptions& options);
+  // A topic's stats; named cursors of a journal topic (see shmbus::Bus).
+  TopicStats stats(std::string_view name);
+  void set_cursor(std::string_view topic, std::string_view name, const StartAt& where);
+  bool remove_cursor(std::string_view topic, std::string_view name);
 
   // Creates the topic if it does not exist (and registers it). Returns true if it created it.
   bool create_topic(std::string_view name, const TopicConfig& config);
@@ -41,4 +50,4 @@ struct BusState : std::enable_shared_from_this<BusState> {
 // /dev/shm/shmbus/NAME.
 std::string resolve_bus_path(std::string_view name_or_path);
 
-}  // namespace shmbus::detail
+}  // namespace shmbus::bus

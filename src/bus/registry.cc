@@ -10,7 +10,7 @@
 #include "base/process_identity.h"
 #include "base/futex.h"
 
-namespace shmbus::detail {
+namespace shmbus::bus {
 namespace fs = std::filesystem;
 namespace bi = boost::interprocess;
 
@@ -83,4 +83,4 @@ std::vector<std::string> BusState::registered_topics(uint32_t from) const {
   return names;
 }
 
-}  // namespace shmbus::detail
+}  // namespace shmbus::bus

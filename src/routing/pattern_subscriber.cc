@@ -11,7 +11,7 @@ namespace {
 constexpr int64_t kMaxSleepNs = 5'000'000;  // new topics are picked up within this, even asleep
 }
 
-PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern,
+PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<bus::BusState> bus, std::string pattern,
                                              const SubscribeOptions& options)
     : bus_(std::move(bus)), pattern_(std::move(pattern)), options_(options) {
   attach_new_topics(options_.start);

@@ -15,7 +15,7 @@ namespace shmbus::detail {
 
 class PatternSubscriberImpl {
  public:
-  PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern, const SubscribeOptions& options);
+  PatternSubscriberImpl(std::shared_ptr<bus::BusState> bus, std::string pattern, const SubscribeOptions& options);
 
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
@@ -40,7 +40,7 @@ class PatternSubscriberImpl {
   void attach_new_topics(const StartAt& start) noexcept;
   bool any_ready() noexcept;
 
-  std::shared_ptr<BusState> bus_;
+  std::shared_ptr<bus::BusState> bus_;
   std::string pattern_;
   SubscribeOptions options_;
   std::vector<std::unique_ptr<SubscriberImpl>> subscribers_;

@@ -2,10 +2,7 @@
 
 #include <cstring>
 
-#include "log/segments/flusher.h"
 #include "log/record_crc.h"
-#include "log/segments/segment_file.h"
-#include "log/segments/time_index.h"
 #include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "topic/publisher_impl.h"
@@ -26,14 +23,15 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, base::Wa
       meta_(topic_->meta()),
       doorbell_(doorbell),
       handle_(topic::attach_publisher(meta_, topic_->name().c_str())),
-      storage_(topic_->storage()),
+      storage_(topic_->log()),
       policy_(topic_->policy()),
       lap_(storage_.lap_bytes()),
-      journal_(!storage_.reuses_space()),
-      fsync_always_(!storage_.reuses_space() && topic_->config().fsync == FsyncPolicy::kAlways),
+      hooks_(topic_->storage()),
+      seals_(hooks_.seals_records()),
+      durable_on_commit_(hooks_.durable_on_commit()),
       max_record_(topic_->max_record_bytes()) {
-  topic_->populate_ring();
-  topic_->start_journal_threads();
+  topic_->storage().populate();
+  topic_->start_background();
 }
 
 PublisherImpl::~PublisherImpl() { topic::detach_publisher(meta_, handle_); }
@@ -127,7 +125,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   const log::ClaimedFrame c = frame_of(claim);
   claim.frame_ = nullptr;
-  if (journal_) {  // journal records carry a CRC32C of everything but the commit word's length
+  if (seals_) {  // sealed records carry a CRC32C of everything but the commit word's length
     const auto len = static_cast<size_t>(log::CommitWord::decode(c.committed_word).len);
     log::header_of(c.frame)->crc32c = log::record_crc(c.frame, len);
   }
@@ -140,17 +138,13 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   SHMBUS_KILL_POINT("commit.after");
   if (committed != Errc::kOk) return abandoned();
   after_commit(claim.payload_.size());
-  if (journal_) {
-    // The segment is mapped from its header page on (segment_set.cc).
-    std::byte* segment_header = c.frame - (c.position & (lap_ - 1)) - log::segments::kSegmentHeaderBytes;
-    log::segments::note_record_time(segment_header, lap_, c.position, log::header_of(c.frame)->timestamp_ns);
-  }
-  if (fsync_always_) {
+  if (seals_) hooks_.after_commit(c.frame, c.position);
+  if (durable_on_commit_) {
     // Durable before we return; a stuck record before ours (its writer stalled or died) is
     // waited for as long as it takes the topic to unblock it, and then some.
     const auto frame = log::CommitWord::decode(c.committed_word).frame_bytes();
     const auto timeout = static_cast<int64_t>(meta_.config.unblock_timeout_ns) * 2 + 1'000'000'000;
-    if (Errc e = log::segments::flush_through(meta_, storage_, c.position + frame, timeout); e != Errc::kOk) return e;
+    if (Errc e = hooks_.durable_through(storage_, c.position + frame, timeout); e != Errc::kOk) return e;
   }
   return c.position;
 }

@@ -51,8 +51,9 @@ class PublisherImpl {
   log::LogStorage storage_;
   Policy policy_;
   uint64_t lap_;
-  bool journal_;        // journal topics: CRC32C per record, time index
-  bool fsync_always_;   // journal topics with fsync `always`: flushed before commit() returns
+  log::Storage& hooks_;     // the storage's per-record hooks (seal, after_commit, durable_through)
+  bool seals_;              // records carry a CRC32C; after_commit() wants each one
+  bool durable_on_commit_;  // commit() returns once the record is durable (journal, fsync `always`)
   uint64_t max_record_;
   // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are
   // scanned again only when the cache says "no space" or a subscriber attached.

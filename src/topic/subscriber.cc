@@ -4,7 +4,6 @@
 #include <cstring>
 #include <optional>
 
-#include "log/segments/time_index.h"
 #include "log/abandoned_claim.h"
 #include "base/mapped_file.h"
 #include "shmbus/error.h"
@@ -49,11 +48,11 @@ SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const 
     : topic_(std::move(topic)),
       keep_alive_(std::move(keep_alive)),
       meta_(topic_->meta()),
-      storage_(topic_->storage()),
+      storage_(topic_->log()),
       lap_(storage_.lap_bytes()),
       overwrite_(topic_->policy() == Policy::kOverwrite),
       wait_(options.wait) {
-  topic_->populate_ring();
+  topic_->storage().populate();
   position_ = start_position(options.start);
   if (!options.cursor.empty()) open_cursor(options);
   published_position_ = position_;
@@ -114,7 +113,7 @@ uint64_t SubscriberImpl::start_position(const StartAt& start) {
 uint64_t SubscriberImpl::seek_time(int64_t timestamp_ns) {
   const log::TailValue t = log::read_tail_exact(meta_.tail);
   uint64_t p = storage_.earliest(t.position);
-  if (!storage_.reuses_space()) p = log::segments::time_seek_start(topic_->data_dir(), lap_, p, t.position, timestamp_ns);
+  p = topic_->storage().time_seek_start(p, t.position, timestamp_ns);
   for (int restarts = 0; p < t.position;) {
     const log::FrameView v = log::read_frame(storage_, meta_.tail, p, log::kUnknownSeq);
     switch (v.state) {
@@ -148,15 +147,15 @@ uint64_t SubscriberImpl::seek_time(int64_t timestamp_ns) {
 }
 
 void SubscriberImpl::open_cursor(const SubscribeOptions& options) {
-  if (storage_.reuses_space()) {
+  if (!topic_->storage().keeps_records()) {
     throw Error("topic " + topic_->name() + ": named cursors need a journal topic (create it with kind journal)",
                 ErrorKind::kInvalidArgument);
   }
   bool created = false;
   // A new cursor begins where the options say; an existing one where it was committed.
-  cursor_ = log::segments::CursorFile::acquire(topic_->data_dir(), options.cursor, position_, expected_seq_, &created);
+  cursor_ = topic::CursorFile::acquire(topic_->storage().cursor_dir(), options.cursor, position_, expected_seq_, &created);
   auto_commit_ = options.commit == CommitMode::kAuto;
-  cursor_sync_ = topic_->config().fsync == FsyncPolicy::kAlways;
+  cursor_sync_ = topic_->storage().durable_on_commit();
   committed_ = position_;
   if (created) return;
   const uint64_t p = cursor_->position();
@@ -505,7 +504,7 @@ SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
     uint16_t epochs[2] = {};
     for (uint32_t i = 0; i < span.part_count(); ++i) {
       const log::VoidPart part = span.part(i);
-      const auto [path, offset] = topic_->file_offset_of(part.position);
+      const auto [path, offset] = topic_->storage().file_offset_of(part.position);
       bytes[i] = ranges[i].emplace(path, offset, part.end - part.position).at(offset);
       epochs[i] = storage_.epoch(part.position);
     }

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "log/segments/cursor_file.h"
+#include "topic/cursor_file.h"
 #include "log/read.h"
 #include "shmbus/subscriber.h"
 #include "base/process_identity.h"
@@ -142,7 +142,7 @@ class SubscriberImpl {
   // Overwrite policy only: records are copied here and checked before the handler sees them.
   std::vector<std::byte> copy_;
   // Journal topics with a named cursor.
-  std::optional<log::segments::CursorFile> cursor_;
+  std::optional<topic::CursorFile> cursor_;
   uint64_t committed_ = 0;  // the position the cursor holds
   bool auto_commit_ = false;
   bool cursor_sync_ = false;

@@ -19,6 +19,7 @@
 #include "base/futex.h"
 #include "log/file_header.h"
 #include "log/record_format.h"
+#include "log/storage_state.h"
 #include "log/tail.h"
 
 namespace shmbus::topic {
@@ -76,25 +77,6 @@ struct alignas(log::kHotPad) SubscriberSlot {
   std::atomic<uint64_t> lost;
 };
 
-// Journal flushing (fsync interval/always): one flusher at a time, the others wait on `done`.
-struct alignas(log::kHotPad) FlushState {
-  std::atomic<uint64_t> flushed_position;  // everything before it is on disk
-  std::atomic<uint64_t> flusher;           // 0, or the token of the process flushing now
-  // The seq of the record at flushed_position: below the tail, a frame whose pair is not yet
-  // written holds leftovers of a recycled segment, which only the seq tells from a record.
-  std::atomic<uint64_t> flushed_seq;
-  std::atomic<uint64_t> flushes;
-  std::atomic<uint64_t> flushed_records;
-};
-
-// Journal retention: the oldest position still on disk. Moved before a segment is deleted, so
-// a reader that finds a segment gone knows to move on rather than wait for it.
-struct alignas(log::kHotPad) JournalState {
-  std::atomic<uint64_t> first_position;
-  std::atomic<uint64_t> deleted_segments;
-  std::atomic<uint64_t> skipped;  // records readers skipped because retention deleted them
-};
-
 struct TopicMeta {
   log::FileHeader file;
   TopicConfigBlock config;
@@ -102,17 +84,15 @@ struct TopicMeta {
   base::Wakeup data;
   base::Wakeup space;
   Counters counters;
-  FlushState flush;
+  // The storage's own words (log::StorageWords points at them).
+  log::FlushState flush;
   base::Wakeup flushed;
-  JournalState journal;
+  log::JournalState journal;
   PublisherSlot publishers[kMaxPublishers];
   SubscriberSlot subscribers[kMaxSubscribers];
 };
 static_assert(offsetof(TopicMeta, tail) % log::kHotPad == 0);
 static_assert(sizeof(PublisherSlot) == log::kHotPad && sizeof(SubscriberSlot) == log::kHotPad);
 static_assert(std::atomic<uint32_t>::is_always_lock_free && std::atomic<int64_t>::is_always_lock_free);
-
-// The ring file: a FileHeader page, then `capacity` bytes of log.
-inline constexpr size_t kRingDataOffset = 4096;
 
 }  // namespace shmbus::topic

@@ -33,21 +33,21 @@ bool sync_range(const log::LogStorage& log, uint64_t from, uint64_t to) noexcept
 
 }  // namespace
 
-FlushResult flush_once(topic::TopicMeta& meta, const log::LogStorage& log) noexcept {
+FlushResult flush_once(const StorageWords& words, const log::LogStorage& log) noexcept {
   const uint64_t me = base::self_token();
   uint64_t holder = 0;
   // Acquire: pairs with the release below; we see the flushed position our predecessor left.
-  if (!meta.flush.flusher.compare_exchange_strong(holder, me, std::memory_order_acquire)) {
+  if (!words.flush->flusher.compare_exchange_strong(holder, me, std::memory_order_acquire)) {
     // A flusher that died holding the token must not stop every flush after it.
     if (base::owner_alive(holder) ||
-        !meta.flush.flusher.compare_exchange_strong(holder, me, std::memory_order_acquire)) {
+        !words.flush->flusher.compare_exchange_strong(holder, me, std::memory_order_acquire)) {
       return FlushResult::kBusy;
     }
   }
-  const uint64_t from = meta.flush.flushed_position.load(std::memory_order_acquire);
-  uint64_t seq = meta.flush.flushed_seq.load(std::memory_order_relaxed);  // written with it, under the token
+  const uint64_t from = words.flush->flushed_position.load(std::memory_order_acquire);
+  uint64_t seq = words.flush->flushed_seq.load(std::memory_order_relaxed);  // written with it, under the token
   // Acquire: pairs with cas_tail(); frames before the tail are claimed.
-  const uint64_t tail = meta.tail.position.load(std::memory_order_acquire);
+  const uint64_t tail = words.tail->position.load(std::memory_order_acquire);
   uint64_t to = from, records = 0;
   while (to < tail) {
     std::byte* f = log.frame(to);
@@ -66,31 +66,31 @@ FlushResult flush_once(topic::TopicMeta& meta, const log::LogStorage& log) noexc
   const bool ok = to == from || sync_range(log, from, to);
   if (ok && to > from) {
     // Relaxed: read only by the next token holder, whose acquire CAS pairs with our release.
-    meta.flush.flushed_seq.store(seq, std::memory_order_relaxed);
+    words.flush->flushed_seq.store(seq, std::memory_order_relaxed);
     // Release: what we flushed is durable before anybody reads the new position; seq_cst for the
     // Dekker pair with waiters asleep on `flushed` (wakeup.h).
-    meta.flush.flushed_position.store(to, std::memory_order_seq_cst);
+    words.flush->flushed_position.store(to, std::memory_order_seq_cst);
     // Relaxed: statistics.
-    meta.flush.flushes.fetch_add(1, std::memory_order_relaxed);
-    meta.flush.flushed_records.fetch_add(records, std::memory_order_relaxed);
+    words.flush->flushes.fetch_add(1, std::memory_order_relaxed);
+    words.flush->flushed_records.fetch_add(records, std::memory_order_relaxed);
   }
   // Release: pairs with the next flusher's acquire CAS.
-  meta.flush.flusher.store(0, std::memory_order_release);
-  if (to > from) base::wake_sleepers(meta.flushed);  // only progress is worth a wake-up
+  words.flush->flusher.store(0, std::memory_order_release);
+  if (to > from) base::wake_sleepers(*words.flushed);  // only progress is worth a wake-up
   return ok ? FlushResult::kFlushed : FlushResult::kFailed;
 }
 
-Errc flush_through(topic::TopicMeta& meta, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
+Errc flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
   const int64_t deadline = base::monotonic_ns() + timeout_ns;
-  auto done = [&] { return meta.flush.flushed_position.load(std::memory_order_seq_cst) >= end; };
+  auto done = [&] { return words.flush->flushed_position.load(std::memory_order_seq_cst) >= end; };
   for (;;) {
     if (done()) return Errc::kOk;
-    if (flush_once(meta, log) == FlushResult::kFailed) return Errc::kStorage;
+    if (flush_once(words, log) == FlushResult::kFailed) return Errc::kStorage;
     if (done()) return Errc::kOk;
     if (base::monotonic_ns() > deadline) return Errc::kTimeout;
     // Somebody else is flushing, or a record before ours is still being written: wait for the
     // next flush that makes progress (its flusher wakes us), or a slice, and try again.
-    base::sleep_once(meta.flushed, done, kWaitSliceNs);
+    base::sleep_once(*words.flushed, done, kWaitSliceNs);
   }
 }
 

@@ -9,17 +9,17 @@
 
 #include "log/log_storage.h"
 #include "shmbus/error.h"
-#include "topic/topic_meta.h"
+#include "log/storage_state.h"
 
 namespace shmbus::log::segments {
 
 enum class FlushResult : uint8_t { kFlushed, kBusy, kFailed };
 
 // One flush, unless somebody else is flushing. Slow path: takes no lock but the flusher token.
-FlushResult flush_once(topic::TopicMeta& meta, const log::LogStorage& log) noexcept;
+FlushResult flush_once(const StorageWords& words, const log::LogStorage& log) noexcept;
 
 // Returns once everything before `end` is on disk. kStorage if an msync failed; kTimeout if a
 // record before `end` stayed unfinished (its writer stalled or died) for `timeout_ns`.
-Errc flush_through(topic::TopicMeta& meta, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
+Errc flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
 
 }  // namespace shmbus::log::segments

@@ -8,7 +8,6 @@
 #include <optional>
 #include <vector>
 
-#include "log/segments/cursor_file.h"
 #include "log/segments/segment_file.h"
 #include "log/segments/segment_scan.h"
 #include "log/segments/time_index.h"
@@ -31,12 +30,11 @@ std::vector<std::byte> read_records(const std::string& path, uint64_t offset, ui
 
 }  // namespace
 
-void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, TopicStats& s) {
-  const uint64_t segment_bytes = meta.config.segment_bytes;
+void fill_journal_stats(const JournalState& state, uint64_t segment_bytes, const std::string& dir, TopicStats& s) {
   // Relaxed: statistics.
-  s.first_position = meta.journal.first_position.load(std::memory_order_relaxed);
-  s.deleted_segments = meta.journal.deleted_segments.load(std::memory_order_relaxed);
-  s.skipped = meta.journal.skipped.load(std::memory_order_relaxed);
+  s.first_position = state.first_position.load(std::memory_order_relaxed);
+  s.deleted_segments = state.deleted_segments.load(std::memory_order_relaxed);
+  s.skipped = state.skipped.load(std::memory_order_relaxed);
   const auto segments = list_segments(dir);
   s.segments = segments.size();
   std::vector<std::string> files;
@@ -79,16 +77,6 @@ void fill_journal_stats(const topic::TopicMeta& meta, const std::string& dir, To
       // removed by retention meanwhile: leave it unknown
     }
     if (s.oldest_ns == 0 && s.newest_ns != 0) s.oldest_ns = s.newest_ns;
-  }
-  for (const CursorValue& c : CursorFile::list(dir)) {
-    CursorStats cs;
-    cs.name = c.name;
-    cs.position = c.position;
-    cs.lag_bytes = s.tail_position > c.position ? s.tail_position - c.position : 0;
-    cs.lag_records = s.tail_seq > c.seq ? s.tail_seq - c.seq : 0;
-    cs.committed_ns = c.committed_ns;
-    cs.in_use = c.in_use;
-    s.cursors.push_back(std::move(cs));
   }
 }
 

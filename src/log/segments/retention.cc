@@ -8,39 +8,26 @@
 #include "log/segments/time_index.h"
 #include "shmbus/error.h"
 #include "shmbus/topic.h"
-#include "base/process_identity.h"
-#include "topic/slots.h"
 
 namespace shmbus::log::segments {
 namespace {
-constexpr uint64_t kNobody = ~0ull;
 // Retired segments kept for reuse (beyond the byte budget): one per segment the publishers
 // fill, since each retirement feeds the next creation; two leave slack.
 constexpr size_t kMaxSpares = 2;
 
-// Everything at or after the returned position may still be read, written or flushed.
-uint64_t protected_from(topic::TopicMeta& meta, uint64_t tail, uint64_t deleting_below) {
-  uint64_t from = std::min(tail, topic::min_publisher_intent(meta, kNobody));
-  if (meta.config.fsync != static_cast<uint32_t>(FsyncPolicy::kNever)) {
-    // Acquire: pairs with the flusher's release of the flushed position.
-    from = std::min(from, meta.flush.flushed_position.load(std::memory_order_acquire));
-  }
-  // The dead, and the stalled past their timeout, do not hold the disk (they move on later).
-  topic::evict_subscribers(meta, deleting_below, base::monotonic_ns());
-  return std::min(from, topic::min_subscriber_position(meta, kNobody));
-}
 }  // namespace
 
-RetentionPass enforce_retention(topic::TopicMeta& meta, const std::string& dir, int64_t now_realtime_ns) {
-  const uint64_t segment_bytes = meta.config.segment_bytes;
+RetentionPass enforce_retention(const StorageWords& words, const RetentionLimits& limits, const std::string& dir,
+                                int64_t now_realtime_ns, const ProtectedFrom& protected_from) {
+  const uint64_t segment_bytes = limits.segment_bytes;
   const uint64_t file_bytes = kSegmentHeaderBytes + segment_bytes;  // preallocated: the size on disk
   const auto segments = list_segments(dir);
   RetentionPass pass{0, segments.size(), segments.size() * file_bytes};
-  const uint64_t budget = meta.config.retain_bytes;
-  const auto max_age = static_cast<int64_t>(meta.config.retain_age_ms) * 1'000'000;
+  const uint64_t budget = limits.retain_bytes;
+  const int64_t max_age = limits.retain_age_ns;
   if (budget == 0 && max_age == 0) return pass;
   // Acquire: pairs with cas_tail(); positions before it are whole frames.
-  const uint64_t tail = meta.tail.position.load(std::memory_order_acquire);
+  const uint64_t tail = words.tail->position.load(std::memory_order_acquire);
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
     const uint64_t end = segments[i].first + segment_bytes;
     if (end > tail) break;  // the segment being written stays
@@ -56,16 +43,21 @@ RetentionPass enforce_retention(topic::TopicMeta& meta, const std::string& dir, 
       }
     }
     if (!over_budget && !expired) break;
-    if (end > protected_from(meta, tail, end)) break;
+    uint64_t keep_from = protected_from(tail, end);
+    if (limits.flushes) {
+      // Acquire: pairs with the flusher's release of the flushed position.
+      keep_from = std::min(keep_from, words.flush->flushed_position.load(std::memory_order_acquire));
+    }
+    if (end > keep_from) break;
     // SYNC: first-position (publish) — release, before the file goes: a reader that fails to
     // map the segment then sees that it must move on (subscriber.cc), not wait for it.
-    uint64_t first = meta.journal.first_position.load(std::memory_order_relaxed);
-    while (first < end && !meta.journal.first_position.compare_exchange_weak(first, end, std::memory_order_release,
+    uint64_t first = words.journal->first_position.load(std::memory_order_relaxed);
+    while (first < end && !words.journal->first_position.compare_exchange_weak(first, end, std::memory_order_release,
                                                                               std::memory_order_relaxed)) {
     }
     if (retire_segment(dir, segments[i].second, kMaxSpares)) {
       // Relaxed: statistics; the rename or unlink decides who counts it.
-      meta.journal.deleted_segments.fetch_add(1, std::memory_order_relaxed);
+      words.journal->deleted_segments.fetch_add(1, std::memory_order_relaxed);
       ++pass.deleted;
     }
     --pass.segments;

@@ -1,4 +1,4 @@
-#include "log/segments/cursor_file.h"
+#include "topic/cursor_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,7 +15,7 @@
 #include "shmbus/error.h"
 #include "base/process_identity.h"
 
-namespace shmbus::log::segments {
+namespace shmbus::topic {
 namespace fs = std::filesystem;
 
 namespace {
@@ -180,4 +180,4 @@ bool CursorFile::remove(const std::string& journal_dir, const std::string& name)
   return removed;
 }
 
-}  // namespace shmbus::log::segments
+}  // namespace shmbus::topic

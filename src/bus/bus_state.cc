@@ -1,29 +1,24 @@
-#include "shmbus/bus.h"
+// The bus directory: opening and creating it, the topic cache, topic stats, named cursors.
+#include "bus/bus_state.h"
 
 #include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
-#include "bus/bus_state.h"
-#include "log/segments/cursor_file.h"
-#include "log/segments/journal_stats.h"
-#include "routing/pattern_subscriber_impl.h"
-#include "shmbus/error.h"
 #include "base/process_identity.h"
-#include "topic/publisher_impl.h"
-#include "topic/slots.h"
-#include "topic/subscriber_impl.h"
+#include "log/file_header.h"
+#include "shmbus/error.h"
+#include "shmbus/pattern_subscriber.h"
 
-namespace shmbus {
+namespace shmbus::bus {
 namespace fs = std::filesystem;
-using detail::BusState;
-
-namespace detail {
 
 std::string resolve_bus_path(std::string_view name_or_path) {
   if (name_or_path.empty()) throw Error("empty bus name; give a name (e.g. demo) or a directory path", ErrorKind::kInvalidName);
@@ -41,7 +36,7 @@ std::string resolve_bus_path(std::string_view name_or_path) {
 }
 
 TopicConfig BusState::topic_defaults() const noexcept {
-  const bus::BusMeta& m = meta();
+  const BusMeta& m = meta();
   TopicConfig c;
   c.capacity = m.default_capacity;
   c.policy = static_cast<Policy>(m.default_policy);
@@ -74,8 +69,6 @@ std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool 
   return handle;
 }
 
-}  // namespace detail
-
 namespace {
 
 void make_bus_dir(const std::string& path, const BusOptions& options) {
@@ -100,8 +93,8 @@ void make_bus_dir(const std::string& path, const BusOptions& options) {
 }
 
 void init_bus_meta(std::byte* at, const TopicConfig& defaults) {
-  auto* m = new (at) bus::BusMeta{};
-  log::init_file_header(&m->file, log::FileKind::kBusMeta, sizeof(bus::BusMeta));
+  auto* m = new (at) BusMeta{};
+  log::init_file_header(&m->file, log::FileKind::kBusMeta, sizeof(BusMeta));
   m->created_ns = base::realtime_ns();
   m->default_capacity = defaults.capacity;
   m->default_policy = static_cast<uint32_t>(defaults.policy);
@@ -120,9 +113,9 @@ bool wait_for_file(const std::string& path) {
 
 }  // namespace
 
-Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
+std::shared_ptr<BusState> BusState::open(std::string_view name_or_path, const BusOptions& options) {
   auto state = std::make_shared<BusState>();
-  state->path = detail::resolve_bus_path(name_or_path);
+  state->path = resolve_bus_path(name_or_path);
   std::error_code ec;
   if (fs::exists(state->path, ec) && !fs::is_directory(state->path, ec)) {
     throw Error(state->path + ": is a file, not a bus directory; give a bus name or directory", ErrorKind::kNotShmbus);
@@ -138,11 +131,11 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
     }
     topic::validate_config(options.topic_defaults, "(bus defaults)");
     make_bus_dir(state->path, options);
-    base::MappedFile::create(state->path + "/registry", sizeof(bus::Registry), 0600, [](std::byte* at) {
-      log::init_file_header(new (at) bus::Registry{}, log::FileKind::kRegistry, sizeof(bus::Registry));
+    base::MappedFile::create(state->path + "/registry", sizeof(Registry), 0600, [](std::byte* at) {
+      log::init_file_header(new (at) Registry{}, log::FileKind::kRegistry, sizeof(Registry));
     });
     // bus.meta last: its presence says the bus is complete.
-    base::MappedFile::create(state->path + "/bus.meta", sizeof(bus::BusMeta), 0600,
+    base::MappedFile::create(state->path + "/bus.meta", sizeof(BusMeta), 0600,
                             [&](std::byte* at) { init_bus_meta(at, options.topic_defaults); });
   } else if (!has_meta && !wait_for_file(state->path + "/bus.meta")) {
     throw Error(state->path + ": not a shmbus bus (no bus.meta); point at a bus directory", ErrorKind::kNotShmbus);
@@ -159,136 +152,7 @@ Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
                          state->path + "/registry");
   fs::create_directories(state->path + "/topics", ec);
   state->reconcile_registry();
-  return Bus(std::move(state));
+  return state;
 }
 
-const std::string& Bus::path() const noexcept { return state_->path; }
-
-bool Bus::create_topic(std::string_view name, const TopicConfig& config) {
-  return state_->create_topic(name, config);
-}
-
-bool Bus::topic_exists(std::string_view name) const {
-  validate_topic_name(name);
-  return fs::exists(state_->topic_dir(name) + "/meta");
-}
-
-std::vector<std::string> Bus::topics() const { return state_->registered_topics(); }
-
-TopicStats Bus::stats(std::string_view name) const {
-  auto handle = state_->topic(name, /*writable=*/false, /*create=*/false);
-  const topic::TopicMeta& m = handle->meta();
-  TopicStats s;
-  s.name = std::string(name);
-  s.config = handle->config();
-  s.kind = s.config.kind;
-  // Relaxed: statistics.
-  s.flushed_position = m.flush.flushed_position.load(std::memory_order_relaxed);
-  s.flushes = m.flush.flushes.load(std::memory_order_relaxed);
-  s.flushed_records = m.flush.flushed_records.load(std::memory_order_relaxed);
-  const log::TailValue tail = log::read_tail_exact(const_cast<log::Tail&>(m.tail));
-  s.tail_position = tail.position;
-  s.tail_seq = tail.seq;
-  // Relaxed: statistics; each counter has one writer or is an RMW.
-  s.published = m.counters.retired_published.load(std::memory_order_relaxed);
-  s.bytes = m.counters.retired_bytes.load(std::memory_order_relaxed);
-  s.lost = m.counters.retired_lost.load(std::memory_order_relaxed);
-  for (const auto& p : m.publishers) {
-    s.published += p.published.load(std::memory_order_relaxed);
-    s.bytes += p.bytes.load(std::memory_order_relaxed);
-  }
-  for (const auto& sub : m.subscribers) s.lost += sub.lost.load(std::memory_order_relaxed);
-  s.unblocked = m.counters.unblocked.load(std::memory_order_relaxed);
-  s.evicted = m.counters.evicted.load(std::memory_order_relaxed);
-  s.publishers = topic::attached_publishers(m);
-  s.subscribers = topic::attached_subscribers(m);
-  if (s.kind == TopicKind::kJournal) log::segments::fill_journal_stats(m, handle->data_dir(), s);
-  return s;
-}
-
-namespace {
-std::shared_ptr<topic::TopicHandle> journal_topic(detail::BusState& state, std::string_view name) {
-  auto handle = state.topic(name, /*writable=*/false, /*create=*/false);
-  if (handle->kind() != TopicKind::kJournal) {
-    throw Error("topic " + std::string(name) + " is a memory topic: named cursors need a journal topic",
-                ErrorKind::kInvalidArgument);
-  }
-  return handle;
-}
-}  // namespace
-
-void Bus::set_cursor(std::string_view topic, std::string_view name, const StartAt& where) {
-  log::segments::CursorFile::validate_name(name);
-  auto handle = journal_topic(*state_, topic);
-  detail::SubscriberImpl probe(handle, SubscribeOptions(where), state_);  // finds the record and its seq
-  log::segments::CursorFile::set(handle->data_dir(), std::string(name), probe.position(), probe.expected_seq());
-}
-
-bool Bus::remove_cursor(std::string_view topic, std::string_view name) {
-  return log::segments::CursorFile::remove(journal_topic(*state_, topic)->data_dir(), std::string(name));
-}
-
-Publisher Bus::publisher(std::string_view topic) {
-  auto handle = state_->topic(topic, /*writable=*/true, /*create=*/true);
-  return Publisher(std::make_unique<detail::PublisherImpl>(handle, &state_->meta().doorbell, state_));
-}
-
-Subscriber Bus::subscriber(std::string_view topic, const SubscribeOptions& options) {
-  auto handle = state_->topic(topic, /*writable=*/false, /*create=*/true);
-  return Subscriber(std::make_unique<detail::SubscriberImpl>(handle, options, state_));
-}
-
-PatternSubscriber Bus::subscribe(std::string_view pattern, const SubscribeOptions& options) {
-  validate_pattern(pattern);
-  return PatternSubscriber(std::make_unique<detail::PatternSubscriberImpl>(state_, std::string(pattern), options));
-}
-
-Policy parse_policy(std::string_view text) {
-  if (text == "block") return Policy::kBlock;
-  if (text == "fail") return Policy::kFail;
-  if (text == "overwrite") return Policy::kOverwrite;
-  throw Error("unknown policy \"" + std::string(text) + "\": use block, fail or overwrite", ErrorKind::kInvalidArgument);
-}
-
-const char* to_string(Policy policy) noexcept {
-  switch (policy) {
-    case Policy::kBlock: return "block";
-    case Policy::kFail: return "fail";
-    case Policy::kOverwrite: return "overwrite";
-  }
-  return "unknown";
-}
-
-void parse_fsync(std::string_view text, TopicConfig& config) {
-  if (text == "never") {
-    config.fsync = FsyncPolicy::kNever;
-  } else if (text == "always") {
-    config.fsync = FsyncPolicy::kAlways;
-  } else if (text.starts_with("interval=") && text.size() > 9 &&
-             text.substr(9).find_first_not_of("0123456789") == std::string_view::npos && text.size() < 19) {
-    config.fsync = FsyncPolicy::kInterval;
-    config.fsync_interval = std::chrono::milliseconds(std::stoll(std::string(text.substr(9))));
-  } else {
-    throw Error("unknown fsync policy \"" + std::string(text) + "\": use never, interval=MS or always",
-                ErrorKind::kInvalidArgument);
-  }
-}
-
-std::string to_string(FsyncPolicy policy, std::chrono::milliseconds interval) {
-  switch (policy) {
-    case FsyncPolicy::kNever: return "never";
-    case FsyncPolicy::kAlways: return "always";
-    case FsyncPolicy::kInterval: return "interval=" + std::to_string(interval.count());
-  }
-  return "unknown";
-}
-
-const char* to_string(TopicKind kind) noexcept {
-  switch (kind) {
-    case TopicKind::kMemory: return "memory";
-    case TopicKind::kJournal: return "journal";
-  }
-  return "unknown";
-}
-
-}  // namespace shmbus
+}  // namespace shmbus::bus

@@ -14,7 +14,7 @@
 #include "log/file_header.h"
 #include "base/mapped_file.h"
 
-namespace shmbus::log::segments {
+namespace shmbus::topic {
 
 struct CursorState {
   log::FileHeader file;
@@ -65,4 +65,4 @@ class CursorFile {
   int lock_fd_ = -1;
 };
 
-}  // namespace shmbus::log::segments
+}  // namespace shmbus::topic

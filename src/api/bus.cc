@@ -1,0 +1,55 @@
+#include "shmbus/bus.h"
+
+#include <filesystem>
+
+#include "bus/bus_state.h"
+#include "routing/pattern_subscriber_impl.h"
+#include "shmbus/error.h"
+#include "topic/publisher_impl.h"
+#include "topic/subscriber_impl.h"
+
+namespace shmbus {
+namespace fs = std::filesystem;
+using bus::BusState;
+
+Bus Bus::open(std::string_view name_or_path, const BusOptions& options) {
+  return Bus(BusState::open(name_or_path, options));
+}
+
+const std::string& Bus::path() const noexcept { return state_->path; }
+
+bool Bus::create_topic(std::string_view name, const TopicConfig& config) {
+  return state_->create_topic(name, config);
+}
+
+bool Bus::topic_exists(std::string_view name) const {
+  validate_topic_name(name);
+  return fs::exists(state_->topic_dir(name) + "/meta");
+}
+
+std::vector<std::string> Bus::topics() const { return state_->registered_topics(); }
+
+TopicStats Bus::stats(std::string_view name) const { return state_->stats(name); }
+
+void Bus::set_cursor(std::string_view topic, std::string_view name, const StartAt& where) {
+  state_->set_cursor(topic, name, where);
+}
+
+bool Bus::remove_cursor(std::string_view topic, std::string_view name) { return state_->remove_cursor(topic, name); }
+
+Publisher Bus::publisher(std::string_view topic) {
+  auto handle = state_->topic(topic, /*writable=*/true, /*create=*/true);
+  return Publisher(std::make_unique<detail::PublisherImpl>(handle, &state_->meta().doorbell, state_));
+}
+
+Subscriber Bus::subscriber(std::string_view topic, const SubscribeOptions& options) {
+  auto handle = state_->topic(topic, /*writable=*/false, /*create=*/true);
+  return Subscriber(std::make_unique<detail::SubscriberImpl>(handle, options, state_));
+}
+
+PatternSubscriber Bus::subscribe(std::string_view pattern, const SubscribeOptions& options) {
+  validate_pattern(pattern);
+  return PatternSubscriber(std::make_unique<detail::PatternSubscriberImpl>(state_, std::string(pattern), options));
+}
+
+}  // namespace shmbus
