@@ -8,13 +8,14 @@
 
 namespace shmbus {
 
-// Data-path outcomes. Each enumerator says what the caller should do about it.
+// Data-path failures. Each enumerator says what the caller should do about it. There is no
+// "ok" code: success is a Result that holds a value (Abseil's rule that an OK status is not an
+// error), so no Result can be built from a code that means success.
 enum class Errc : uint8_t {
-  kOk = 0,
   // No space under the `fail` policy (or a bounded wait ran out under `block`): retry the call later.
   kWouldBlock,
-  // The subscriber was overwritten (policy `overwrite`) and has jumped ahead; the loss is already
-  // counted in Subscriber::lost(). Keep polling.
+  // Reserved: a lapped subscriber (policy `overwrite`) is not told by an error. It jumps ahead
+  // and goes on delivering; the exact loss is counted in Subscriber::lost(). No call returns it.
   kLapped,
   // The claim was unblocked by another party because this publisher stalled or was presumed dead;
   // the record was not published. Do not retry this claim; claim again if the data still matters.
@@ -24,15 +25,22 @@ enum class Errc : uint8_t {
   // Bytes in shared memory are not a valid record (hostile peer, garbage file). Stop and alert;
   // nothing invalid was delivered.
   kCorrupt,
-  // A wait ran out of time with nothing to report. Wait again or give up.
+  // A wait ran out of time with nothing to report (nothing arrived). Wait again or give up.
   kTimeout,
   // The object was closed or moved from. Fix the caller.
   kClosed,
   // Bad argument (e.g. malformed headers). Fix the caller.
   kInvalidArgument,
   // A journal's storage refused: a segment could not be created or mapped (disk full,
-  // permissions). Nothing was published; free space and retry.
+  // permissions). Nothing was published; free space and retry (Publisher::explain() says more).
   kStorage,
+  // Published, but not known to be durable (fsync `always`: the flush failed or a record before
+  // this one stayed unfinished past the wait). The Result still carries the record's position
+  // (value()): do NOT publish it again (that makes a duplicate); the flush goes on, and
+  // TopicStats::flushed_position tells when it is on disk.
+  kNotDurable,
+  // Too many samples are held at once (Subscriber::kMaxHeldSamples): release one and retry.
+  kHeldLimit,
 };
 
 // Human-readable name of an Errc ("would-block", "lapped", ...).
@@ -64,14 +72,18 @@ class Error : public std::runtime_error {
 };
 
 // Value or Errc; member names follow std::expected so this can become it under C++23.
+// value() of a Result that holds an error is a default T, except for an error that carries a
+// value (kNotDurable: the record's position), built with Result(error, value).
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) noexcept : value_(std::move(value)), error_(Errc::kOk) {}  // NOLINT: implicit
-  Result(Errc error) noexcept : value_(), error_(error) {}                   // NOLINT: implicit
+  Result(T value) noexcept : value_(std::move(value)), ok_(true) {}              // NOLINT: implicit
+  Result(Errc error) noexcept : value_(), error_(error), ok_(false) {}         // NOLINT: implicit
+  Result(Errc error, T carried) noexcept : value_(std::move(carried)), error_(error), ok_(false) {}
 
-  bool has_value() const noexcept { return error_ == Errc::kOk; }
+  bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return has_value(); }
+  // REQUIRES: !has_value().
   Errc error() const noexcept { return error_; }
   T& value() noexcept { return value_; }
   const T& value() const noexcept { return value_; }
@@ -82,20 +94,23 @@ class [[nodiscard]] Result {
 
  private:
   T value_;
-  Errc error_;
+  Errc error_ = Errc::kClosed;
+  bool ok_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
  public:
-  Result() noexcept : error_(Errc::kOk) {}
-  Result(Errc error) noexcept : error_(error) {}  // NOLINT: implicit
-  bool has_value() const noexcept { return error_ == Errc::kOk; }
+  Result() noexcept : ok_(true) {}
+  Result(Errc error) noexcept : error_(error), ok_(false) {}  // NOLINT: implicit
+  bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return has_value(); }
+  // REQUIRES: !has_value().
   Errc error() const noexcept { return error_; }
 
  private:
-  Errc error_;
+  Errc error_ = Errc::kClosed;
+  bool ok_;
 };
 
 }  // namespace shmbus

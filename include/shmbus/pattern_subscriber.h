@@ -10,6 +10,7 @@
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
+#include "shmbus/sample.h"
 
 namespace shmbus {
 
@@ -33,13 +34,21 @@ class PatternSubscriber {
   Result<size_t> poll(MessageHandler handler, size_t max = SIZE_MAX) noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
   Result<size_t> receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept;
+  // Controlled poll (Aeron's): as poll(), but the handler returns PollAction::kStop to end the
+  // batch after its message; the records after it are delivered by the next poll.
+  Result<size_t> controlled_poll(ControlledHandler handler, size_t max = SIZE_MAX) noexcept;
+  // Pull style: the next record as a Sample that pins it until released (shmbus/sample.h).
+  // try_receive() never waits (kTimeout: nothing there now); receive(timeout) waits by the
+  // subscription's strategy. kHeldLimit: kMaxHeldSamples samples are held; release one.
+  Result<Sample> try_receive() noexcept;
+  Result<Sample> receive(std::chrono::nanoseconds timeout) noexcept;
+  static constexpr size_t kMaxHeldSamples = 1024;  // per topic
 
   std::string_view pattern() const noexcept;
   size_t topic_count() const noexcept;
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
-  detail::PatternSubscriberImpl* impl() noexcept { return impl_.get(); }
 
  private:
   std::unique_ptr<detail::PatternSubscriberImpl> impl_;

@@ -9,6 +9,7 @@
 
 #include "shmbus/error.h"
 #include "shmbus/headers.h"
+#include "shmbus/topic.h"
 
 namespace shmbus {
 
@@ -66,7 +67,10 @@ class Publisher {
   size_t max_payload() const noexcept;
   std::string_view topic() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
-  detail::PublisherImpl* impl() noexcept { return impl_.get(); }
+  // The topic's policy (block, fail or overwrite; a journal: block).
+  Policy policy() const noexcept;
+  // Keeps the topic's mappings alive (for views of a claim's payload that outlive the Publisher).
+  std::shared_ptr<const void> mapping() const noexcept;
 
  private:
   std::unique_ptr<detail::PublisherImpl> impl_;

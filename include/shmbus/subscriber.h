@@ -9,6 +9,7 @@
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
+#include "shmbus/sample.h"
 
 namespace shmbus {
 
@@ -33,6 +34,15 @@ class Subscriber {
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept;
   // poll(); if nothing was ready, wait(timeout) and poll() again.
   Result<size_t> receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept;
+  // Controlled poll (Aeron's): as poll(), but the handler returns PollAction::kStop to end the
+  // batch after its message; the records after it are delivered by the next poll.
+  Result<size_t> controlled_poll(ControlledHandler handler, size_t max = SIZE_MAX) noexcept;
+  // Pull style: the next record as a Sample that pins it until released (shmbus/sample.h).
+  // try_receive() never waits (kTimeout: nothing there now); receive(timeout) waits by the
+  // subscription's strategy. kHeldLimit: kMaxHeldSamples samples are held; release one.
+  Result<Sample> try_receive() noexcept;
+  Result<Sample> receive(std::chrono::nanoseconds timeout) noexcept;
+  static constexpr size_t kMaxHeldSamples = 1024;
 
   // Named cursor (SubscribeOptions::cursor): moves it to position(), i.e. past every record
   // delivered so far. With CommitMode::kAuto poll() does this itself after each batch.
@@ -48,8 +58,6 @@ class Subscriber {
   uint64_t lost() const noexcept;
   std::string_view topic() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
-
-  detail::SubscriberImpl* impl() noexcept { return impl_.get(); }
 
  private:
   std::unique_ptr<detail::SubscriberImpl> impl_;

@@ -42,6 +42,11 @@ void Publisher::abort(Claim& claim) noexcept {
   if (impl_) impl_->abort(claim);
 }
 
+Policy Publisher::policy() const noexcept { return impl_ ? impl_->policy() : Policy::kBlock; }
+std::shared_ptr<const void> Publisher::mapping() const noexcept {
+  return impl_ ? impl_->mapping_keepalive() : nullptr;
+}
+
 size_t Publisher::max_payload() const noexcept { return impl_ ? impl_->max_payload() : 0; }
 std::string_view Publisher::topic() const noexcept { return impl_ ? std::string_view(impl_->topic()) : ""; }
 
@@ -66,6 +71,21 @@ Result<size_t> Subscriber::receive(MessageHandler handler, size_t max, std::chro
   return detail::receive_loop(*impl_, handler, max, timeout);
 }
 
+Result<size_t> Subscriber::controlled_poll(ControlledHandler handler, size_t max) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return detail::controlled_poll(*impl_, handler, max);
+}
+
+Result<Sample> Subscriber::try_receive() noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->try_receive();
+}
+
+Result<Sample> Subscriber::receive(std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return detail::receive_sample_loop(*impl_, timeout);
+}
+
 Result<void> Subscriber::commit() noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->commit();
@@ -83,7 +103,6 @@ std::string Message::message_id() const {
 
 const char* to_string(Errc e) noexcept {
   switch (e) {
-    case Errc::kOk: return "ok";
     case Errc::kWouldBlock: return "would-block";
     case Errc::kLapped: return "lapped";
     case Errc::kAbandoned: return "abandoned";
@@ -93,6 +112,8 @@ const char* to_string(Errc e) noexcept {
     case Errc::kClosed: return "closed";
     case Errc::kInvalidArgument: return "invalid-argument";
     case Errc::kStorage: return "storage";
+    case Errc::kNotDurable: return "not-durable";
+    case Errc::kHeldLimit: return "held-limit";
   }
   return "unknown";
 }

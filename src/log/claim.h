@@ -90,7 +90,7 @@ bool lapped_since(uint64_t now, uint64_t claimed_at, const Storage& log) noexcep
 // Never blocks: returns kWouldBlock when has_space refuses, kStorage when a journal segment
 // cannot be made.
 template <class Storage, class HasSpace>
-Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_t record_len,
+Result<void> claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_t record_len,
            uint8_t flags, HasSpace&& has_space, ClaimedFrame& out) noexcept {
   const uint64_t frame = align_frame(static_cast<size_t>(record_len));
   TailValue t = read_tail_fast(tail);
@@ -127,7 +127,7 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
       continue;
     }
     out = {claimed_at.position, claimed_at.seq, f, CommitWord{record_len, kTypeData, flags, epoch}.encode()};
-    return Errc::kOk;
+    return {};
   }
 }
 
@@ -135,10 +135,10 @@ Errc claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent, int32_
 // publisher then reads the sleeper count, and the subscriber's sleeper registration + pair
 // re-check must not both miss: Dekker, topic/wakeup.h). SYNC: claim-pair (publish) — pairs with
 // read.h:load_pair(). kAbandoned: an unblocker voided the frame first.
-inline Errc commit(const ClaimedFrame& c) noexcept {
+inline Result<void> commit(const ClaimedFrame& c) noexcept {
   SHMBUS_KILL_POINT("commit.before");
-  return write_pair_unless_voided(c.frame, {CommitWord::decode(c.committed_word), c.seq}) ? Errc::kOk
-                                                                                          : Errc::kAbandoned;
+  if (write_pair_unless_voided(c.frame, {CommitWord::decode(c.committed_word), c.seq})) return {};
+  return Errc::kAbandoned;
 }
 
 // Gives up the claim (the owner's abort): the frame becomes voided padding, unless an unblocker

@@ -102,7 +102,7 @@ std::unique_ptr<Storage> Storage::open(const std::string& topic_dir, const Stora
 
 // Defaults: what a ring does (nothing).
 void Storage::after_commit(std::byte*, uint64_t) noexcept {}
-Errc Storage::durable_through(const LogStorage&, uint64_t, int64_t) noexcept { return Errc::kOk; }
+Result<void> Storage::durable_through(const LogStorage&, uint64_t, int64_t) noexcept { return {}; }
 uint64_t Storage::time_seek_start(uint64_t earliest, uint64_t, int64_t) const { return earliest; }
 void Storage::populate() {}
 void Storage::start_background(ProtectedFrom) {}

@@ -88,9 +88,9 @@ class Storage {
 
   // After a record at `position` (its frame `frame`) committed. Hot path: no allocation, no throw.
   virtual void after_commit(std::byte* frame, uint64_t position) noexcept;
-  // Returns once everything before `end` is durable: kOk, kStorage (the disk refused) or
+  // Returns once everything before `end` is durable, or kStorage (the disk refused) or
   // kTimeout (a record before `end` stayed unfinished for `timeout_ns`).
-  virtual Errc durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
+  virtual Result<void> durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
   // Where a time seek should start scanning (at or before the first record at `timestamp_ns`).
   virtual uint64_t time_seek_start(uint64_t earliest, uint64_t tail, int64_t timestamp_ns) const;
   // Faults the records' pages in once per process (publishers and subscribers call it).

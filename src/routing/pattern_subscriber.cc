@@ -46,9 +46,9 @@ void PatternSubscriberImpl::attach_new_topics(const StartAt& start) noexcept {
 Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
   if (registry_changed()) attach_new_topics(StartAt::earliest());
   size_t delivered = 0;
-  Errc error = Errc::kOk;
+  Result<void> error;
   const size_t n = subscribers_.size();
-  for (size_t i = 0; i < n && delivered < max; ++i) {
+  for (size_t i = 0; i < n && delivered < max && !stop_; ++i) {
     SubscriberImpl& s = *subscribers_[(next_ + i) % n];
     source_ = &s;
     Result<size_t> got = s.poll(handler, max - delivered);
@@ -59,8 +59,25 @@ Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) n
     }
   }
   if (n != 0) next_ = (next_ + 1) % n;
-  if (delivered == 0 && error != Errc::kOk) return error;
+  stop_ = false;
+  if (delivered == 0 && !error) return error.error();
   return delivered;
+}
+
+Result<Sample> PatternSubscriberImpl::try_receive() noexcept {
+  if (registry_changed()) attach_new_topics(StartAt::earliest());
+  const size_t n = subscribers_.size();
+  Errc error = Errc::kTimeout;  // nothing anywhere
+  for (size_t i = 0; i < n; ++i) {
+    SubscriberImpl& s = *subscribers_[(next_ + i) % n];
+    Result<Sample> got = s.try_receive();
+    if (got) {
+      next_ = (next_ + i + 1) % n;  // the next topic goes first next time: no topic starves
+      return got;
+    }
+    if (got.error() != Errc::kTimeout) error = got.error();
+  }
+  return error;
 }
 
 bool PatternSubscriberImpl::any_ready() noexcept {
@@ -121,6 +138,21 @@ PatternSubscriber::~PatternSubscriber() = default;
 Result<size_t> PatternSubscriber::poll(MessageHandler handler, size_t max) noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->poll(handler, max);
+}
+
+Result<size_t> PatternSubscriber::controlled_poll(ControlledHandler handler, size_t max) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return detail::controlled_poll(*impl_, handler, max);
+}
+
+Result<Sample> PatternSubscriber::try_receive() noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->try_receive();
+}
+
+Result<Sample> PatternSubscriber::receive(std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return detail::receive_sample_loop(*impl_, timeout);
 }
 
 Result<void> PatternSubscriber::wait(std::chrono::nanoseconds timeout) noexcept {

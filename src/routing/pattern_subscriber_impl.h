@@ -27,9 +27,11 @@ class PatternSubscriberImpl {
   const std::string& pattern() const noexcept { return pattern_; }
   // The topic subscriber whose record the handler is being given (valid inside the handler).
   SubscriberImpl* source() const noexcept { return source_; }
-  // Releases every topic subscriber's hold (SubscriberImpl::hold()).
-  void release_holds() noexcept {
-    for (auto& s : subscribers_) s->release_hold();
+  // The next record of any attached topic, as a Sample (round robin).
+  Result<Sample> try_receive() noexcept;
+  void stop_batch() noexcept {
+    stop_ = true;
+    if (source_ != nullptr) source_->stop_batch();
   }
   size_t topic_count() const noexcept { return subscribers_.size(); }
   uint64_t received() const noexcept;
@@ -48,6 +50,7 @@ class PatternSubscriberImpl {
   uint32_t seen_count_ = 0;
   size_t next_ = 0;  // round robin: the topic polled first next time
   SubscriberImpl* source_ = nullptr;
+  bool stop_ = false;  // see stop_batch()
 };
 
 }  // namespace shmbus::detail

@@ -49,10 +49,10 @@ bool PublisherImpl::has_space(uint64_t end) noexcept {
 }
 
 // Block policy: wait until the slowest subscriber frees `end`, evicting the dead and the stale.
-Errc PublisherImpl::wait_for_space(uint64_t end) noexcept {
+Result<void> PublisherImpl::wait_for_space(uint64_t end) noexcept {
   int64_t next_eviction_check = 0;
   for (int spins = 0;; ++spins) {
-    if (has_space(end)) return Errc::kOk;
+    if (has_space(end)) return {};
     if (spins < kSpinsBeforeSleep) {
       sched_yield();
       continue;
@@ -74,16 +74,15 @@ Errc PublisherImpl::wait_for_space(uint64_t end) noexcept {
   }
 }
 
-Errc PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept {
+Result<void> PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept {
   if (record_len > max_record_) return Errc::kTooLarge;
   auto space = [this](uint64_t end) { return has_space(end); };
   for (;;) {
-    Errc e = log::claim(storage_, meta_.tail, meta_.publishers[handle_.index].intent,
-                        static_cast<int32_t>(record_len), flags, space, out);
-    if (e != Errc::kWouldBlock || !may_wait || policy_ != Policy::kBlock) return e;
+    Result<void> claimed = log::claim(storage_, meta_.tail, meta_.publishers[handle_.index].intent,
+                                      static_cast<int32_t>(record_len), flags, space, out);
+    if (claimed || claimed.error() != Errc::kWouldBlock || !may_wait || policy_ != Policy::kBlock) return claimed;
     uint64_t tail = meta_.tail.position.load(std::memory_order_acquire);
-    e = wait_for_space(tail + 2 * log::align_frame(record_len));
-    if (e != Errc::kOk) return e;
+    if (Result<void> waited = wait_for_space(tail + 2 * log::align_frame(record_len)); !waited) return waited;
   }
 }
 
@@ -103,9 +102,9 @@ Result<Claim> PublisherImpl::claim(size_t payload_bytes, std::span<const Header>
   if (headers_len == SIZE_MAX) return Errc::kInvalidArgument;
   if (payload_bytes > max_record_) return Errc::kTooLarge;
   log::ClaimedFrame c;
-  Errc e = claim_frame(log::kHeaderBytes + headers_len + payload_bytes,
-                       headers_len ? log::kFlagHeaders : 0, may_wait, c);
-  if (e != Errc::kOk) return e;
+  Result<void> claimed = claim_frame(log::kHeaderBytes + headers_len + payload_bytes,
+                                     headers_len ? log::kFlagHeaders : 0, may_wait, c);
+  if (!claimed) return claimed.error();
   SHMBUS_KILL_POINT("publish.after_claim");
   write_header(c, headers, headers_len);
   Claim out;
@@ -134,9 +133,9 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   // could be a newer lap's record. The tail tells (acquire: pairs with cas_tail(); after our own
   // claim the line is usually still ours, so this costs nothing on one publisher).
   if (stale_after_a_lap(c.position)) return abandoned();
-  const Errc committed = log::commit(c);
+  const Result<void> committed = log::commit(c);
   SHMBUS_KILL_POINT("commit.after");
-  if (committed != Errc::kOk) return abandoned();
+  if (!committed) return abandoned();
   after_commit(claim.payload_.size());
   if (seals_) hooks_.after_commit(c.frame, c.position);
   if (durable_on_commit_) {
@@ -144,7 +143,8 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
     // waited for as long as it takes the topic to unblock it, and then some.
     const auto frame = log::CommitWord::decode(c.committed_word).frame_bytes();
     const auto timeout = static_cast<int64_t>(meta_.config.unblock_timeout_ns) * 2 + 1'000'000'000;
-    if (Errc e = hooks_.durable_through(storage_, c.position + frame, timeout); e != Errc::kOk) return e;
+    // Published either way: the caller must not publish it again (kNotDurable carries where).
+    if (!hooks_.durable_through(storage_, c.position + frame, timeout)) return {Errc::kNotDurable, c.position};
   }
   return c.position;
 }

@@ -33,9 +33,9 @@ class PublisherImpl {
   std::shared_ptr<const void> mapping_keepalive() const noexcept { return topic_; }
 
  private:
-  Errc claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept;
+  Result<void> claim_frame(size_t record_len, uint8_t flags, bool may_wait, log::ClaimedFrame& out) noexcept;
   bool has_space(uint64_t end) noexcept;
-  Errc wait_for_space(uint64_t end) noexcept;
+  Result<void> wait_for_space(uint64_t end) noexcept;
   void write_header(const log::ClaimedFrame& c, std::span<const Header> headers, size_t headers_len) noexcept;
   void after_commit(size_t payload_bytes) noexcept;
   Errc abandoned() noexcept;  // counts a claim lost to an unblocker or a lap, clears our intent

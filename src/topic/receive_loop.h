@@ -5,6 +5,7 @@
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
+#include "shmbus/sample.h"
 #include "base/process_identity.h"
 
 namespace shmbus::detail {
@@ -25,6 +26,30 @@ Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std:
     Result<void> w = impl.wait_until(deadline);
     if (!w) return w.error() == Errc::kTimeout ? impl.poll(handler, max) : w.error();
   }
+}
+
+// The pull-style receive: try_receive(); if nothing was ready, wait and try again.
+template <class Impl>
+Result<Sample> receive_sample_loop(Impl& impl, std::chrono::nanoseconds timeout) noexcept {
+  const int64_t deadline = base::monotonic_ns() + timeout.count();
+  const int polls = impl.wait_strategy() == WaitStrategy::kSpin ? kSpinPollsBeforeWait : 1;
+  for (;;) {
+    for (int i = 0; i < polls; ++i) {
+      Result<Sample> got = impl.try_receive();
+      if (got || got.error() != Errc::kTimeout) return got;
+    }
+    Result<void> w = impl.wait_until(deadline);
+    if (!w) return w.error() == Errc::kTimeout ? impl.try_receive() : Result<Sample>(w.error());
+  }
+}
+
+// A controlled poll over a plain one: the handler's kStop ends the batch.
+template <class Impl>
+Result<size_t> controlled_poll(Impl& impl, ControlledHandler handler, size_t max) noexcept {
+  auto each = [&](const Message& m) {
+    if (handler(m) == PollAction::kStop) impl.stop_batch();
+  };
+  return impl.poll(each, max);
 }
 
 }  // namespace shmbus::detail

@@ -312,6 +312,7 @@ bool SubscriberImpl::deliver_copies(MessageHandler& handler, size_t max, size_t&
     }
     if (!deliver(copy_.data() + f.offset, f.word, f.frame_bytes, handler)) return false;
     ++delivered;
+    if (stop_) return true;  // the rest of the batch is read again by the next poll
   }
   return true;
 }
@@ -334,9 +335,9 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
     if (position_ != published_position_ && heartbeat_due()) publish_position();
   }
   size_t delivered = 0;
-  Errc status = Errc::kOk;
+  Result<void> status;
   bool caught_up = false;
-  while (delivered < max && status == Errc::kOk && !caught_up) {
+  while (delivered < max && status && !caught_up && !stop_) {
     log::FrameView v = log::read_frame(storage_, meta_.tail, position_, expected_seq_);
     switch (v.state) {
       case log::FrameState::kEmpty:
@@ -386,7 +387,8 @@ Result<size_t> SubscriberImpl::poll(MessageHandler handler, size_t max) noexcept
   if (caught_up && run_ + delivered >= kStreamRun) pause_for_the_stream();
   run_ = caught_up ? 0 : run_ + delivered;
   if (auto_commit_ && position_ != committed_) static_cast<void>(commit());
-  if (delivered == 0 && status != Errc::kOk) return status;
+  stop_ = false;
+  if (delivered == 0 && !status) return status.error();
   return delivered;
 }
 
@@ -444,21 +446,21 @@ void SubscriberImpl::reattach() noexcept {
 // claims there, else after the topic's unblock timeout. `now_ns` 0: a poll, which reads the
 // clock only every kIdlePollsBeforeClock-th time (every time if the polls are slow). kReadAgain: our position changed or holds
 // something new; kCorrupt: the claims there contradict the seqs.
-Errc SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
+Result<void> SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
   switch (maybe_unblock(now_ns)) {
     case Unblock::kWait:
       caught_up = true;
-      return Errc::kOk;
+      return {};
     case Unblock::kReadAgain:
-      return Errc::kOk;
+      return {};
     case Unblock::kCorrupt:
       if (lapped_by_tail()) {
         jump_to_tail();
-        return Errc::kOk;
+        return {};
       }
       return Errc::kCorrupt;
   }
-  return Errc::kOk;
+  return {};
 }
 
 SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {

@@ -9,6 +9,7 @@
 
 #include "topic/cursor_file.h"
 #include "log/read.h"
+#include "shmbus/sample.h"
 #include "shmbus/subscriber.h"
 #include "base/process_identity.h"
 #include "topic/slots.h"
@@ -58,16 +59,17 @@ class SubscriberImpl {
     if (!storage_.reuses_space()) return {};
     return {storage_.frame(0), lap_};
   }
-  // A lease on a delivered record: until release_hold(), the position we publish stays at or
-  // before `position`, so `block`/`fail` publishers cannot overwrite that record. The views a
-  // handler got into the ring then stay valid after poll() returns (the Python binding's
-  // zero-copy memoryview). No effect under `overwrite`, where publishers ignore positions.
-  void hold(uint64_t position) noexcept { hold_ = position; }
-  void release_hold() noexcept {
-    if (hold_ == kNoHold) return;
-    hold_ = kNoHold;
-    publish_position();
-  }
+  // Pull style: the next record as a Sample that pins it until released (shmbus/sample.h).
+  Result<Sample> try_receive() noexcept;
+  // The handler of the poll in progress stops the batch after its message (controlled poll).
+  void stop_batch() noexcept { stop_ = true; }
+  // A lease on a delivered record: until release_hold(position), the position we publish stays
+  // at or before `position`, so `block`/`fail` publishers cannot overwrite that record, and
+  // views into it stay valid after poll() returns. kHeldLimit when kMaxHeld leases are out.
+  // No effect under `overwrite`, where publishers ignore positions.
+  Result<void> hold(uint64_t position) noexcept;
+  void release_hold(uint64_t position) noexcept;
+  static constexpr size_t kMaxHeld = 1024;
   WaitStrategy wait_strategy() const noexcept { return wait_; }
   uint64_t position() const noexcept { return position_; }
   // The seq of the record at position() (log::kUnknownSeq until known).
@@ -105,7 +107,7 @@ class SubscriberImpl {
   Unblock maybe_unblock(int64_t now_ns) noexcept;
   // maybe_unblock() for poll(): sets caught_up when there is nothing to read yet; kCorrupt when
   // the claims at our position contradict the seqs (garbage in the log).
-  Errc unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept;
+  Result<void> unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept;
   void publish_position() noexcept;
   bool space_wanted() const noexcept;   // a publisher waits (or soon may) for our position
   bool heartbeat_due() const noexcept;  // the heartbeat ages
@@ -129,7 +131,15 @@ class SubscriberImpl {
   // Waiting at one position (maybe_unblock): since when, and since when a claim covers it.
   uint64_t pending_position_ = ~0ull;
   static constexpr uint64_t kNoHold = ~0ull;
-  uint64_t hold_ = kNoHold;   // see hold()
+  // Held positions (hold()) in the order taken, which is position order: a ring of kMaxHeld
+  // from held_head_ (oldest) for held_count_; a released one inside is marked kReleased until
+  // the ones before it go too. hold_ is the oldest still held, or kNoHold.
+  static constexpr uint64_t kReleased = ~0ull - 1;
+  uint64_t held_[kMaxHeld] = {};
+  size_t held_head_ = 0;
+  size_t held_count_ = 0;
+  uint64_t hold_ = kNoHold;
+  bool stop_ = false;  // see stop_batch()
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint64_t heartbeat_asked_at_ = ~0ull;  // the position at which poll() last asked heartbeat_due()
   uint64_t run_ = 0;          // records delivered since we last caught up with the tail

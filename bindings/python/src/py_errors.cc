@@ -35,7 +35,8 @@ py::handle class_for(Errc e) {
     case Errc::kInvalidArgument: return g_classes.invalid_argument;
     case Errc::kAbandoned: return g_classes.abandoned;
     case Errc::kStorage: return g_classes.storage;
-    case Errc::kOk:
+    case Errc::kNotDurable: return g_classes.storage;  // published: the message says so
+    case Errc::kHeldLimit: return g_classes.would_block;
     case Errc::kLapped: break;
   }
   return g_classes.base;

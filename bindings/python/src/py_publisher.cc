@@ -6,14 +6,13 @@
 
 #include "py_buffers.h"
 #include "py_errors.h"
-#include "topic/publisher_impl.h"
 
 namespace shmbus::python {
 
 PyPublisher::PyPublisher(Publisher publisher)
     : publisher_(std::move(publisher)),
-      policy_(publisher_.impl()->policy()),
-      mapping_(publisher_.impl()->mapping_keepalive()) {}
+      policy_(publisher_.policy()),
+      mapping_(publisher_.mapping()) {}
 
 void PyPublisher::check_open(const char* what) {
   if (!publisher_) raise_closed("publisher");
@@ -54,12 +53,9 @@ size_t PyPublisher::publish_many(py::iterable items, py::handle headers) {
   check_open("publish");
   size_t count = 0;
   for (py::handle item : items) {
-    Result<uint64_t> r = Errc::kOk;
-    if (PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2) {
-      r = publish_locked(PyTuple_GET_ITEM(item.ptr(), 0), PyTuple_GET_ITEM(item.ptr(), 1), true);
-    } else {
-      r = publish_locked(item, headers, true);
-    }
+    const bool pair = PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2;
+    Result<uint64_t> r = pair ? publish_locked(PyTuple_GET_ITEM(item.ptr(), 0), PyTuple_GET_ITEM(item.ptr(), 1), true)
+                              : publish_locked(item, headers, true);
     if (!r) raise_errc(r.error(), "publish_many to " + std::string(publisher_.topic()) + " after " +
                                       std::to_string(count) + " records");
     ++count;

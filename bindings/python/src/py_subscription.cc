@@ -8,8 +8,6 @@
 
 #include "py_buffers.h"
 #include "py_errors.h"
-#include "routing/pattern_subscriber_impl.h"
-#include "topic/subscriber_impl.h"
 
 namespace shmbus::python {
 namespace {
@@ -31,65 +29,38 @@ PySubscription::PySubscription(PatternSubscriber subscriber) : subscriber_(std::
 
 bool PySubscription::is_open() const noexcept { return subscriber_.index() != 0; }
 
-Result<size_t> PySubscription::poll_raw(MessageHandler handler, size_t max) noexcept {
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->poll(handler, max);
-  return std::get<PatternSubscriber>(subscriber_).poll(handler, max);
-}
-
 Result<void> PySubscription::wait_raw(std::chrono::nanoseconds timeout) noexcept {
   if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->wait(timeout);
   return std::get<PatternSubscriber>(subscriber_).wait(timeout);
 }
 
-detail::SubscriberImpl* PySubscription::source() noexcept {
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->impl();
-  return std::get<PatternSubscriber>(subscriber_).impl()->source();
+Result<Sample> PySubscription::try_receive_raw() noexcept {
+  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->try_receive();
+  return std::get<PatternSubscriber>(subscriber_).try_receive();
 }
 
-void PySubscription::release_holds() noexcept {
-  for (detail::SubscriberImpl* s : held_) s->release_hold();
-  held_.clear();
-}
-
-PySubscription::SourceCache& PySubscription::cache_for(detail::SubscriberImpl* src) {
-  for (SourceCache& c : sources_) {
-    if (c.source == src) return c;
+py::str PySubscription::topic_str(std::string_view topic) {
+  for (const auto& [name, str] : topic_names_) {
+    if (name == topic) return str;
   }
-  py::object ring = py::none();
-  std::span<const std::byte> bytes = src->ring_bytes();
-  if (!src->delivers_copies() && !bytes.empty()) {
-    ring = view_of(src->mapping_keepalive(), bytes.data(), bytes.size(), /*writable=*/false);
-  }
-  sources_.push_back({src, py::str(std::string(src->topic())), std::move(ring)});
-  return sources_.back();
+  topic_names_.emplace_back(std::string(topic), py::str(topic.data(), topic.size()));
+  return topic_names_.back().second;
 }
 
-PyMessage PySubscription::to_python(const Message& m) {
-  detail::SubscriberImpl* src = source();
-  SourceCache& cache = cache_for(src);
+PyMessage PySubscription::to_python(const Sample& sample) {
+  const Message& m = sample.message();
   PyMessage out;
-  out.topic = cache.topic;
+  out.topic = topic_str(m.topic);
   out.position = m.position;
   out.seq = m.seq;
   out.timestamp_ns = m.timestamp_ns;
   out.headers = headers_to_dict(m.headers);
-  const auto* bytes = reinterpret_cast<const char*>(m.payload.data());
-  if (src->delivers_copies()) {
-    out.data = py::bytes(bytes, m.payload.size());
+  if (sample.mapping() == nullptr) {
+    // An overwrite topic: the sample holds a private copy, which goes with it.
+    out.data = py::bytes(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
   } else {
-    // The first record of this batch from this topic is the oldest: hold the position there.
-    if (std::find(held_.begin(), held_.end(), src) == held_.end()) {
-      src->hold(m.position);
-      held_.push_back(src);
-    }
-    if (cache.ring.is_none()) {  // a journal: a view of its own (the segments stay mapped)
-      out.data = view_of(src->mapping_keepalive(), m.payload.data(), m.payload.size(), /*writable=*/false);
-    } else {
-      const auto offset = static_cast<Py_ssize_t>(m.payload.data() - src->ring_bytes().data());
-      PyObject* slice = PySequence_GetSlice(cache.ring.ptr(), offset, offset + static_cast<Py_ssize_t>(m.payload.size()));
-      if (slice == nullptr) throw py::error_already_set();
-      out.data = py::reinterpret_steal<py::object>(slice);
-    }
+    // Zero copy: the view keeps the mapping, the held sample keeps publishers off the bytes.
+    out.data = view_of(sample.mapping(), m.payload.data(), m.payload.size(), /*writable=*/false);
   }
   return out;
 }
@@ -100,22 +71,19 @@ py::list PySubscription::take(size_t max, std::optional<double> timeout) {
   auto lock = lock_releasing_gil(mu_);
   py::list out;
   if (!is_open() || closing_.load(std::memory_order_relaxed)) return out;  // relaxed: a flag, the mutex orders the rest
-  release_holds();
+  held_.clear();  // the previous batch's samples: publishers may have their space now
   if (auto_commit_) commit_raw();  // the program has had every message taken before
-  std::optional<py::error_already_set> failure;
-  auto handler = [&](const Message& m) {
-    if (failure) return;
-    try {
-      out.append(py::cast(to_python(m)));
-    } catch (py::error_already_set& e) {
-      failure = std::move(e);
-    }
-  };
   for (;;) {
-    Result<size_t> n = poll_raw(handler, max);
-    if (failure) throw std::move(*failure);
-    if (!n) raise_errc(n.error(), "poll of " + name());
-    if (*n > 0) return out;
+    while (out.size() < max) {
+      Result<Sample> got = try_receive_raw();
+      if (!got) {
+        if (got.error() == Errc::kTimeout || got.error() == Errc::kHeldLimit) break;  // none now / a full batch
+        raise_errc(got.error(), "poll of " + name());
+      }
+      out.append(py::cast(to_python(*got)));
+      held_.push_back(std::move(*got));
+    }
+    if (!out.empty()) return out;
     auto now = std::chrono::steady_clock::now();
     if (deadline && now >= *deadline) return out;
     auto slice = deadline ? std::min<std::chrono::nanoseconds>(*deadline - now, kWaitSlice) : kWaitSlice;
@@ -221,7 +189,6 @@ void PySubscription::close() {
     static_cast<void>(std::get<Subscriber>(subscriber_).commit());  // the program has had them all
   }
   held_.clear();  // their owners go away with the subscriber
-  sources_.clear();
   subscriber_ = std::monostate{};
 }
 

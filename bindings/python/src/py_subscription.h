@@ -15,10 +15,6 @@
 #include "shmbus/pattern_subscriber.h"
 #include "shmbus/subscriber.h"
 
-namespace shmbus::detail {
-class SubscriberImpl;
-}
-
 namespace shmbus::python {
 
 // A record as Python sees it. `data` is a read-only memoryview into the ring for `block`/`fail`
@@ -59,11 +55,10 @@ class PySubscription : public Closeable {
   void close() override;
 
  private:
-  Result<size_t> poll_raw(MessageHandler handler, size_t max) noexcept;
+  Result<Sample> try_receive_raw() noexcept;
   Result<void> wait_raw(std::chrono::nanoseconds timeout) noexcept;
-  detail::SubscriberImpl* source() noexcept;  // the topic subscriber of the message being delivered
-  PyMessage to_python(const Message& m);
-  void release_holds() noexcept;
+  PyMessage to_python(const Sample& sample);
+  py::str topic_str(std::string_view topic);  // one Python str per topic, made once
   void commit_raw();  // holds mu_
   bool is_open() const noexcept;
 
@@ -71,16 +66,10 @@ class PySubscription : public Closeable {
   std::atomic<bool> closing_{false};      // lets close() end a wait in progress on another thread
   std::variant<std::monostate, Subscriber, PatternSubscriber> subscriber_;
   bool auto_commit_ = false;
-  std::vector<detail::SubscriberImpl*> held_;  // topic subscribers holding the last message's record
-  // Per topic subscriber: its name as a Python str and a memoryview of its whole ring, which
-  // messages slice (one object per message instead of an exporter and a view).
-  struct SourceCache {
-    detail::SubscriberImpl* source;
-    py::str topic;
-    py::object ring;
-  };
-  std::vector<SourceCache> sources_;
-  SourceCache& cache_for(detail::SubscriberImpl* src);
+  // The last batch's samples: their records stay in place (zero-copy memoryviews) until the
+  // next batch is taken.
+  std::vector<Sample> held_;
+  std::vector<std::pair<std::string, py::str>> topic_names_;
 };
 
 void register_subscription(py::module_& m);

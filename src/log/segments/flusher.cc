@@ -80,13 +80,13 @@ FlushResult flush_once(const StorageWords& words, const log::LogStorage& log) no
   return ok ? FlushResult::kFlushed : FlushResult::kFailed;
 }
 
-Errc flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
+Result<void> flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
   const int64_t deadline = base::monotonic_ns() + timeout_ns;
   auto done = [&] { return words.flush->flushed_position.load(std::memory_order_seq_cst) >= end; };
   for (;;) {
-    if (done()) return Errc::kOk;
+    if (done()) return {};
     if (flush_once(words, log) == FlushResult::kFailed) return Errc::kStorage;
-    if (done()) return Errc::kOk;
+    if (done()) return {};
     if (base::monotonic_ns() > deadline) return Errc::kTimeout;
     // Somebody else is flushing, or a record before ours is still being written: wait for the
     // next flush that makes progress (its flusher wakes us), or a slice, and try again.

@@ -20,6 +20,6 @@ FlushResult flush_once(const StorageWords& words, const log::LogStorage& log) no
 
 // Returns once everything before `end` is on disk. kStorage if an msync failed; kTimeout if a
 // record before `end` stayed unfinished (its writer stalled or died) for `timeout_ns`.
-Errc flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
+Result<void> flush_through(const StorageWords& words, const log::LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept;
 
 }  // namespace shmbus::log::segments

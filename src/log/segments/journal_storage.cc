@@ -63,7 +63,7 @@ void JournalStorage::after_commit(std::byte* frame, uint64_t position) noexcept 
   note_record_time(segment_header, lap, position, header_of(frame)->timestamp_ns);
 }
 
-Errc JournalStorage::durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
+Result<void> JournalStorage::durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept {
   return flush_through(words_, log, end, timeout_ns);
 }
 

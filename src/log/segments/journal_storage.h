@@ -23,7 +23,7 @@ class JournalStorage final : public Storage {
   ~JournalStorage() override;
 
   void after_commit(std::byte* frame, uint64_t position) noexcept override;
-  Errc durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept override;
+  Result<void> durable_through(const LogStorage& log, uint64_t end, int64_t timeout_ns) noexcept override;
   uint64_t time_seek_start(uint64_t earliest, uint64_t tail, int64_t timestamp_ns) const override;
   void start_background(ProtectedFrom protected_from) override;
   void fill_stats(TopicStats& stats) const override;

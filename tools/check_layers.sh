@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Fails on any #include that points up or sideways against the layer matrix (DESIGN.md section
+# 7): each folder of src/ includes only its own layer and the layers below it. The public
+# headers (shmbus/*.h) are the vocabulary every layer may use. Bindings, tools, the bridge, the
+# service layer and examples see only the public headers.
+#
+#   rank  layer            may include
+#   0     base             base
+#   1     log              base, log            (log/storage.cc alone also log/ring, log/segments:
+#                                                 the one factory that knows the kinds)
+#   2     log/ring         base, log, log/ring
+#   2     log/segments     base, log, log/segments
+#   3     topic            base, log, topic
+#   4     bus              ... topic, bus
+#   5     routing          ... bus, routing
+#   6     messaging        ... routing, messaging
+#   7     api              everything in src/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rank_of() {  # the layer a path (relative to src/) belongs to
+  case "$1" in
+    base/*) echo 0 ;;
+    log/ring/*|log/segments/*) echo 2 ;;
+    log/*) echo 1 ;;
+    topic/*) echo 3 ;;
+    bus/*) echo 4 ;;
+    routing/*) echo 5 ;;
+    messaging/*) echo 6 ;;
+    api/*) echo 7 ;;
+    *) echo -1 ;;
+  esac
+}
+folder_of() { dirname "$1"; }
+
+status=0
+fail() { echo "check_layers: $1" >&2; status=1; }
+
+while IFS= read -r file; do
+  from=${file#src/}
+  from_rank=$(rank_of "$from")
+  [ "$from_rank" -ge 0 ] || { fail "$file: not in a known layer (add it to tools/check_layers.sh)"; continue; }
+  while IFS= read -r included; do
+    case "$included" in shmbus/*) continue ;; esac
+    to_rank=$(rank_of "$included")
+    if [ "$to_rank" -lt 0 ]; then fail "$file includes \"$included\": not a src/ layer"; continue; fi
+    if [ "$to_rank" -gt "$from_rank" ]; then
+      if [ "$from" = "log/storage.cc" ] && [ "$to_rank" -eq 2 ]; then continue; fi
+      fail "$file includes \"$included\": layer $(folder_of "$included") is above $(folder_of "$from")"
+    elif [ "$to_rank" -eq "$from_rank" ] && [ "$(folder_of "$included")" != "$(folder_of "$from")" ]; then
+      fail "$file includes \"$included\": sideways, between $(folder_of "$from") and $(folder_of "$included")"
+    fi
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
+done < <(git ls-files 'src/*.h' 'src/*.cc')
+
+# Outside src/: only the public API (and files of their own folder).
+while IFS= read -r file; do
+  while IFS= read -r included; do
+    case "$included" in shmbus/*) continue ;; esac
+    [ -e "$(dirname "$file")/$included" ] && continue
+    # The benchmark suite behind `shmbus bench` is itself built on the public API only.
+    [ "${file#tools/}" != "$file" ] && [ -e "bench/suite/$included" ] && continue
+    fail "$file includes \"$included\": only include/shmbus headers are allowed here"
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
+done < <(git ls-files 'bindings/*.h' 'bindings/*.cc' 'tools/*.h' 'tools/*.cc' 'bridge/*.h' 'bridge/*.cc' \
+                      'service/*.h' 'service/*.cc' 'examples/*.h' 'examples/*.cc')
+
+# Public headers: no src/ includes, no atomics or platform headers.
+while IFS= read -r file; do
+  if grep -nE '^#include "(base|log|topic|bus|routing|messaging|api)/|^#include <(atomic|sys/|unistd|linux/)' "$file"; then
+    fail "$file: public headers include only the standard library and other public headers"
+  fi
+done < <(git ls-files 'include/shmbus/*.h')
+
+# One namespace per folder: a src/ file's namespace names its folder (api/ is the public one).
+while IFS= read -r file; do
+  from=${file#src/}
+  folder=$(folder_of "$from")
+  case "$folder" in api) want="shmbus" ;; *) want="shmbus::${folder//\//::}" ;; esac
+  while IFS= read -r ns; do
+    [ "$ns" = "$want" ] || [ "$ns" = "shmbus::detail" ] || [ "$ns" = "shmbus" ] ||
+      fail "$file: namespace $ns, expected $want"
+  done < <(sed -n 's/^namespace \(shmbus[a-z:_]*\) {.*/\1/p' "$file")
+done < <(git ls-files 'src/*.h' 'src/*.cc')
+
+[ $status -eq 0 ] && echo "check_layers: every include points down the layers"
+exit $status
