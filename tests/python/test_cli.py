@@ -320,3 +320,33 @@ def test_every_command_that_prints_data_has_json(run):
     dumped = [json.loads(line)["payload"] for line in run("journal", "dump", "audit", "--json").stdout.splitlines()]
     assert dumped == ["a", "b"]
     assert json.loads(run("cursor", "reset", "audit", "billing", "--json").stdout) == {"cursor": "billing", "removed": True}
+
+
+def test_pub_waiting_for_space_in_a_full_block_topic_stops_on_sigterm(cli, bus, run):
+    run("topic", "create", "full", "--capacity", "4096", "--policy", "block")
+    sub = subprocess.Popen([cli, "sub", "full", "--bus", bus], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pub = None
+    try:
+        wait_for(lambda: stat_field(run, "full", "subscribers") == 1, what="the subscriber to attach")
+        sub.send_signal(signal.SIGSTOP)  # alive but reading nothing: the ring fills, the publisher waits
+        pub = subprocess.Popen([cli, "pub", "full", "--bus", bus], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        pub.stdin.write(b"x" * 200 + b"\n")
+        pub.stdin.write(b"".join(b"x" * 200 + b"\n" for _ in range(100)))  # 100 x 232 B > 4 KiB
+        pub.stdin.flush()
+        wait_for(lambda: stat_field(run, "full", "published") >= 15, what="the ring to fill")
+        sent = time.monotonic()
+        pub.send_signal(signal.SIGTERM)
+        pub.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        if pub is not None:
+            pub.kill()
+            pub.communicate()
+        sub.send_signal(signal.SIGCONT)
+        sub.kill()
+        sub.communicate()
+    # Killed by the signal inside publish()'s wait (-15), or stopped between two lines (143).
+    assert pub.returncode in (-signal.SIGTERM, 143)
+    assert elapsed < 2, elapsed
+    assert stat_field(run, "full", "published") < 101
