@@ -31,6 +31,104 @@ TEST(BadInput, InvalidTopicNamesAreRefused) {
   EXPECT_NE(error_of([&] { bus.subscribe("a.#.b*"); }), "");
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), as
+// Python's strict decoder checks it.
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const size_t n = b(0) < 0x80 ? 1 : b(0) >= 0xC2 && b(0) <= 0xDF ? 2 : b(0) >= 0xE0 && b(0) <= 0xEF ? 3
+                   : b(0) >= 0xF0 && b(0) <= 0xF4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((b(k) & 0xC0) != 0x80) return false;
+    }
+    if ((b(0) == 0xE0 && b(1) < 0xA0) || (b(0) == 0xED && b(1) >= 0xA0) || (b(0) == 0xF0 && b(1) < 0x90) ||
+        (b(0) == 0xF4 && b(1) >= 0x90)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+
+TEST(BadInput, NonAsciiCharacterIsNamedWholeWithItsCodePoint) {
+  TempBus tb;
+  Bus bus = tb.open();
+
+  const std::string sut = error_of([&] { bus.publisher("orders.z\u0430\u043a\u0430\u0437"); });
+
+  EXPECT_TRUE(contains(sut, "has the character '\u0430' (U+0430)")) << sut;
+  EXPECT_TRUE(contains(sut, "\"orders.z\u0430\u043a\u0430\u0437\"")) << sut;
+  EXPECT_TRUE(valid_utf8(sut)) << sut;
+}
+
+TEST(BadInput, CharacterOutsideTheBasicPlaneIsNamedWithItsCodePoint) {
+  const std::string sut = error_of([] { validate_topic_name("alerts.\U0001F525"); });
+
+  EXPECT_TRUE(contains(sut, "'\U0001F525' (U+1F525)")) << sut;
+  EXPECT_TRUE(valid_utf8(sut)) << sut;
+}
+
+TEST(BadInput, InvalidUtf8ByteIsNamedAsAByte) {
+  struct Case {
+    std::string name;
+    std::string_view named;
+  };
+  const std::vector<Case> cases = {
+      {"orders.z\xD0", "has byte 0xD0 (not UTF-8)"},              // truncated sequence at the end
+      {"orders.z\xD0x", "has byte 0xD0 (not UTF-8)"},             // lead byte without its continuation
+      {"orders.\xFF", "has byte 0xFF (not UTF-8)"},               // never valid
+      {"orders.\xC0\xAF", "has byte 0xC0 (not UTF-8)"},           // overlong '/'
+      {"orders.\xED\xA0\x80", "has byte 0xED (not UTF-8)"},       // a surrogate
+      {"orders.\xF4\x90\x80\x80", "has byte 0xF4 (not UTF-8)"},   // past U+10FFFF
+  };
+  for (const Case& c : cases) {
+    const std::string sut = error_of([&] { validate_topic_name(c.name); });
+
+    EXPECT_TRUE(contains(sut, c.named)) << sut;
+    EXPECT_TRUE(valid_utf8(sut)) << sut;
+  }
+}
+
+TEST(BadInput, InvalidBytesInTheQuotedNameAreEscaped) {
+  const std::string sut = error_of([] { validate_topic_name("a.\xD0\xFF"); });
+
+  EXPECT_TRUE(contains(sut, "\"a.\\xD0\\xFF\"")) << sut;
+  EXPECT_TRUE(valid_utf8(sut)) << sut;
+}
+
+TEST(BadInput, ControlCharacterIsNamedByItsCodePoint) {
+  const std::string sut = error_of([] { validate_topic_name(std::string("a.b\0c\td", 7)); });
+
+  EXPECT_TRUE(contains(sut, "has U+0000 (a control character)")) << sut;
+  EXPECT_TRUE(contains(sut, "\"a.b\\u0000c\\u0009d\"")) << sut;
+  EXPECT_EQ(sut.find('\0'), std::string::npos);
+}
+
+TEST(BadInput, LongNonAsciiNameIsCutBetweenCharacters) {
+  std::string name = "orders.";
+  for (int i = 0; i < 90; ++i) name += "\u0436";  // 2 bytes each: 187 bytes, under the limit
+
+  const std::string sut = error_of([&] { validate_topic_name(name); });
+
+  EXPECT_TRUE(contains(sut, "...\"")) << sut;
+  EXPECT_TRUE(contains(sut, "has the character '\u0436' (U+0436)")) << sut;
+  EXPECT_TRUE(valid_utf8(sut)) << sut;
+}
+
+TEST(BadInput, PatternWithNonAsciiCharacterNamesIt) {
+  TempBus tb;
+  Bus bus = tb.open();
+
+  const std::string sut = error_of([&] { bus.subscribe("orders.*.z\u0430\u043a\u0430\u0437"); });
+
+  EXPECT_TRUE(contains(sut, "invalid pattern")) << sut;
+  EXPECT_TRUE(contains(sut, "has the character '\u0430' (U+0430)")) << sut;
+  EXPECT_TRUE(valid_utf8(sut)) << sut;
+}
+
 TEST(BadInput, FileThatIsNotABus) {
   TempBus tb;
   std::ofstream(tb.path()) << "hello";

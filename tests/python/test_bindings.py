@@ -200,6 +200,17 @@ def test_invalid_topic_names_raise_invalid_name_error(b, name):
         b.subscriber(name)
 
 
+def test_a_non_ascii_character_in_a_name_is_named_in_the_message(b):
+    with pytest.raises(shmbus.InvalidNameError) as e:
+        b.publisher("orders.z\u0430\u043a\u0430\u0437")
+    message = str(e.value)
+    assert message
+    assert "'\u0430' (U+0430)" in message and "orders.z\u0430\u043a\u0430\u0437" in message
+    with pytest.raises(shmbus.InvalidNameError) as e:
+        shmbus.validate_pattern("orders.*.\u00e9t\u00e9")
+    assert "'\u00e9' (U+00E9)" in str(e.value)
+
+
 def test_name_validation_helpers():
     shmbus.validate_topic_name("orders.eu.created")
     shmbus.validate_pattern("orders.*.#")

@@ -1,5 +1,7 @@
 """The shmbus command line, driven as a user would: real processes, real bus files."""
 import json
+import pathlib
+import signal
 import subprocess
 import time
 
@@ -154,3 +156,197 @@ def test_journal_commands_refuse_a_memory_topic(run):
     run("topic", "create", "ram")
     r = run("journal", "verify", "ram")
     assert r.returncode == 1 and "not a journal" in r.stderr
+
+
+def wait_for(predicate, timeout=10.0, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def stat_field(run, topic, field):
+    r = run("stat", topic, "--json")
+    return json.loads(r.stdout)[field] if r.returncode == 0 else None
+
+
+def test_options_of_the_main_command_work_after_the_subcommand(cli, bus):
+    def shmbus(*args):
+        return subprocess.run([cli, *args], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+    assert shmbus("topic", "create", "orders.created", "--bus", bus).returncode == 0
+    r = shmbus("pub", "orders.created", "hi", "--bus", bus)
+    assert r.returncode == 0, r.stderr
+    r = shmbus("sub", "orders.created", "--from", "earliest", "--bus", bus, "--count", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["payload"] == "hi"
+    r = shmbus("stat", "orders.created", f"--bus={bus}")
+    assert r.returncode == 0 and "published  1" in r.stdout, r.stderr
+    r = shmbus("--bus", bus, "ls")  # and still before it
+    assert r.returncode == 0 and "orders.created" in r.stdout, r.stderr
+    r = shmbus("topic", "create", "audit", "--kind", "journal", "--bus", bus)
+    assert r.returncode == 0, r.stderr
+    r = shmbus("journal", "verify", "audit", "--bus", bus)  # two levels down
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("healthy"), r.stdout + r.stderr
+
+
+def test_an_unknown_argument_after_the_subcommand_is_still_refused(run):
+    r = run("pub", "t", "hi", "extra")
+    assert r.returncode != 0
+    assert "extra" in r.stderr
+
+
+def run_bytes(cli, bus, *args):
+    """Like `run`, but keeps stdout and stderr as bytes, so the test decodes them strictly."""
+    return subprocess.run([cli, "--bus", bus, *args], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_a_non_ascii_character_in_a_topic_name_is_named_whole_in_the_error(cli, bus):
+    r = run_bytes(cli, bus, "pub", "orders.z\u0430\u043a\u0430\u0437", "x")
+    assert r.returncode == 1
+    err = r.stderr.decode("utf-8")  # strict: raises if the message is not valid UTF-8
+    assert "has the character '\u0430' (U+0430)" in err
+    assert '"orders.z\u0430\u043a\u0430\u0437"' in err
+
+
+def test_an_invalid_utf8_byte_in_a_topic_name_is_named_as_a_byte(cli, bus):
+    r = run_bytes(cli, bus, "pub", b"orders.z\xd0", "x")
+    assert r.returncode == 1
+    err = r.stderr.decode("utf-8")
+    assert "byte 0xD0" in err
+    assert '"orders.z\\xD0"' in err
+
+
+def test_a_non_ascii_character_in_a_pattern_is_named_whole_in_the_error(cli, bus):
+    r = run_bytes(cli, bus, "sub", "orders.*.\u00e9t\u00e9", "--timeout", "1")
+    assert r.returncode == 1
+    assert "has the character '\u00e9' (U+00E9)" in r.stderr.decode("utf-8")
+
+
+def test_sub_ends_after_its_timeout_while_no_topic_matches(cli, bus):
+    started = time.monotonic()
+    sub = subprocess.Popen([cli, "sub", "x.#", "--timeout", "2", "--bus", bus],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = sub.communicate(timeout=20)
+    finally:
+        sub.kill()
+    elapsed = time.monotonic() - started
+    assert sub.returncode == 0, err
+    assert out == ""
+    assert 1.9 <= elapsed < 10, elapsed
+
+
+def test_sub_timeout_counts_from_the_last_message(cli, bus, run):
+    run("topic", "create", "x.a")
+    sub = subprocess.Popen([cli, "sub", "x.#", "--timeout", "2", "--bus", bus],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: stat_field(run, "x.a", "subscribers") == 1, what="the subscriber to attach")
+        assert run("pub", "x.a", "late").returncode == 0
+        out, err = sub.communicate(timeout=20)
+    finally:
+        sub.kill()
+    assert sub.returncode == 0, err
+    assert "| late" in out
+
+
+@pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_waiting_sub_stops_promptly_on_a_signal(cli, bus, run, signal_number, exit_code):
+    run("topic", "create", "x.a")
+    sub = subprocess.Popen([cli, "sub", "x.#", "--bus", bus], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: stat_field(run, "x.a", "subscribers") == 1, what="the subscriber to attach")
+        sent = time.monotonic()
+        sub.send_signal(signal_number)
+        out, err = sub.communicate(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        sub.kill()
+    assert sub.returncode == exit_code, err
+    assert elapsed < 2, elapsed
+
+
+def test_a_sub_whose_stdout_is_not_read_still_stops_on_sigterm(cli, bus, run):
+    run("topic", "create", "big", "--capacity", "16777216", "--policy", "overwrite")
+    run("pub", "big", input="".join("y" * 1000 + "\n" for _ in range(4000)))  # 4 MB: more than a pipe holds
+    sub = subprocess.Popen([cli, "sub", "big", "--from", "earliest", "--bus", bus],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: stat_field(run, "big", "subscribers") == 1, what="the subscriber to attach")
+        wchan = pathlib.Path(f"/proc/{sub.pid}/wchan")
+        wait_for(lambda: "pipe_write" in wchan.read_text(), what="the subscriber to block writing to its full stdout")
+        sub.send_signal(signal.SIGTERM)
+        sub.wait(timeout=10)
+    finally:
+        sub.kill()
+        sub.communicate()
+    assert sub.returncode == 143
+
+
+def test_pub_reading_stdin_stops_promptly_on_sigterm(cli, bus, run):
+    run("topic", "create", "lines")
+    pub = subprocess.Popen([cli, "pub", "lines", "--bus", bus], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        pub.stdin.write("one\n")
+        pub.stdin.flush()
+        wait_for(lambda: stat_field(run, "lines", "published") == 1, what="the first line to be published")
+        pub.send_signal(signal.SIGTERM)  # it now waits in read() for the next line
+        pub.wait(timeout=10)
+    finally:
+        pub.kill()
+        pub.communicate()
+    assert pub.returncode == 143
+
+
+def test_every_command_that_prints_data_has_json(run):
+    assert json.loads(run("topic", "create", "audit", "--kind", "journal", "--json").stdout) == {
+        "topic": "audit", "created": True}
+    run("pub", "audit", input="a\nb\n")
+    rows = [json.loads(line) for line in run("ls", "--json").stdout.splitlines()]
+    assert [(r["topic"], r["kind"], r["tail"] > 0) for r in rows] == [("audit", "journal", True)]
+    stat = json.loads(run("stat", "audit", "--json").stdout)
+    assert (stat["published"], stat["bytes"], stat["kind"], stat["cursors"]) == (2, 2, "journal", [])
+    moved = json.loads(run("cursor", "set", "audit", "billing", "earliest", "--json").stdout)
+    assert (moved["name"], moved["position"], moved["lag_records"]) == ("billing", 0, 2)
+    assert [json.loads(line)["name"] for line in run("cursor", "ls", "audit", "--json").stdout.splitlines()] == ["billing"]
+    assert json.loads(run("stat", "audit", "--json").stdout)["cursors"][0]["name"] == "billing"
+    verify = json.loads(run("journal", "verify", "audit", "--json").stdout)
+    assert (verify["records"], verify["healthy"], verify["problems"]) == (2, True, [])
+    recover = json.loads(run("journal", "recover", "audit", "--json").stdout)
+    assert (recover["records"], recover["recovered"]) == (2, True)
+    dumped = [json.loads(line)["payload"] for line in run("journal", "dump", "audit", "--json").stdout.splitlines()]
+    assert dumped == ["a", "b"]
+    assert json.loads(run("cursor", "reset", "audit", "billing", "--json").stdout) == {"cursor": "billing", "removed": True}
+
+
+def test_pub_waiting_for_space_in_a_full_block_topic_stops_on_sigterm(cli, bus, run):
+    run("topic", "create", "full", "--capacity", "4096", "--policy", "block")
+    sub = subprocess.Popen([cli, "sub", "full", "--bus", bus], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pub = None
+    try:
+        wait_for(lambda: stat_field(run, "full", "subscribers") == 1, what="the subscriber to attach")
+        sub.send_signal(signal.SIGSTOP)  # alive but reading nothing: the ring fills, the publisher waits
+        pub = subprocess.Popen([cli, "pub", "full", "--bus", bus], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        pub.stdin.write(b"x" * 200 + b"\n")
+        pub.stdin.write(b"".join(b"x" * 200 + b"\n" for _ in range(100)))  # 100 x 232 B > 4 KiB
+        pub.stdin.flush()
+        wait_for(lambda: stat_field(run, "full", "published") >= 15, what="the ring to fill")
+        sent = time.monotonic()
+        pub.send_signal(signal.SIGTERM)
+        pub.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+    finally:
+        if pub is not None:
+            pub.kill()
+            pub.communicate()
+        sub.send_signal(signal.SIGCONT)
+        sub.kill()
+        sub.communicate()
+    # Killed by the signal inside publish()'s wait (-15), or stopped between two lines (143).
+    assert pub.returncode in (-signal.SIGTERM, 143)
+    assert elapsed < 2, elapsed
+    assert stat_field(run, "full", "published") < 101

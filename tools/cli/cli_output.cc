@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -30,6 +31,60 @@ std::string json_escape(std::string_view s) {
     }
   }
   return out;
+}
+
+JsonObject& JsonObject::add(std::string_view key, std::string_view value) {
+  return add_raw(key, "\"" + json_escape(value) + "\"");
+}
+
+JsonObject& JsonObject::add(std::string_view key, double value) {
+  if (!std::isfinite(value)) return add_raw(key, "null");
+  char text[32];
+  std::snprintf(text, sizeof text, "%.15g", value);
+  return add_raw(key, text);
+}
+
+JsonObject& JsonObject::add_raw(std::string_view key, std::string_view json) {
+  if (body_.size() > 1) body_ += ',';
+  body_ += '"';
+  body_ += json_escape(key);
+  body_ += "\":";
+  body_ += json;
+  return *this;
+}
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const std::string& item : items) out += (out.size() > 1 ? ",\"" : "\"") + json_escape(item) + "\"";
+  return out + "]";
+}
+
+TopicStats journal_stats(Bus& bus, const std::string& topic) {
+  TopicStats stats = bus.stats(topic);
+  if (stats.kind != TopicKind::kJournal) throw Error("topic " + topic + " is a memory topic, not a journal");
+  return stats;
+}
+
+std::string cursor_json(const CursorStats& c) {
+  return JsonObject()
+      .add("name", c.name)
+      .add("position", c.position)
+      .add("lag_bytes", c.lag_bytes)
+      .add("lag_records", c.lag_records)
+      .add("committed_ns", c.committed_ns)
+      .add("in_use", c.in_use)
+      .str();
+}
+
+std::string utc(int64_t ns) {
+  if (ns == 0) return "-";
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[48];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ns / 1'000'000 % 1000));
+  return text;
 }
 
 void print_message(const Message& m, bool json) {

@@ -1,17 +1,53 @@
-// What several `shmbus` commands share: printing messages (text or JSON lines), reading a start
-// point (earliest, latest, a position, a time), and a progress bar for long scans.
+// What several `shmbus` commands share: printing messages (text or JSON lines), JSON objects,
+// reading a start point (earliest, latest, a position, a time), and a progress bar for long scans.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "shmbus/bus.h"
 #include "shmbus/message.h"
 
 namespace shmbus::cli {
 
 std::string json_escape(std::string_view s);
 void print_message(const Message& m, bool json);
+
+// One JSON object, its fields in the order added:
+//   std::cout << JsonObject().add("topic", name).add("tail", 42).str() << '\n';
+class JsonObject {
+ public:
+  JsonObject& add(std::string_view key, std::string_view value);
+  JsonObject& add(std::string_view key, const char* value) { return add(key, std::string_view(value)); }
+  JsonObject& add(std::string_view key, const std::string& value) { return add(key, std::string_view(value)); }
+  JsonObject& add(std::string_view key, bool value) { return add_raw(key, value ? "true" : "false"); }
+  JsonObject& add(std::string_view key, double value);
+  template <std::integral T>
+    requires(!std::same_as<T, bool>)
+  JsonObject& add(std::string_view key, T value) {
+    return add_raw(key, std::to_string(value));
+  }
+  JsonObject& add_raw(std::string_view key, std::string_view json);  // `json`: an object, an array ...
+  std::string str() const { return body_ + "}"; }
+
+ private:
+  std::string body_ = "{";
+};
+
+// `["a","b"]` from strings.
+std::string json_array(const std::vector<std::string>& items);
+
+// The stats of a journal topic; throws Error if `topic` is a memory topic.
+TopicStats journal_stats(Bus& bus, const std::string& topic);
+
+// A named cursor as a JSON object: name, position, lag_bytes, lag_records, committed_ns, in_use.
+std::string cursor_json(const CursorStats& c);
+
+// 2026-11-25T17:00:00.123Z, or "-" for 0.
+std::string utc(int64_t ns);
 
 // earliest | latest | POSITION | a time: 2026-11-25T17:00:00[.123][Z] (UTC), @UNIX_SECONDS[.frac],
 // or -N[s|m|h|d] (that long ago). Throws Error naming `option` if it is none of these.
