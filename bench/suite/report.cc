@@ -91,7 +91,39 @@ void json_percentiles(std::string& out, const char* name, const Percentiles& p, 
   if (!last) out += ",";
 }
 
+std::string size_text(size_t bytes) { return bytes % 1024 == 0 ? std::to_string(bytes / 1024) + " KiB" : std::to_string(bytes) + " B"; }
+
 }  // namespace
+
+std::string AgainstNaiveRing::line() const {
+  std::string out = "stream " + size_text(payload_bytes) + ": " + fmt("%.2f", messages_per_s / 1e6) + " M msg/s = " +
+                    fmt("%.2f", ratio.median) + " x naive ring (goal >= " + fmt("%g", kGoal) + " x) [" +
+                    (met() ? "met" : "missed") + "]; naive ring " + fmt("%.2f", naive_ring_messages_per_s / 1e6) +
+                    " M msg/s, paired ratios " + fmt("%.2f", ratio.min) + "-" + fmt("%.2f", ratio.max) + "; ";
+  out += floor_ns > 0 ? "floor " + fmt("%.0f", floor_ns) + " ns one-way (cache-line ping-pong, same run)" : "floor not measured";
+  // Pairs that disagree this much mean the run was disturbed (a CPU taken by another process,
+  // the host changing mode within a pair): the median is then no verdict to trust.
+  if (noisy()) out += "; NOISY (paired ratios differ > " + fmt("%g", kNoisySpread) + " x: repeat on a quiet host)";
+  return out;
+}
+
+std::vector<AgainstNaiveRing> against_naive_ring(const SuiteResults& r) {
+  std::vector<AgainstNaiveRing> out;
+  const double floor_ns = r.floor.empty() ? 0 : percentile_spread(r.floor, &Percentiles::p50).median;
+  for (const auto& [size, ours] : r.stream) {
+    auto naive = r.naive_ring.find(size);
+    if (naive == r.naive_ring.end()) continue;
+    // Paired by repetition: both vectors hold one entry per repetition, in run order.
+    std::vector<double> ratios;
+    for (size_t i = 0; i < ours.size() && i < naive->second.size(); ++i) {
+      ratios.push_back(ours[i].messages_per_s / naive->second[i].messages_per_s);
+    }
+    if (ratios.empty()) continue;
+    out.push_back({size, throughput_spread(ours, &Throughput::messages_per_s).median,
+                   throughput_spread(naive->second, &Throughput::messages_per_s).median, spread_of(ratios), floor_ns});
+  }
+  return out;
+}
 
 std::vector<Verdict> verdicts(const SuiteResults& r) {
   // With --only some inputs are missing: a verdict needs all of its own.
@@ -104,6 +136,10 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
 
   if (r.stream.count(64)) {
     out.push_back({"64 B stream, M msg/s", throughput_spread(r.stream.at(64), &Throughput::messages_per_s).median / 1e6, 20.0, true});
+  }
+  // Issue 12: against the ring a user would write, measured next to ours (paired ratios).
+  for (const AgainstNaiveRing& a : against_naive_ring(r)) {
+    out.push_back({size_text(a.payload_bytes) + " stream / naive SPSC ring", a.ratio.median, AgainstNaiveRing::kGoal, true});
   }
   if (r.stream.count(1024) && memcpy > 0) {
     out.push_back({"1 KiB stream / memcpy bandwidth", throughput_spread(r.stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
@@ -174,6 +210,10 @@ std::string to_markdown(const SuiteResults& r) {
     out += "| 1 → 1 stream " + std::to_string(size) + " B, M msg/s | " + fmt("%.2f", m.median / 1e6) + " | " + spread_text(m, "%.2f", 1e6) + " |\n";
     out += "| 1 → 1 stream " + std::to_string(size) + " B, GB/s | " + fmt("%.2f", b.median / 1e9) + " | " + spread_text(b, "%.2f", 1e9) + " |\n";
   }
+  for (const auto& [size, runs] : r.naive_ring) {
+    Spread m = throughput_spread(runs, &Throughput::messages_per_s);
+    out += "| naive SPSC ring " + std::to_string(size) + " B, M msg/s | " + fmt("%.2f", m.median / 1e6) + " | " + spread_text(m, "%.2f", 1e6) + " |\n";
+  }
   auto fanout_rows = [&](const std::map<int, std::vector<double>>& fanout, const char* what) {
     for (const auto& [subs, runs] : fanout) {
       Spread s = spread_of(runs);
@@ -204,6 +244,13 @@ std::string to_markdown(const SuiteResults& r) {
     }
   }
 
+  const std::vector<AgainstNaiveRing> naive = against_naive_ring(r);
+  if (!naive.empty()) {
+    out += "\nAgainst a naive SPSC ring (bench/suite/naive_ring.h, 8 MiB of fixed slots, each repetition measured next to "
+           "ours; ratio = median of the per-repetition ratios):\n";
+    for (const AgainstNaiveRing& a : naive) out += "\n" + a.line() + "\n";
+  }
+
   out += "\n| target | measured | bar | |\n|---|---:|---:|---|\n";
   for (const Verdict& v : verdicts(r)) {
     out += "| " + v.name + " | " + fmt("%.2f", v.value) + " | " + (v.higher_is_better ? "≥ " : "≤ ") + fmt("%.2f", v.bar) +
@@ -225,6 +272,17 @@ std::string to_json(const SuiteResults& r) {
   json_percentiles(out, "block", median_percentiles(r.block));
   json_percentiles(out, "unix_socket", median_percentiles(r.unix_socket), true);
   out += "},\"throughput\":" + stream_json(r.stream);
+  out += ",\"naive_ring\":" + stream_json(r.naive_ring) + ",\"against_naive_ring\":{";
+  bool first_ratio = true;
+  for (const AgainstNaiveRing& a : against_naive_ring(r)) {
+    out += (first_ratio ? "\"" : ",\"") + std::to_string(a.payload_bytes) + "\":{\"messages_per_s\":" + fmt("%.0f", a.messages_per_s) +
+           ",\"naive_ring_messages_per_s\":" + fmt("%.0f", a.naive_ring_messages_per_s) + ",\"ratio\":" + fmt("%.4f", a.ratio.median) +
+           ",\"ratio_min\":" + fmt("%.4f", a.ratio.min) + ",\"ratio_max\":" + fmt("%.4f", a.ratio.max) +
+           ",\"goal\":" + fmt("%g", AgainstNaiveRing::kGoal) + ",\"met\":" + (a.met() ? "true" : "false") + ",\"noisy\":" + (a.noisy() ? "true" : "false") +
+           ",\"floor_ns\":" + fmt("%.1f", a.floor_ns) + ",\"line\":\"" + a.line() + "\"}";
+    first_ratio = false;
+  }
+  out += "}";
   auto fanout_json = [&](const char* name, const std::map<int, std::vector<double>>& fanout) {
     out += std::string(",\"") + name + "\":{";
     bool first_entry = true;

@@ -1,13 +1,18 @@
-// Throughput: one publisher streaming to one subscriber, and a publisher's rate under fan-out.
+// Throughput: one publisher streaming to one subscriber (and the naive ring it is held against),
+// and a publisher's rate under fan-out.
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "measurements.h"
+#include "naive_ring.h"
 #include "scratch_bus.h"
 #include "shmbus/error.h"
 
@@ -57,7 +62,8 @@ double publish_rate(Publisher& pub, size_t payload_bytes, double warmup, double 
   const double start = BenchClock::seconds_now();
   double window_start = 0, now = start;
   uint64_t published = 0, window_published = 0;
-  while (now - start < warmup + seconds) {
+  // Until a whole window after the warm-up: a window opened by a late batch is never empty.
+  while (window_start == 0 || now - window_start < seconds) {
     for (int i = 0; i < 256; ++i, ++published) {
       std::memcpy(payload.data(), &published, std::min(sizeof published, payload_bytes));
       if (!pub.publish(std::span<const std::byte>(payload))) throw Error("benchmark: publish failed");
@@ -116,7 +122,9 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   uint64_t window_messages = 0, window_bytes = 0;
   // A journal reaches its steady state (retention recycling segments) after a few segments.
   const double warmup = journal ? kJournalWarmupSeconds : kWarmupSeconds;
-  while (now - start < warmup + ctx.stream_seconds) {
+  // Until a whole window after the warm-up: a receive that ran past the end of the warm-up
+  // (a journal's new segment, a descheduled peer) must not leave an empty window (0 / 0).
+  while (window_start == 0 || now - window_start < ctx.stream_seconds) {
     Result<size_t> n = sub.receive(consume, 256, std::chrono::milliseconds(100));
     if (!n) throw Error("benchmark: receive failed: " + std::string(to_string(n.error())));
     now = BenchClock::seconds_now();
@@ -133,6 +141,83 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   asm volatile("" : : "r"(sink));
   const double seconds = now - window_start;
   return {static_cast<double>(messages - window_messages) / seconds, static_cast<double>(bytes - window_bytes) / seconds};
+}
+
+namespace {
+
+// The naive ring holds as many bytes as the shmbus stream's topic (TopicConfig{}.capacity), so
+// neither side of the ratio gets a ring that fits a cache the other's does not.
+constexpr size_t kNaiveRingBytes = 8u << 20;
+
+// The same stream as shmbus_stream() through NaiveRing: the peer stamps each message with its
+// number and pushes it, we read every word of it (and check the number: a broken reference
+// would be fast and wrong) and pop it; spinning back to back when empty or full, as a
+// kSpin subscriber does.
+template <size_t kSlotBytes>
+Throughput naive_ring_stream_of(BenchContext& ctx) {
+  using Ring = NaiveRing<kSlotBytes, kNaiveRingBytes / kSlotBytes>;
+  static_assert(sizeof(Ring) == 4 * kCacheLine + kNaiveRingBytes, "each index alone on its line, then the slots");
+  SharedBlock<Ring> ring;
+  ring->prefault();
+  SharedBlock<StreamControl> control;
+  const bool yield = ctx.cpus.shared;
+  PeerProcess peer(ctx.cpus.peer, [&] {
+    alignas(8) std::byte payload[kSlotBytes];
+    std::memset(payload, 0x5a, sizeof payload);
+    control->ready.store(1, std::memory_order_release);  // pairs with wait_ready()
+    for (uint64_t seq = 0;; ++seq) {
+      std::memcpy(payload, &seq, sizeof seq);
+      while (!ring->try_push(payload)) {
+        // Relaxed: a stop flag; only looked at when full, where we would wait anyway.
+        if (control->stop.load(std::memory_order_relaxed)) return 0;
+        if (yield) sched_yield();
+      }
+      // Relaxed: as in shmbus_stream's peer.
+      if ((seq & 255) == 0 && control->stop.load(std::memory_order_relaxed)) return 0;
+    }
+  });
+
+  Pinned pin(ctx.cpus.ours);
+  wait_ready(*control);
+  uint64_t messages = 0, sink = 0, word = 0;
+  const double start = BenchClock::seconds_now();
+  double window_start = 0, now = start;
+  uint64_t window_messages = 0;
+  while (window_start == 0 || now - window_start < ctx.stream_seconds) {  // as in shmbus_stream()
+    // Up to 256 messages between clock reads, as shmbus_stream's receive() batches.
+    for (int i = 0; i < 256; ++i) {
+      const std::byte* message = ring->front();
+      if (message == nullptr) {
+        if (yield) sched_yield();
+        continue;
+      }
+      sink ^= fold_payload(std::span<const std::byte>(message, kSlotBytes));
+      std::memcpy(&word, message, sizeof word);
+      if (word != messages) throw Error("benchmark: the naive ring lost or reordered a message");
+      ring->pop();
+      ++messages;
+    }
+    now = BenchClock::seconds_now();
+    if (window_start == 0 && now - start >= kWarmupSeconds) {
+      window_start = now;
+      window_messages = messages;
+    }
+  }
+  control->stop.store(1, std::memory_order_relaxed);  // relaxed: a stop flag
+  peer.join();
+  asm volatile("" : : "r"(sink));
+  const double rate = static_cast<double>(messages - window_messages) / (now - window_start);
+  return {rate, rate * static_cast<double>(kSlotBytes)};
+}
+
+}  // namespace
+
+Throughput naive_ring_stream(BenchContext& ctx, size_t payload_bytes) {
+  switch (payload_bytes) {
+    case 64: return naive_ring_stream_of<64>(ctx);
+    case 1024: return naive_ring_stream_of<1024>(ctx);
+    default: throw Error("benchmark: the naive ring has slots of 64 B or 1 KiB, not " + std::to_string(payload_bytes));
+  }
 }
 
 double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {

@@ -11,6 +11,9 @@ namespace {
 constexpr size_t kStreamSizes[] = {64, 1024};
 constexpr int kFanouts[] = {0, 1, 4, 16};
 
+// Contains "stream-64", so `--only stream-64` measures the pair its ratio needs.
+std::string naive_ring_step(size_t size) { return "naive-ring-stream-" + std::to_string(size); }
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);) {
@@ -49,23 +52,40 @@ SuiteResults run_suite(const SuiteOptions& options) {
   r.cpus = ctx.cpus;
   r.cpu_model = cpu_model();
   r.repetitions = options.repetitions;
+  auto selected = [&](const std::string& name) { return options.only.empty() || name.find(options.only) != std::string::npos; };
+  // Every stream figure is stated beside the floor of its own run: a stream selected by --only
+  // brings the floor along.
+  bool stream_selected = false;
+  for (size_t size : kStreamSizes) {
+    stream_selected = stream_selected || selected("stream-" + std::to_string(size)) || selected(naive_ring_step(size));
+  }
   // Runs `measure` unless filtered out by --only; `name` is what --only matches.
-  auto step = [&](int rep, const std::string& name, auto&& measure) {
-    if (!options.only.empty() && name.find(options.only) == std::string::npos) return;
+  auto step = [&](int rep, const std::string& name, auto&& measure, bool forced = false) {
+    if (!forced && !selected(name)) return;
     if (options.progress) {
       options.progress("[" + std::to_string(rep + 1) + "/" + std::to_string(options.repetitions) + "] " + name);
     }
     measure();
   };
   for (int rep = 0; rep < options.repetitions; ++rep) {
-    step(rep, "floor-pingpong", [&] { r.floor.push_back(floor_pingpong(ctx)); });
+    step(rep, "floor-pingpong", [&] { r.floor.push_back(floor_pingpong(ctx)); }, stream_selected);
     step(rep, "floor-2lines-pingpong", [&] { r.floor_two_lines.push_back(floor_pingpong_two_lines(ctx)); });
     step(rep, "spin-pingpong", [&] { r.spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin)); });
     // Right after the memory topic's: the two are compared repetition by repetition.
     step(rep, "journal-spin-pingpong", [&] { r.journal_spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin, true)); });
     step(rep, "floor-memcpy", [&] { r.memcpy_bytes_per_s.push_back(memcpy_bandwidth(ctx)); });
     for (size_t size : kStreamSizes) {
-      step(rep, "stream-" + std::to_string(size), [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); });
+      // Ours and the naive ring back to back, the one that goes first alternating by
+      // repetition, so neither always gets the host's state after the other.
+      auto ours = [&] { step(rep, "stream-" + std::to_string(size), [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); }); };
+      auto naive = [&] { step(rep, naive_ring_step(size), [&] { r.naive_ring[size].push_back(naive_ring_stream(ctx, size)); }); };
+      if (rep % 2 == 0) {
+        ours();
+        naive();
+      } else {
+        naive();
+        ours();
+      }
     }
     for (int subs : kFanouts) {
       step(rep, "fanout-idle-" + std::to_string(subs), [&] { r.fanout_idle[subs].push_back(fanout_publish_rate(ctx, subs, false)); });

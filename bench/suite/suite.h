@@ -25,6 +25,8 @@ struct SuiteResults {
   std::vector<Percentiles> floor, floor_two_lines, spin, block, unix_socket;
   std::vector<double> memcpy_bytes_per_s;
   std::map<size_t, std::vector<Throughput>> stream;  // by payload bytes
+  // The naive SPSC ring (naive_ring.h), each repetition measured next to `stream`'s.
+  std::map<size_t, std::vector<Throughput>> naive_ring;
   std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers
   std::map<int, std::vector<double>> fanout_idle;    // publish rate by attached, idle subscribers
   std::vector<Percentiles> journal_spin;             // journal topics (fsync never)
@@ -47,6 +49,23 @@ struct Verdict {
   bool pass() const { return higher_is_better ? value >= bar : value <= bar; }
 };
 std::vector<Verdict> verdicts(const SuiteResults& results);
+
+// One stream size against the naive ring: ours, the reference, their paired ratio (median of
+// the per-repetition ratios, with its spread) and the floor of the same run.
+struct AgainstNaiveRing {
+  size_t payload_bytes = 0;
+  double messages_per_s = 0;             // ours, median
+  double naive_ring_messages_per_s = 0;  // the reference, median
+  Spread ratio;                          // ours / naive ring, paired per repetition
+  double floor_ns = 0;                   // cache-line ping-pong one-way p50, median; 0: not measured
+  static constexpr double kGoal = 1.0;   // issue 12: at least as fast as the ring a user would write
+  static constexpr double kNoisySpread = 1.5;  // max / min of the paired ratios beyond which the line says NOISY
+  bool met() const { return ratio.median >= kGoal; }
+  bool noisy() const { return ratio.min > 0 && ratio.max / ratio.min > kNoisySpread; }
+  // "stream 64 B: 9.60 M msg/s = 0.62 x naive ring (goal >= 1 x) [missed]; ..."
+  std::string line() const;
+};
+std::vector<AgainstNaiveRing> against_naive_ring(const SuiteResults& results);
 
 std::string to_markdown(const SuiteResults& results);
 std::string to_json(const SuiteResults& results);
