@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 tools/deps.sh
 jobs=$(nproc)
 
+echo "== Layers"
+tools/check_layers.sh
+
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHMBUS_WERROR=ON -DSHMBUS_SANITIZE=address \
   -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
 ninja -C build-asan -j "$jobs"

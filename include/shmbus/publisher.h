@@ -52,6 +52,9 @@ class Publisher {
   }
   // publish() that never waits: kWouldBlock when a `block` topic is full (for event loops).
   Result<uint64_t> try_publish(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
+  Result<uint64_t> try_publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {
+    return try_publish(std::as_bytes(std::span(payload.data(), payload.size())), headers);
+  }
 
   // Zero copy: claims room for `payload_bytes` (+ headers, written now) and hands back the span
   // to fill. claim() applies the topic's policy like publish(); try_claim() never waits.

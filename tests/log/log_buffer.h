@@ -4,6 +4,7 @@
 // touches the bytes, so plain stores are enough (the functions under test use atomics).
 #pragma once
 
+#include <optional>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,9 @@
 // Readable GoogleTest failures (found by argument-dependent lookup).
 namespace shmbus {
 inline void PrintTo(Errc e, std::ostream* os) { *os << to_string(e); }
+// A Result<void> as a comparable value: its error, or kSuccess.
+inline constexpr std::optional<Errc> kSuccess = std::nullopt;
+inline std::optional<Errc> err(Result<void> r) { return r ? kSuccess : std::optional<Errc>(r.error()); }
 }  // namespace shmbus
 namespace shmbus::log {
 inline void PrintTo(const ClaimPair& p, std::ostream* os) {

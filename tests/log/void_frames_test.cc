@@ -189,7 +189,7 @@ TEST(VoidSpan, StalledClaimerOfAVoidedClaimCannotCommit) {
   OneDeadClaim buf;
   ASSERT_EQ(find_and_void(buf, 64), VoidResult::kVoided);
 
-  EXPECT_EQ(commit(stalled_claim(buf, 64, kSeq)), Errc::kAbandoned);
+  EXPECT_EQ(err(commit(stalled_claim(buf, 64, kSeq))), Errc::kAbandoned);
   EXPECT_EQ(buf.pair_at(64), voided_pair(kFrame, 0, kSeq, true));
 }
 
@@ -243,7 +243,7 @@ TEST(VoidSpan, StalledClaimersInsideTheVoidCannotCommit) {
   ASSERT_EQ(find_and_void(buf, 0), VoidResult::kVoided);
 
   for (uint64_t i = 0; i < kDead; ++i) {
-    EXPECT_EQ(commit(stalled_claim(buf, i * kFrame, kSeq + i)), Errc::kAbandoned) << i;
+    EXPECT_EQ(err(commit(stalled_claim(buf, i * kFrame, kSeq + i))), Errc::kAbandoned) << i;
   }
 }
 
