@@ -18,8 +18,9 @@ namespace shmbus::detail {
 
 class SubscriberImpl {
  public:
+  // `follows_registry`: owned by a pattern subscriber (see topic::attach_subscriber()).
   SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
-                 std::shared_ptr<void> keep_alive);
+                 std::shared_ptr<void> keep_alive, bool follows_registry = false);
   ~SubscriberImpl();
   SubscriberImpl(const SubscriberImpl&) = delete;
   SubscriberImpl& operator=(const SubscriberImpl&) = delete;
@@ -129,6 +130,7 @@ class SubscriberImpl {
   // Waiting at one position (maybe_unblock): since when, and since when a claim covers it.
   uint64_t pending_position_ = ~0ull;
   static constexpr uint64_t kNoHold = ~0ull;
+  bool follows_registry_ = false;
   uint64_t hold_ = kNoHold;   // see hold()
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint64_t heartbeat_asked_at_ = ~0ull;  // the position at which poll() last asked heartbeat_due()
