@@ -1,4 +1,4 @@
-// The shmbus command line: topic create, pub, sub, ls, stat, journal, cursor, bench.
+// The shmbus command line: topic create|rm, pub, sub, ls, stat, journal, cursor, bench.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include "bench_command.h"
 #include "cli_output.h"
 #include "journal_command.h"
+#include "topic_rm_command.h"
 #include "shmbus/shmbus.h"
 
 namespace {
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   create->add_option("--retain-bytes", retain_bytes, "journal: keep at most this many bytes of segments (0: all)");
   create->add_option("--retain-age", retain_age_s, "journal: delete segments whose records are older (seconds; 0: never)")
       ->check(CLI::NonNegativeNumber);
+  CLI::App* topic_rm = shmbus::cli::add_topic_rm(topic_cmd);
 
   std::string from = "latest";
   uint64_t count = 0;
@@ -148,6 +150,8 @@ int main(int argc, char** argv) {
       config.retain_age = std::chrono::milliseconds(static_cast<int64_t>(retain_age_s * 1000));
       bool created = bus.create_topic(topic, config);
       std::cout << (created ? "created " : "exists ") << topic << '\n';
+    } else if (*topic_rm) {
+      return shmbus::cli::run_topic_rm(bus);
     } else if (*verify || *recover) {
       return shmbus::cli::run_journal(bus, topic, recover->parsed());
     } else if (*dump) {

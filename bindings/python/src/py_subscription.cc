@@ -52,6 +52,10 @@ void PySubscription::release_holds() noexcept {
 }
 
 PySubscription::SourceCache& PySubscription::cache_for(detail::SubscriberImpl* src) {
+  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_); p && p->impl()->detached() != sources_detached_) {
+    sources_.clear();  // a removed topic was detached: its SubscriberImpl* is dangling
+    sources_detached_ = p->impl()->detached();
+  }
   for (SourceCache& c : sources_) {
     if (c.source == src) return c;
   }

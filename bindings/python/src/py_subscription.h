@@ -80,6 +80,9 @@ class PySubscription : public Closeable {
     py::object ring;
   };
   std::vector<SourceCache> sources_;
+  // PatternSubscriberImpl::detached() when sources_ was last valid: a detached topic subscriber
+  // is freed, and a new one may get its address.
+  uint64_t sources_detached_ = 0;
   SourceCache& cache_for(detail::SubscriberImpl* src);
 };
 
