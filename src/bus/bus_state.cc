@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -75,6 +76,12 @@ std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool 
   // Threads that opened the topic at the same time all use the first handle: one set of
   // mappings (and of journal segment makers) per process.
   if (auto cached = open_topics[key].lock(); cached && !cached->removed()) return cached;
+  // Topics come and go all day (request/reply, retries): drop the names whose handles are gone
+  // now and then, so the cache does not grow with every name this process ever used.
+  if (open_topics.size() >= 2 * prune_at) {
+    std::erase_if(open_topics, [](const auto& kv) { return kv.second.expired(); });
+    prune_at = std::max<size_t>(64, open_topics.size());
+  }
   open_topics[key] = handle;
   return handle;
 }

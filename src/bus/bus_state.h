@@ -23,6 +23,7 @@ struct BusState : std::enable_shared_from_this<BusState> {
   base::MappedFile registry_file;
   std::mutex mutex;  // threads of this process; other processes are kept out by a file lock
   std::map<std::pair<std::string, bool>, std::weak_ptr<topic::TopicHandle>> open_topics;
+  size_t prune_at = 64;  // open_topics is pruned of expired handles when it doubles past this
 
   BusMeta& meta() const noexcept { return *reinterpret_cast<BusMeta*>(meta_file.data()); }
   Registry& registry() const noexcept { return *reinterpret_cast<Registry*>(registry_file.data()); }
