@@ -34,6 +34,14 @@ class Bus {
   // Creates a topic; if it exists already with the same kind, returns false and leaves it be.
   bool create_topic(std::string_view name, const TopicConfig& config = {});
   bool topic_exists(std::string_view name) const;
+  // Removes a topic: its directory goes away in one step (then its files are deleted), its
+  // registry entry becomes a tombstone, and pattern subscribers detach it. The name can be
+  // created again at once, as a new, empty topic. Returns false if there was no such topic.
+  // While live processes have publishers or subscribers on it (pattern subscribers aside: they
+  // detach it by themselves), throws Error (kind kInUse, naming their pids) unless `force`; forced, they keep their mappings and go on working on
+  // a topic nobody else can open. A journal's segments in a directory of its own (TopicConfig::
+  // data_dir) are left there: delete them, or create the topic with that directory to go on.
+  bool remove_topic(std::string_view name, bool force = false);
   std::vector<std::string> topics() const;
   TopicStats stats(std::string_view name) const;
 

@@ -58,6 +58,7 @@ enum class ErrorKind : uint8_t {
   kCorrupt,          // a shmbus file whose contents are damaged
   kIo,               // the operating system refused (permissions, space, mmap)
   kFull,             // a fixed table is full (publisher/subscriber slots, registry)
+  kInUse,            // live processes hold what was to be removed (the message names their pids)
 };
 
 // A set-up failure: what failed, where, and what to do about it.

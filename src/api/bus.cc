@@ -27,6 +27,8 @@ bool Bus::topic_exists(std::string_view name) const {
   return fs::exists(state_->topic_dir(name) + "/meta");
 }
 
+bool Bus::remove_topic(std::string_view name, bool force) { return state_->remove_topic(name, force); }
+
 std::vector<std::string> Bus::topics() const { return state_->registered_topics(); }
 
 TopicStats Bus::stats(std::string_view name) const { return state_->stats(name); }

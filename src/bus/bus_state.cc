@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -57,14 +58,30 @@ std::shared_ptr<topic::TopicHandle> BusState::topic(std::string_view name, bool 
   auto key = std::make_pair(std::string(name), writable);
   {
     std::lock_guard<std::mutex> guard(mutex);
-    if (auto cached = open_topics[key].lock()) return cached;
+    // A removed topic's handle still maps the old files: never hand it out for the name.
+    if (auto cached = open_topics[key].lock(); cached && !cached->removed()) return cached;
   }
-  if (create && !fs::exists(topic_dir(name))) create_topic(name, topic_defaults());
-  auto handle = topic::TopicHandle::open(topic_dir(name), writable ? base::Access::kReadWrite : base::Access::kReadOnly);
+  std::shared_ptr<topic::TopicHandle> handle;
+  for (int attempt = 0;; ++attempt) {
+    if (create && !fs::exists(topic_dir(name))) create_topic(name, topic_defaults());
+    try {
+      handle = topic::TopicHandle::open(topic_dir(name), writable ? base::Access::kReadWrite : base::Access::kReadOnly);
+      break;
+    } catch (const Error& e) {
+      // Another process removed the topic between our check and our open: make it again.
+      if (!create || e.kind() != ErrorKind::kNotFound || attempt == 2) throw;
+    }
+  }
   std::lock_guard<std::mutex> guard(mutex);
   // Threads that opened the topic at the same time all use the first handle: one set of
   // mappings (and of journal segment makers) per process.
-  if (auto cached = open_topics[key].lock()) return cached;
+  if (auto cached = open_topics[key].lock(); cached && !cached->removed()) return cached;
+  // Topics come and go all day (request/reply, retries): drop the names whose handles are gone
+  // now and then, so the cache does not grow with every name this process ever used.
+  if (open_topics.size() >= 2 * prune_at) {
+    std::erase_if(open_topics, [](const auto& kv) { return kv.second.expired(); });
+    prune_at = std::max<size_t>(64, open_topics.size());
+  }
   open_topics[key] = handle;
   return handle;
 }

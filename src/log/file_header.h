@@ -10,7 +10,10 @@ namespace shmbus::log {
 
 inline constexpr uint64_t kMagic = 0x3130535542484d53ull;  // "SMHBUS01" read as little-endian bytes
 // 2: claim pair {word, seq}, 16-byte frames; 3: journal topics; 4: retention, time index, cursors
-inline constexpr uint32_t kLayoutVersion = 5;
+// 5: the tail arbitrates claims, the claim pair is written at commit
+// 6: registry entries with an entry word (state | version), tombstones and reuse (topic removal);
+//    the topic meta's Counters gained the `removed` flag
+inline constexpr uint32_t kLayoutVersion = 6;
 
 enum class FileKind : uint32_t { kBusMeta = 1, kRegistry = 2, kTopicMeta = 3, kRing = 4, kSegment = 5, kCursor = 6 };
 

@@ -1,6 +1,7 @@
 #include <sched.h>
 
 #include "routing/pattern_subscriber_impl.h"
+#include "bus/registry.h"
 #include "topic/receive_loop.h"
 #include "shmbus/error.h"
 #include "base/process_identity.h"
@@ -11,40 +12,95 @@ namespace {
 constexpr int64_t kMaxSleepNs = 5'000'000;  // new topics are picked up within this, even asleep
 }
 
+namespace {
+// Never an entry word we have seen: the entry is looked at again on the next change.
+constexpr uint64_t kLookAgain = ~0ull;
+}  // namespace
+
 PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<bus::BusState> bus, std::string pattern,
                                              const SubscribeOptions& options)
     : bus_(std::move(bus)), pattern_(std::move(pattern)), options_(options) {
-  attach_new_topics(options_.start);
+  follow_registry(options_.start);
 }
 
 bool PatternSubscriberImpl::registry_changed() const noexcept {
-  // SYNC: registry (read) — acquire pairs with the release bump in registry.cc:append_entry().
-  return bus_->registry().generation.load(std::memory_order_acquire) != seen_generation_;
+  // SYNC: registry generation (read) — bus/registry_entry.cc:load_generation(), seq_cst for the
+  // doorbell's Dekker pair; pairs with bump_generation().
+  return bus::load_generation(bus_->registry()) != seen_generation_;
 }
 
 // Topics that exist when we subscribe start where the caller asked; topics created later start
-// at their first record, so nothing published after their creation is missed.
-void PatternSubscriberImpl::attach_new_topics(const StartAt& start) noexcept {
+// at their first record, so nothing published after their creation is missed. Allocates (a
+// topic being attached): it runs only when the registry changed, a set-up event.
+void PatternSubscriberImpl::follow_registry(const StartAt& start) noexcept {
   const bus::Registry& r = bus_->registry();
-  seen_generation_ = r.generation.load(std::memory_order_acquire);
+  // Before the scan: a change made during it bumps the generation again, and we look again.
+  seen_generation_ = bus::load_generation(r);
+  const uint32_t n = bus::load_high_water(r);
   try {
-    std::vector<std::string> names = bus_->registered_topics(seen_count_);
-    for (const std::string& name : names) {
-      if (pattern_matches(pattern_, name)) {
-        SubscribeOptions o = options_;
-        o.start = start;
-        subscribers_.push_back(std::make_unique<SubscriberImpl>(bus_->topic(name, false, false), o, bus_));
-      }
-      ++seen_count_;
-    }
+    if (seen_words_.size() < n) seen_words_.resize(n, bus::kEntryEmpty);
   } catch (const std::exception&) {
-    // A damaged or half-made topic: skip it this time; it is retried on the next change.
-    seen_generation_ = ~0ull;
+    seen_generation_ = ~0ull;  // out of memory: try again on the next poll
+    return;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (bus::load_entry_word(r.entries[i]) == seen_words_[i]) continue;
+    try {
+      look_at_entry(i, start);
+    } catch (const std::exception&) {
+      // A damaged topic, or one that cannot be mapped now: looked at again on the next change.
+      seen_words_[i] = kLookAgain;
+    }
   }
 }
 
+// Entry `index` changed since we saw it: what we attached through it has ended (the topic was
+// removed, and maybe the entry reused); a Ready entry that matches is attached.
+void PatternSubscriberImpl::look_at_entry(uint32_t index, const StartAt& start) {
+  detach_entry(index);
+  bus::EntryCopy e;
+  const bool ready = bus::read_entry(bus_->registry().entries[index], e);
+  // Removed, being written, or changed under the copy: the writer's next bump brings us back.
+  seen_words_[index] = e.word;
+  if (!ready || !pattern_matches(pattern_, e.name())) return;
+  auto handle = bus_->topic(e.name(), false, false);
+  // The directory holds a newer topic of that name than the entry: the entry is about to be (or
+  // has been) tombstoned, and the newer topic's own entry brings it to us.
+  if (handle->meta().config.created_ns != e.created_ns) return;
+  SubscribeOptions o = options_;
+  o.start = start;
+  subscribers_.push_back(std::make_unique<SubscriberImpl>(std::move(handle), o, bus_, /*follows_registry=*/true));
+  try {
+    entries_.push_back(index);
+  } catch (...) {
+    subscribers_.pop_back();
+    throw;
+  }
+}
+
+void PatternSubscriberImpl::detach_entry(uint32_t index) noexcept {
+  for (size_t k = 0; k < entries_.size(); ++k) {
+    if (entries_[k] != index) continue;
+    retired_received_ += subscribers_[k]->received();
+    retired_lost_ += subscribers_[k]->lost();
+    // Our slot in the removed topic's meta is freed; its files stay mapped until the handle goes.
+    // Samples still out point at the topic subscriber: it goes once they are released.
+    if (subscribers_[k]->samples_out() != 0) retired_.push_back(std::move(subscribers_[k]));
+    subscribers_.erase(subscribers_.begin() + static_cast<std::ptrdiff_t>(k));
+    entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(k));
+    source_ = nullptr;
+    ++detached_;
+    return;
+  }
+}
+
+void PatternSubscriberImpl::free_retired() noexcept {
+  std::erase_if(retired_, [](const std::unique_ptr<SubscriberImpl>& s) { return s->samples_out() == 0; });
+}
+
 Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
-  if (registry_changed()) attach_new_topics(StartAt::earliest());
+  if (!retired_.empty()) free_retired();
+  if (registry_changed()) follow_registry(StartAt::earliest());
   size_t delivered = 0;
   Result<void> error;
   const size_t n = subscribers_.size();
@@ -113,13 +169,13 @@ Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
 }
 
 uint64_t PatternSubscriberImpl::received() const noexcept {
-  uint64_t total = 0;
+  uint64_t total = retired_received_;
   for (const auto& s : subscribers_) total += s->received();
   return total;
 }
 
 uint64_t PatternSubscriberImpl::lost() const noexcept {
-  uint64_t total = 0;
+  uint64_t total = retired_lost_;
   for (const auto& s : subscribers_) total += s->lost();
   return total;
 }

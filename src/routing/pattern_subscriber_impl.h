@@ -1,5 +1,7 @@
 // The pattern subscriber behind shmbus::PatternSubscriber: one SubscriberImpl per matching
-// topic, more attached as the registry's generation moves.
+// topic. When the registry's generation moves it compares every entry word with the one it saw
+// last (bus_files.h): an entry that changed ends the topic attached through it (removed, or
+// removed and its entry reused), and a Ready entry that matches is attached.
 #pragma once
 
 #include <memory>
@@ -34,20 +36,32 @@ class PatternSubscriberImpl {
     if (source_ != nullptr) source_->stop_batch();
   }
   size_t topic_count() const noexcept { return subscribers_.size(); }
+  // How many topic subscribers have been detached so far (their topics were removed): a cache
+  // keyed by SubscriberImpl* must be dropped when this moves.
+  uint64_t detached() const noexcept { return detached_; }
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
 
  private:
   bool registry_changed() const noexcept;
-  void attach_new_topics(const StartAt& start) noexcept;
+  void follow_registry(const StartAt& start) noexcept;
+  void look_at_entry(uint32_t index, const StartAt& start);
+  void detach_entry(uint32_t index) noexcept;
   bool any_ready() noexcept;
 
   std::shared_ptr<bus::BusState> bus_;
   std::string pattern_;
   SubscribeOptions options_;
   std::vector<std::unique_ptr<SubscriberImpl>> subscribers_;
+  std::vector<uint32_t> entries_;     // entries_[k]: the registry entry subscribers_[k] came from
+  std::vector<uint64_t> seen_words_;  // per registry entry: its word when we last looked at it
   uint64_t seen_generation_ = ~0ull;
-  uint32_t seen_count_ = 0;
+  uint64_t detached_ = 0;
+  // Detached topic subscribers whose samples are still out (see SubscriberImpl::samples_out()).
+  std::vector<std::unique_ptr<SubscriberImpl>> retired_;
+  void free_retired() noexcept;
+  uint64_t retired_received_ = 0;  // counts of detached topic subscribers
+  uint64_t retired_lost_ = 0;
   size_t next_ = 0;  // round robin: the topic polled first next time
   SubscriberImpl* source_ = nullptr;
   bool stop_ = false;  // see stop_batch()

@@ -17,6 +17,7 @@ Result<void> SubscriberImpl::hold(uint64_t position) noexcept {
 }
 
 void SubscriberImpl::release_hold(uint64_t position) noexcept {
+  --samples_out_;  // Sample::release() calls this once per sample it took from us
   if (overwrite_ || !storage_.reuses_space()) return;
   for (size_t i = 0; i < held_count_; ++i) {  // usually the first: samples go in the order taken
     uint64_t& slot = held_[(held_head_ + i) % kMaxHeld];
@@ -55,6 +56,7 @@ Result<Sample> SubscriberImpl::try_receive() noexcept {
     } else {
       sample.owner_ = this;
       sample.mapping_ = mapping_keepalive();
+      ++samples_out_;
     }
   };
   if (held_count_ == kMaxHeld) return Errc::kHeldLimit;

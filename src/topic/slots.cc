@@ -77,7 +77,7 @@ void detach_publisher(TopicMeta& meta, const SlotHandle& slot) noexcept {
   s.owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
 }
 
-SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position) {
+SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position, bool follows_registry) {
   int index = take_any(meta.subscribers);
   if (index < 0) {
     throw Error(std::string("topic ") + topic + ": all " + std::to_string(kMaxSubscribers) +
@@ -90,6 +90,8 @@ SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t positi
   h.generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
   s.position.store(position, std::memory_order_relaxed);
   s.heartbeat_ns.store(base::monotonic_ns(), std::memory_order_relaxed);
+  // Relaxed: published by the owner store below (read after an acquire of the owner).
+  s.follows_registry.store(follows_registry ? 1 : 0, std::memory_order_relaxed);
   // seq_cst: the position must be visible to publishers before they claim past it
   // (SYNC: sub-slot (attach) — pairs with the acquire loads in min_subscriber_position()).
   s.owner.store(h.owner, std::memory_order_seq_cst);

@@ -17,8 +17,9 @@ struct SlotHandle {
 SlotHandle attach_publisher(TopicMeta& meta, const char* topic);
 void detach_publisher(TopicMeta& meta, const SlotHandle& slot) noexcept;
 
-// Attaches a subscriber whose next read is at `position`.
-SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position);
+// Attaches a subscriber whose next read is at `position`; `follows_registry` for one a pattern
+// subscriber owns (it does not hold the topic against removal).
+SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position, bool follows_registry = false);
 void detach_subscriber(TopicMeta& meta, const SlotHandle& slot) noexcept;
 // True while the slot is still ours (not evicted). Two relaxed loads of our own line.
 bool still_attached(const TopicMeta& meta, const SlotHandle& slot) noexcept;

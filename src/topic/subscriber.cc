@@ -42,7 +42,7 @@ constexpr int64_t kHeartbeatEveryNs = 100'000'000;  // a busy subscriber's heart
 }  // namespace
 
 SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
-                               std::shared_ptr<void> keep_alive)
+                               std::shared_ptr<void> keep_alive, bool follows_registry)
     : topic_(std::move(topic)),
       keep_alive_(std::move(keep_alive)),
       meta_(topic_->meta()),
@@ -55,7 +55,8 @@ SubscriberImpl::SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const 
   if (!options.cursor.empty()) open_cursor(options);
   published_position_ = position_;
   if (overwrite_) copy_.resize(topic_->max_record_bytes());
-  slot_ = topic::attach_subscriber(meta_, topic_->name().c_str(), position_);
+  follows_registry_ = follows_registry;
+  slot_ = topic::attach_subscriber(meta_, topic_->name().c_str(), position_, follows_registry_);
   // Attaching raced with publishers that had not seen our slot yet: if they lapped the start
   // position meanwhile, start from the tail instead.
   if (lapped_by_tail()) jump_to_tail();
@@ -244,7 +245,7 @@ void SubscriberImpl::heartbeat(int64_t now_ns) noexcept {
 // and if publishers lapped us meanwhile, count the loss and jump.
 void SubscriberImpl::reattach() noexcept {
   try {
-    slot_ = topic::attach_subscriber(meta_, topic_->name().c_str(), position_);
+    slot_ = topic::attach_subscriber(meta_, topic_->name().c_str(), position_, follows_registry_);
   } catch (const Error&) {
     return;  // all slots taken: keep reading unattached; lapping is still detected
   }

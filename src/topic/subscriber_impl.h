@@ -19,8 +19,9 @@ namespace shmbus::detail {
 
 class SubscriberImpl {
  public:
+  // `follows_registry`: owned by a pattern subscriber (see topic::attach_subscriber()).
   SubscriberImpl(std::shared_ptr<topic::TopicHandle> topic, const SubscribeOptions& options,
-                 std::shared_ptr<void> keep_alive);
+                 std::shared_ptr<void> keep_alive, bool follows_registry = false);
   ~SubscriberImpl();
   SubscriberImpl(const SubscriberImpl&) = delete;
   SubscriberImpl& operator=(const SubscriberImpl&) = delete;
@@ -70,6 +71,9 @@ class SubscriberImpl {
   Result<void> hold(uint64_t position) noexcept;
   void release_hold(uint64_t position) noexcept;
   static constexpr size_t kMaxHeld = 1024;
+  // Samples handed out and not yet released: while any is out, this object must outlive them
+  // (a pattern subscriber keeps a detached topic's subscriber until then).
+  size_t samples_out() const noexcept { return samples_out_; }
   WaitStrategy wait_strategy() const noexcept { return wait_; }
   uint64_t position() const noexcept { return position_; }
   // The seq of the record at position() (log::kUnknownSeq until known).
@@ -131,6 +135,7 @@ class SubscriberImpl {
   // Waiting at one position (maybe_unblock): since when, and since when a claim covers it.
   uint64_t pending_position_ = ~0ull;
   static constexpr uint64_t kNoHold = ~0ull;
+  bool follows_registry_ = false;
   // Held positions (hold()) in the order taken, which is position order: a ring of kMaxHeld
   // from held_head_ (oldest) for held_count_; a released one inside is marked kReleased until
   // the ones before it go too. hold_ is the oldest still held, or kNoHold.
@@ -140,6 +145,7 @@ class SubscriberImpl {
   size_t held_count_ = 0;
   uint64_t hold_ = kNoHold;
   bool stop_ = false;  // see stop_batch()
+  size_t samples_out_ = 0;
   int64_t heartbeat_ns_ = 0;  // coarse monotonic time of our last heartbeat
   uint64_t heartbeat_asked_at_ = ~0ull;  // the position at which poll() last asked heartbeat_due()
   uint64_t run_ = 0;          // records delivered since we last caught up with the tail

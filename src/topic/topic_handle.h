@@ -31,6 +31,11 @@ class TopicHandle {
   TopicConfig config() const noexcept;
   Policy policy() const noexcept { return static_cast<Policy>(meta().config.policy); }
   uint64_t max_record_bytes() const noexcept { return storage_->max_record_bytes(); }
+  // True once the topic was removed from its bus (its files are unlinked; the mappings stay).
+  bool removed() const noexcept {
+    // SYNC: topic removed (read) — acquire pairs with the release in bus/topic_removal.cc.
+    return meta().counters.removed.load(std::memory_order_acquire) != 0;
+  }
   // Publishers: starts the storage's background work (flushing, retention) once; retention
   // keeps what live subscribers and claims still need.
   void start_background();

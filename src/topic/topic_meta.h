@@ -56,7 +56,12 @@ struct alignas(log::kHotPad) Counters {
   std::atomic<uint64_t> subscriber_generation;  // bumped when a subscriber attaches
   std::atomic<uint32_t> publisher_high_water;   // slots [0, high water) have ever been used:
   std::atomic<uint32_t> subscriber_high_water;  // scans stop there
+  // 1 once the topic has been removed (bus/topic_removal.cc): its directory is gone, and a
+  // process that still maps this meta must not hand it out for the name any more.
+  // SYNC: topic removed (mark) release — pairs with the acquire in TopicHandle::removed().
+  std::atomic<uint32_t> removed;
 };
+static_assert(sizeof(Counters) == log::kHotPad);
 
 // An owner is a process identity token: pid | (start time in clock ticks, low 32 bits) << 32,
 // so that a reused pid is not mistaken for the process that held the slot. 0 = free.
@@ -75,6 +80,9 @@ struct alignas(log::kHotPad) SubscriberSlot {
   std::atomic<int64_t> heartbeat_ns;   // CLOCK_MONOTONIC of the last poll or wait
   std::atomic<uint64_t> received;
   std::atomic<uint64_t> lost;
+  // 1: attached through a pattern subscriber, which follows the registry and detaches the topic
+  // by itself when it is removed, so it does not hold the topic against removal.
+  std::atomic<uint32_t> follows_registry;
 };
 
 struct TopicMeta {

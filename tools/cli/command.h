@@ -23,7 +23,7 @@ struct Context {
   Bus open_bus() const { return Bus::open(bus_name); }
 };
 
-void add_topic_command(CLI::App& app, Context& ctx);    // topic create
+void add_topic_command(CLI::App& app, Context& ctx);    // topic create | rm
 void add_pub_command(CLI::App& app, Context& ctx);      // pub
 void add_sub_command(CLI::App& app, Context& ctx);      // sub
 void add_ls_command(CLI::App& app, Context& ctx);       // ls

@@ -7,6 +7,7 @@
 
 #include "cli_output.h"
 #include "command.h"
+#include "topic_rm_command.h"
 
 namespace shmbus::cli {
 namespace {
@@ -63,6 +64,13 @@ void add_topic_command(CLI::App& app, Context& ctx) {
       ->check(CLI::NonNegativeNumber);
   add_json_flag(*create, o->json);
   create->callback([&ctx, o] { ctx.run = [&ctx, o] { return run_create(ctx, *o); }; });
+  CLI::App* rm = add_topic_rm(topic);
+  rm->callback([&ctx] {
+    ctx.run = [&ctx] {
+      Bus bus = ctx.open_bus();
+      return run_topic_rm(bus);
+    };
+  });
 }
 
 void add_json_flag(CLI::App& command, bool& json) {

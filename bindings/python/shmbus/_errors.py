@@ -40,6 +40,10 @@ class FullError(Error):
     """A fixed table is full: publisher or subscriber slots of a topic, or the bus registry."""
 
 
+class InUseError(Error):
+    """Live processes hold what was to be removed (``Bus.remove_topic``); the message names their pids."""
+
+
 class ClosedError(Error, ValueError):
     """The object was closed (like I/O on a closed file)."""
 
@@ -62,6 +66,6 @@ class AbandonedError(Error):
 
 __all__ = [
     "Error", "InvalidNameError", "InvalidArgumentError", "NotFoundError", "NotShmbusError", "VersionError",
-    "CorruptError", "StorageError", "FullError", "ClosedError", "TimeoutError", "WouldBlockError",
+    "CorruptError", "StorageError", "FullError", "InUseError", "ClosedError", "TimeoutError", "WouldBlockError",
     "TooLargeError", "AbandonedError",
 ]

@@ -94,6 +94,12 @@ bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capaci
   return bus().create_topic(name, config);
 }
 
+bool PyBus::remove_topic(const std::string& name, bool force) {
+  auto lock = lock_releasing_gil(mu_);
+  py::gil_scoped_release release;  // deleting a big topic's files takes a while
+  return bus().remove_topic(name, force);
+}
+
 bool PyBus::topic_exists(const std::string& name) {
   auto lock = lock_releasing_gil(mu_);
   return bus().topic_exists(name);
@@ -233,6 +239,10 @@ void register_bus(py::module_& m) {
            "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus, "
            "trimmed to retain_bytes / retain_age (seconds). False if it existed (it is left as it was).")
       .def("topic_exists", &PyBus::topic_exists, py::arg("name"))
+      .def("remove_topic", &PyBus::remove_topic, py::arg("name"), py::kw_only(), py::arg("force") = false,
+           "Removes a topic (False if there was none); the name can be created again at once. Raises InUseError "
+           "(naming the pids) while live processes publish or subscribe to it, unless force=True: then they keep "
+           "working on the removed topic, which nobody else sees.")
       .def("topics", &PyBus::topics)
       .def("stats", &PyBus::stats, py::arg("name"))
       .def("publisher", &PyBus::publisher, py::arg("topic"), "A publisher (creates the topic if it is new).")

@@ -35,6 +35,7 @@ class PyBus {
                                              std::optional<std::string> cursor, const std::string& commit);
   void set_cursor(const std::string& topic, const std::string& name, py::handle where);
   bool remove_cursor(const std::string& topic, const std::string& name);
+  bool remove_topic(const std::string& name, bool force);
   std::string path();
   bool closed();
   // Closes the publishers and subscriptions it handed out, then itself.

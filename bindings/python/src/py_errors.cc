@@ -6,7 +6,7 @@ namespace {
 // Borrowed for the life of the interpreter: the module keeps the classes alive.
 struct ErrorClasses {
   py::handle base, invalid_name, invalid_argument, not_found, not_shmbus, version, corrupt, storage, full,
-      closed, timeout, would_block, too_large, abandoned;
+      in_use, closed, timeout, would_block, too_large, abandoned;
 };
 ErrorClasses g_classes;
 
@@ -20,6 +20,7 @@ py::handle class_for(ErrorKind kind) {
     case ErrorKind::kCorrupt: return g_classes.corrupt;
     case ErrorKind::kIo: return g_classes.storage;
     case ErrorKind::kFull: return g_classes.full;
+    case ErrorKind::kInUse: return g_classes.in_use;
     case ErrorKind::kGeneral: break;
   }
   return g_classes.base;
@@ -53,7 +54,7 @@ void register_errors(py::module_& m) {
   };
   g_classes = {get("Error"), get("InvalidNameError"), get("InvalidArgumentError"), get("NotFoundError"),
                get("NotShmbusError"), get("VersionError"), get("CorruptError"), get("StorageError"),
-               get("FullError"), get("ClosedError"), get("TimeoutError"), get("WouldBlockError"),
+               get("FullError"), get("InUseError"), get("ClosedError"), get("TimeoutError"), get("WouldBlockError"),
                get("TooLargeError"), get("AbandonedError")};
   py::register_exception_translator([](std::exception_ptr p) {
     try {
