@@ -121,7 +121,8 @@ Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) n
 }
 
 Result<Sample> PatternSubscriberImpl::try_receive() noexcept {
-  if (registry_changed()) attach_new_topics(StartAt::earliest());
+  if (!retired_.empty()) free_retired();
+  if (registry_changed()) follow_registry(StartAt::earliest());
   const size_t n = subscribers_.size();
   Errc error = Errc::kTimeout;  // nothing anywhere
   for (size_t i = 0; i < n; ++i) {

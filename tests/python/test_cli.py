@@ -316,36 +316,6 @@ def test_a_sub_whose_stdout_is_not_read_still_stops_on_sigterm(cli, bus, run):
 def test_pub_reading_stdin_stops_promptly_on_sigterm(cli, bus, run):
     run("topic", "create", "lines")
     pub = subprocess.Popen([cli, "pub", "lines", "--bus", bus], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-def test_topic_rm_removes_it_and_the_name_can_be_created_again(run):
-    run("pub", "reply.42", "old")
-    r = run("topic", "rm", "reply.42")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "removed reply.42"
-    assert "reply.42" not in run("ls").stdout
-    assert run("topic", "create", "reply.42").stdout.strip() == "created reply.42"
-    fields = dict(line.split(None, 1) for line in run("stat", "reply.42").stdout.splitlines())
-    assert fields["published"].strip() == "0"
-
-
-def test_topic_rm_json(run):
-    run("topic", "create", "tmp")
-    r = run("topic", "rm", "tmp", "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"topic": "tmp", "removed": True, "forced": False}
-
-
-def test_topic_rm_of_a_missing_topic_is_an_error(run):
-    r = run("topic", "rm", "no.such.topic")
-    assert r.returncode == 1
-    assert r.stderr.startswith("shmbus: ") and "no topic no.such.topic" in r.stderr
-    assert r.stdout == ""
-
-
-def test_topic_rm_refuses_a_topic_in_use_naming_the_pid_then_force_removes_it(cli, bus, run):
-    run("topic", "create", "busy")
-    # A publisher reading stdin holds its slot until stdin closes. (`shmbus sub` would not hold
-    # the topic: a pattern subscriber detaches removed topics by itself.)
-    pub = subprocess.Popen([cli, "--bus", bus, "pub", "busy"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
         pub.stdin.write("one\n")
@@ -408,6 +378,42 @@ def test_pub_waiting_for_space_in_a_full_block_topic_stops_on_sigterm(cli, bus, 
     assert pub.returncode in (-signal.SIGTERM, 143)
     assert elapsed < 2, elapsed
     assert stat_field(run, "full", "published") < 101
+
+
+def test_topic_rm_removes_it_and_the_name_can_be_created_again(run):
+    run("pub", "reply.42", "old")
+    r = run("topic", "rm", "reply.42")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "removed reply.42"
+    assert "reply.42" not in run("ls").stdout
+    assert run("topic", "create", "reply.42").stdout.strip() == "created reply.42"
+    fields = dict(line.split(None, 1) for line in run("stat", "reply.42").stdout.splitlines())
+    assert fields["published"].strip() == "0"
+
+
+def test_topic_rm_json(run):
+    run("topic", "create", "tmp")
+    r = run("topic", "rm", "tmp", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"topic": "tmp", "removed": True, "forced": False}
+
+
+def test_topic_rm_of_a_missing_topic_is_an_error(run):
+    r = run("topic", "rm", "no.such.topic")
+    assert r.returncode == 1
+    assert r.stderr.startswith("shmbus: ") and "no topic no.such.topic" in r.stderr
+    assert r.stdout == ""
+
+
+def test_topic_rm_refuses_a_topic_in_use_naming_the_pid_then_force_removes_it(cli, bus, run):
+    run("topic", "create", "busy")
+    # A publisher reading stdin holds its slot until stdin closes. (`shmbus sub` would not hold
+    # the topic: a pattern subscriber detaches removed topics by itself.)
+    pub = subprocess.Popen([cli, "--bus", bus, "pub", "busy"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        pub.stdin.write("one\n")
+        pub.stdin.flush()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # wait until it has attached and published
             fields = dict(line.split(None, 1) for line in run("stat", "busy").stdout.splitlines())
