@@ -7,6 +7,7 @@
 // bumps the futex word, so c returns at once even if it had not slept yet), or the sleeper sees
 // the record and does not sleep. The futex word is read before a, so a bump between b and c is
 // seen by the kernel's compare in c.
+// Protocol spec: docs/format.md section 8 and 11.7.
 #pragma once
 
 #include <atomic>

@@ -42,6 +42,7 @@
 //
 // `high_water` only grows: entries [high_water, kMaxTopics) have never been used, so scans stop
 // there. `live` counts Ready entries (statistics; written under the lock).
+// Protocol spec: docs/format.md section 4.3-4.4.
 #pragma once
 
 #include <atomic>

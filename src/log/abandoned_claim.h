@@ -12,6 +12,7 @@
 // then every 16-byte pair inside, so that no stalled claimer among them can commit into the void
 // (a commit that finds poison gives up); the voids are then written last to first, p's last: a
 // reader or flusher that sees the first one sees them all.
+// Protocol spec: docs/format.md section 7.2 and 11.3-11.4.
 #pragma once
 
 #include <algorithm>

@@ -18,6 +18,7 @@
 // frame's extent from the next element of the chain of tail values (log/abandoned_claim.h) and
 // voids it with the same kind of CAS: exactly one of commit and void wins. A commit that finds
 // a void of this lap (or the poison a void leaves inside itself) where leftovers should be gives up.
+// Protocol spec: docs/format.md section 5 and 11.1-11.2.
 #pragma once
 
 #include <atomic>

@@ -1,4 +1,5 @@
 // The first bytes of every shared file: magic, layout version, what the file is.
+// Protocol spec: docs/format.md section 4.1.
 #pragma once
 
 #include <cstddef>

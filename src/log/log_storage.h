@@ -2,6 +2,7 @@
 // a chain of power-of-two segments that are never reused (journal topics). Frames never straddle
 // a lap or segment end, so both answer room/epoch/lap the same way; only frame() differs, and
 // claim/read code (templates on the storage) does not care which it has.
+// Protocol spec: docs/format.md section 2.
 #pragma once
 
 #include <bit>

@@ -1,4 +1,5 @@
 // The reader's side of the record protocol: what is at a position, decided from the claim pair.
+// Protocol spec: docs/format.md section 6.1.
 #pragma once
 
 #include <cstdint>

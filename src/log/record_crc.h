@@ -2,6 +2,7 @@
 // headers length), then the headers and the payload. The claim pair (length, type, flags, epoch,
 // seq) is left out: it is written by the commit, after the CRC, and the scan checks those fields
 // on its own (bounds, type, epoch, seq continuity).
+// Protocol spec: docs/format.md section 3.5.
 #pragma once
 
 #include <cstdint>

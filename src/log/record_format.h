@@ -1,5 +1,6 @@
 // The record format shared by every log kind (ring laps and journal segments).
 // Why it is shaped like this, and every race it handles: docs/design.md.
+// Protocol spec: docs/format.md section 3.
 #pragma once
 
 #include <atomic>

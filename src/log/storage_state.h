@@ -1,6 +1,7 @@
 // The words a topic's storage keeps in the topic's meta (the topic lays them out, the storage
 // alone interprets them): a journal's flush progress and its oldest retained position. A ring
 // leaves them zero.
+// Protocol spec: docs/format.md section 4.5 and 9.5.
 #pragma once
 
 #include <atomic>

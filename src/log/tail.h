@@ -1,5 +1,6 @@
 // The tail of a log: the position of the next frame to claim and the seq of the next DATA record,
 // changed together by one 16-byte compare-and-swap so that every record's seq is exact.
+// Protocol spec: docs/format.md section 3.2 and 5.
 #pragma once
 
 #include <atomic>

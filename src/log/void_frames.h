@@ -1,6 +1,7 @@
 // The pairs an unblocker or a repair writes where claims died before their commit wrote a pair
 // (layout 5; the whole story: log/abandoned_claim.h). Used by the live unblocker and by journal
 // recovery, which has only bytes (no tail, no topic).
+// Protocol spec: docs/format.md section 7.3 and 11.8.
 #pragma once
 
 #include <algorithm>

@@ -3,6 +3,7 @@
 // it survives whatever the segments survive (the bus in /dev/shm may not). Mapped read-write: a
 // commit is three stores into the page cache, which a process crash cannot lose. An exclusive
 // flock says the cursor is in use; the kernel drops it when its holder dies, even by kill -9.
+// Protocol spec: docs/format.md section 4.8 and 9.8.
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,6 @@
 // The subscriber behind shmbus::Subscriber: reads frames in position order, skips padding,
 // unblocks abandoned claims, survives lapping and eviction, and sleeps on the data futex.
+// Protocol spec: docs/format.md section 6.2-6.4 and 7.1.
 #pragma once
 
 #include <chrono>

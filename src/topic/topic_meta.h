@@ -10,6 +10,7 @@
 //   PublisherSlot[kMaxPublishers]          (128 bytes each)
 //   SubscriberSlot[kMaxSubscribers]        (128 bytes each)
 // Each from a 128-byte boundary on.
+// Protocol spec: docs/format.md section 4.5.
 #pragma once
 
 #include <atomic>

@@ -3,6 +3,7 @@
 // from the flushed position, stops at the first that is still being written, msyncs that range
 // and moves the flushed position. Publishers under fsync `always` wait until the flushed
 // position passes their record, flushing themselves when nobody else is.
+// Protocol spec: docs/format.md section 9.5.
 #pragma once
 
 #include <cstdint>

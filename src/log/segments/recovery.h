@@ -1,5 +1,6 @@
 // Checking a journal directory end to end, and repairing it: what `shmbus journal verify` and
 // `shmbus journal recover` do, and what opening a journal topic does after a crash.
+// Protocol spec: docs/format.md section 9.4.
 #pragma once
 
 #include <string>

@@ -7,6 +7,7 @@
 // Up to two retired segments are kept as spares (beyond the budget) and reused for new
 // segments: their pages are allocated already, so growing the journal costs a memset, not
 // page faults and the kernel zeroing fresh pages.
+// Protocol spec: docs/format.md section 9.7.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // A journal segment on disk: <base position, 20 digits>.seg = a 4 KiB header (the common file
 // header, then where the segment sits in the log) followed by `segment_bytes` of records. Made
 // zeroed and preallocated (a write into a mapped hole on a full disk would be a SIGBUS).
+// Protocol spec: docs/format.md section 4.7.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // Reading a journal segment from its start to its true end: what recovery, `journal verify` and
 // the fuzz target run. Pure function of the bytes: never reads outside them, never trusts a
 // length it has not bounded, allocates only for the list of abandoned claims.
+// Protocol spec: docs/format.md section 9.2-9.3 and 11.5.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 // publisher to commit in a bucket fills its entry (one relaxed load for everybody else), so
 // seeking to a time reads a few header pages and at most one bucket of records, never a whole
 // journal. Entries are hints: a reader checks the record it lands on like any other.
+// Protocol spec: docs/format.md section 9.6.
 #pragma once
 
 #include <atomic>
