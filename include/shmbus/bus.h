@@ -12,6 +12,7 @@
 #include "shmbus/message.h"
 #include "shmbus/pattern_subscriber.h"
 #include "shmbus/publisher.h"
+#include "shmbus/queue.h"
 #include "shmbus/subscriber.h"
 #include "shmbus/topic.h"
 
@@ -50,6 +51,14 @@ class Bus {
   Subscriber subscriber(std::string_view topic, const SubscribeOptions& options = {});
   // Every topic matching `pattern`, existing or created later.
   PatternSubscriber subscribe(std::string_view pattern, const SubscribeOptions& options = {});
+
+  // Durable queues (shmbus/queue.h): creates one (or opens it if it exists with the same
+  // bindings and limits; other ones: Error), opens one, removes one (its state files beside the
+  // topics stay until the topics go), lists them.
+  Queue create_queue(std::string_view name, const QueueConfig& config);
+  Queue queue(std::string_view name);
+  bool remove_queue(std::string_view name);
+  std::vector<std::string> queues() const;
 
   // Journal topics: named cursors (their stats are in stats(topic).cursors). set_cursor moves
   // one, creating it if need be, to `where` (a record, earliest, latest or a time);

@@ -39,6 +39,9 @@ enum class Errc : uint8_t {
   // (value()): do NOT publish it again (that makes a duplicate); the flush goes on, and
   // TopicStats::flushed_position tells when it is on disk.
   kNotDurable,
+  // The delivery's lease was taken away (it expired, or this consumer was presumed dead):
+  // another consumer may hold the record now. Nothing was settled; do not retry this call.
+  kStaleLease,
   // Too many samples are held at once (Subscriber::kMaxHeldSamples): release one and retry.
   kHeldLimit,
 };

@@ -9,5 +9,6 @@
 #include "shmbus/message.h"
 #include "shmbus/pattern_subscriber.h"
 #include "shmbus/publisher.h"
+#include "shmbus/queue.h"
 #include "shmbus/subscriber.h"
 #include "shmbus/topic.h"

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "bus/bus_state.h"
+#include "messaging/queue_impl.h"
 #include "routing/pattern_subscriber_impl.h"
 #include "shmbus/error.h"
 #include "topic/publisher_impl.h"
@@ -32,6 +33,13 @@ bool Bus::remove_topic(std::string_view name, bool force) { return state_->remov
 std::vector<std::string> Bus::topics() const { return state_->registered_topics(); }
 
 TopicStats Bus::stats(std::string_view name) const { return state_->stats(name); }
+
+Queue Bus::create_queue(std::string_view name, const QueueConfig& config) {
+  return Queue(detail::QueueImpl::create(state_, name, config));
+}
+Queue Bus::queue(std::string_view name) { return Queue(detail::QueueImpl::open(state_, name)); }
+bool Bus::remove_queue(std::string_view name) { return detail::QueueImpl::remove(*state_, name); }
+std::vector<std::string> Bus::queues() const { return detail::QueueImpl::list(*state_); }
 
 void Bus::set_cursor(std::string_view topic, std::string_view name, const StartAt& where) {
   state_->set_cursor(topic, name, where);

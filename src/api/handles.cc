@@ -114,6 +114,7 @@ const char* to_string(Errc e) noexcept {
     case Errc::kStorage: return "storage";
     case Errc::kNotDurable: return "not-durable";
     case Errc::kHeldLimit: return "held-limit";
+    case Errc::kStaleLease: return "stale-lease";
   }
   return "unknown";
 }

@@ -15,6 +15,7 @@ const char* to_string(FileKind kind) noexcept {
     case FileKind::kRing: return "ring";
     case FileKind::kSegment: return "journal segment";
     case FileKind::kCursor: return "cursor";
+    case FileKind::kQueue: return "queue state";
   }
   return "unknown";
 }

@@ -16,7 +16,7 @@ inline constexpr uint64_t kMagic = 0x3130535542484d53ull;  // "SMHBUS01" read as
 //    the topic meta's Counters gained the `removed` flag
 inline constexpr uint32_t kLayoutVersion = 6;
 
-enum class FileKind : uint32_t { kBusMeta = 1, kRegistry = 2, kTopicMeta = 3, kRing = 4, kSegment = 5, kCursor = 6 };
+enum class FileKind : uint32_t { kBusMeta = 1, kRegistry = 2, kTopicMeta = 3, kRing = 4, kSegment = 5, kCursor = 6, kQueue = 7 };
 
 struct FileHeader {
   uint64_t magic;

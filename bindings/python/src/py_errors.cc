@@ -38,6 +38,7 @@ py::handle class_for(Errc e) {
     case Errc::kStorage: return g_classes.storage;
     case Errc::kNotDurable: return g_classes.storage;  // published: the message says so
     case Errc::kHeldLimit: return g_classes.would_block;
+    case Errc::kStaleLease: return g_classes.base;
     case Errc::kLapped: break;
   }
   return g_classes.base;

@@ -1,0 +1,151 @@
+// Durable queues: competing consumers, leases with fencing, acks, retries with backoff, dead
+// letters. A queue is bound to journal topics by name or pattern; each bound record is
+// delivered to one consumer of the queue (threads and processes alike). No daemon: consumers
+// cooperate through the queue's state files (beside the topics' segments), and any of them may
+// die at any instruction. See docs/queues.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shmbus/error.h"
+#include "shmbus/message.h"
+
+namespace shmbus {
+
+namespace detail {
+class QueueImpl;
+class ConsumerImpl;
+}
+
+// Exponential backoff with jitter (MassTransit's shape): the n-th retry (n = 1, 2, ...) waits
+// min * factor^(n-1), at most max, scaled by a uniform factor in [1 - jitter, 1 + jitter].
+struct RetryPolicy {
+  std::chrono::milliseconds min{100};
+  std::chrono::milliseconds max{30000};
+  double factor = 2.0;
+  double jitter = 0.2;
+
+  // "exponential:min=100ms,max=30s,factor=2,jitter=0.2" (any subset of the keys; units ms, s, m).
+  // Throws Error (kInvalidArgument) with what is wrong.
+  static RetryPolicy parse(std::string_view spec);
+  std::string to_string() const;
+  // The delay before retry `n` (1-based), given a uniform random number u in [0, 1).
+  std::chrono::nanoseconds delay(uint32_t n, double u) const noexcept;
+};
+
+struct QueueConfig {
+  // Topic names or patterns (`*` one word, `#` zero or more); journal topics only.
+  std::vector<std::string> bindings;
+  uint32_t max_deliveries = 10;                    // failed attempts before dead-lettering (1..255)
+  std::chrono::milliseconds lease{30000};          // a stalled consumer loses its delivery after this
+  RetryPolicy retry;
+};
+
+struct QueueStats {
+  std::string name;
+  QueueConfig config;
+  uint64_t ready = 0;         // deliverable now (new and redelivered)
+  uint64_t in_flight = 0;     // leased to a consumer
+  uint64_t scheduled = 0;     // waiting for a retry's backoff or a nack's delay
+  uint64_t consumers = 0;     // attached, alive
+  uint64_t acked = 0;
+  uint64_t nacked = 0;
+  uint64_t redelivered = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t skipped = 0;       // records the queue passed over (claims that never committed)
+  uint64_t dlq_depth = 0;     // records in <queue>.dlq
+  std::vector<std::string> topics;  // bound topics with state files
+};
+
+// One attempt to hand a queued record to a consumer: the record (valid while the Delivery
+// lives) and its lease. Settle it through the Consumer that received it.
+class Delivery {
+ public:
+  Delivery() = default;
+  Delivery(Delivery&&) noexcept = default;
+  Delivery& operator=(Delivery&&) noexcept = default;
+
+  const Message& message() const noexcept { return message_; }
+  const Message* operator->() const noexcept { return &message_; }
+  // 1 for the first delivery; x-delivery-count + 1 on redelivery.
+  uint32_t attempt() const noexcept { return attempt_; }
+  explicit operator bool() const noexcept { return topic_index_ != kNone; }
+
+ private:
+  friend class detail::ConsumerImpl;
+  static constexpr uint32_t kNone = ~0u;
+  Message message_;
+  std::shared_ptr<const void> pin_;  // keeps the record's segment mapped
+  uint32_t topic_index_ = kNone;
+  uint32_t attempt_ = 0;
+  uint64_t seq_ = 0;
+  uint64_t control_ = 0;   // the entry's control word while we hold the lease
+  int64_t deadline_ns_ = 0;
+};
+
+struct ConsumerOptions {
+  uint32_t prefetch = 64;  // deliveries held at once (received and not yet settled)
+};
+
+// Thread-safety: one thread at a time per Consumer; any number of Consumers (threads and
+// processes) share a queue. receive/ack/nack/extend allocate nothing and never throw.
+class Consumer {
+ public:
+  Consumer();
+  explicit Consumer(std::unique_ptr<detail::ConsumerImpl> impl) noexcept;
+  Consumer(Consumer&&) noexcept;
+  Consumer& operator=(Consumer&&) noexcept;
+  ~Consumer();
+
+  // The next delivery: kTimeout if none is ready (try_receive) or none came in time (receive).
+  // kHeldLimit: `prefetch` deliveries are held; settle one first.
+  Result<Delivery> try_receive() noexcept;
+  Result<Delivery> receive(std::chrono::nanoseconds timeout) noexcept;
+
+  // Settlement. kStaleLease: the lease was taken away meanwhile (it expired, or this process
+  // was presumed dead): another consumer may hold the record now; this call changed nothing.
+  Result<void> ack(Delivery& delivery) noexcept;
+  // Retry later: after the queue's backoff for this attempt, or after `delay` if given. Past
+  // max_deliveries failed attempts the record is dead-lettered (reason delivery_limit).
+  Result<void> nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay = {}) noexcept;
+  // Dead-letter now (reason rejected), with `error` as x-death-error. Slow path: it publishes.
+  Result<void> reject(Delivery& delivery, std::string_view error = {}) noexcept;
+  // Renews the lease for another lease time.
+  Result<void> extend(Delivery& delivery) noexcept;
+
+  uint32_t held() const noexcept;
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+ private:
+  std::unique_ptr<detail::ConsumerImpl> impl_;
+};
+
+// A handle on a queue (cheap to keep; consumers keep what they need alive on their own).
+class Queue {
+ public:
+  Queue();
+  explicit Queue(std::shared_ptr<detail::QueueImpl> impl) noexcept;
+  ~Queue();
+  Queue(Queue&&) noexcept;
+  Queue& operator=(Queue&&) noexcept;
+
+  const std::string& name() const noexcept;
+  Consumer consumer(const ConsumerOptions& options = {});
+  QueueStats stats();
+  // Settles everything not yet delivered or in flight as skipped (the records stay in the topics).
+  uint64_t purge();
+
+ private:
+  std::shared_ptr<detail::QueueImpl> impl_;
+};
+
+// Throws Error unless `name` can name a queue (a topic name; its dead letters go to NAME.dlq).
+void validate_queue_name(std::string_view name);
+
+}  // namespace shmbus

@@ -1,0 +1,81 @@
+// shmbus::Queue and shmbus::Consumer: thin handles over messaging/.
+#include "messaging/consumer_impl.h"
+#include "messaging/queue_impl.h"
+#include "shmbus/error.h"
+#include "shmbus/queue.h"
+
+namespace shmbus {
+
+void validate_queue_name(std::string_view name) {
+  validate_topic_name(name);
+  if (name.ends_with(".dlq")) {
+    throw Error("queue name " + std::string(name) + " ends in .dlq, the suffix of dead-letter topics; choose another",
+                ErrorKind::kInvalidName);
+  }
+}
+
+Queue::Queue() = default;
+Queue::Queue(std::shared_ptr<detail::QueueImpl> impl) noexcept : impl_(std::move(impl)) {}
+Queue::~Queue() = default;
+Queue::Queue(Queue&&) noexcept = default;
+Queue& Queue::operator=(Queue&&) noexcept = default;
+
+const std::string& Queue::name() const noexcept {
+  static const std::string none;
+  return impl_ ? impl_->name() : none;
+}
+
+Consumer Queue::consumer(const ConsumerOptions& options) {
+  if (!impl_) throw Error("queue handle is empty (moved from?)", ErrorKind::kInvalidArgument);
+  return Consumer(std::make_unique<detail::ConsumerImpl>(impl_, options));
+}
+
+QueueStats Queue::stats() {
+  if (!impl_) throw Error("queue handle is empty (moved from?)", ErrorKind::kInvalidArgument);
+  return impl_->stats();
+}
+
+uint64_t Queue::purge() {
+  if (!impl_) throw Error("queue handle is empty (moved from?)", ErrorKind::kInvalidArgument);
+  return impl_->purge();
+}
+
+Consumer::Consumer() = default;
+Consumer::Consumer(std::unique_ptr<detail::ConsumerImpl> impl) noexcept : impl_(std::move(impl)) {}
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+Consumer::~Consumer() = default;
+
+Result<Delivery> Consumer::try_receive() noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->try_receive();
+}
+
+Result<Delivery> Consumer::receive(std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->receive(timeout);
+}
+
+Result<void> Consumer::ack(Delivery& delivery) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->ack(delivery);
+}
+
+Result<void> Consumer::nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->nack(delivery, delay);
+}
+
+Result<void> Consumer::reject(Delivery& delivery, std::string_view error) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->reject(delivery, error);
+}
+
+Result<void> Consumer::extend(Delivery& delivery) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->extend(delivery);
+}
+
+uint32_t Consumer::held() const noexcept { return impl_ ? impl_->held() : 0; }
+
+}  // namespace shmbus

@@ -1,0 +1,286 @@
+// Taking deliveries: new records at the dispatch point, redeliveries below it.
+#include "messaging/consumer_impl.h"
+
+#include <sched.h>
+
+#include <thread>
+
+#include "base/process_identity.h"
+#include "base/realtime_clock.h"
+#include "log/read.h"
+#include "log/record_format.h"
+#include "log/tail.h"
+
+namespace shmbus::detail {
+using messaging::Control;
+using messaging::Entry;
+using messaging::EntryPair;
+using messaging::EntryState;
+using messaging::QueueFile;
+
+namespace {
+constexpr int64_t kIdleSleepNs = 1'000'000;  // a waiting receive looks again this often
+constexpr int kYieldingPolls = 200;          // ... after this many polls that yield the CPU
+
+// {position, seq} of D read consistently: position, seq, position again (both only grow).
+log::TailValue read_dispatch(const messaging::Dispatch& d) noexcept {
+  for (;;) {
+    // SYNC: dispatch (read) — acquire pairs with the CAS16 in take_new().
+    const uint64_t position = d.position.load(std::memory_order_acquire);
+    const uint64_t seq = d.seq.load(std::memory_order_acquire);
+    if (d.position.load(std::memory_order_acquire) == position) return {position, seq};
+  }
+}
+
+bool cas_dispatch(messaging::Dispatch& d, log::TailValue expected, log::TailValue desired) noexcept {
+  base::U128 seen = base::pack128(expected.position, expected.seq);
+  return base::cas16(&d, seen, base::pack128(desired.position, desired.seq));
+}
+}  // namespace
+
+ConsumerImpl::ConsumerImpl(std::shared_ptr<QueueImpl> queue, const ConsumerOptions& options)
+    : queue_(std::move(queue)), options_(options), rng_(base::self_token() ^ static_cast<uint64_t>(base::monotonic_ns())),
+      token_(base::self_token()) {
+  if (options_.prefetch == 0) throw Error("consumer prefetch must be at least 1", ErrorKind::kInvalidArgument);
+  queue_->refresh();
+  attached_.reserve(64);
+  attach_new_topics();
+}
+
+ConsumerImpl::~ConsumerImpl() { release_all(); }
+
+// A slot of our own in the topic's state file. A slot whose owner died is taken over, and the
+// leases it left behind go back first (charged: their handling had begun).
+void ConsumerImpl::attach(BoundTopic& bound) {
+  QueueFile& q = bound.state->file();
+  for (uint32_t i = 1; i <= messaging::kMaxConsumers; ++i) {
+    messaging::ConsumerSlot& s = q.consumers[i];
+    // Acquire: pairs with the release in release_all(); a dead owner's slot is taken by CAS.
+    uint64_t owner = s.owner.load(std::memory_order_acquire);
+    if (owner != 0 && base::owner_alive(owner)) continue;
+    if (!s.owner.compare_exchange_strong(owner, token_, std::memory_order_acq_rel)) continue;
+    // Relaxed: the generation is read only by stats; the owner CAS published the slot.
+    const uint64_t generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
+    attached_.push_back({&bound, bound.topic->log(), i, generation});
+    // The dead owner's leases carry this slot's number, which is ours now: they go back first.
+    if (owner != 0) sweep(attached_.size() - 1, base::realtime_ns(), /*force=*/true, /*taken_over=*/i);
+    return;
+  }
+  throw Error("queue " + queue_->name() + " on topic " + bound.name + ": all " +
+                  std::to_string(messaging::kMaxConsumers) + " consumer slots are taken by live processes",
+              ErrorKind::kFull);
+}
+
+void ConsumerImpl::attach_new_topics() noexcept {
+  try {
+    queue_->refresh();
+    for (size_t i = attached_.size(); i < queue_->topic_count(); ++i) attach(queue_->topic_at(i));
+  } catch (const Error&) {
+    // A topic that cannot be attached now (slots full, files unreadable) is tried again at
+    // the next registry change; the others keep flowing.
+  } catch (const std::exception&) {
+  }
+}
+
+void ConsumerImpl::release_all() noexcept {
+  for (size_t i = 0; i < attached_.size(); ++i) {
+    Attached& a = attached_[i];
+    QueueFile& q = a.bound->state->file();
+    // Our leases go back uncharged: a consumer that closes has not failed them.
+    const uint64_t d = q.dispatch.seq.load(std::memory_order_acquire);
+    for (uint64_t s = q.frontier.seq.load(std::memory_order_acquire); s < d; ++s) {
+      Entry& e = a.bound->state->entry(s);
+      EntryPair p = messaging::load_entry(e);
+      const Control c = Control::decode(p.control);
+      if (c.state != EntryState::kLeased || c.owner != a.slot || c.lap != a.bound->state->lap_of(s)) continue;
+      Control back = c;
+      back.state = EntryState::kReady;
+      back.owner = 0;
+      back.started = false;
+      if (messaging::cas_entry(e, p, {back.encode(), 0})) {
+        q.hints.redeliverable.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
+      }
+    }
+    // Release: our settlements happen before the slot is seen free. SYNC: consumer slot.
+    q.consumers[a.slot].owner.store(0, std::memory_order_release);
+  }
+  attached_.clear();
+}
+
+double ConsumerImpl::next_uniform() noexcept {
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  return static_cast<double>(rng_ >> 11) * 0x1.0p-53;
+}
+
+bool ConsumerImpl::fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept {
+  const log::FrameView v = log::read_frame(a.log, a.bound->topic->meta().tail, position, seq);
+  if (v.state != log::FrameState::kData) return false;
+  const auto* h = log::header_of(v.bytes);
+  const size_t len = static_cast<size_t>(v.word.len);
+  const size_t headers_len = h->headers_len;
+  Message& m = out.message_;
+  m.topic = a.bound->name;
+  m.position = position;
+  m.seq = h->seq;
+  m.timestamp_ns = h->timestamp_ns;
+  m.headers = headers_len != 0 ? HeadersView({v.bytes + log::kHeaderBytes, headers_len}) : HeadersView();
+  m.payload = {v.bytes + log::kHeaderBytes + headers_len, len - log::kHeaderBytes - headers_len};
+  out.pin_ = a.log.pin();
+  return true;
+}
+
+// The CAS16 that gives us a lease on seq `s` whose entry holds `seen`. Fills the delivery.
+static bool lease(messaging::QueueFileHandle& state, uint64_t s, EntryPair& seen, uint32_t slot, int64_t deadline,
+                  Delivery& d, uint64_t& control_out) noexcept {
+  Control c = Control::decode(seen.control);
+  c.state = EntryState::kLeased;
+  c.owner = static_cast<uint8_t>(slot);
+  c.started = true;  // pull style: a delivery handed out is being handled
+  ++c.epoch;
+  const EntryPair want{c.encode(), deadline};
+  if (!messaging::cas_entry(state.entry(s), seen, want)) return false;
+  control_out = want.control;
+  static_cast<void>(d);
+  return true;
+}
+
+Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
+  messaging::QueueFileHandle& state = *a.bound->state;
+  QueueFile& q = state.file();
+  const int64_t deadline = now_ns + q.header.lease_ns;
+  for (;;) {
+    const log::TailValue d = read_dispatch(q.dispatch);
+    // Acquire: pairs with the seq_cst CAS of F in advance_frontier(); the entry of d.seq was
+    // reset for this lap before F passed d.seq - window.
+    if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) {
+      advance_frontier(a);
+      if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) return Errc::kTimeout;
+    }
+    const log::FrameView v = log::read_frame(a.log, a.bound->topic->meta().tail, d.position, d.seq);
+    log::TailValue next{d.position + v.frame_bytes, d.seq};
+    switch (v.state) {
+      case log::FrameState::kEmpty:
+      case log::FrameState::kPending: return Errc::kTimeout;  // nothing new (yet)
+      case log::FrameState::kLapped:
+      case log::FrameState::kCorrupt: return Errc::kCorrupt;
+      case log::FrameState::kPadding: next.seq += log::seq_step(v.word); break;
+      case log::FrameState::kData: next.seq += 1; break;
+    }
+    // Every contender stores the same position before the CAS decides: whoever wins, an entry
+    // below D knows where its record is. Relaxed: the CAS16 on D (seq_cst) publishes it.
+    if (next.seq != d.seq) state.entry(d.seq).position.store(d.position, std::memory_order_relaxed);
+    if (!cas_dispatch(q.dispatch, d, next)) continue;
+    if (v.state == log::FrameState::kPadding) {
+      for (uint64_t s = d.seq; s < next.seq; ++s) skip_seq(a, s);  // a voided claim's seq
+      continue;
+    }
+    // Fresh for this lap: READY, epoch 0 (its time holds how the seq a window back was settled).
+    EntryPair fresh = messaging::load_entry(state.entry(d.seq));
+    if (fresh.control != Control{EntryState::kReady, false, 0, 0, state.lap_of(d.seq), 0}.encode()) continue;
+    Delivery out;
+    uint64_t control = 0;
+    if (!lease(state, d.seq, fresh, a.slot, deadline, out, control)) continue;  // a sweeper took it first
+    if (!fill(a, d.seq, d.position, out)) {
+      skip_seq(a, d.seq);
+      continue;
+    }
+    out.topic_index_ = static_cast<uint32_t>(&a - attached_.data());
+    out.attempt_ = 1;
+    out.seq_ = d.seq;
+    out.control_ = control;
+    out.deadline_ns_ = deadline;
+    return out;
+  }
+}
+
+Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noexcept {
+  messaging::QueueFileHandle& state = *a.bound->state;
+  QueueFile& q = state.file();
+  // Relaxed: hints; a stale one costs a scan or a sweep's delay, never a record.
+  if (q.hints.redeliverable.load(std::memory_order_relaxed) == 0 &&
+      now_ns < q.hints.next_due_ns.load(std::memory_order_relaxed)) {
+    return Errc::kTimeout;
+  }
+  const uint64_t d = q.dispatch.seq.load(std::memory_order_acquire);
+  int64_t next_due = INT64_MAX;
+  for (uint64_t s = q.frontier.seq.load(std::memory_order_acquire); s < d; ++s) {
+    EntryPair p = messaging::load_entry(state.entry(s));
+    const Control c = Control::decode(p.control);
+    if (c.lap != state.lap_of(s)) continue;
+    const bool due = c.state == EntryState::kScheduled && p.time <= now_ns;
+    if (c.state == EntryState::kScheduled && !due) next_due = std::min(next_due, p.time);
+    if (c.state != EntryState::kReady && !due) continue;
+    Delivery out;
+    uint64_t control = 0;
+    const int64_t deadline = now_ns + q.header.lease_ns;
+    if (!lease(state, s, p, a.slot, deadline, out, control)) continue;
+    if (c.state == EntryState::kReady) {
+      uint64_t r = q.hints.redeliverable.load(std::memory_order_relaxed);
+      while (r != 0 && !q.hints.redeliverable.compare_exchange_weak(r, r - 1, std::memory_order_relaxed)) {
+      }
+    }
+    const uint64_t position = state.entry(s).position.load(std::memory_order_relaxed);
+    if (!fill(a, s, position, out)) {  // a voided claim's seq whose dispatcher died: nothing to deliver
+      EntryPair held{control, deadline};
+      Control done = Control::decode(control);
+      done.state = EntryState::kSkipped;
+      messaging::cas_entry(state.entry(s), held, {done.encode(), 0});
+      advance_frontier(a);
+      continue;
+    }
+    q.hints.redelivered.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+    out.topic_index_ = static_cast<uint32_t>(&a - attached_.data());
+    out.attempt_ = static_cast<uint32_t>(c.attempts) + 1;
+    out.seq_ = s;
+    out.control_ = control;
+    out.deadline_ns_ = deadline;
+    return out;
+  }
+  // Nothing ready below D now: the hint is cleared (a sweep sets it again if need be).
+  q.hints.redeliverable.store(0, std::memory_order_relaxed);
+  q.hints.next_due_ns.store(next_due, std::memory_order_relaxed);
+  return Errc::kTimeout;
+}
+
+Result<Delivery> ConsumerImpl::try_receive() noexcept {
+  if (queue_->registry_changed()) attach_new_topics();
+  if (held_ >= options_.prefetch) return Errc::kHeldLimit;
+  const int64_t now = base::realtime_ns();
+  const size_t n = attached_.size();
+  Errc error = Errc::kTimeout;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (next_ + k) % n;
+    sweep(i, now, /*force=*/false);
+    for (auto take : {&ConsumerImpl::take_redelivery, &ConsumerImpl::take_new}) {
+      Result<Delivery> got = (this->*take)(attached_[i], now);
+      if (got) {
+        next_ = (i + 1) % n;
+        ++held_;
+        return got;
+      }
+      if (got.error() != Errc::kTimeout) error = got.error();
+    }
+  }
+  return error;
+}
+
+Result<Delivery> ConsumerImpl::receive(std::chrono::nanoseconds timeout) noexcept {
+  const int64_t deadline = base::monotonic_ns() + timeout.count();
+  for (int polls = 0;; ++polls) {
+    Result<Delivery> got = try_receive();
+    if (got || got.error() != Errc::kTimeout) return got;
+    const int64_t left = deadline - base::monotonic_ns();
+    if (left <= 0) return Errc::kTimeout;
+    if (polls < kYieldingPolls) {  // a record is often a few microseconds away
+      sched_yield();
+      continue;
+    }
+    // Queues are for work, not for nanoseconds: a waiting consumer sleeps in short slices
+    // (a futex on the topics' data words is the next step; docs/queues.md).
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(left, kIdleSleepNs)));
+  }
+}
+
+}  // namespace shmbus::detail

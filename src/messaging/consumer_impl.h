@@ -1,0 +1,69 @@
+// A consumer of a queue: takes records (new ones at the dispatch point D, redeliveries below
+// it), settles them, moves the frontier F, and sweeps leases of dead or stalled consumers.
+// Steps and races: docs/queues.md.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "log/log_storage.h"
+#include "messaging/queue_impl.h"
+#include "shmbus/queue.h"
+
+namespace shmbus::detail {
+
+class ConsumerImpl {
+ public:
+  ConsumerImpl(std::shared_ptr<QueueImpl> queue, const ConsumerOptions& options);
+  ~ConsumerImpl();
+  ConsumerImpl(const ConsumerImpl&) = delete;
+  ConsumerImpl& operator=(const ConsumerImpl&) = delete;
+
+  Result<Delivery> try_receive() noexcept;
+  Result<Delivery> receive(std::chrono::nanoseconds timeout) noexcept;
+  Result<void> ack(Delivery& d) noexcept;
+  Result<void> nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay) noexcept;
+  Result<void> reject(Delivery& d, std::string_view error) noexcept;
+  Result<void> extend(Delivery& d) noexcept;
+  uint32_t held() const noexcept { return held_; }
+
+  // One pass over topic `i`'s entries below D: leases of dead consumers and expired leases go
+  // back (charged one attempt, dead-lettered past max_deliveries), READY entries are counted
+  // for takers, the earliest due time noted. Rate-limited across processes (every kSweepEveryNs).
+  // `taken_over`: a slot we just took from a dead owner, whose leases are void whoever owns
+  // the slot now (us).
+  void sweep(size_t i, int64_t now_ns, bool force, uint32_t taken_over = 0) noexcept;
+
+ private:
+  struct Attached {
+    BoundTopic* bound = nullptr;
+    log::LogStorage log;   // our own copy: its own segment cache
+    uint32_t slot = 0;     // our consumer slot in the state file (owner = slot)
+    uint64_t generation = 0;
+  };
+  void attach_new_topics() noexcept;
+  void attach(BoundTopic& bound);
+  void release_all() noexcept;
+  Result<Delivery> take_new(Attached& a, int64_t now_ns) noexcept;
+  Result<Delivery> take_redelivery(Attached& a, int64_t now_ns) noexcept;
+  // Reads the record of seq `seq` at `position` into a Delivery; false if it is not a record.
+  bool fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept;
+  void advance_frontier(Attached& a) noexcept;
+  void skip_seq(Attached& a, uint64_t seq) noexcept;
+  Attached* attached_for(const Delivery& d) noexcept;
+  // Appends the record to <queue>.dlq with the reason headers, then settles it DEAD. The caller
+  // holds the lease {control, time}. Slow path: allocates, never throws (kStorage if it failed).
+  Result<void> dead_letter(Attached& a, uint64_t seq, uint64_t position, uint64_t control, int64_t time,
+                           const char* reason, std::string_view error) noexcept;
+  double next_uniform() noexcept;
+
+  std::shared_ptr<QueueImpl> queue_;
+  ConsumerOptions options_;
+  std::vector<Attached> attached_;
+  size_t next_ = 0;      // round robin over topics
+  uint32_t held_ = 0;
+  uint64_t rng_;
+  uint64_t token_;
+};
+
+}  // namespace shmbus::detail

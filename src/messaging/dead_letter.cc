@@ -1,0 +1,66 @@
+// Dead-lettering: the record goes to <queue>.dlq (a journal topic) with the reason headers of
+// DESIGN.md section 11, then its entry is settled DEAD. Publish first, settle second: a crash
+// in between dead-letters it again (the same message-id), never loses it.
+#include <string>
+#include <vector>
+
+#include "base/process_identity.h"
+#include "messaging/consumer_impl.h"
+#include "topic/publisher_impl.h"
+
+namespace shmbus::detail {
+using messaging::Control;
+using messaging::EntryPair;
+using messaging::EntryState;
+
+namespace {
+bool is_death_header(std::string_view key) {
+  return key == "x-death-reason" || key == "x-death-count" || key == "x-first-death-time" ||
+         key == "x-last-death-time" || key == "x-death-error" || key == "x-original-topic" ||
+         key == "x-original-position" || key == "x-death-queue" || key == "x-delivery-count";
+}
+}  // namespace
+
+Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t position, uint64_t control, int64_t time,
+                                       const char* reason, std::string_view error) noexcept {
+  messaging::QueueFileHandle& state = *a.bound->state;
+  try {
+    Delivery record;
+    if (fill(a, seq, position, record)) {
+      const Message& m = record.message();
+      const Control c = Control::decode(control);
+      const std::string now = std::to_string(base::realtime_ns());
+      const std::string attempts = std::to_string(static_cast<unsigned>(c.attempts) + 1);
+      const std::string pos = std::to_string(m.position);
+      const std::string id = m.message_id();
+      std::vector<Header> headers;
+      for (const Header& h : m.headers) {
+        if (!is_death_header(h.key)) headers.push_back(h);
+      }
+      if (!m.headers.find(header_keys::kMessageId)) headers.push_back({header_keys::kMessageId, id});
+      headers.push_back({"x-death-reason", reason});
+      headers.push_back({"x-death-count", "1"});
+      headers.push_back({"x-delivery-count", attempts});
+      headers.push_back({"x-first-death-time", now});
+      headers.push_back({"x-last-death-time", now});
+      if (!error.empty()) headers.push_back({"x-death-error", error.substr(0, 4096)});
+      headers.push_back({"x-original-topic", m.topic});
+      headers.push_back({"x-original-position", pos});
+      headers.push_back({"x-death-queue", queue_->name()});
+      Result<uint64_t> put = queue_->publish_dead_letter(m.payload, headers);
+      if (!put && put.error() != Errc::kNotDurable) return put.error();
+    }
+    // else: nothing left to dead-letter (a voided claim): settle it all the same.
+  } catch (const std::exception&) {
+    return Errc::kStorage;  // the dead-letter topic cannot be made or written: the lease expires, we retry
+  }
+  Control dead = Control::decode(control);
+  dead.state = EntryState::kDead;
+  dead.owner = 0;
+  EntryPair held{control, time};
+  if (!messaging::cas_entry(state.entry(seq), held, {dead.encode(), 0})) return Errc::kStaleLease;
+  advance_frontier(a);
+  return {};
+}
+
+}  // namespace shmbus::detail

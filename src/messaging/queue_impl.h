@@ -1,0 +1,65 @@
+// A queue as one process sees it: its config (in the bus directory) and, per bound journal
+// topic, the topic and the queue's state file beside its segments.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bus/bus_state.h"
+#include "messaging/queue_file.h"
+#include "shmbus/queue.h"
+#include "topic/publisher_impl.h"
+#include "topic/topic_handle.h"
+
+namespace shmbus::detail {
+
+// One bound topic: the topic's log and the queue's state for it.
+struct BoundTopic {
+  std::string name;
+  std::shared_ptr<topic::TopicHandle> topic;
+  std::shared_ptr<messaging::QueueFileHandle> state;
+};
+
+class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
+ public:
+  // Creates `<bus>/queues/<name>` with `config` (or checks that an existing one has the same
+  // bindings), then makes the state files of the journal topics that match. Throws Error.
+  static std::shared_ptr<QueueImpl> create(std::shared_ptr<bus::BusState> bus, std::string_view name,
+                                           const QueueConfig& config);
+  // Opens an existing queue. Throws Error (kNotFound) if there is none.
+  static std::shared_ptr<QueueImpl> open(std::shared_ptr<bus::BusState> bus, std::string_view name);
+  static bool remove(bus::BusState& bus, std::string_view name);
+  static std::vector<std::string> list(const bus::BusState& bus);
+
+  const std::string& name() const noexcept { return name_; }
+  const QueueConfig& config() const noexcept { return config_; }
+  bus::BusState& bus() const noexcept { return *bus_; }
+  std::shared_ptr<bus::BusState> bus_ptr() const noexcept { return bus_; }
+  // Attaches topics created since the last call that match a binding (registry generation).
+  // Set-up path: allocates, may throw. Returns the bound topics (stable: only appended to).
+  void refresh();
+  bool registry_changed() const noexcept;
+  size_t topic_count() const noexcept;
+  BoundTopic& topic_at(size_t i) noexcept;
+  QueueStats stats();
+  uint64_t purge();
+  // Appends to <name>.dlq (a journal topic, created on first use). Thread-safe; slow path:
+  // allocates and may throw Error (the topic cannot be made).
+  Result<uint64_t> publish_dead_letter(std::span<const std::byte> payload, std::span<const Header> headers);
+
+ private:
+  void bind_topic(const std::string& name);
+  std::shared_ptr<bus::BusState> bus_;
+  std::string name_;
+  QueueConfig config_;
+  int64_t created_ns_ = 0;
+  mutable std::mutex mu_;  // bound_ (set-up path; consumers copy what they need)
+  std::vector<std::unique_ptr<BoundTopic>> bound_;
+  uint64_t seen_generation_ = ~0ull;
+  std::mutex dlq_mu_;
+  std::unique_ptr<PublisherImpl> dlq_;
+};
+
+}  // namespace shmbus::detail

@@ -1,0 +1,90 @@
+// What a queue reports (a scan of each state file's entries below D), and purging it.
+#include "base/cas16.h"
+#include "base/process_identity.h"
+#include "log/tail.h"
+#include "messaging/queue_impl.h"
+
+namespace shmbus::detail {
+using messaging::Control;
+using messaging::EntryPair;
+using messaging::EntryState;
+
+QueueStats QueueImpl::stats() {
+  refresh();
+  QueueStats s;
+  s.name = name_;
+  s.config = config_;
+  std::lock_guard<std::mutex> guard(mu_);
+  for (const auto& t : bound_) {
+    messaging::QueueFile& q = t->state->file();
+    s.topics.push_back(t->name);
+    // Acked and dead-lettered: exact, from F's counts and the settled entries not yet behind F.
+    const uint64_t counts = q.frontier.counts.load(std::memory_order_acquire);
+    s.acked += counts & messaging::kAckedMask;
+    s.dead_lettered += counts >> 40;
+    // Relaxed: statistics.
+    s.nacked += q.hints.nacked.load(std::memory_order_relaxed);
+    s.redelivered += q.hints.redelivered.load(std::memory_order_relaxed);
+    s.skipped += q.hints.skipped.load(std::memory_order_relaxed);
+    for (const auto& slot : q.consumers) {
+      const uint64_t owner = slot.owner.load(std::memory_order_acquire);
+      if (owner != 0 && base::owner_alive(owner)) ++s.consumers;
+    }
+    const uint64_t d = q.dispatch.seq.load(std::memory_order_acquire);
+    for (uint64_t seq = q.frontier.seq.load(std::memory_order_acquire); seq < d; ++seq) {
+      const Control c = Control::decode(messaging::load_entry(t->state->entry(seq)).control);
+      if (c.lap != t->state->lap_of(seq)) continue;
+      s.ready += c.state == EntryState::kReady;
+      s.in_flight += c.state == EntryState::kLeased;
+      s.scheduled += c.state == EntryState::kScheduled;
+      s.acked += c.state == EntryState::kAcked;
+      s.dead_lettered += c.state == EntryState::kDead;
+    }
+    // Never handed out yet: every seq from D to the topic's tail (voided claims included).
+    const log::TailValue tail = log::read_tail_exact(t->topic->meta().tail);
+    if (tail.seq > d) s.ready += tail.seq - d;
+  }
+  try {
+    const TopicStats dlq = bus_->stats(name_ + ".dlq");
+    s.dlq_depth = dlq.published;
+  } catch (const Error&) {
+    // no dead letters yet
+  }
+  return s;
+}
+
+// Everything not yet handed out is passed over: D jumps to each topic's tail. (Deliveries in
+// flight and scheduled retries are left to run their course.)
+uint64_t QueueImpl::purge() {
+  refresh();
+  std::lock_guard<std::mutex> guard(mu_);
+  uint64_t purged = 0;
+  for (const auto& t : bound_) {
+    messaging::QueueFile& q = t->state->file();
+    for (;;) {
+      const uint64_t d_pos = q.dispatch.position.load(std::memory_order_acquire);
+      const uint64_t d_seq = q.dispatch.seq.load(std::memory_order_acquire);
+      const log::TailValue tail = log::read_tail_exact(t->topic->meta().tail);
+      if (tail.seq <= d_seq) break;
+      // Entries of the seqs passed over must read settled before F can pass them: D may move
+      // only as far as the window allows, a window at a time.
+      const uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
+      if (tail.seq >= f + t->state->window()) break;
+      for (uint64_t s = d_seq; s < tail.seq; ++s) {
+        const Control ready{EntryState::kReady, false, 0, 0, t->state->lap_of(s), 0};
+        EntryPair fresh = messaging::load_entry(t->state->entry(s));
+        Control skipped = ready;
+        skipped.state = EntryState::kSkipped;
+        if (fresh.control == ready.encode()) messaging::cas_entry(t->state->entry(s), fresh, {skipped.encode(), 0});
+      }
+      base::U128 seen = base::pack128(d_pos, d_seq);
+      if (base::cas16(&q.dispatch, seen, base::pack128(tail.position, tail.seq))) {
+        purged += tail.seq - d_seq;
+        break;
+      }
+    }
+  }
+  return purged;
+}
+
+}  // namespace shmbus::detail
