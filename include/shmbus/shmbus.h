@@ -4,6 +4,7 @@
 #include "shmbus/bus.h"
 #include "shmbus/bus_options.h"
 #include "shmbus/error.h"
+#include "shmbus/header_filter.h"
 #include "shmbus/headers.h"
 #include "shmbus/journal.h"
 #include "shmbus/message.h"

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include "shmbus/shmbus.h"
 #include "support/test_bus.h"
@@ -52,6 +53,24 @@ TEST(HotPath, PublishAndPollAllocateNothing) {
   publish_and_poll(pub, sub, pattern, 20'000);
   const uint64_t after = g_allocations.load();
 
+  EXPECT_EQ(after - before, 0u);
+}
+
+// HeaderFilter::matches is on a queue's delivery path: it looks headers up in place.
+TEST(HotPath, HeaderFilterMatchesAllocatesNothing) {
+  const HeaderFilter all = HeaderFilter::parse("type=OrderPlaced@2,region,x-ignored=1");
+  const HeaderFilter any = HeaderFilter::parse("x-match=any-with-x,x-death-reason=rejected,kind=event");
+  const Header headers[] = {{"message-id", "m-1"}, {"type", "OrderPlaced@2"}, {"region", "eu"}, {"kind", "event"}};
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+  const HeadersView view(block);
+
+  const uint64_t before = g_allocations.load();
+  int matched = 0;
+  for (int i = 0; i < 1000; ++i) matched += int{all.matches(view)} + int{any.matches(view)};
+  const uint64_t after = g_allocations.load();
+
+  EXPECT_EQ(matched, 2000);
   EXPECT_EQ(after - before, 0u);
 }
 
