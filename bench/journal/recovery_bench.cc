@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
       BusOptions existing;
       existing.create = false;
       Bus bus = Bus::open(bus_dir, existing);
-      Subscriber sub = bus.subscriber("journal", {StartAt::earliest()});
+      Subscription sub = bus.subscribe("journal", {StartAt::earliest()});
       uint64_t seen = 0, payload_bytes = 0, sink = 0;
       const auto t0 = Clock::now();
       while (seen < records) {

@@ -67,7 +67,7 @@ void BM_PublishPoll(benchmark::State& state) {
   const auto policy = static_cast<shmbus::Policy>(state.range(0));
   MicroBus scratch(policy);
   shmbus::Bus& bus = scratch.bus();
-  shmbus::Subscriber sub = bus.subscriber("micro", {shmbus::StartAt::latest(), shmbus::WaitStrategy::kSpin});
+  shmbus::Subscription sub = bus.subscribe("micro", {shmbus::StartAt::latest(), shmbus::WaitStrategy::kSpin});
   shmbus::Publisher pub = bus.publisher("micro");
   std::string payload(64, 'x');
   size_t seen = 0;

@@ -48,7 +48,7 @@ class ShmbusChannel final : public shmbus::bench::peers::Channel {
     bus_.emplace(shmbus::Bus::open(path_, existing));
     publisher_.emplace(bus_->publisher(side == 0 ? "a" : "b"));
     // Earliest: the topics are new, so nothing the other side sent before we attached is missed.
-    subscriber_.emplace(bus_->subscriber(side == 0 ? "b" : "a",
+    subscriber_.emplace(bus_->subscribe(side == 0 ? "b" : "a",
                                          {shmbus::StartAt::earliest(), shmbus::WaitStrategy::kSpin}));
   }
   void send(const std::byte* data, size_t bytes) override {
@@ -72,7 +72,7 @@ class ShmbusChannel final : public shmbus::bench::peers::Channel {
   std::string path_;
   std::optional<shmbus::Bus> bus_;
   std::optional<shmbus::Publisher> publisher_;
-  std::optional<shmbus::Subscriber> subscriber_;
+  std::optional<shmbus::Subscription> subscriber_;
   int side_ = -1;
 };
 

@@ -4,7 +4,7 @@
 One producer process and one consumer process, pinned to two CPUs, 64-byte messages. For each
 system: the publish rate (messages handed over per second, measured at the producer) and the
 receive rate (measured at the consumer, first to last message), per call and batched (shmbus:
-publish_many / poll_many; zmq: 1000-part multipart messages; Queue: lists of 1000). Every
+publish_many / receive_many; zmq: 1000-part multipart messages; Queue: lists of 1000). Every
 measurement is repeated (--repetitions, interleaved) and the median reported.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python/bench_python.py [--repetitions 5] [--json]
@@ -49,13 +49,13 @@ def shmbus_consumer(path, count, batched, ready, results):
     import shmbus
     pin(1)
     with shmbus.Bus(path) as bus:
-        sub = bus.subscriber("bench", start="latest")
+        sub = bus.subscribe("bench", start="latest")
         ready.set()
         got = 0
         first = None
         if batched:
             while got < count:
-                msgs = sub.poll_many(4096, timeout=10)
+                msgs = sub.receive_many(4096, timeout=10)
                 if not msgs:
                     break
                 if first is None:

@@ -24,7 +24,7 @@ using Payload = std::array<std::byte, kPayload>;
 
 // Waits for one record on `sub` (by the subscription's own wait strategy) and copies its
 // payload out. False on timeout or error.
-bool take_one(Subscriber& sub, Payload& out) {
+bool take_one(Subscription& sub, Payload& out) {
   auto copy = [&](const Message& m) { std::memcpy(out.data(), m.payload.data(), std::min(m.payload.size(), kPayload)); };
   Result<size_t> n = sub.receive(copy, 1, kPeerTimeout);
   return n && *n == 1;
@@ -48,11 +48,11 @@ Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait, bool journal) 
   // Spinning on one shared CPU would only burn each side's time slice.
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
 
-  Subscriber pong_in = scratch.bus().subscriber("bench.pong", {StartAt::latest(), wait});
+  Subscription pong_in = scratch.bus().subscribe("bench.pong", {StartAt::latest(), wait});
   Publisher ping_out = scratch.bus().publisher("bench.ping");
   PeerProcess peer(ctx.cpus.peer, [&] {
     Bus bus = scratch.open_in_peer();
-    Subscriber ping_in = bus.subscriber("bench.ping", {StartAt::latest(), wait});
+    Subscription ping_in = bus.subscribe("bench.ping", {StartAt::latest(), wait});
     Publisher pong_out = bus.publisher("bench.pong");
     // Release: pairs with the parent's acquire spin; our subscription exists before any ping.
     ready->store(1, std::memory_order_release);

@@ -94,7 +94,7 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   scratch.bus().create_topic("bench.stream", config);
   SharedBlock<StreamControl> control;
   const WaitStrategy wait = ctx.cpus.shared ? WaitStrategy::kYield : WaitStrategy::kSpin;
-  Subscriber sub = scratch.bus().subscriber("bench.stream", {StartAt::latest(), wait});
+  Subscription sub = scratch.bus().subscribe("bench.stream", {StartAt::latest(), wait});
 
   PeerProcess peer(ctx.cpus.peer, [&] {
     Bus bus = scratch.open_in_peer();
@@ -136,7 +136,7 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) 
   }
   // Relaxed: see the peer's check.
   control->stop.store(1, std::memory_order_relaxed);
-  sub = Subscriber{};  // detached: a publisher blocked on our position is free to finish
+  sub = Subscription{};  // detached: a publisher blocked on our position is free to finish
   peer.join();
   asm volatile("" : : "r"(sink));
   const double seconds = now - window_start;
@@ -230,8 +230,8 @@ double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {
   if (subscribers > 0) {
     peer.emplace(ctx.cpus.peer, [&] {
       Bus bus = scratch.open_in_peer();
-      std::vector<Subscriber> subs;
-      for (int i = 0; i < subscribers; ++i) subs.push_back(bus.subscriber("bench.fanout", {StartAt::latest(), WaitStrategy::kSpin}));
+      std::vector<Subscription> subs;
+      for (int i = 0; i < subscribers; ++i) subs.push_back(bus.subscribe("bench.fanout", {StartAt::latest(), WaitStrategy::kSpin}));
       uint64_t sink = 0;
       auto consume = [&](const Message& m) { sink ^= fold_payload(m.payload); };
       control->ready.store(1, std::memory_order_release);  // pairs with wait_ready()
@@ -240,7 +240,7 @@ double fanout_publish_rate(BenchContext& ctx, int subscribers, bool reading) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
           continue;
         }
-        for (Subscriber& s : subs) {
+        for (Subscription& s : subs) {
           if (!s.poll(consume, 64)) return 1;
         }
         if (ctx.cpus.shared) sched_yield();

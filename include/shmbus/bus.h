@@ -10,10 +10,10 @@
 
 #include "shmbus/bus_options.h"
 #include "shmbus/message.h"
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
 #include "shmbus/publisher.h"
 #include "shmbus/queue.h"
-#include "shmbus/subscriber.h"
+#include "shmbus/subscription.h"
 #include "shmbus/topic.h"
 
 namespace shmbus {
@@ -46,11 +46,14 @@ class Bus {
   std::vector<std::string> topics() const;
   TopicStats stats(std::string_view name) const;
 
-  // Publishes to / reads one topic, creating it with the bus defaults if it is new.
+  // Publishes to one topic, creating it with the bus defaults if it is new.
   Publisher publisher(std::string_view topic);
-  Subscriber subscriber(std::string_view topic, const SubscribeOptions& options = {});
-  // Every topic matching `pattern`, existing or created later.
-  PatternSubscriber subscribe(std::string_view pattern, const SubscribeOptions& options = {});
+  // The one way to read: `name` is a topic ("orders.eu": created with the bus defaults if it is
+  // new) or a pattern with `*` / `#` words ("orders.#": every matching topic, existing or
+  // created later); see shmbus/subscription.h. The same options apply to both, except a named
+  // cursor (options.cursor), which follows one topic: with a pattern it throws Error
+  // (kInvalidArgument). Throws Error (kInvalidName) for an invalid name or pattern.
+  Subscription subscribe(std::string_view name, const SubscribeOptions& options = {});
 
   // Durable queues (shmbus/queue.h): creates one (or opens it if it exists with the same
   // bindings and limits; other ones: Error), opens one, removes one (its state files beside the

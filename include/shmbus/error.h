@@ -15,7 +15,7 @@ enum class Errc : uint8_t {
   // No space under the `fail` policy (or a bounded wait ran out under `block`): retry the call later.
   kWouldBlock,
   // Reserved: a lapped subscriber (policy `overwrite`) is not told by an error. It jumps ahead
-  // and goes on delivering; the exact loss is counted in Subscriber::lost(). No call returns it.
+  // and goes on delivering; the exact loss is counted in Subscription::lost(). No call returns it.
   kLapped,
   // The claim was unblocked by another party because this publisher stalled or was presumed dead;
   // the record was not published. Do not retry this claim; claim again if the data still matters.
@@ -42,7 +42,7 @@ enum class Errc : uint8_t {
   // The delivery's lease was taken away (it expired, or this consumer was presumed dead):
   // another consumer may hold the record now. Nothing was settled; do not retry this call.
   kStaleLease,
-  // Too many samples are held at once (Subscriber::kMaxHeldSamples): release one and retry.
+  // Too many samples are held at once (Subscription::kMaxHeldSamples): release one and retry.
   kHeldLimit,
 };
 

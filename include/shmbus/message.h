@@ -65,7 +65,8 @@ struct SubscribeOptions {
   StartAt start = StartAt::latest();
   WaitStrategy wait = WaitStrategy::kBlock;
   // Journal topics: a named cursor ([A-Za-z0-9_-], up to 64 characters) whose position survives
-  // restarts, kept in the journal's directory. One subscriber at a time per cursor.
+  // restarts, kept in the journal's directory. One subscriber at a time per cursor; one topic
+  // only (Bus::subscribe() refuses a cursor with a pattern).
   std::string cursor;
   CommitMode commit = CommitMode::kAuto;
 };

@@ -1,5 +1,5 @@
 // A received record that stays valid until it is released (a lease on the record, as an
-// iceoryx2 sample is): Subscriber::receive() and try_receive() hand them out.
+// iceoryx2 sample is): Subscription::receive() and try_receive() hand them out.
 #pragma once
 
 #include <cstddef>
@@ -19,8 +19,8 @@ class SubscriberImpl;
 // can overwrite it; a journal segment stays mapped even if retention deletes its file. On
 // `overwrite` topics, where publishers never wait, the sample holds a private copy instead.
 // Releasing (release(), destruction, or moving another sample into it) lets the space go.
-// Thread-safety: one thread at a time, like its Subscriber.
-// REQUIRES: released or destroyed before the Subscriber (or PatternSubscriber) it came from.
+// Thread-safety: one thread at a time, like its Subscription.
+// REQUIRES: released or destroyed before the Subscription it came from.
 class Sample {
  public:
   Sample() noexcept = default;

@@ -52,14 +52,19 @@ Publisher Bus::publisher(std::string_view topic) {
   return Publisher(std::make_unique<detail::PublisherImpl>(handle, &state_->meta().doorbell, state_));
 }
 
-Subscriber Bus::subscriber(std::string_view topic, const SubscribeOptions& options) {
-  auto handle = state_->topic(topic, /*writable=*/false, /*create=*/true);
-  return Subscriber(std::make_unique<detail::SubscriberImpl>(handle, options, state_));
-}
-
-PatternSubscriber Bus::subscribe(std::string_view pattern, const SubscribeOptions& options) {
-  validate_pattern(pattern);
-  return PatternSubscriber(std::make_unique<detail::PatternSubscriberImpl>(state_, std::string(pattern), options));
+Subscription Bus::subscribe(std::string_view name, const SubscribeOptions& options) {
+  if (!is_pattern(name)) {
+    auto handle = state_->topic(name, /*writable=*/false, /*create=*/true);
+    return Subscription(std::make_unique<detail::SubscriberImpl>(handle, options, state_));
+  }
+  validate_pattern(name);
+  if (!options.cursor.empty()) {
+    throw Error("named cursor \"" + options.cursor + "\" with pattern \"" + std::string(name) +
+                    "\": a named cursor follows one topic (it keeps one position), not a pattern; "
+                    "subscribe to one topic's name to use a cursor",
+                ErrorKind::kInvalidArgument);
+  }
+  return Subscription(std::make_unique<detail::PatternSubscriberImpl>(state_, std::string(name), options));
 }
 
 }  // namespace shmbus

@@ -1,9 +1,7 @@
-// shmbus::Publisher and shmbus::Subscriber: thin handles over their Impl.
+// shmbus::Publisher: a thin handle over its Impl (and Message::message_id()).
 #include "shmbus/publisher.h"
-#include "shmbus/subscriber.h"
+#include "shmbus/message.h"
 #include "topic/publisher_impl.h"
-#include "topic/receive_loop.h"
-#include "topic/subscriber_impl.h"
 
 namespace shmbus {
 
@@ -49,52 +47,6 @@ std::shared_ptr<const void> Publisher::mapping() const noexcept {
 
 size_t Publisher::max_payload() const noexcept { return impl_ ? impl_->max_payload() : 0; }
 std::string_view Publisher::topic() const noexcept { return impl_ ? std::string_view(impl_->topic()) : ""; }
-
-Subscriber::Subscriber() = default;
-Subscriber::Subscriber(std::unique_ptr<detail::SubscriberImpl> impl) noexcept : impl_(std::move(impl)) {}
-Subscriber::Subscriber(Subscriber&&) noexcept = default;
-Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
-Subscriber::~Subscriber() = default;
-
-Result<size_t> Subscriber::poll(MessageHandler handler, size_t max) noexcept {
-  if (!impl_) return Errc::kClosed;
-  return impl_->poll(handler, max);
-}
-
-Result<void> Subscriber::wait(std::chrono::nanoseconds timeout) noexcept {
-  if (!impl_) return Errc::kClosed;
-  return impl_->wait(timeout);
-}
-
-Result<size_t> Subscriber::receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
-  if (!impl_) return Errc::kClosed;
-  return detail::receive_loop(*impl_, handler, max, timeout);
-}
-
-Result<size_t> Subscriber::controlled_poll(ControlledHandler handler, size_t max) noexcept {
-  if (!impl_) return Errc::kClosed;
-  return detail::controlled_poll(*impl_, handler, max);
-}
-
-Result<Sample> Subscriber::try_receive() noexcept {
-  if (!impl_) return Errc::kClosed;
-  return impl_->try_receive();
-}
-
-Result<Sample> Subscriber::receive(std::chrono::nanoseconds timeout) noexcept {
-  if (!impl_) return Errc::kClosed;
-  return detail::receive_sample_loop(*impl_, timeout);
-}
-
-Result<void> Subscriber::commit() noexcept {
-  if (!impl_) return Errc::kClosed;
-  return impl_->commit();
-}
-
-uint64_t Subscriber::position() const noexcept { return impl_ ? impl_->position() : 0; }
-uint64_t Subscriber::received() const noexcept { return impl_ ? impl_->received() : 0; }
-uint64_t Subscriber::lost() const noexcept { return impl_ ? impl_->lost() : 0; }
-std::string_view Subscriber::topic() const noexcept { return impl_ ? std::string_view(impl_->topic()) : ""; }
 
 std::string Message::message_id() const {
   if (auto id = headers.find(header_keys::kMessageId)) return std::string(*id);

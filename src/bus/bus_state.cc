@@ -16,7 +16,7 @@
 #include "base/process_identity.h"
 #include "log/file_header.h"
 #include "shmbus/error.h"
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
 
 namespace shmbus::bus {
 namespace fs = std::filesystem;

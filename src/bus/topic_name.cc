@@ -6,7 +6,7 @@
 #include <string>
 
 #include "shmbus/error.h"
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
 #include "shmbus/topic.h"
 #include "topic/topic_meta.h"
 

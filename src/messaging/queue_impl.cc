@@ -13,7 +13,7 @@
 #include "bus/registry.h"
 #include "log/tail.h"
 #include "shmbus/error.h"
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
 
 namespace shmbus::detail {
 namespace fs = std::filesystem;

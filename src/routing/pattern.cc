@@ -1,7 +1,7 @@
 // AMQP topic-exchange matching: `*` is exactly one word, `#` zero or more words.
 #include <string_view>
 
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
 
 namespace shmbus {
 namespace {
@@ -43,5 +43,13 @@ bool match(std::string_view pattern, std::string_view topic, bool topic_done) no
 bool pattern_matches(std::string_view pattern, std::string_view topic) noexcept {
   return !topic.empty() && match(pattern, topic, false);
 }
+
+}  // namespace shmbus
+
+namespace shmbus {
+
+// Any '*' or '#' makes a pattern: validate_pattern() then refuses one inside a word ("a.b*"),
+// so a name with a stray wildcard is an error, never a topic.
+bool is_pattern(std::string_view name) noexcept { return name.find_first_of("*#") != std::string_view::npos; }
 
 }  // namespace shmbus

@@ -1,4 +1,4 @@
-// The pattern subscriber behind shmbus::PatternSubscriber: one SubscriberImpl per matching
+// The pattern subscriber behind a pattern shmbus::Subscription: one SubscriberImpl per matching
 // topic. When the registry's generation moves it compares every entry word with the one it saw
 // last (bus_files.h): an entry that changed ends the topic attached through it (removed, or
 // removed and its entry reused), and a Ready entry that matches is attached.
@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "bus/bus_state.h"
-#include "shmbus/pattern_subscriber.h"
+#include "shmbus/pattern.h"
+#include "shmbus/subscription.h"
 #include "base/process_identity.h"
 #include "topic/subscriber_impl.h"
 

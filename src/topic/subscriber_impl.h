@@ -1,4 +1,4 @@
-// The subscriber behind shmbus::Subscriber: reads frames in position order, skips padding,
+// The subscriber behind a one-topic shmbus::Subscription: reads frames in position order, skips padding,
 // unblocks abandoned claims, survives lapping and eviction, and sleeps on the data futex.
 // Protocol spec: docs/format.md section 6.2-6.4 and 7.1.
 #pragma once
@@ -11,7 +11,7 @@
 #include "topic/cursor_file.h"
 #include "log/read.h"
 #include "shmbus/sample.h"
-#include "shmbus/subscriber.h"
+#include "shmbus/subscription.h"
 #include "base/process_identity.h"
 #include "topic/slots.h"
 #include "topic/topic_handle.h"

@@ -164,7 +164,7 @@ TEST(BadInput, RingOfGarbageNeverCrashesReaderOrWriter) {
       f.write(reinterpret_cast<const char*>(&v), sizeof v);
     }
   }
-  Subscriber sub = bus.subscriber("t", {StartAt::earliest()});
+  Subscription sub = bus.subscribe("t", {StartAt::earliest()});
   Publisher pub = bus.publisher("t");
 
   for (int i = 0; i < 1000; ++i) {

@@ -125,7 +125,7 @@ TEST(TopicRemoval, ClosedPublishersAndSubscribersDoNotHoldTheTopic) {
   Bus sut = tb.open();
   {
     Publisher pub = sut.publisher("was.held");
-    Subscriber sub = sut.subscriber("was.held");
+    Subscription sub = sut.subscribe("was.held");
   }
   EXPECT_TRUE(sut.remove_topic("was.held"));
 }
@@ -135,7 +135,7 @@ TEST(TopicRemoval, ForcedRemovalLeavesMappingsWorking) {
   Bus sut = tb.open();
   sut.create_topic("kept", test::ring_config(kSmallRing));
   Publisher pub = sut.publisher("kept");
-  Subscriber sub = sut.subscriber("kept", {StartAt::earliest()});
+  Subscription sub = sut.subscribe("kept", {StartAt::earliest()});
 
   EXPECT_TRUE(sut.remove_topic("kept", /*force=*/true));
 
@@ -154,7 +154,7 @@ TEST(TopicRemoval, SubscriberInAnotherProcessIsNamedThenKeepsItsMappingWhenForce
   Baton ready, removed;
   const pid_t child = test::spawn([&] {
     Bus bus = tb.open();
-    Subscriber sub = bus.subscriber("shared", {StartAt::earliest()});
+    Subscription sub = bus.subscribe("shared", {StartAt::earliest()});
     Publisher pub = bus.publisher("shared");
     ready.pass();
     if (!removed.take()) return 2;
@@ -194,7 +194,7 @@ TEST(PatternSubscriberRemoval, DetachesARemovedTopicWithoutHoldingIt) {
   Bus sut = tb.open();
   sut.create_topic("rr.a", test::ring_config(kSmallRing));
   sut.create_topic("rr.b", test::ring_config(kSmallRing));
-  PatternSubscriber sub = sut.subscribe("rr.*", {StartAt::earliest()});
+  Subscription sub = sut.subscribe("rr.*", {StartAt::earliest()});
   ASSERT_EQ(sub.topic_count(), 2u);
 
   EXPECT_TRUE(sut.remove_topic("rr.a"));  // a pattern subscriber follows: it does not hold
@@ -206,7 +206,7 @@ TEST(PatternSubscriberRemoval, DetachesARemovedTopicWithoutHoldingIt) {
 TEST(PatternSubscriberRemoval, AttachesTheNewTopicWhenARemovedNameIsCreatedAgain) {
   TempBus tb;
   Bus sut = tb.open();
-  PatternSubscriber sub = sut.subscribe("reply.*", {StartAt::earliest()});
+  Subscription sub = sut.subscribe("reply.*", {StartAt::earliest()});
   sut.create_topic("reply.42", test::ring_config(kSmallRing));
   { ASSERT_TRUE(sut.publisher("reply.42").publish("old")); }
   ASSERT_EQ(receive(sub, 1), std::vector<std::string>{"old"});
@@ -226,7 +226,7 @@ TEST(PatternSubscriberRemoval, SubscriberInAnotherProcessFollowsRemovalAndRecrea
   Baton attached, got_first, done;
   const pid_t child = test::spawn([&] {
     Bus bus = tb.open();
-    PatternSubscriber sub = bus.subscribe("job.*", {StartAt::earliest(), WaitStrategy::kBlock});
+    Subscription sub = bus.subscribe("job.*", {StartAt::earliest(), WaitStrategy::kBlock});
     attached.pass();
     if (receive(sub, 1, 20s) != std::vector<std::string>{"first"}) return 2;
     got_first.pass();
@@ -311,7 +311,7 @@ TEST(RegistryGrowth, TenThousandTopicsComeAndGoUnderOnePatternSubscriber) {
   constexpr int kAlive = 4;
   TempBus tb;
   Bus sut = tb.open();
-  PatternSubscriber sub = sut.subscribe("reply.*", {StartAt::earliest(), WaitStrategy::kSpin});
+  Subscription sub = sut.subscribe("reply.*", {StartAt::earliest(), WaitStrategy::kSpin});
   int seen = 0;
   for (int i = 0; i < kTopics; ++i) {
     const std::string name = "reply.r" + std::to_string(i);

@@ -99,7 +99,7 @@ TEST(JournalCrash, PublisherKilled200TimesLosesNoAcknowledgedRecord) {
       // Every acknowledged record since the last round is there once, intact, in order; the
       // one in flight when the child died may be there too (then intact), nothing else.
       const uint64_t acked = progress->acked.load(std::memory_order_acquire);
-      Subscriber sub = bus.subscriber("ledger", {StartAt::at(verified_end)});
+      Subscription sub = bus.subscribe("ledger", {StartAt::at(verified_end)});
       bool intact = true;
       Result<size_t> n = 0;
       do {
@@ -165,7 +165,7 @@ TEST(JournalCrash, AHoleLeftByAKilledClaimerIsVoidedLiveAndVerifies) {
   config.fsync = FsyncPolicy::kInterval;
   config.fsync_interval = 10ms;
   ASSERT_TRUE(bus.create_topic("ledger", config));
-  Subscriber sub = bus.subscriber("ledger", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("ledger", {StartAt::latest(), WaitStrategy::kBlock});
   Publisher pub = bus.publisher("ledger");
   ASSERT_TRUE(pub.publish("before"));
   pid_t killed = test::spawn([&] {
@@ -214,7 +214,7 @@ TEST(JournalCrash, CursorConsumerKilledAndRestartedNeverSkipsARecord) {
     Bus b = tb.open();
     SubscribeOptions o{StartAt::earliest()};
     o.cursor = "billing";  // auto commit after each poll batch
-    Subscriber sub = b.subscriber("orders", o);
+    Subscription sub = b.subscribe("orders", o);
     for (;;) {
       Result<size_t> n = sub.receive(
           [&](const Message& m) {

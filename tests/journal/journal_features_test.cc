@@ -44,7 +44,7 @@ struct Seen {
 };
 
 // Polls until nothing more comes for a while (the journal is quiet in these tests).
-std::vector<Seen> drain(Subscriber& sub, size_t max_per_poll = 4096) {
+std::vector<Seen> drain(Subscription& sub, size_t max_per_poll = 4096) {
   std::vector<Seen> got;
   for (int idle = 0; idle < 20;) {
     Result<size_t> n = sub.receive(
@@ -63,7 +63,7 @@ std::vector<Seen> publish_spread(Bus& bus, const std::string& topic, uint64_t co
     EXPECT_TRUE(pub.publish(payload_for(i)));
     if (i % 500 == 0) std::this_thread::sleep_for(1ms);  // distinct, increasing times
   }
-  Subscriber all = bus.subscriber(topic, {StartAt::earliest()});
+  Subscription all = bus.subscribe(topic, {StartAt::earliest()});
   return drain(all);
 }
 
@@ -85,7 +85,7 @@ TEST(JournalReplay, ByTimeLandsOnTheFirstRecordAtOrAfterIt) {
     for (int64_t delta : {-1, 0, 1}) {
       const int64_t t = all[k].timestamp_ns + delta;
       const size_t want = first_at_or_after(t);
-      Subscriber sub = bus.subscriber("ticks", {StartAt::time(t)});
+      Subscription sub = bus.subscribe("ticks", {StartAt::time(t)});
       std::vector<Seen> got = drain(sub);
       ASSERT_EQ(got.size(), kCount - want) << "k " << k << " delta " << delta;
       if (want < kCount) {
@@ -95,9 +95,9 @@ TEST(JournalReplay, ByTimeLandsOnTheFirstRecordAtOrAfterIt) {
     }
   }
   // Before everything: from the start. After everything: only what comes next, live.
-  Subscriber early = bus.subscriber("ticks", {StartAt::time(1)});
+  Subscription early = bus.subscribe("ticks", {StartAt::time(1)});
   EXPECT_EQ(drain(early).size(), kCount);
-  Subscriber late = bus.subscriber("ticks", {StartAt::time(all.back().timestamp_ns + 1)});
+  Subscription late = bus.subscribe("ticks", {StartAt::time(all.back().timestamp_ns + 1)});
   EXPECT_TRUE(drain(late).empty());
   Publisher pub = bus.publisher("ticks");
   ASSERT_TRUE(pub.publish(std::string_view("live")));
@@ -134,12 +134,12 @@ TEST(JournalCursor, ResumesWhereItWasCommitted) {
   SubscribeOptions auto_commit{StartAt::earliest()};
   auto_commit.cursor = "billing";
   {
-    Subscriber sub = bus.subscriber("orders", auto_commit);
+    Subscription sub = bus.subscribe("orders", auto_commit);
     size_t got = 0;
     ASSERT_EQ(*sub.poll([&](const Message& m) { EXPECT_EQ(m.text(), all[got++].text); }, 100), 100u);
   }  // committed after that poll
   {
-    Subscriber sub = bus.subscriber("orders", auto_commit);
+    Subscription sub = bus.subscribe("orders", auto_commit);
     std::vector<Seen> rest = drain(sub, 7);
     ASSERT_EQ(rest.size(), 200u);
     EXPECT_EQ(rest.front().text, all[100].text);
@@ -149,12 +149,12 @@ TEST(JournalCursor, ResumesWhereItWasCommitted) {
   manual.cursor = "audit";
   manual.commit = CommitMode::kManual;
   {
-    Subscriber sub = bus.subscriber("orders", manual);
+    Subscription sub = bus.subscribe("orders", manual);
     ASSERT_EQ(*sub.poll([](const Message&) {}, 50), 50u);
     ASSERT_TRUE(sub.commit());
     ASSERT_EQ(*sub.poll([](const Message&) {}, 20), 20u);  // read, never committed
   }
-  Subscriber sub = bus.subscriber("orders", manual);
+  Subscription sub = bus.subscribe("orders", manual);
   std::vector<Seen> again = drain(sub);
   ASSERT_EQ(again.size(), 250u);
   EXPECT_EQ(again.front().text, all[50].text);
@@ -178,16 +178,16 @@ TEST(JournalCursor, OneSubscriberPerCursorAndClearErrors) {
   ASSERT_TRUE(bus.create_topic("prices"));  // a memory topic
   SubscribeOptions o;
   o.cursor = "billing";
-  Subscriber holder = bus.subscriber("orders", o);
+  Subscription holder = bus.subscribe("orders", o);
   try {
-    bus.subscriber("orders", o);
+    bus.subscribe("orders", o);
     FAIL() << "a second subscriber took a cursor in use";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(e.what()).find("in use"), std::string::npos) << e.what();
   }
   try {
-    bus.subscriber("prices", o);
+    bus.subscribe("prices", o);
     FAIL() << "a memory topic took a named cursor";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("journal"), std::string::npos) << e.what();
@@ -195,14 +195,14 @@ TEST(JournalCursor, OneSubscriberPerCursorAndClearErrors) {
   for (const char* bad : {"a/b", "..", "x y", "0123456789012345678901234567890123456789012345678901234567890123456789"}) {
     o.cursor = bad;
     try {
-      bus.subscriber("orders", o);
+      bus.subscribe("orders", o);
       FAIL() << "cursor name \"" << bad << "\" was accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kInvalidName) << bad;
     }
   }
   EXPECT_FALSE(holder.commit().error() == Errc::kInvalidArgument);
-  Subscriber plain = bus.subscriber("orders");
+  Subscription plain = bus.subscribe("orders");
   EXPECT_EQ(plain.commit().error(), Errc::kInvalidArgument);
 }
 
@@ -216,7 +216,7 @@ TEST(JournalCursor, SurvivesLosingTheBus) {
     all = publish_spread(bus, "ledger", 1'000);
     SubscribeOptions o{StartAt::earliest()};
     o.cursor = "reporting";
-    Subscriber sub = bus.subscriber("ledger", o);
+    Subscription sub = bus.subscribe("ledger", o);
     ASSERT_EQ(*sub.poll([](const Message&) {}, 600), 600u);
   }
   TempBus tb;
@@ -224,7 +224,7 @@ TEST(JournalCursor, SurvivesLosingTheBus) {
   ASSERT_TRUE(bus.create_topic("ledger", journal_config(data.path())));
   SubscribeOptions o;  // latest, were the cursor new: it is not
   o.cursor = "reporting";
-  Subscriber sub = bus.subscriber("ledger", o);
+  Subscription sub = bus.subscribe("ledger", o);
   std::vector<Seen> rest = drain(sub);
   ASSERT_EQ(rest.size(), 400u);
   EXPECT_EQ(rest.front().text, all[600].text);
@@ -237,11 +237,11 @@ TEST(JournalCursor, DamagedCursorFilesAreClearErrors) {
   publish_spread(bus, "orders", 10);
   SubscribeOptions o{StartAt::earliest()};
   o.cursor = "billing";
-  { Subscriber s = bus.subscriber("orders", o); }
+  { Subscription s = bus.subscribe("orders", o); }
   const std::string path = bus.stats("orders").config.data_dir + "/cursors/billing";
   auto expect_error = [&](ErrorKind kind, const std::string& says) {
     try {
-      bus.subscriber("orders", o);
+      bus.subscribe("orders", o);
       FAIL() << "a damaged cursor was accepted";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), kind) << e.what();
@@ -262,7 +262,7 @@ TEST(JournalCursor, DamagedCursorFilesAreClearErrors) {
   expect_error(ErrorKind::kNotShmbus, path);
   // `cursor reset` clears it; the next subscriber starts where its options say.
   EXPECT_TRUE(bus.remove_cursor("orders", "billing"));
-  Subscriber fresh = bus.subscriber("orders", o);
+  Subscription fresh = bus.subscribe("orders", o);
   EXPECT_EQ(drain(fresh).size(), 10u);
 }
 
@@ -270,7 +270,7 @@ TEST(MemoryReplay, ByTimeScansTheRing) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("ticks"));  // a memory ring: no index, at most its capacity to read
-  Subscriber all = bus.subscriber("ticks", {StartAt::earliest()});
+  Subscription all = bus.subscribe("ticks", {StartAt::earliest()});
   Publisher pub = bus.publisher("ticks");
   for (uint64_t i = 0; i < 1'000; ++i) {
     ASSERT_TRUE(pub.publish(payload_for(i)));
@@ -278,7 +278,7 @@ TEST(MemoryReplay, ByTimeScansTheRing) {
   }
   const std::vector<Seen> seen = drain(all);
   ASSERT_EQ(seen.size(), 1'000u);
-  Subscriber from = bus.subscriber("ticks", {StartAt::time(seen[500].timestamp_ns)});
+  Subscription from = bus.subscribe("ticks", {StartAt::time(seen[500].timestamp_ns)});
   std::vector<Seen> got = drain(from);
   ASSERT_FALSE(got.empty());
   size_t want = 0;
@@ -291,7 +291,7 @@ TEST(JournalMessageId, IsTopicAtPositionUnlessThePublisherSetOne) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("orders", journal_config()));
-  Subscriber sub = bus.subscriber("orders");
+  Subscription sub = bus.subscribe("orders");
   Publisher pub = bus.publisher("orders");
   Result<uint64_t> first = pub.publish(std::string_view("a"));
   ASSERT_TRUE(first);
@@ -310,7 +310,7 @@ TEST(JournalRetention, ByBytesDeletesTheOldestSegmentsWhileASubscriberReads) {
   TopicConfig c = journal_config();
   c.retain_bytes = 4 * kSegmentFile;
   ASSERT_TRUE(bus.create_topic("metrics", c));
-  Subscriber reader = bus.subscriber("metrics", {StartAt::earliest()});
+  Subscription reader = bus.subscribe("metrics", {StartAt::earliest()});
   Publisher pub = bus.publisher("metrics");
   std::thread writer([&] {
     for (uint64_t i = 0; i < kCount; ++i) ASSERT_TRUE(pub.publish(payload_for(i)));
@@ -340,7 +340,7 @@ TEST(JournalRetention, ByBytesDeletesTheOldestSegmentsWhileASubscriberReads) {
   for (size_t i = 1; i < left.size(); ++i) EXPECT_EQ(left[i].first, left[i - 1].first + kSegment);
   EXPECT_LE(left.front().first, s.tail_position);
   EXPECT_GE(left.back().first + kSegment, s.tail_position);
-  Subscriber earliest = bus.subscriber("metrics", {StartAt::earliest()});
+  Subscription earliest = bus.subscribe("metrics", {StartAt::earliest()});
   std::vector<Seen> kept = drain(earliest);
   ASSERT_FALSE(kept.empty());
   EXPECT_EQ(kept.back().text, payload_for(kCount - 1));
@@ -355,8 +355,8 @@ TEST(JournalRetention, ALiveSubscriberHoldsItsSegmentAndAnAbsentCursorMovesOnCou
   ASSERT_TRUE(bus.create_topic("metrics", c));
   SubscribeOptions late{StartAt::earliest()};
   late.cursor = "late";
-  { Subscriber s = bus.subscriber("metrics", late); }  // a cursor at position 0, its owner gone
-  Subscriber holder = bus.subscriber("metrics", {StartAt::earliest()});
+  { Subscription s = bus.subscribe("metrics", late); }  // a cursor at position 0, its owner gone
+  Subscription holder = bus.subscribe("metrics", {StartAt::earliest()});
   Publisher pub = bus.publisher("metrics");
   for (uint64_t i = 0; i < 5'000; ++i) ASSERT_TRUE(pub.publish(payload_for(i)));
   std::this_thread::sleep_for(500ms);  // five retention passes
@@ -364,7 +364,7 @@ TEST(JournalRetention, ALiveSubscriberHoldsItsSegmentAndAnAbsentCursorMovesOnCou
   EXPECT_EQ(drain(holder).size(), 5'000u);
   ASSERT_TRUE(test::eventually([&] { return bus.stats("metrics").segments * kSegmentFile <= c.retain_bytes; }));
 
-  Subscriber resumed = bus.subscriber("metrics", late);
+  Subscription resumed = bus.subscribe("metrics", late);
   std::vector<Seen> got = drain(resumed);
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.front().position, bus.stats("metrics").first_position);

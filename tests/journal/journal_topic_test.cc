@@ -30,7 +30,7 @@ TopicConfig journal_config(const std::string& dir = "", uint64_t segment_bytes =
 std::string payload_for(uint64_t i) { return std::string(8 + (i * 37) % 600, static_cast<char>('a' + i % 26)) + std::to_string(i); }
 
 // Reads everything from `sub` until `count` records or a generous deadline.
-std::vector<std::string> read_all(Subscriber& sub, uint64_t count) {
+std::vector<std::string> read_all(Subscription& sub, uint64_t count) {
   std::vector<std::string> got;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (got.size() < count && std::chrono::steady_clock::now() < deadline) {
@@ -52,7 +52,7 @@ TEST(JournalTopic, PublishAndSubscribeAcrossManySegments) {
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("audit", journal_config()));
   EXPECT_EQ(bus.stats("audit").kind, TopicKind::kJournal);
-  Subscriber sub = bus.subscriber("audit", {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("audit", {StartAt::earliest(), WaitStrategy::kBlock});
   Publisher pub = bus.publisher("audit");
   for (uint64_t i = 0; i < kCount; ++i) {
     const std::string index = std::to_string(i);
@@ -87,7 +87,7 @@ TEST(JournalTopic, SurvivesLosingTheBusAndContinuesItsSequence) {
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("ledger", journal_config(data.path())));  // finds the segments: recovery
   EXPECT_EQ(bus.stats("ledger").tail_seq, kCount);
-  Subscriber sub = bus.subscriber("ledger", {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("ledger", {StartAt::earliest(), WaitStrategy::kBlock});
   Publisher pub = bus.publisher("ledger");
   ASSERT_TRUE(pub.publish(std::string_view("after the reboot")));
   std::vector<std::string> got = read_all(sub, kCount + 1);
@@ -130,7 +130,7 @@ TEST(JournalTopic, APublisherKilledMidStreamLeavesARecoverableJournal) {
   EXPECT_GE(c.next_seq, published + 1);
   EXPECT_LE(c.next_seq, published + 2);
   EXPECT_LE(c.voided, 1u);
-  Subscriber sub = bus.subscriber("events", {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("events", {StartAt::earliest(), WaitStrategy::kBlock});
   std::vector<std::string> got = read_all(sub, c.records);
   ASSERT_EQ(got.size(), c.records);
   for (uint64_t i = 0; i + 1 < got.size(); ++i) ASSERT_EQ(got[i], payload_for(i)) << i;

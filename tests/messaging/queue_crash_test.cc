@@ -161,7 +161,7 @@ TEST(QueueCrash, APoisonMessageThatKillsItsConsumerIsDeadLetteredAfterMaxDeliver
   EXPECT_EQ(attempts["poison"], (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(attempts["before"], std::vector<int>{1}) << "a neighbour was charged";
   EXPECT_EQ(attempts["after"], std::vector<int>{1}) << "a neighbour was charged";
-  Subscriber dlq = bus.subscriber("workers.dlq", StartAt::earliest());
+  Subscription dlq = bus.subscribe("workers.dlq", StartAt::earliest());
   Result<Sample> dead = dlq.receive(2s);
   ASSERT_TRUE(dead.has_value());
   EXPECT_EQ(dead->message().text(), "poison");

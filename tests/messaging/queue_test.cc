@@ -200,7 +200,7 @@ TEST(Queue, DeadLettersAfterMaxDeliveriesWithTheReasonHeaders) {
 
   EXPECT_EQ(sut.receive(200ms).error(), Errc::kTimeout);
   EXPECT_EQ(acked, std::vector<std::string>{"fine"});
-  Subscriber dlq = bus.subscriber("workers.dlq", StartAt::earliest());
+  Subscription dlq = bus.subscribe("workers.dlq", StartAt::earliest());
   Result<Sample> dead = dlq.receive(2s);
   ASSERT_TRUE(dead.has_value());
   const HeadersView& h = dead->message().headers;
@@ -227,7 +227,7 @@ TEST(Queue, RejectDeadLettersAtOnceWithTheErrorText) {
 
   ASSERT_TRUE(sut.reject(*d, "undecodable: expected '}'").has_value());
 
-  Subscriber dlq = bus.subscriber("workers.dlq", StartAt::earliest());
+  Subscription dlq = bus.subscribe("workers.dlq", StartAt::earliest());
   Result<Sample> dead = dlq.receive(2s);
   ASSERT_TRUE(dead.has_value());
   EXPECT_EQ(dead->message().headers.find("x-death-reason"), "rejected");

@@ -37,7 +37,7 @@ int publish(shmbus::Bus& bus, const std::string& topic, uint64_t count) {
 }
 
 int subscribe(shmbus::Bus& bus, const std::string& topic, uint64_t count) {
-  shmbus::Subscriber sub = bus.subscriber(topic, {shmbus::StartAt::earliest(), shmbus::WaitStrategy::kBlock});
+  shmbus::Subscription sub = bus.subscribe(topic, {shmbus::StartAt::earliest(), shmbus::WaitStrategy::kBlock});
   std::printf("attached\n");
   std::fflush(stdout);
   uint64_t next = 0;

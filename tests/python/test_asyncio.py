@@ -43,10 +43,10 @@ def test_two_publishers_three_async_subscribers_in_one_loop(bus):
 def test_waiting_async_subscriber_sleeps_instead_of_spinning(bus):
     async def main():
         with shmbus.Bus(bus) as b:
-            sub = b.subscriber("idle")
+            sub = b.subscribe("idle")
             pub = b.publisher("idle")
             cpu_before, wall_before = time.process_time(), time.monotonic()
-            waiter = asyncio.ensure_future(sub.poll_async(timeout=10))
+            waiter = asyncio.ensure_future(sub.receive_async(timeout=10))
             await asyncio.sleep(1.0)
             assert not waiter.done()
             idle_cpu = time.process_time() - cpu_before
@@ -59,10 +59,10 @@ def test_waiting_async_subscriber_sleeps_instead_of_spinning(bus):
     assert idle_cpu < 0.2, f"the loop burned {idle_cpu:.2f} s of CPU while waiting {wall:.1f} s"
 
 
-def test_poll_async_times_out_with_none(bus):
+def test_receive_async_times_out_with_none(bus):
     async def main():
         with shmbus.Bus(bus) as b:
-            return await b.subscriber("nothing").poll_async(timeout=0.2)
+            return await b.subscribe("nothing").receive_async(timeout=0.2)
 
     start = time.monotonic()
     assert asyncio.run(main()) is None

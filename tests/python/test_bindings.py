@@ -32,22 +32,22 @@ def test_publish_then_iterate_with_headers_and_metadata(b):
 
 def test_headers_round_trip_unicode_and_empty_values(b):
     pub = b.publisher("h")
-    sub = b.subscriber("h", start="earliest")
+    sub = b.subscribe("h", start="earliest")
     headers = {"ключ": "значение ✓", "empty": "", "type": "x" * 1000}
     pub.publish(b"", headers=headers)
-    msg = sub.poll(timeout=5)
+    msg = sub.receive(timeout=5)
     assert msg.headers == headers
     assert bytes(msg.data) == b""
 
 
 def test_payload_types_bytes_bytearray_memoryview_str(b):
     pub = b.publisher("t")
-    sub = b.subscriber("t", start="earliest")
+    sub = b.subscribe("t", start="earliest")
     pub.publish(b"a")
     pub.publish(bytearray(b"bb"))
     pub.publish(memoryview(b"xccx")[1:3])
     pub.publish("dé")
-    assert texts(sub.poll_many(10, timeout=5)) == ["a", "bb", "cc", "dé"]
+    assert texts(sub.receive_many(10, timeout=5)) == ["a", "bb", "cc", "dé"]
 
 
 def test_pattern_subscription_matches_words_and_sees_new_topics(b):
@@ -57,12 +57,12 @@ def test_pattern_subscription_matches_words_and_sees_new_topics(b):
     b.publisher("orders.eu.shipped").publish(b"2")
     b.publisher("orders.us.created").publish(b"3")  # a topic made after subscribing
     b.publisher("billing.eu.created").publish(b"4")
-    got = star.poll_many(10, timeout=5) + star.poll_many(10, timeout=0.2)
+    got = star.receive_many(10, timeout=5) + star.receive_many(10, timeout=0.2)
     assert sorted((m.topic, bytes(m.data)) for m in got) == [("orders.eu.created", b"1"), ("orders.us.created", b"3")]
     seen = []
     deadline = time.monotonic() + 5
     while len(seen) < 3 and time.monotonic() < deadline:
-        seen += hash_.poll_many(10, timeout=0.5)
+        seen += hash_.receive_many(10, timeout=0.5)
     assert sorted(m.topic for m in seen) == ["orders.eu.created", "orders.eu.shipped", "orders.us.created"]
     assert shmbus.pattern_matches("orders.#", "orders") and not shmbus.pattern_matches("orders.*", "orders")
 
@@ -70,32 +70,32 @@ def test_pattern_subscription_matches_words_and_sees_new_topics(b):
 def test_start_positions(b):
     pub = b.publisher("s")
     positions = [pub.publish(x) for x in (b"a", b"b", b"c")]
-    assert texts(b.subscriber("s", start="earliest").poll_many(10, timeout=1)) == ["a", "b", "c"]
-    assert texts(b.subscriber("s", start=positions[1]).poll_many(10, timeout=1)) == ["b", "c"]
-    latest = b.subscriber("s", start="latest")
-    assert latest.poll(timeout=0) is None
+    assert texts(b.subscribe("s", start="earliest").receive_many(10, timeout=1)) == ["a", "b", "c"]
+    assert texts(b.subscribe("s", start=positions[1]).receive_many(10, timeout=1)) == ["b", "c"]
+    latest = b.subscribe("s", start="latest")
+    assert latest.try_receive() is None
     pub.publish(b"d")
-    assert texts([latest.poll(timeout=5)]) == ["d"]
-    assert latest.position == b.stats("s")["tail_position"]
+    assert texts([latest.receive(timeout=5)]) == ["d"]
+    assert latest.position == b.stats("s").tail_position
 
 
 def test_timeouts_return_none_after_the_time_and_reject_negative(b):
-    sub = b.subscriber("quiet")
+    sub = b.subscribe("quiet")
     start = time.monotonic()
-    assert sub.poll(timeout=0.2) is None
+    assert sub.receive(timeout=0.2) is None
     assert 0.19 <= time.monotonic() - start < 5
-    assert sub.poll_many(5, timeout=0) == []
+    assert sub.poll(5) == []
     assert sub.wait(timeout=0.05) is False
     with pytest.raises(ValueError):
-        sub.poll(timeout=-1)
+        sub.receive(timeout=-1)
 
 
 def test_block_topic_data_is_a_readonly_view_held_until_the_next_message(b):
     b.create_topic("small", capacity=4096, policy="block")
     pub = b.publisher("small")
-    sub = b.subscriber("small", start="earliest")
+    sub = b.subscribe("small", start="earliest")
     pub.publish(b"A" * 100)
-    held = sub.poll(timeout=5)
+    held = sub.receive(timeout=5)
     assert isinstance(held.data, memoryview) and held.data.readonly
     with pytest.raises(TypeError):
         held.data[0] = 0
@@ -106,18 +106,18 @@ def test_block_topic_data_is_a_readonly_view_held_until_the_next_message(b):
         assert published < 1000, "publisher overwrote a held record"
     assert bytes(held.data) == b"A" * 100
     # Taking the next message releases it, and the publisher can go on.
-    assert bytes(sub.poll(timeout=5).data) == b"B" * 100
+    assert bytes(sub.receive(timeout=5).data) == b"B" * 100
     assert pub.try_publish(b"C") is not None
 
 
 def test_overwrite_topic_data_is_bytes_and_loss_is_counted(b):
     b.create_topic("lossy", capacity=4096, policy="overwrite")
     pub = b.publisher("lossy")
-    sub = b.subscriber("lossy", start="earliest")
+    sub = b.subscribe("lossy", start="earliest")
     for i in range(1000):
         pub.publish(i.to_bytes(4, "little") * 8)
     got = []
-    while (batch := sub.poll_many(100, timeout=0)):
+    while (batch := sub.poll(100)):
         got += batch
     assert all(isinstance(m.data, bytes) for m in got)
     assert len(got) + sub.lost == 1000
@@ -128,7 +128,7 @@ def test_overwrite_topic_data_is_bytes_and_loss_is_counted(b):
 def test_fail_policy_raises_would_block_and_too_large_raises(b):
     b.create_topic("strict", capacity=4096, policy="fail")
     pub = b.publisher("strict")
-    sub = b.subscriber("strict")  # attached, never reading
+    sub = b.subscribe("strict")  # attached, never reading
     with pytest.raises(shmbus.WouldBlockError):
         for _ in range(1000):
             pub.publish(b"x" * 100)
@@ -140,7 +140,7 @@ def test_fail_policy_raises_would_block_and_too_large_raises(b):
 
 def test_claim_commits_in_place_and_aborts_on_exception(b):
     pub = b.publisher("zc")
-    sub = b.subscriber("zc", start="earliest")
+    sub = b.subscribe("zc", start="earliest")
     with pub.claim(5, headers={"k": "v"}) as c:
         c.data[:] = b"hello"
     with pytest.raises(RuntimeError):
@@ -148,7 +148,7 @@ def test_claim_commits_in_place_and_aborts_on_exception(b):
             c.data[:] = b"bad"
             raise RuntimeError("changed my mind")
     pub.publish(b"next")
-    got = sub.poll_many(10, timeout=5)
+    got = sub.receive_many(10, timeout=5)
     assert [(bytes(m.data), m.headers) for m in got] == [(b"hello", {"k": "v"}), (b"next", {})]
     claim = pub.claim(1)
     with pytest.raises(ValueError):
@@ -159,9 +159,9 @@ def test_claim_commits_in_place_and_aborts_on_exception(b):
 
 def test_publish_many_accepts_payloads_and_pairs(b):
     pub = b.publisher("many")
-    sub = b.subscriber("many", start="earliest")
+    sub = b.subscribe("many", start="earliest")
     assert pub.publish_many([b"a", (b"b", {"k": "v"}), "c"], headers={"d": "1"}) == 3
-    got = sub.poll_many(10, timeout=5)
+    got = sub.receive_many(10, timeout=5)
     assert [(bytes(m.data), m.headers) for m in got] == [(b"a", {"d": "1"}), (b"b", {"k": "v"}), (b"c", {"d": "1"})]
 
 
@@ -169,7 +169,7 @@ def test_stats_and_topics(b):
     b.create_topic("stat.me", capacity=1 << 16, policy="overwrite")
     b.publisher("stat.me").publish(b"12345")
     s = b.stats("stat.me")
-    assert (s["capacity"], s["policy"], s["published"], s["bytes"], s["kind"]) == (1 << 16, "overwrite", 1, 5, "memory")
+    assert (s.capacity, s.policy, s.published, s.bytes, s.kind) == (1 << 16, "overwrite", 1, 5, "memory")
     assert "stat.me" in b.topics() and b.topic_exists("stat.me") and not b.topic_exists("nope")
     assert b.create_topic("stat.me") is False
 
@@ -177,7 +177,7 @@ def test_stats_and_topics(b):
 def test_closed_objects_raise_closed_error_and_iteration_stops(bus):
     bus_obj = shmbus.Bus(bus)
     pub = bus_obj.publisher("c")
-    sub = bus_obj.subscriber("c")
+    sub = bus_obj.subscribe("c")
     with bus_obj:
         pass  # leaving the block closes the bus and everything it handed out
     assert bus_obj.closed and pub.closed and sub.closed
@@ -186,7 +186,7 @@ def test_closed_objects_raise_closed_error_and_iteration_stops(bus):
     with pytest.raises(shmbus.ClosedError):
         bus_obj.publisher("c")
     assert list(sub) == []
-    assert sub.poll(timeout=0) is None
+    assert sub.try_receive() is None
     with pytest.raises(ValueError):  # ClosedError is a ValueError, like I/O on a closed file
         bus_obj.topics()
 
@@ -197,7 +197,7 @@ def test_invalid_topic_names_raise_invalid_name_error(b, name):
         b.publisher(name)
     assert isinstance(e.value, ValueError) and isinstance(e.value, shmbus.Error)
     with pytest.raises(shmbus.InvalidNameError):
-        b.subscriber(name)
+        b.subscribe(name)
 
 
 def test_a_non_ascii_character_in_a_name_is_named_in_the_message(b):
@@ -233,7 +233,7 @@ def test_invalid_patterns_and_options(b):
         b.create_topic("bad.policy", policy="sometimes")
     b.publisher("pos").publish(b"abc")
     with pytest.raises(shmbus.InvalidArgumentError):
-        b.subscriber("pos", start=3)  # not a record's position
+        b.subscribe("pos", start=3)  # not a record's position
 
 
 def test_wrong_types_raise_type_error(b):
@@ -280,15 +280,15 @@ def test_journal_topic_from_python_survives_the_bus(tmp_path):
     data = str(tmp_path / "segments")
     with shmbus.Bus(str(tmp_path / "bus1")) as b:
         assert b.create_topic("ledger", kind="journal", dir=data, segment_size=1 << 16)
-        assert b.stats("ledger")["kind"] == "journal" and b.stats("ledger")["data_dir"] == data
+        assert b.stats("ledger").kind == "journal" and b.stats("ledger").data_dir == data
         b.publisher("ledger").publish_many([f"entry {i}".encode() for i in range(3000)])
     report = shmbus.check_journal(data)
     assert report["healthy"] and report["records"] == 3000 and report["segments"] > 1
     with shmbus.Bus(str(tmp_path / "bus2")) as b:  # a new bus, as after a reboot
         b.create_topic("ledger", kind="journal", dir=data, segment_size=1 << 16)
-        sub = b.subscriber("ledger", start="earliest")
+        sub = b.subscribe("ledger", start="earliest")
         got = []
-        while len(got) < 3000 and (batch := sub.poll_many(1000, timeout=5)):
+        while len(got) < 3000 and (batch := sub.receive_many(1000, timeout=5)):
             got += [bytes(m.data).decode() for m in batch]
         assert got == [f"entry {i}" for i in range(3000)]
         assert isinstance(batch[0].data, memoryview)
@@ -302,8 +302,8 @@ def test_journal_fsync_always_from_python(tmp_path):
         pub = b.publisher("durable")
         for i in range(50):
             pos = pub.publish(f"r{i}".encode())
-            assert b.stats("durable")["flushed_position"] > pos
+            assert b.stats("durable").flushed_position > pos
         s = b.stats("durable")
-        assert s["fsync"] == "always" and s["flushed_records"] == 50
+        assert s.fsync == "always" and s.flushed_records == 50
         with pytest.raises(shmbus.InvalidArgumentError):
             b.create_topic("bad", kind="journal", fsync="sometimes")

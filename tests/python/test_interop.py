@@ -17,14 +17,14 @@ def expected_payload(i):
 def test_cpp_publisher_to_python_subscriber(interop_peer, bus):
     with shmbus.Bus(bus) as b:
         b.create_topic("interop.cpp2py")
-        sub = b.subscriber("interop.cpp2py", start="earliest")
+        sub = b.subscribe("interop.cpp2py", start="earliest")
         peer = subprocess.Popen([interop_peer, "publish", bus, "interop.cpp2py", str(COUNT)],
                                 stderr=subprocess.PIPE, text=True)
         try:
             got = 0
             deadline = time.monotonic() + 180
             while got < COUNT and time.monotonic() < deadline:
-                for msg in sub.poll_many(4096, timeout=1):
+                for msg in sub.receive_many(4096, timeout=1):
                     assert msg.headers == {"seq": str(got), "type": "interop"}, f"record {got}"
                     assert msg.data == expected_payload(got), f"record {got}"
                     assert msg.seq == got

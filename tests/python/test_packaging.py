@@ -19,9 +19,9 @@ def test_pip_install_builds_an_importable_package(tmp_path, bus):
 import shmbus
 assert shmbus.__file__.startswith({str(target)!r}), shmbus.__file__
 with shmbus.Bus({bus!r}) as b:
-    sub = b.subscriber("pkg", start="earliest")
+    sub = b.subscribe("pkg", start="earliest")
     b.publisher("pkg").publish(b"installed")
-    print(bytes(sub.poll(timeout=5).data).decode())
+    print(bytes(sub.receive(timeout=5).data).decode())
 """
     r = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60,
                        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)

@@ -8,7 +8,7 @@ import time
 CHILD = """
 import sys, time, shmbus
 bus = shmbus.Bus(sys.argv[1])
-sub = bus.subscriber("quiet")
+sub = bus.subscribe("quiet")
 print("ready", flush=True)
 try:
     for msg in sub:

@@ -25,7 +25,7 @@ def test_remove_topic_then_create_it_again_fresh(b):
     assert not b.topic_exists("reply.1")
     assert "reply.1" not in b.topics()
     assert b.create_topic("reply.1")
-    assert b.stats("reply.1")["published"] == 0
+    assert b.stats("reply.1").published == 0
 
 
 def test_remove_missing_topic_returns_false(b):
@@ -50,8 +50,8 @@ def test_pattern_subscription_follows_removal_and_recreation(b):
     sub = b.subscribe("job.*", start="earliest")
     pub = b.publisher("job.x")
     pub.publish(b"first")
-    assert texts(sub.poll_many(10, timeout=5)) == ["first"]
+    assert texts(sub.receive_many(10, timeout=5)) == ["first"]
     pub.close()
     assert b.remove_topic("job.x") is True  # the pattern subscription does not hold it
     b.publisher("job.x").publish(b"second")
-    assert texts(sub.poll_many(10, timeout=5)) == ["second"]
+    assert texts(sub.receive_many(10, timeout=5)) == ["second"]

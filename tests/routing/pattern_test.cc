@@ -25,7 +25,7 @@ TEST(Pattern, SubscriberSeesTopicCreatedAfterSubscribing) {
   test::TempBus tb;
   Bus bus = tb.open();
   Publisher existing = bus.publisher("orders.eu.created");
-  PatternSubscriber sut = bus.subscribe("orders.*.created");
+  Subscription sut = bus.subscribe("orders.*.created");
   ASSERT_EQ(sut.topic_count(), 1u);
 
   pid_t child = test::spawn([&] {
@@ -47,7 +47,7 @@ TEST(Pattern, SubscriberSeesTopicCreatedAfterSubscribing) {
 TEST(Pattern, NonMatchingTopicIsIgnored) {
   test::TempBus tb;
   Bus bus = tb.open();
-  PatternSubscriber sut = bus.subscribe("orders.#");
+  Subscription sut = bus.subscribe("orders.#");
   Publisher other = bus.publisher("billing.paid");
   ASSERT_TRUE(other.publish("x"));
 

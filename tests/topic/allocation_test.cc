@@ -24,7 +24,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace shmbus {
 namespace {
 
-void publish_and_poll(Publisher& pub, Subscriber& sub, PatternSubscriber& pattern, int rounds) {
+void publish_and_poll(Publisher& pub, Subscription& sub, Subscription& pattern, int rounds) {
   const Header headers[] = {{"type", "Tick"}};
   uint64_t seen = 0;
   for (int i = 0; i < rounds; ++i) {
@@ -45,8 +45,8 @@ TEST(HotPath, PublishAndPollAllocateNothing) {
   config.capacity = 1 << 16;  // small: the loop wraps the ring many times
   bus.create_topic("hot", config);
   Publisher pub = bus.publisher("hot");
-  Subscriber sub = bus.subscriber("hot");
-  PatternSubscriber pattern = bus.subscribe("hot.#");
+  Subscription sub = bus.subscribe("hot");
+  Subscription pattern = bus.subscribe("hot.#");
   publish_and_poll(pub, sub, pattern, 100);  // warm-up
 
   const uint64_t before = g_allocations.load();

@@ -62,7 +62,7 @@ TEST(Crash, PublisherKilledAtRandomProtocolStepsNeverBlocksTopic) {
   TopicConfig config = test::ring_config(64 << 10);
   config.unblock_timeout = 1000ms;
   bus.create_topic("t", config);
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kBlock});
   Publisher survivor = bus.publisher("t");
   uint64_t survivor_seq = 0;
   uint64_t survivor_next = 0;
@@ -133,7 +133,7 @@ TEST(Crash, KilledSubscriberIsEvictedAndBlockedPublisherResumes) {
   ASSERT_EQ(::pipe(ready), 0);
   pid_t sleeper = test::spawn([&] {
     Bus b = Bus::open(tb.path());
-    Subscriber s = b.subscriber("t");
+    Subscription s = b.subscribe("t");
     char c = 1;
     (void)!::write(ready[1], &c, 1);
     for (;;) ::pause();  // attached, never reads
@@ -169,7 +169,7 @@ void stalled_publisher_is_unblocked(WaitStrategy wait) {
   TopicConfig config;
   config.unblock_timeout = 300ms;
   bus.create_topic("t", config);
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), wait});
+  Subscription sub = bus.subscribe("t", {StartAt::latest(), wait});
   const pid_t stalled = claim_and_stop(tb.path());
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
@@ -207,7 +207,7 @@ TEST(Crash, AKilledAndAStalledClaimInARowAreVoidedTogether) {
   TopicConfig config;
   config.unblock_timeout = 300ms;
   bus.create_topic("t", config);
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kBlock});
   claim_and_die(tb.path(), 100);
   const pid_t stalled = claim_and_stop(tb.path());
   Publisher pub = bus.publisher("t");
@@ -244,7 +244,7 @@ TEST(Crash, ASlowPollerVoidsADeadClaimWithinAFewPolls) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("t", test::ring_config(64 << 10, Policy::kBlock));
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kSpin});
+  Subscription sub = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kSpin});
   claim_and_die(tb.path(), 64);
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
@@ -271,7 +271,7 @@ void padding_claim_killed_at_the_lap_end(bool next_claim_killed_too) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("t", test::ring_config(kRing, Policy::kBlock));
-  Subscriber sub = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kBlock});
   Publisher pub = bus.publisher("t");
   uint64_t received = 0, last_seq = 0;
   auto count = [&](const Message& m) {
@@ -315,7 +315,7 @@ TEST(Crash, ASubscriberStartingAtADeadClaimGoesOnAtTheNextRecord) {
   claim_and_die(tb.path(), 64);
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("after"));
-  Subscriber sub = bus.subscriber("t", {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("t", {StartAt::earliest(), WaitStrategy::kBlock});
   EXPECT_EQ(sub.position(), 0u);
   std::vector<std::string> got;
   ASSERT_TRUE(test::eventually([&] {

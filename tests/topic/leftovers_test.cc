@@ -31,7 +31,7 @@ TEST(Leftovers, PayloadThatLooksLikeNextLapWordsIsNotMistakenForRecords) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("left", test::ring_config(kRing, Policy::kBlock));
-  Subscriber sub = bus.subscriber("left", {StartAt::latest(), WaitStrategy::kSpin});
+  Subscription sub = bus.subscribe("left", {StartAt::latest(), WaitStrategy::kSpin});
   Publisher pub = bus.publisher("left");
 
   // Lap 0: 240-byte frames full of lookalikes, read as they come so `block` never waits.

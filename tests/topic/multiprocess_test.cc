@@ -19,7 +19,7 @@ using test::TempBus;
 // Exit code: 0 ok, 1 corrupt payload, 2 out of order or duplicate, 3 timed out, 4 poll error.
 int read_stamps(const std::string& bus_path, const std::string& topic, uint32_t publishers, uint64_t per_publisher) {
   Bus bus = Bus::open(bus_path);
-  Subscriber sub = bus.subscriber(topic, {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe(topic, {StartAt::earliest(), WaitStrategy::kBlock});
   std::vector<uint64_t> next(publishers, 0);
   uint64_t total = 0;
   int verdict = 0;
@@ -84,7 +84,7 @@ TEST(MultiProcess, OverwriteSlowSubscriberCountsExactLoss) {
   Bus bus = tb.open();
   TopicConfig config = test::ring_config(64 << 10, Policy::kOverwrite);
   bus.create_topic("lossy", config);
-  Subscriber sut = bus.subscriber("lossy", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sut = bus.subscribe("lossy", {StartAt::latest(), WaitStrategy::kBlock});
 
   pid_t publisher = test::spawn([&] { return write_stamps(tb.path(), "lossy", 0, kCount); });
   uint64_t received = 0;
@@ -128,8 +128,8 @@ TEST(MultiProcess, OverwriteReadersRacingTheNextLapNeverReportCorruption) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("racy", test::ring_config(16 << 10, Policy::kOverwrite));
-  std::vector<Subscriber> readers;
-  for (int i = 0; i < kReaders; ++i) readers.push_back(bus.subscriber("racy", {StartAt::latest(), WaitStrategy::kSpin}));
+  std::vector<Subscription> readers;
+  for (int i = 0; i < kReaders; ++i) readers.push_back(bus.subscribe("racy", {StartAt::latest(), WaitStrategy::kSpin}));
   std::vector<uint64_t> received(kReaders, 0);
   std::vector<bool> in_order(kReaders, true);
   std::vector<uint64_t> last_seq(kReaders, 0);
@@ -151,7 +151,7 @@ TEST(MultiProcess, OverwriteReadersRacingTheNextLapNeverReportCorruption) {
     }
     if (publisher_done) {
       bool drained = true;
-      for (Subscriber& r : readers) drained &= r.position() == bus.stats("racy").tail_position;
+      for (Subscription& r : readers) drained &= r.position() == bus.stats("racy").tail_position;
       if (drained) break;
     } else if (::waitpid(publisher, &exit_code, WNOHANG) == publisher) {
       publisher_done = true;

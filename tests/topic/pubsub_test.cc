@@ -21,7 +21,7 @@ struct Got {
   std::string payload;
 };
 
-std::vector<Got> drain(Subscriber& sub, size_t max = SIZE_MAX) {
+std::vector<Got> drain(Subscription& sub, size_t max = SIZE_MAX) {
   std::vector<Got> out;
   Result<size_t> n = sub.poll([&](const Message& m) {
     out.push_back({std::string(m.topic), m.position, m.seq, std::string(m.text())});
@@ -33,7 +33,7 @@ std::vector<Got> drain(Subscriber& sub, size_t max = SIZE_MAX) {
 TEST(PubSub, SubscriberSeesRecordsInOrder) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("orders.created");
+  Subscription sut = bus.subscribe("orders.created");
   Publisher pub = bus.publisher("orders.created");
 
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(pub.publish("m" + std::to_string(i)));
@@ -50,7 +50,7 @@ TEST(PubSub, SubscriberSeesRecordsInOrder) {
 TEST(PubSub, PublishReturnsPositionSeenBySubscriber) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
 
   Result<uint64_t> first = pub.publish("a");
@@ -67,7 +67,7 @@ TEST(PubSub, PublishReturnsPositionSeenBySubscriber) {
 TEST(PubSub, HeadersRoundTrip) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
   const Header headers[] = {{"type", "OrderPlaced"}, {"correlation-id", "42"}, {"empty", ""}};
 
@@ -89,7 +89,7 @@ TEST(PubSub, HeadersRoundTrip) {
 TEST(PubSub, ZeroCopyClaimCommit) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
 
   Result<Claim> claim = pub.claim(5);
@@ -105,7 +105,7 @@ TEST(PubSub, ZeroCopyClaimCommit) {
 TEST(PubSub, AbortedClaimIsSkipped) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
 
   Result<Claim> claim = pub.claim(8);
@@ -121,7 +121,7 @@ TEST(PubSub, AbortedClaimIsSkipped) {
 TEST(PubSub, UncommittedClaimHoldsBackLaterRecords) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher slow = bus.publisher("t");
   Publisher fast = bus.publisher("t");
 
@@ -143,7 +143,7 @@ TEST(PubSub, RecordsWrapAroundTheRing) {
   Bus bus = tb.open();
   TopicConfig config = test::ring_config(4096);
   bus.create_topic("t", config);
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
 
   std::vector<std::string> all;
@@ -162,7 +162,7 @@ TEST(PubSub, FailPolicyReturnsWouldBlockWhenFull) {
   Bus bus = tb.open();
   TopicConfig config = test::ring_config(4096, Policy::kFail);
   bus.create_topic("t", config);
-  Subscriber sub = bus.subscriber("t");
+  Subscription sub = bus.subscribe("t");
   Publisher sut = bus.publisher("t");
 
   int published = 0;
@@ -197,7 +197,7 @@ TEST(PubSub, StartEarliestReplaysRetainedRecords) {
   Publisher pub = bus.publisher("t");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(pub.publish(std::to_string(i)));
 
-  Subscriber sut = bus.subscriber("t", {StartAt::earliest()});
+  Subscription sut = bus.subscribe("t", {StartAt::earliest()});
   std::vector<Got> got = drain(sut);
 
   ASSERT_EQ(got.size(), 10u);
@@ -210,7 +210,7 @@ TEST(PubSub, StartLatestSkipsOldRecords) {
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("old"));
 
-  Subscriber sut = bus.subscriber("t", {StartAt::latest()});
+  Subscription sut = bus.subscribe("t", {StartAt::latest()});
   ASSERT_TRUE(pub.publish("new"));
   std::vector<Got> got = drain(sut);
 
@@ -227,7 +227,7 @@ TEST(PubSub, StartAtPositionBeginsThere) {
   ASSERT_TRUE(pub.publish("c"));
   ASSERT_TRUE(b);
 
-  Subscriber sut = bus.subscriber("t", {StartAt::at(*b)});
+  Subscription sut = bus.subscribe("t", {StartAt::at(*b)});
   std::vector<Got> got = drain(sut);
 
   ASSERT_EQ(got.size(), 2u);
@@ -240,15 +240,15 @@ TEST(PubSub, StartAtBogusPositionThrows) {
   Publisher pub = bus.publisher("t");
   ASSERT_TRUE(pub.publish("a"));
 
-  EXPECT_THROW(bus.subscriber("t", {StartAt::at(1u << 30)}), Error);
-  EXPECT_THROW(bus.subscriber("t", {StartAt::at(3)}), Error);
+  EXPECT_THROW(bus.subscribe("t", {StartAt::at(1u << 30)}), Error);
+  EXPECT_THROW(bus.subscribe("t", {StartAt::at(3)}), Error);
 }
 
 TEST(PubSub, EverySubscriberSeesEveryRecord) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber a = bus.subscriber("t");
-  Subscriber b = bus.subscriber("t");
+  Subscription a = bus.subscribe("t");
+  Subscription b = bus.subscribe("t");
   Publisher pub = bus.publisher("t");
 
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(pub.publish("x"));
@@ -260,7 +260,7 @@ TEST(PubSub, EverySubscriberSeesEveryRecord) {
 TEST(PubSub, WaitTimesOutWhenNothingArrives) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t");
+  Subscription sut = bus.subscribe("t");
 
   Result<void> r = sut.wait(20ms);
 
@@ -270,7 +270,7 @@ TEST(PubSub, WaitTimesOutWhenNothingArrives) {
 TEST(PubSub, BlockingWaitWakesOnPublish) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kBlock});
+  Subscription sut = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kBlock});
   std::thread publisher([&] {
     Publisher pub = bus.publisher("t");
     std::this_thread::sleep_for(20ms);
@@ -289,7 +289,7 @@ TEST(PubSub, BlockingWaitWakesOnPublish) {
 TEST(PubSub, SpinningReceiveDeliversOrReturnsEmptyAtItsDeadline) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("t", {StartAt::latest(), WaitStrategy::kSpin});
+  Subscription sut = bus.subscribe("t", {StartAt::latest(), WaitStrategy::kSpin});
   const auto start = std::chrono::steady_clock::now();
   Result<size_t> empty = sut.receive([](const Message&) {}, 1, 50ms);
   const auto waited = std::chrono::steady_clock::now() - start;

@@ -25,7 +25,7 @@ TopicConfig small_ring(Policy policy) {
 TEST(Sample, TryReceiveReturnsTimeoutWhenNothingIsThere) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("orders");
+  Subscription sut = bus.subscribe("orders");
 
   Result<Sample> got = sut.try_receive();
 
@@ -36,7 +36,7 @@ TEST(Sample, TryReceiveReturnsTimeoutWhenNothingIsThere) {
 TEST(Sample, HoldsTheRecordAfterTheCallReturns) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("orders", StartAt::earliest());
+  Subscription sut = bus.subscribe("orders", StartAt::earliest());
   Publisher pub = bus.publisher("orders");
   const Header headers[] = {{"type", "OrderPlaced"}};
   ASSERT_TRUE(pub.publish("order 42", headers));
@@ -55,7 +55,7 @@ TEST(Sample, KeepsBlockPublishersOffItsBytesUntilReleased) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("jobs", small_ring(Policy::kFail)));
-  Subscriber sut = bus.subscriber("jobs", StartAt::earliest());
+  Subscription sut = bus.subscribe("jobs", StartAt::earliest());
   Publisher pub = bus.publisher("jobs");
   const std::string payload(200, 'a');
   ASSERT_TRUE(pub.publish(payload));
@@ -85,7 +85,7 @@ TEST(Sample, ReleasedOutOfOrderHoldsTheOldestStillHeld) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("jobs", small_ring(Policy::kFail)));
-  Subscriber sut = bus.subscriber("jobs", StartAt::earliest());
+  Subscription sut = bus.subscribe("jobs", StartAt::earliest());
   Publisher pub = bus.publisher("jobs");
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(pub.publish(std::string(400, char('0' + i))));
   std::vector<Sample> held;
@@ -109,7 +109,7 @@ TEST(Sample, OverwriteTopicsHandOutACopy) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("ticks", small_ring(Policy::kOverwrite)));
-  Subscriber sut = bus.subscriber("ticks", StartAt::earliest());
+  Subscription sut = bus.subscribe("ticks", StartAt::earliest());
   Publisher pub = bus.publisher("ticks");
   ASSERT_TRUE(pub.publish("first"));
   Result<Sample> got = sut.receive(1s);
@@ -125,7 +125,7 @@ TEST(Sample, MovedSampleReleasesOnce) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("jobs", small_ring(Policy::kFail)));
-  Subscriber sut = bus.subscriber("jobs", StartAt::earliest());
+  Subscription sut = bus.subscribe("jobs", StartAt::earliest());
   Publisher pub = bus.publisher("jobs");
   ASSERT_TRUE(pub.publish("one"));
   Result<Sample> got = sut.try_receive();
@@ -141,7 +141,7 @@ TEST(Sample, MovedSampleReleasesOnce) {
 TEST(Sample, PatternSubscriberReceivesFromEveryTopic) {
   TempBus tb;
   Bus bus = tb.open();
-  PatternSubscriber sut = bus.subscribe("orders.*", StartAt::earliest());
+  Subscription sut = bus.subscribe("orders.*", StartAt::earliest());
   ASSERT_TRUE(bus.publisher("orders.eu").publish("eu"));
   ASSERT_TRUE(bus.publisher("orders.us").publish("us"));
 
@@ -159,7 +159,7 @@ TEST(Sample, PatternSubscriberReceivesFromEveryTopic) {
 TEST(ControlledPoll, StopEndsTheBatchAfterThatMessage) {
   TempBus tb;
   Bus bus = tb.open();
-  Subscriber sut = bus.subscriber("orders", StartAt::earliest());
+  Subscription sut = bus.subscribe("orders", StartAt::earliest());
   Publisher pub = bus.publisher("orders");
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(pub.publish("m" + std::to_string(i)));
   std::vector<std::string> seen;
@@ -182,7 +182,7 @@ TEST(ControlledPoll, StopWorksOnOverwriteTopicsToo) {
   TempBus tb;
   Bus bus = tb.open();
   ASSERT_TRUE(bus.create_topic("ticks", small_ring(Policy::kOverwrite)));
-  Subscriber sut = bus.subscriber("ticks", StartAt::earliest());
+  Subscription sut = bus.subscribe("ticks", StartAt::earliest());
   Publisher pub = bus.publisher("ticks");
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(pub.publish("t" + std::to_string(i)));
 

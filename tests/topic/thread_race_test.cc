@@ -30,7 +30,7 @@ struct ReaderTally {
 };
 
 // Reads until the publishers are done and the tail is reached, checking each publisher's order.
-void read_stamps(Bus& bus, Subscriber& sub, const std::atomic<bool>& publishers_done, ReaderTally& tally) {
+void read_stamps(Bus& bus, Subscription& sub, const std::atomic<bool>& publishers_done, ReaderTally& tally) {
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < deadline) {
     // Acquire: pairs with the release store after the publisher threads joined.
@@ -84,8 +84,8 @@ void run_threads(Policy policy, uint64_t per_publisher, int readers) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("threads", test::ring_config(64 << 10, policy));
-  std::vector<Subscriber> subs;
-  for (int i = 0; i < readers; ++i) subs.push_back(bus.subscriber("threads", {StartAt::latest(), WaitStrategy::kBlock}));
+  std::vector<Subscription> subs;
+  for (int i = 0; i < readers; ++i) subs.push_back(bus.subscribe("threads", {StartAt::latest(), WaitStrategy::kBlock}));
   std::vector<ReaderTally> tallies(readers);
   std::atomic<int> failures{0}, abandoned{0};
   std::atomic<bool> publishers_done{false};
@@ -129,7 +129,7 @@ TEST(ThreadRace, OverwritePolicyReadersCountExactlyWhatTheyLost) { run_threads(P
 TEST(ThreadRace, PatternSubscriberSeesTopicsCreatedByAnotherThread) {
   TempBus tb;
   Bus bus = tb.open();
-  PatternSubscriber sub = bus.subscribe("race.#", {StartAt::earliest(), WaitStrategy::kBlock});
+  Subscription sub = bus.subscribe("race.#", {StartAt::earliest(), WaitStrategy::kBlock});
   constexpr int kTopics = 8;
   std::thread creator([&] {
     for (int i = 0; i < kTopics; ++i) {

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "shmbus/error.h"
+#include "shmbus/topic_stats_fields.h"
 
 namespace shmbus::cli {
 
@@ -66,14 +67,9 @@ TopicStats journal_stats(Bus& bus, const std::string& topic) {
 }
 
 std::string cursor_json(const CursorStats& c) {
-  return JsonObject()
-      .add("name", c.name)
-      .add("position", c.position)
-      .add("lag_bytes", c.lag_bytes)
-      .add("lag_records", c.lag_records)
-      .add("committed_ns", c.committed_ns)
-      .add("in_use", c.in_use)
-      .str();
+  JsonObject out;
+  for_each_field(c, [&](const StatField& f, const auto& value) { out.add(f.name, value); });
+  return out.str();
 }
 
 std::string utc(int64_t ns) {

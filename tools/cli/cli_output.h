@@ -43,7 +43,7 @@ std::string json_array(const std::vector<std::string>& items);
 // The stats of a journal topic; throws Error if `topic` is a memory topic.
 TopicStats journal_stats(Bus& bus, const std::string& topic);
 
-// A named cursor as a JSON object: name, position, lag_bytes, lag_records, committed_ns, in_use.
+// A named cursor as a JSON object, its fields from shmbus/topic_stats_fields.h.
 std::string cursor_json(const CursorStats& c);
 
 // 2026-11-25T17:00:00.123Z, or "-" for 0.

@@ -73,7 +73,7 @@ int run_dump(const Context& ctx, const JournalOptions& o) {
   catch_stop_signals();
   Bus bus = ctx.open_bus();
   const TopicStats stats = journal_stats(bus, o.topic);
-  Subscriber sub = bus.subscriber(o.topic, SubscribeOptions(parse_start(o.from)));
+  Subscription sub = bus.subscribe(o.topic, SubscribeOptions(parse_start(o.from)));
   const uint64_t start = sub.position(), end = stats.tail_position;
   ProgressBar bar("bytes", /*beside_stdout=*/true);
   uint64_t printed = 0;

@@ -1,12 +1,17 @@
 // `shmbus stat TOPIC [--json]`: a topic's counters; for a journal also its segments, flushes,
-// retention and named cursors.
+// retention and named cursors. Every field comes from shmbus/topic_stats_fields.h.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
 
 #include "cli_output.h"
 #include "command.h"
+#include "shmbus/topic_stats_fields.h"
 
 namespace shmbus::cli {
 namespace {
@@ -16,45 +21,62 @@ struct StatOptions {
   bool json = false;
 };
 
-void print_text(const TopicStats& s) {
-  std::cout << "topic      " << s.name << "\nkind       " << to_string(s.kind) << "\ncapacity   " << s.config.capacity
-            << "\npolicy     " << to_string(s.config.policy) << "\ntail       " << s.tail_position << "\npublished  "
-            << s.published << "\nbytes      " << s.bytes << "\nlost       " << s.lost << "\nunblocked  " << s.unblocked
-            << "\nevicted    " << s.evicted << "\npublishers " << s.publishers << "\nsubscribers " << s.subscribers << '\n';
-  if (s.kind != TopicKind::kJournal) return;
-  std::cout << "directory  " << s.config.data_dir << "\nsegment    " << s.config.segment_bytes << "\nfsync      "
-            << to_string(s.config.fsync, s.config.fsync_interval) << "\nflushed    " << s.flushed_position << " ("
-            << s.flushes << " flushes, " << s.flushed_records << " records)\n";
-  if (s.config.retain_bytes != 0) std::cout << "retain     " << s.config.retain_bytes << " bytes\n";
-  if (s.config.retain_age.count() != 0) std::cout << "retain age " << s.config.retain_age.count() / 1000.0 << " s\n";
-  std::cout << "segments   " << s.segments << " (+" << s.spare_segments << " spare; " << s.disk_bytes
-            << " bytes on disk, " << s.deleted_segments << " deleted by retention, " << s.skipped
-            << " records skipped)\nfirst      " << s.first_position << "\noldest     " << s.oldest_ns << "\nnewest     "
-            << s.newest_ns << '\n';
-  for (const CursorStats& c : s.cursors) {
-    std::cout << "cursor     " << c.name << " @" << c.position << " lag " << c.lag_records << " records, " << c.lag_bytes
-              << " bytes" << (c.in_use ? " (in use)" : "") << '\n';
+// Both outputs come from the field table (shmbus/topic_stats_fields.h), fields in its order,
+// only those that apply to the topic's kind.
+
+// A value as text: numbers plain, times also in UTC, durations and sizes with their unit
+// (`with_unit`; not in a cursor's key=value list).
+std::string text_of(const StatField&, std::string_view v, bool = true) { return v.empty() ? "-" : std::string(v); }
+std::string text_of(const StatField&, bool v, bool = true) { return v ? "yes" : "no"; }
+template <class T>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+std::string text_of(const StatField& f, T v, bool with_unit = true) {
+  char number[32];
+  if constexpr (std::is_floating_point_v<T>) {
+    std::snprintf(number, sizeof number, "%.15g", v);
+  } else if constexpr (std::is_unsigned_v<T>) {
+    std::snprintf(number, sizeof number, "%llu", static_cast<unsigned long long>(v));
+  } else {
+    std::snprintf(number, sizeof number, "%lld", static_cast<long long>(v));
   }
+  std::string out = number;
+  if (with_unit && f.unit == StatUnit::kTimestamp && v != 0) out += " (" + utc(static_cast<int64_t>(v)) + ")";
+  if (with_unit && !unit_suffix(f.unit).empty()) out += " " + std::string(unit_suffix(f.unit));
+  return out;
+}
+
+// One line per field, "name  value"; one line per named cursor, "cursor  NAME key=value ...".
+void print_text(const TopicStats& s) {
+  for_each_field(s, [&](const StatField& f, const auto& value) {
+    if (!applies(f, s.kind)) return;
+    using V = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<V, std::span<const CursorStats>>) {
+      for (const CursorStats& c : value) {
+        std::string line;
+        for_each_field(c, [&](const StatField& cf, const auto& v) {
+          line += line.empty() ? text_of(cf, v) : " " + std::string(cf.name) + "=" + text_of(cf, v, false);
+        });
+        std::printf("%-17s %s\n", "cursor", line.c_str());
+      }
+    } else {
+      std::printf("%-17s %s\n", std::string(f.name).c_str(), text_of(f, value).c_str());
+    }
+  });
+  std::fflush(stdout);
 }
 
 void print_json(const TopicStats& s) {
   JsonObject out;
-  out.add("topic", s.name).add("kind", to_string(s.kind)).add("capacity", s.config.capacity);
-  out.add("policy", to_string(s.config.policy)).add("tail", s.tail_position).add("published", s.published);
-  out.add("bytes", s.bytes).add("lost", s.lost).add("unblocked", s.unblocked).add("evicted", s.evicted);
-  out.add("publishers", s.publishers).add("subscribers", s.subscribers);
-  if (s.kind == TopicKind::kJournal) {
-    out.add("directory", s.config.data_dir).add("segment_bytes", s.config.segment_bytes);
-    out.add("fsync", to_string(s.config.fsync, s.config.fsync_interval)).add("flushed_position", s.flushed_position);
-    out.add("flushes", s.flushes).add("flushed_records", s.flushed_records);
-    out.add("retain_bytes", s.config.retain_bytes).add("retain_age_s", s.config.retain_age.count() / 1000.0);
-    out.add("segments", s.segments).add("spare_segments", s.spare_segments).add("disk_bytes", s.disk_bytes);
-    out.add("deleted_segments", s.deleted_segments).add("skipped", s.skipped).add("first_position", s.first_position);
-    out.add("oldest_ns", s.oldest_ns).add("newest_ns", s.newest_ns);
-    std::string cursors = "[";
-    for (const CursorStats& c : s.cursors) cursors += (cursors.size() > 1 ? "," : "") + cursor_json(c);
-    out.add_raw("cursors", cursors + "]");
-  }
+  for_each_field(s, [&](const StatField& f, const auto& value) {
+    if (!applies(f, s.kind)) return;
+    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::span<const CursorStats>>) {
+      std::string cursors = "[";
+      for (const CursorStats& c : value) cursors += (cursors.size() > 1 ? "," : "") + cursor_json(c);
+      out.add_raw(f.name, cursors + "]");
+    } else {
+      out.add(f.name, value);
+    }
+  });
   std::cout << out.str() << '\n';
 }
 

@@ -1,5 +1,6 @@
-// `shmbus sub PATTERN [--from ...] [--cursor NAME] [--count N] [--timeout S] [--json]`: prints
-// the messages of the topics matching PATTERN until --count, --timeout or a stop signal.
+// `shmbus sub TOPIC|PATTERN [--from ...] [--cursor NAME] [--count N] [--timeout S] [--json]`:
+// prints the messages of one topic, or of the topics matching a pattern, until --count, --timeout
+// or a stop signal.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -31,36 +32,17 @@ struct SubOptions {
   bool json = false;
 };
 
-// A pattern subscriber, or (with --cursor) a named-cursor subscriber of one journal topic.
-struct Source {
-  PatternSubscriber patterned;
-  Subscriber named;
-
-  Result<size_t> receive(MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
-    return named ? named.receive(handler, max, timeout) : patterned.receive(handler, max, timeout);
-  }
-};
-
-Source open_source(Bus& bus, const SubOptions& o) {
+// One topic or a pattern; a --cursor with a pattern is refused by Bus::subscribe() itself.
+Subscription open_subscription(Bus& bus, const SubOptions& o) {
   SubscribeOptions options(parse_start(o.from));
-  Source source;
-  if (o.cursor.empty()) {
-    source.patterned = bus.subscribe(o.pattern, options);
-    return source;
-  }
-  if (o.pattern.find_first_of("*#") != std::string::npos) {
-    throw Error("--cursor follows one journal topic: give its name, not a pattern (\"" + o.pattern + "\")",
-                ErrorKind::kInvalidArgument);
-  }
   options.cursor = o.cursor;
-  source.named = bus.subscriber(o.pattern, options);
-  return source;
+  return bus.subscribe(o.pattern, options);
 }
 
 int run_sub(const Context& ctx, const SubOptions& o) {
   catch_stop_signals();
   Bus bus = ctx.open_bus();
-  Source source = open_source(bus, o);
+  Subscription source = open_subscription(bus, o);
   const auto idle_limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   uint64_t seen = 0;
   Clock::time_point last_message = Clock::now();
@@ -87,12 +69,12 @@ int run_sub(const Context& ctx, const SubOptions& o) {
 }  // namespace
 
 void add_sub_command(CLI::App& app, Context& ctx) {
-  CLI::App* sub = app.add_subcommand("sub", "print messages of topics matching PATTERN");
+  CLI::App* sub = app.add_subcommand("sub", "print messages of a topic, or of the topics matching a pattern");
   auto o = std::make_shared<SubOptions>();
-  sub->add_option("PATTERN", o->pattern)->required();
+  sub->add_option("TOPIC_OR_PATTERN", o->pattern, "a topic name, or a pattern (* one word, # any)")->required();
   add_json_flag(*sub, o->json);
   sub->add_option("--from", o->from, "earliest | latest | POSITION | TIME (2026-11-25T17:00:00Z, @UNIX_SECONDS, -10m)");
-  sub->add_option("--cursor", o->cursor, "journal topic: resume from (and commit to) this named cursor; "
+  sub->add_option("--cursor", o->cursor, "journal topic (a name, not a pattern): resume from (and commit to) this named cursor; "
                   "--from then applies only when the cursor is new");
   sub->add_option("--count", o->count, "stop after N messages");
   sub->add_option("--timeout", o->timeout_s, "stop after this many seconds without a message")->check(CLI::NonNegativeNumber);

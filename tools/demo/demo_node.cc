@@ -37,7 +37,7 @@ int run_pub(const std::string& bus_path, const std::string& topic, double second
 
 int run_sub(const std::string& bus_path, const std::string& pattern, double seconds, const std::string& name) {
   shmbus::Bus bus = shmbus::Bus::open(bus_path);
-  shmbus::PatternSubscriber sub = bus.subscribe(pattern, {shmbus::StartAt::latest(), shmbus::WaitStrategy::kBlock});
+  shmbus::Subscription sub = bus.subscribe(pattern, {shmbus::StartAt::latest(), shmbus::WaitStrategy::kBlock});
   std::vector<int64_t> latencies;
   latencies.reserve(1 << 22);
   auto end = Clock::now() + std::chrono::duration<double>(seconds);

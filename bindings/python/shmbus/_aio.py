@@ -1,4 +1,4 @@
-"""asyncio support: ``async for msg in sub``, ``await sub.poll_async()``, ``await pub.publish_async()``.
+"""asyncio support: ``async for msg in sub``, ``await sub.receive_async()``, ``await pub.publish_async()``.
 
 Nothing spins. A subscription that has nothing ready waits in its topic's futex (or the bus
 doorbell, for patterns) on a worker thread of the loop's default executor, with the GIL released,
@@ -11,12 +11,12 @@ import asyncio
 _WAIT_SLICE = 0.25  # seconds a worker waits before handing control back (cancellation, close)
 
 
-async def _poll_async(self, timeout=None):
+async def _receive_async(self, timeout=None):
     """The next message, or None after `timeout` seconds (None: wait for ever)."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     while True:
-        msg = self.poll(timeout=0)
+        msg = self.try_receive()
         if msg is not None:
             return msg
         if self.closed:
@@ -34,7 +34,7 @@ def _aiter(self):
 
 
 async def _anext(self):
-    msg = await _poll_async(self)
+    msg = await _receive_async(self)
     if msg is None:  # only when closed
         raise StopAsyncIteration
     return msg
@@ -51,6 +51,6 @@ async def _publish_async(self, data, headers=None):
 
 def install(publisher_cls, subscription_cls):
     publisher_cls.publish_async = _publish_async
-    subscription_cls.poll_async = _poll_async
+    subscription_cls.receive_async = _receive_async
     subscription_cls.__aiter__ = _aiter
     subscription_cls.__anext__ = _anext

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "py_errors.h"
+#include "py_stats.h"
 
 namespace shmbus::python {
 namespace {
@@ -110,54 +111,9 @@ std::vector<std::string> PyBus::topics() {
   return bus().topics();
 }
 
-py::dict PyBus::stats(const std::string& name) {
+TopicStats PyBus::stats(const std::string& name) {
   auto lock = lock_releasing_gil(mu_);
-  TopicStats s = bus().stats(name);
-  py::dict d;
-  d["name"] = s.name;
-  d["kind"] = to_string(s.kind);
-  d["capacity"] = s.config.capacity;
-  d["policy"] = to_string(s.config.policy);
-  d["tail_position"] = s.tail_position;
-  d["tail_seq"] = s.tail_seq;
-  d["published"] = s.published;
-  d["bytes"] = s.bytes;
-  d["lost"] = s.lost;
-  d["unblocked"] = s.unblocked;
-  d["evicted"] = s.evicted;
-  d["publishers"] = s.publishers;
-  d["subscribers"] = s.subscribers;
-  if (s.kind == TopicKind::kJournal) {
-    d["data_dir"] = s.config.data_dir;
-    d["segment_bytes"] = s.config.segment_bytes;
-    d["fsync"] = to_string(s.config.fsync, s.config.fsync_interval);
-    d["flushed_position"] = s.flushed_position;
-    d["flushes"] = s.flushes;
-    d["flushed_records"] = s.flushed_records;
-    d["retain_bytes"] = s.config.retain_bytes;
-    d["retain_age"] = static_cast<double>(s.config.retain_age.count()) / 1000.0;
-    d["first_position"] = s.first_position;
-    d["segments"] = s.segments;
-    d["disk_bytes"] = s.disk_bytes;
-    d["spare_segments"] = s.spare_segments;
-    d["deleted_segments"] = s.deleted_segments;
-    d["skipped"] = s.skipped;
-    d["oldest_ns"] = s.oldest_ns;
-    d["newest_ns"] = s.newest_ns;
-    py::list cursors;
-    for (const CursorStats& c : s.cursors) {
-      py::dict cd;
-      cd["name"] = c.name;
-      cd["position"] = c.position;
-      cd["lag_bytes"] = c.lag_bytes;
-      cd["lag_records"] = c.lag_records;
-      cd["committed_ns"] = c.committed_ns;
-      cd["in_use"] = c.in_use;
-      cursors.append(cd);
-    }
-    d["cursors"] = cursors;
-  }
-  return d;
+  return bus().stats(name);
 }
 
 std::shared_ptr<PyPublisher> PyBus::publisher(const std::string& topic) {
@@ -167,16 +123,8 @@ std::shared_ptr<PyPublisher> PyBus::publisher(const std::string& topic) {
   return out;
 }
 
-std::shared_ptr<PySubscription> PyBus::subscribe(const std::string& pattern, py::handle start, const std::string& wait) {
-  SubscribeOptions options = subscribe_options(start, wait);
-  auto lock = lock_releasing_gil(mu_);
-  auto out = std::make_shared<PySubscription>(bus().subscribe(pattern, options));
-  adopt(out);
-  return out;
-}
-
-std::shared_ptr<PySubscription> PyBus::subscriber(const std::string& topic, py::handle start, const std::string& wait,
-                                                  std::optional<std::string> cursor, const std::string& commit) {
+std::shared_ptr<PySubscription> PyBus::subscribe(const std::string& name, py::handle start, const std::string& wait,
+                                                 std::optional<std::string> cursor, const std::string& commit) {
   SubscribeOptions options = subscribe_options(start, wait);
   if (commit != "auto" && commit != "manual") {
     throw Error("commit must be \"auto\" or \"manual\", got \"" + commit + "\"", ErrorKind::kInvalidArgument);
@@ -188,7 +136,7 @@ std::shared_ptr<PySubscription> PyBus::subscriber(const std::string& topic, py::
   // Python programs use messages after take() returns: the binding commits on the next take.
   options.commit = CommitMode::kManual;
   auto lock = lock_releasing_gil(mu_);
-  auto out = std::make_shared<PySubscription>(bus().subscriber(topic, options), cursor && commit == "auto");
+  auto out = std::make_shared<PySubscription>(bus().subscribe(name, options), cursor && commit == "auto");
   adopt(out);
   return out;
 }
@@ -244,15 +192,14 @@ void register_bus(py::module_& m) {
            "(naming the pids) while live processes publish or subscribe to it, unless force=True: then they keep "
            "working on the removed topic, which nobody else sees.")
       .def("topics", &PyBus::topics)
-      .def("stats", &PyBus::stats, py::arg("name"))
+      .def("stats", &PyBus::stats, py::arg("name"), "A TopicStats: the topic's counters (and a journal's).")
       .def("publisher", &PyBus::publisher, py::arg("topic"), "A publisher (creates the topic if it is new).")
-      .def("subscribe", &PyBus::subscribe, py::arg("pattern"), py::kw_only(), py::arg("start") = "latest",
-           py::arg("wait") = "block", "Every topic matching `pattern` (* one word, # any), now and later.")
-      .def("subscriber", &PyBus::subscriber, py::arg("topic"), py::kw_only(), py::arg("start") = "latest",
+      .def("subscribe", &PyBus::subscribe, py::arg("name"), py::kw_only(), py::arg("start") = "latest",
            py::arg("wait") = "block", py::arg("cursor") = py::none(), py::arg("commit") = "auto",
-           "One topic (creates it if it is new); has .position. start: \"earliest\", \"latest\", a position or a "
-           "datetime. cursor: a named cursor of a journal topic, resumed after restarts (start applies when it is "
-           "new); commit=\"auto\" moves it when the next messages are taken, \"manual\" on .commit().")
+           "One topic (\"orders.eu\": created if it is new) or every topic matching a pattern (\"orders.#\": "
+           "* one word, # any), now and later. start: \"earliest\", \"latest\", a position or a datetime. "
+           "cursor: a named cursor of one journal topic (not a pattern), resumed after restarts (start applies "
+           "when it is new); commit=\"auto\" moves it when the next messages are taken, \"manual\" on .commit().")
       .def("set_cursor", &PyBus::set_cursor, py::arg("topic"), py::arg("name"), py::arg("where"),
            "Moves (or creates) a named cursor: \"earliest\", \"latest\", a position or a datetime.")
       .def("remove_cursor", &PyBus::remove_cursor, py::arg("topic"), py::arg("name"),

@@ -26,13 +26,13 @@ class PyBus {
                     const std::string& fsync, std::optional<uint64_t> retain_bytes, std::optional<double> retain_age);
   bool topic_exists(const std::string& name);
   std::vector<std::string> topics();
-  py::dict stats(const std::string& name);
+  TopicStats stats(const std::string& name);  // a shmbus.TopicStats (py_stats.h)
   std::shared_ptr<PyPublisher> publisher(const std::string& topic);
-  // `start`: "earliest", "latest", a position (int) or a time (datetime); `wait`: "block",
-  // "yield" or "spin"; `cursor`: a named cursor (journal topics), `commit`: "auto" | "manual".
-  std::shared_ptr<PySubscription> subscribe(const std::string& pattern, py::handle start, const std::string& wait);
-  std::shared_ptr<PySubscription> subscriber(const std::string& topic, py::handle start, const std::string& wait,
-                                             std::optional<std::string> cursor, const std::string& commit);
+  // `name`: a topic, or a pattern (`*`, `#`). `start`: "earliest", "latest", a position (int) or
+  // a time (datetime); `wait`: "block", "yield" or "spin"; `cursor`: a named cursor (one journal
+  // topic; refused with a pattern), `commit`: "auto" | "manual".
+  std::shared_ptr<PySubscription> subscribe(const std::string& name, py::handle start, const std::string& wait,
+                                            std::optional<std::string> cursor, const std::string& commit);
   void set_cursor(const std::string& topic, const std::string& name, py::handle where);
   bool remove_cursor(const std::string& topic, const std::string& name);
   bool remove_topic(const std::string& name, bool force);

@@ -23,20 +23,12 @@ std::optional<std::chrono::steady_clock::time_point> deadline_of(std::optional<d
 
 }  // namespace
 
-PySubscription::PySubscription(Subscriber subscriber, bool auto_commit)
-    : subscriber_(std::move(subscriber)), auto_commit_(auto_commit) {}
-PySubscription::PySubscription(PatternSubscriber subscriber) : subscriber_(std::move(subscriber)) {}
+PySubscription::PySubscription(Subscription subscription, bool auto_commit)
+    : subscription_(std::move(subscription)), auto_commit_(auto_commit) {}
 
-bool PySubscription::is_open() const noexcept { return subscriber_.index() != 0; }
-
-Result<void> PySubscription::wait_raw(std::chrono::nanoseconds timeout) noexcept {
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->wait(timeout);
-  return std::get<PatternSubscriber>(subscriber_).wait(timeout);
-}
-
-Result<Sample> PySubscription::try_receive_raw() noexcept {
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->try_receive();
-  return std::get<PatternSubscriber>(subscriber_).try_receive();
+Subscription& PySubscription::open_subscription() {
+  if (!is_open()) raise_closed("subscription");
+  return subscription_;
 }
 
 py::str PySubscription::topic_str(std::string_view topic) {
@@ -75,7 +67,7 @@ py::list PySubscription::take(size_t max, std::optional<double> timeout) {
   if (auto_commit_) commit_raw();  // the program has had every message taken before
   for (;;) {
     while (out.size() < max) {
-      Result<Sample> got = try_receive_raw();
+      Result<Sample> got = subscription_.try_receive();
       if (!got) {
         if (got.error() == Errc::kTimeout || got.error() == Errc::kHeldLimit) break;  // none now / a full batch
         raise_errc(got.error(), "poll of " + name());
@@ -90,7 +82,7 @@ py::list PySubscription::take(size_t max, std::optional<double> timeout) {
     Result<void> w;
     {
       py::gil_scoped_release release;
-      w = wait_raw(slice);
+      w = subscription_.wait(slice);
     }
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (closing_.load(std::memory_order_relaxed)) return out;
@@ -98,7 +90,13 @@ py::list PySubscription::take(size_t max, std::optional<double> timeout) {
   }
 }
 
-py::object PySubscription::poll(std::optional<double> timeout) {
+py::object PySubscription::try_receive() {
+  py::list got = take(1, 0.0);
+  if (got.empty()) return py::none();
+  return got[0];
+}
+
+py::object PySubscription::receive(std::optional<double> timeout) {
   py::list got = take(1, timeout);
   if (got.empty()) return py::none();
   return got[0];
@@ -113,7 +111,7 @@ py::object PySubscription::next() {
 bool PySubscription::wait(std::optional<double> timeout) {
   const auto deadline = deadline_of(timeout);
   auto lock = lock_releasing_gil(mu_);
-  if (!is_open()) raise_closed("subscription");
+  open_subscription();
   for (;;) {
     auto now = std::chrono::steady_clock::now();
     auto slice = deadline ? std::min<std::chrono::nanoseconds>(*deadline - now, kWaitSlice) : kWaitSlice;
@@ -121,7 +119,7 @@ bool PySubscription::wait(std::optional<double> timeout) {
     Result<void> w;
     {
       py::gil_scoped_release release;
-      w = wait_raw(slice);
+      w = subscription_.wait(slice);
     }
     if (w) return true;
     if (w.error() != Errc::kTimeout) raise_errc(w.error(), "wait on " + name());
@@ -132,52 +130,52 @@ bool PySubscription::wait(std::optional<double> timeout) {
 }
 
 void PySubscription::commit_raw() {
-  auto* s = std::get_if<Subscriber>(&subscriber_);
-  Result<void> r = s != nullptr ? s->commit() : Result<void>(Errc::kInvalidArgument);
+  Result<void> r = subscription_.commit();
   if (!r && r.error() == Errc::kInvalidArgument) {
-    throw Error("commit needs a named cursor: bus.subscriber(topic, cursor=\"name\")", ErrorKind::kInvalidArgument);
+    throw Error(subscription_.is_pattern()
+                    ? "commit needs a named cursor, and pattern \"" + name() +
+                          "\" has none: subscribe to one topic with cursor=\"name\""
+                    : "commit needs a named cursor: bus.subscribe(\"" + name() + "\", cursor=\"name\")",
+                ErrorKind::kInvalidArgument);
   }
   if (!r) raise_errc(r.error(), "commit on " + name());
 }
 
 void PySubscription::commit() {
   auto lock = lock_releasing_gil(mu_);
-  if (!is_open()) raise_closed("subscription");
+  open_subscription();
   commit_raw();
 }
 
 uint64_t PySubscription::received() {
   auto lock = lock_releasing_gil(mu_);
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->received();
-  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_)) return p->received();
-  raise_closed("subscription");
+  return open_subscription().received();
 }
 
 uint64_t PySubscription::lost() {
   auto lock = lock_releasing_gil(mu_);
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return s->lost();
-  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_)) return p->lost();
-  raise_closed("subscription");
+  return open_subscription().lost();
 }
 
 py::object PySubscription::position() {
   auto lock = lock_releasing_gil(mu_);
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return py::int_(s->position());
-  if (!is_open()) raise_closed("subscription");
-  return py::none();
+  Subscription& s = open_subscription();
+  if (s.is_pattern()) return py::none();
+  return py::int_(s.position());
 }
 
 std::string PySubscription::name() {
-  if (auto* s = std::get_if<Subscriber>(&subscriber_)) return std::string(s->topic());
-  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_)) return std::string(p->pattern());
-  return "closed subscription";
+  return is_open() ? std::string(subscription_.name()) : "closed subscription";
+}
+
+bool PySubscription::is_pattern() {
+  auto lock = lock_releasing_gil(mu_);
+  return open_subscription().is_pattern();
 }
 
 size_t PySubscription::topic_count() {
   auto lock = lock_releasing_gil(mu_);
-  if (std::holds_alternative<Subscriber>(subscriber_)) return 1;
-  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_)) return p->topic_count();
-  raise_closed("subscription");
+  return open_subscription().topic_count();
 }
 
 bool PySubscription::closed() { return !is_open(); }
@@ -185,11 +183,11 @@ bool PySubscription::closed() { return !is_open(); }
 void PySubscription::close() {
   closing_.store(true, std::memory_order_relaxed);  // a wait on another thread ends within a slice
   auto lock = lock_releasing_gil(mu_);
-  if (auto_commit_ && std::holds_alternative<Subscriber>(subscriber_)) {
-    static_cast<void>(std::get<Subscriber>(subscriber_).commit());  // the program has had them all
+  if (auto_commit_ && is_open()) {
+    static_cast<void>(subscription_.commit());  // the program has had them all
   }
-  held_.clear();  // their owners go away with the subscriber
-  subscriber_ = std::monostate{};
+  held_.clear();  // their owners go away with the subscription
+  subscription_ = Subscription();
 }
 
 void register_subscription(py::module_& m) {
@@ -228,11 +226,16 @@ void register_subscription(py::module_& m) {
       });
 
   py::class_<PySubscription, std::shared_ptr<PySubscription>>(
-      m, "Subscription", "Reads one topic or every topic matching a pattern (from Bus.subscribe()).")
-      .def("poll", &PySubscription::poll, py::arg("timeout") = py::none(),
+      m, "Subscription", "Reads one topic or every topic matching a pattern (from Bus.subscribe()). poll() never waits, "
+      "receive() waits, try_receive() takes one if one is ready; iterate (for msg in sub) or await.")
+      .def("poll", &PySubscription::poll, py::arg("max") = 1024,
+           "The messages ready now, up to `max` (a list, maybe empty); never waits.")
+      .def("try_receive", &PySubscription::try_receive, "The next message if one is ready, else None; never waits.")
+      .def("receive", &PySubscription::receive, py::arg("timeout") = py::none(),
            "The next message, waiting up to `timeout` seconds (None: for ever); None on timeout.")
-      .def("poll_many", &PySubscription::take, py::arg("max") = 1024, py::arg("timeout") = py::none(),
-           "Up to `max` messages that are ready, waiting up to `timeout` seconds for the first.")
+      .def("receive_many", &PySubscription::take, py::arg("max") = 1024, py::arg("timeout") = py::none(),
+           "Up to `max` messages: waits up to `timeout` seconds (None: for ever) for the first, then takes what "
+           "is ready.")
       .def("wait", &PySubscription::wait, py::arg("timeout") = py::none(),
            "Waits until a message is ready (consumes nothing); False on timeout.")
       .def("__iter__", [](std::shared_ptr<PySubscription> self) { return self; })
@@ -243,7 +246,8 @@ void register_subscription(py::module_& m) {
       .def_property_readonly("received", &PySubscription::received)
       .def_property_readonly("lost", &PySubscription::lost, "Records lost to lapping (overwrite topics) or removed by retention before they were read (journals).")
       .def_property_readonly("position", &PySubscription::position,
-                             "Next position to read (single-topic subscriptions; None for patterns).")
+                             "Next position to read (one topic; None for a pattern).")
+      .def_property_readonly("is_pattern", &PySubscription::is_pattern)
       .def_property_readonly("name", [](PySubscription& s) { return s.name(); })
       .def_property_readonly("topic_count", &PySubscription::topic_count)
       .def_property_readonly("closed", &PySubscription::closed)

@@ -8,12 +8,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <variant>
 #include <vector>
 
 #include "py_closeable.h"
-#include "shmbus/pattern_subscriber.h"
-#include "shmbus/subscriber.h"
+#include "shmbus/subscription.h"
 
 namespace shmbus::python {
 
@@ -30,41 +28,44 @@ struct PyMessage {
   py::object data;
 };
 
+// The verbs are C++'s (shmbus/subscription.h): poll() never waits, receive() waits,
+// try_receive() takes one if one is there.
 class PySubscription : public Closeable {
  public:
   // `auto_commit`: a named cursor moves when the next messages are taken (and at close), i.e.
   // once the program has had the previous ones: at-least-once even if it dies mid-batch.
-  explicit PySubscription(Subscriber subscriber, bool auto_commit = false);
-  explicit PySubscription(PatternSubscriber subscriber);
+  explicit PySubscription(Subscription subscription, bool auto_commit = false);
 
   // Up to `max` messages; waits up to `timeout` seconds (None: for ever, 0: not at all) for the
   // first. Ctrl-C interrupts the wait within 50 ms. Empty if the subscription was closed.
   py::list take(size_t max, std::optional<double> timeout);
-  py::object poll(std::optional<double> timeout);  // one Message, or None on timeout
-  py::object next();                               // iteration: blocks; StopIteration when closed
-  // True once a message is ready (consumes nothing; for asyncio, which polls on its own thread).
+  py::list poll(size_t max) { return take(max, 0.0); }     // what is ready now; never waits
+  py::object try_receive();                                // one Message, or None; never waits
+  py::object receive(std::optional<double> timeout);       // one Message, or None on timeout
+  py::object next();                                       // iteration: blocks; StopIteration when closed
+  // True once a message is ready (consumes nothing; for asyncio, which waits on its own thread).
   bool wait(std::optional<double> timeout);
 
   void commit();  // named cursor: past every message taken so far
   uint64_t received();
   uint64_t lost();
-  py::object position();  // single-topic subscriptions only, else None
+  py::object position();  // one topic only, else None
   std::string name();     // the topic or the pattern
+  bool is_pattern();
   size_t topic_count();
   bool closed();
   void close() override;
 
  private:
-  Result<Sample> try_receive_raw() noexcept;
-  Result<void> wait_raw(std::chrono::nanoseconds timeout) noexcept;
   PyMessage to_python(const Sample& sample);
   py::str topic_str(std::string_view topic);  // one Python str per topic, made once
   void commit_raw();  // holds mu_
-  bool is_open() const noexcept;
+  bool is_open() const noexcept { return static_cast<bool>(subscription_); }
+  Subscription& open_subscription();  // raises ClosedError if closed
 
   std::mutex mu_;                         // one call at a time (the C++ objects are single-threaded)
   std::atomic<bool> closing_{false};      // lets close() end a wait in progress on another thread
-  std::variant<std::monostate, Subscriber, PatternSubscriber> subscriber_;
+  Subscription subscription_;
   bool auto_commit_ = false;
   // The last batch's samples: their records stay in place (zero-copy memoryviews) until the
   // next batch is taken.
