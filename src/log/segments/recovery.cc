@@ -16,6 +16,7 @@
 #include "log/void_frames.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "base/file.h"
 
 namespace shmbus::log::segments {
 namespace {
@@ -23,12 +24,11 @@ namespace {
 class SegmentIo {
  public:
   SegmentIo(const std::string& path, bool writable)
-      : path_(path), fd_(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)) {
-    if (fd_ < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
+      : path_(path), fd_(base::UniqueFd::open(path, writable ? O_RDWR : O_RDONLY)) {
+    if (!fd_.valid()) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
   }
   ~SegmentIo() {
     if (map_ != nullptr) ::munmap(map_, map_bytes_);
-    ::close(fd_);
   }
   SegmentIo(const SegmentIo&) = delete;
   SegmentIo& operator=(const SegmentIo&) = delete;
@@ -38,8 +38,8 @@ class SegmentIo {
   std::span<const std::byte> read_records(uint64_t segment_bytes) {
     struct stat st {};
     const uint64_t want = kSegmentHeaderBytes + segment_bytes;
-    if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) >= want) {
-      void* map = ::mmap(nullptr, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    if (::fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) >= want) {
+      void* map = ::mmap(nullptr, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_.get(), 0);
       if (map != MAP_FAILED) {
         map_ = map;
         map_bytes_ = want;
@@ -47,31 +47,26 @@ class SegmentIo {
       }
     }
     copy_.assign(segment_bytes, std::byte{0});
-    uint64_t done = 0;
-    while (done < segment_bytes) {
-      ssize_t n = ::pread(fd_, copy_.data() + done, segment_bytes - done, static_cast<off_t>(kSegmentHeaderBytes + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
-      if (n == 0) break;
-      done += static_cast<uint64_t>(n);
+    if (base::pread_full(fd_.get(), copy_.data(), segment_bytes, kSegmentHeaderBytes) < 0) {
+      throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
     return copy_;
   }
   void write(uint64_t record_offset, const void* bytes, size_t n) const {
-    if (::pwrite(fd_, bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
+    if (::pwrite(fd_.get(), bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
       throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
   }
   void restore_size(uint64_t file_bytes) const {
-    if (::ftruncate(fd_, static_cast<off_t>(file_bytes)) != 0 || ::fsync(fd_) != 0) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(file_bytes)) != 0 || ::fsync(fd_.get()) != 0) {
       throw Error(path_ + ": cannot restore its size (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
   }
-  void sync() const { ::fsync(fd_); }
+  void sync() const { ::fsync(fd_.get()); }
 
  private:
   std::string path_;
-  int fd_;
+  base::UniqueFd fd_;
   void* map_ = nullptr;
   uint64_t map_bytes_ = 0;
   std::vector<std::byte> copy_;
