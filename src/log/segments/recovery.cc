@@ -105,7 +105,7 @@ uint64_t first_seq_of(const std::vector<std::pair<uint64_t, std::string>>& segme
   if (index >= segments.size()) return kNoNextSegment;
   try {
     const SegmentInfo info = read_segment_info(segments[index].second);
-    if (info.base_seq != ~0ull) return info.base_seq;
+    if (info.base_seq != log::kUnknownSeq) return info.base_seq;  // else made by a publisher: its first pair says
     SegmentIo io(segments[index].second, false);
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     const log::ClaimPair first = log::pair_in(data.data());
@@ -158,11 +158,10 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
       if (repair && e.kind() != ErrorKind::kVersion) move_aside(segments, i, c);
       return c;
     }
-    constexpr uint64_t kUnknownSeq = ~0ull;  // a segment made by a publisher: its first pair says
     if (i == 0) {
       c.first_position = info.base_position;
       c.next_seq = info.base_seq;
-    } else if (info.base_position != expected_base || (info.base_seq != kUnknownSeq && info.base_seq != c.next_seq)) {
+    } else if (info.base_position != expected_base || (info.base_seq != log::kUnknownSeq && info.base_seq != c.next_seq)) {
       c.problems.push_back(path + ": starts at position " + std::to_string(info.base_position) + ", seq " +
                            std::to_string(info.base_seq) + "; the journal continues at position " +
                            std::to_string(expected_base) + ", seq " + std::to_string(c.next_seq) +
@@ -174,7 +173,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     SegmentIo io(path, repair);
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     const bool recycled = (info.flags & kSegmentRecycled) != 0;
-    if (c.next_seq == kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
+    if (c.next_seq == log::kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
     SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled, first_seq_of(segments, i + 1));
     ++c.segments;
     c.records += s.records;

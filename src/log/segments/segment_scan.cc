@@ -19,19 +19,23 @@ std::string at(uint64_t offset, const std::string& what) { return "offset " + st
 
 // The claims at `offset` (seq `seq`) whose pair was never written, if a later record bounds them:
 // the first record of this epoch after them whose seq leaves room for the claims between
-// (32 bytes each at least), else the next segment's first record.
+// (32 bytes each at least: log::Misfit::kKeepLooking, log/void_frames.h), else the next segment's first record.
 bool find_hole(std::span<const std::byte> data, uint64_t offset, uint16_t epoch, uint64_t seq, uint64_t next_segment_seq,
                log::VoidPart& hole) {
-  auto fits = [&](uint64_t later_seq, uint64_t bytes) {
-    return later_seq >= seq && log::claims_fit(later_seq - seq, bytes);
-  };
-  for (uint64_t q = offset + log::kRecordAlign; q + log::kRecordAlign <= data.size(); q += log::kRecordAlign) {
-    const log::ClaimPair p = log::pair_in(data.data() + q);
-    if (!log::plausible_frame(p, epoch, data.size() - q) || p.seq <= seq || !fits(p.seq, q - offset)) continue;
-    hole = {offset, q, seq, p.seq - seq};
+  // Every seq is a known one here, ~0 too (bytes on disk say anything).
+  const log::BoundarySearch search{.origin = offset, .seq = seq, .any_seq = false, .max_seq = ~0ull, .epoch = epoch,
+                                   .misfit = log::Misfit::kKeepLooking};
+  auto read = [&](uint64_t q) { return log::pair_in(data.data() + q); };
+  // Pairs whose 16 bytes are all inside `data` (offsets are multiples of 16).
+  const uint64_t pairs_end = data.size() & ~(log::kRecordAlign - 1);
+  if (const auto b = log::first_continuing_record(read, offset + log::kRecordAlign, pairs_end, data.size(), false, search)) {
+    hole = {offset, b->position, seq, b->seq - seq};
     return true;
   }
-  if (next_segment_seq == kNoNextSegment || !fits(next_segment_seq, data.size() - offset)) return false;
+  if (next_segment_seq == kNoNextSegment || next_segment_seq < seq ||
+      !log::claims_fit(next_segment_seq - seq, data.size() - offset)) {
+    return false;
+  }
   hole = {offset, data.size(), seq, next_segment_seq - seq};
   return true;
 }
