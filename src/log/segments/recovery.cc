@@ -139,6 +139,41 @@ bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::strin
   return true;
 }
 
+// The problem with segment `info` (not the first) if it does not start where the journal before
+// it ended; empty if it does.
+std::string misplaced(const std::string& path, const SegmentInfo& info, uint64_t expected_base, uint64_t next_seq) {
+  if (info.base_position == expected_base && (info.base_seq == log::kUnknownSeq || info.base_seq == next_seq)) return {};
+  return path + ": starts at position " + std::to_string(info.base_position) + ", seq " + std::to_string(info.base_seq) +
+         "; the journal continues at position " + std::to_string(expected_base) + ", seq " + std::to_string(next_seq) +
+         (info.base_position > expected_base ? " (a segment is missing)" : "");
+}
+
+// Adds one segment's scan to the journal's totals.
+void count_scan(const SegmentScan& s, const SegmentInfo& info, JournalCheck& c) {
+  ++c.segments;
+  c.records += s.records;
+  c.voided += s.voided;
+  for (const log::VoidPart& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
+  if (s.records > 0) {
+    if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
+    c.last_timestamp_ns = s.last_timestamp_ns;
+  }
+  c.next_seq = s.next_seq;
+  c.end_position = info.base_position + s.end;
+}
+
+// Repair of one segment: voids its holes, zeroes what follows its true end, restores its size.
+void repair_segment(const SegmentIo& io, const SegmentScan& s, uint64_t record_bytes, uint16_t epoch,
+                    uint64_t restore_to_bytes) {
+  for (const log::VoidPart& h : s.holes) void_hole(io, h, epoch);
+  if (s.dirty_bytes != 0) {
+    std::vector<std::byte> zeros(record_bytes - s.end);
+    io.write(s.end, zeros.data(), zeros.size());
+  }
+  if (restore_to_bytes != 0) io.restore_size(restore_to_bytes);
+  io.sync();
+}
+
 }  // namespace
 
 JournalCheck check_journal(const std::string& dir, bool repair, const JournalProgress& progress) {
@@ -161,11 +196,8 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     if (i == 0) {
       c.first_position = info.base_position;
       c.next_seq = info.base_seq;
-    } else if (info.base_position != expected_base || (info.base_seq != log::kUnknownSeq && info.base_seq != c.next_seq)) {
-      c.problems.push_back(path + ": starts at position " + std::to_string(info.base_position) + ", seq " +
-                           std::to_string(info.base_seq) + "; the journal continues at position " +
-                           std::to_string(expected_base) + ", seq " + std::to_string(c.next_seq) +
-                           (info.base_position > expected_base ? " (a segment is missing)" : ""));
+    } else if (std::string problem = misplaced(path, info, expected_base, c.next_seq); !problem.empty()) {
+      c.problems.push_back(std::move(problem));
       if (repair) move_aside(segments, i, c);
       return c;
     }
@@ -175,16 +207,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     const bool recycled = (info.flags & kSegmentRecycled) != 0;
     if (c.next_seq == log::kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
     SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled, first_seq_of(segments, i + 1));
-    ++c.segments;
-    c.records += s.records;
-    c.voided += s.voided;
-    for (const log::VoidPart& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
-    if (s.records > 0) {
-      if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
-      c.last_timestamp_ns = s.last_timestamp_ns;
-    }
-    c.next_seq = s.next_seq;
-    c.end_position = info.base_position + s.end;
+    count_scan(s, info, c);
     expected_base = info.base_position + info.segment_bytes;
     const bool last = i + 1 == segments.size();
     const bool truncated = actual_bytes < file_bytes;
@@ -201,15 +224,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
       c.problems.push_back(path + ": offset " + std::to_string(s.end) + ": the segment ends early but is not the last");
     }
     c.cut_bytes += s.dirty_bytes;
-    if (repair) {
-      for (const log::VoidPart& h : s.holes) void_hole(io, h, info.epoch);
-      if (s.dirty_bytes != 0) {
-        std::vector<std::byte> zeros(data.size() - s.end);
-        io.write(s.end, zeros.data(), zeros.size());
-      }
-      if (truncated) io.restore_size(file_bytes);
-      io.sync();
-    }
+    if (repair) repair_segment(io, s, data.size(), info.epoch, truncated ? file_bytes : 0);
     if (ends_here) return c;
     if (damaged || truncated) {
       if (repair && !last) move_aside(segments, i + 1, c);
