@@ -1,25 +1,18 @@
 #include "base/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "shmbus/error.h"
-#include "base/process_identity.h"
+#include "base/file.h"
 
 namespace shmbus::base {
 namespace bi = boost::interprocess;
 
 namespace {
 bi::mode_t to_mode(Access access) { return access == Access::kReadOnly ? bi::read_only : bi::read_write; }
-
-std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
 MappedFile MappedFile::open(const std::string& path, Access access) {
@@ -44,34 +37,14 @@ MappedFile MappedFile::open(const std::string& path, Access access) {
 
 bool MappedFile::create(const std::string& path, size_t bytes, unsigned mode,
                         const std::function<void(std::byte*)>& init) {
-  std::string temp = path + ".tmp." + base::unique_suffix();
-  int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the bus directory's permissions", ErrorKind::kIo);
-  // Allocated now, not on first touch: a full /dev/shm is this clear error, not a SIGBUS in a
-  // publisher later (ftruncate where the filesystem cannot preallocate).
-  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
-  if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0 ? 0 : errno;
-  if (err != 0) {
-    std::string why = std::strerror(err);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw Error(temp + ": cannot size to " + std::to_string(bytes) + " bytes (" + why +
-                "); free space in /dev/shm or lower the topic capacity", ErrorKind::kIo);
-  }
-  ::fchmod(fd, mode);  // the umask must not narrow the bus's chosen permissions
-  ::close(fd);
-  {
-    MappedFile m = open(temp, Access::kReadWrite);
+  NewFile spec;
+  spec.bytes = bytes;
+  spec.mode = mode;
+  spec.advice = "free space in /dev/shm or lower the topic capacity";
+  return create_file_atomically(path, spec, [&](const TempFile& temp) {
+    MappedFile m = open(temp.path, Access::kReadWrite);
     init(m.data());
-  }
-  // link() fails if `path` exists: exactly one creator wins, and the loser's file is dropped.
-  bool created = ::link(temp.c_str(), path.c_str()) == 0;
-  int link_errno = errno;
-  ::unlink(temp.c_str());
-  if (!created && link_errno != EEXIST) {
-    throw Error(path + ": cannot create (" + std::string(std::strerror(link_errno)) + ")", ErrorKind::kIo);
-  }
-  return created;
+  });
 }
 
 void MappedFile::populate() const noexcept {

@@ -17,8 +17,9 @@ class MappedFile {
   MappedFile() = default;
   // Maps an existing file. Throws Error with the path and what to do.
   static MappedFile open(const std::string& path, Access access);
-  // Creates `path` of `bytes` zero bytes: writes a temporary file, lets `init` fill it, then
-  // renames it into place, so nobody ever maps a half-made file. Returns false (and leaves the
+  // Creates `path` of `bytes` zero bytes with create_file_atomically() (base/file.h): `init`
+  // fills the mapped temporary file before it is linked into place, so nobody ever maps a
+  // half-made file. Returns false (and leaves the
   // existing file alone) if `path` exists already. `mode` is the file's permission bits.
   static bool create(const std::string& path, size_t bytes, unsigned mode,
                      const std::function<void(std::byte*)>& init);

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/file.h"
+
 namespace shmbus::base {
 namespace {
 
@@ -23,11 +25,10 @@ struct ProcStat {
 ProcStat proc_stat(uint32_t pid) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
+  const UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));  // a char path: no allocation here
+  if (!fd.valid()) return {};
   char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
   if (n <= 0) return {};
   buf[n] = '\0';
   const char* p = std::strrchr(buf, ')');

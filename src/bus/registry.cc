@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <filesystem>
 
+#include "base/file.h"
 #include "base/futex.h"
 #include "bus/bus_state.h"
 #include "bus/registry.h"
@@ -31,12 +32,11 @@ struct TopicStamp {
 
 TopicStamp read_stamp(const std::string& dir) noexcept {
   TopicStamp s;
-  const int fd = ::open((dir + "/meta").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return s;
+  const base::UniqueFd fd = base::UniqueFd::open(dir + "/meta", O_RDONLY);
+  if (!fd.valid()) return s;
   constexpr size_t kBlock = offsetof(topic::TopicMeta, config);
   topic::TopicConfigBlock c;
-  s.found = ::pread(fd, &c, sizeof c, kBlock) == static_cast<ssize_t>(sizeof c);
-  ::close(fd);
+  s.found = base::pread_full(fd.get(), &c, sizeof c, kBlock) == static_cast<ssize_t>(sizeof c);
   s.kind = c.kind;
   s.created_ns = c.created_ns;
   return s;

@@ -92,19 +92,18 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
   if (t.position <= position || at == nullptr) return span;  // kNotClaimed
   span.lap_end = position + log.room(position);
   span.kind = AbandonedSpan::Kind::kFound;
+  BoundarySearch search{.origin = position, .seq = seq, .any_seq = seq == kUnknownSeq, .max_seq = t.seq, .epoch = 0,
+                        .misfit = Misfit::kIsBoundary};
   // The first record of a lap after `from` that continues the seqs: that claim began where the
-  // ones before it ended. `equal_seq_at_start`: a lap's first record may carry s itself (the
-  // claims before it were padding). The smallest DATA record is 32 bytes, a void 16.
-  auto first_record = [&](const std::byte* bytes, uint64_t from, uint64_t start, bool equal_seq_at_start) {
+  // ones before it ended, else the tail if it is in this lap. The smallest DATA record is 32
+  // bytes, a void 16.
+  auto bound_in_lap = [&](const std::byte* bytes, uint64_t from, uint64_t start, bool may_repeat_seq) {
     const uint64_t lap_end = from + log.room(from);
-    const uint16_t epoch = log.epoch(from);
-    for (uint64_t q = start; q < std::min(t.position, lap_end); q += kRecordAlign) {
-      const ClaimPair pair = detail::scan_pair(bytes + (q - from));
-      if (!plausible_frame(pair, epoch, lap_end - q) || pair.seq > t.seq) continue;
-      const bool continues = seq == kUnknownSeq || pair.seq > seq || (equal_seq_at_start && q == from && pair.seq == seq);
-      if (!continues) continue;
-      span.end = q;
-      span.boundary_seq = pair.seq;
+    search.epoch = log.epoch(from);
+    auto read = [&](uint64_t q) { return detail::scan_pair(bytes + (q - from)); };
+    if (const auto b = first_continuing_record(read, start, std::min(t.position, lap_end), lap_end, may_repeat_seq, search)) {
+      span.end = b->position;
+      span.boundary_seq = b->seq;
       return true;
     }
     if (t.position > lap_end) return false;
@@ -112,11 +111,11 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED AbandonedSpan find_abandoned_span(const Storage
     span.boundary_seq = t.seq;
     return true;
   };
-  if (!first_record(at, position, position + kRecordAlign, false)) {
+  if (!bound_in_lap(at, position, position + kRecordAlign, false)) {
     // The tail is in a later lap: the boundary is the next lap's first record, or a later one of
     // that lap if the claimer of its first frame died too.
     const std::byte* next = log.frame(span.lap_end);
-    if (next == nullptr || !first_record(next, span.lap_end, span.lap_end, true)) {
+    if (next == nullptr || !bound_in_lap(next, span.lap_end, span.lap_end, true)) {
       span.kind = AbandonedSpan::Kind::kUnknown;
       return span;
     }

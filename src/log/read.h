@@ -26,8 +26,6 @@ struct FrameView {
   uint64_t frame_bytes = 0;
 };
 
-inline constexpr uint64_t kUnknownSeq = ~0ull;
-
 namespace detail {
 template <class Storage>
 FrameView classify(const Storage& log, uint64_t position, FrameView v) noexcept {

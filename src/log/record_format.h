@@ -52,6 +52,8 @@ static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 
 inline constexpr size_t kHeaderBytes = sizeof(RecordHeader);
 inline constexpr size_t kRecordAlign = 16;  // the claim pair's 16-byte CAS needs it
+// A seq nobody knows: a reader that starts mid-log, a segment header written by a publisher.
+inline constexpr uint64_t kUnknownSeq = ~0ull;
 using base::kCacheLine;
 using base::kHotPad;
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include "log/record_format.h"
 
@@ -41,6 +42,50 @@ inline bool plausible_frame(ClaimPair p, uint16_t epoch, uint64_t room) noexcept
 
 // True if `seqs` claims can lie in `bytes` bytes: a record claim is 32 bytes at least.
 constexpr bool claims_fit(uint64_t seqs, uint64_t bytes) noexcept { return seqs <= bytes / kHeaderBytes; }
+
+// The search both unblockers run for a boundary: the live one (find_abandoned_span, over a mapping
+// publishers write into, reading pairs atomically) and the offline one (the journal scan's holes,
+// scan_segment, over plain bytes on disk). They differ in how they read, in what bounds the
+// search (the tail, or the end of the bytes) and in what a misfit means:
+//   kIsBoundary: the tail's chain of values says the first record that continues the seqs IS the
+//     boundary; if its seq leaves too little room for the claims before it, the log is garbage
+//     (the caller reports kCorrupt after checking claims_fit).
+//   kKeepLooking: nobody vouches for the bytes (a recycled segment holds an older epoch's
+//     payload, a torn write any bytes): a record whose seq does not fit is skipped and the
+//     search goes on.
+enum class Misfit : uint8_t { kIsBoundary, kKeepLooking };
+
+struct BoundarySearch {
+  uint64_t origin = 0;       // p: where the dead claims begin
+  uint64_t seq = 0;          // s: the seq the tail had at p
+  bool any_seq = false;      // s is not known (a reader that started mid-log): any seq continues
+  uint64_t max_seq = ~0ull;  // records with a later seq are not claimed yet (the tail's seq)
+  uint16_t epoch = 0;        // of the lap searched
+  Misfit misfit = Misfit::kIsBoundary;
+};
+
+struct Boundary {
+  uint64_t position;  // q
+  uint64_t seq;       // the seq of the record there
+};
+
+// The first record at a 16-byte step q in [from, to) that continues the seqs after `s.seq`: a
+// plausible frame of the lap ending at `lap_end` (`to <= lap_end`), with a seq in (s.seq,
+// s.max_seq]; at q == from also s.seq itself if `from_may_repeat_seq` (a lap's first record after
+// claims that were all padding). `read(q)` returns the pair at q; it is only asked for q < to.
+template <class ReadPair>
+std::optional<Boundary> first_continuing_record(ReadPair&& read, uint64_t from, uint64_t to, uint64_t lap_end,
+                                                bool from_may_repeat_seq, const BoundarySearch& s) noexcept {
+  for (uint64_t q = from; q < to; q += kRecordAlign) {
+    const ClaimPair pair = read(q);
+    if (!plausible_frame(pair, s.epoch, lap_end - q) || pair.seq > s.max_seq) continue;
+    const bool continues = s.any_seq || pair.seq > s.seq || (from_may_repeat_seq && q == from && pair.seq == s.seq);
+    if (!continues) continue;
+    if (s.misfit == Misfit::kKeepLooking && !s.any_seq && !claims_fit(pair.seq - s.seq, q - s.origin)) continue;
+    return Boundary{q, pair.seq};
+  }
+  return std::nullopt;
+}
 
 // The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
 // first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the

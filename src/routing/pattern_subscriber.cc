@@ -1,17 +1,12 @@
-#include <sched.h>
-
 #include "routing/pattern_subscriber_impl.h"
 #include "bus/registry.h"
 #include "topic/receive_loop.h"
+#include "topic/wait_loop.h"
 #include "shmbus/error.h"
 #include "base/process_identity.h"
 #include "base/futex.h"
 
 namespace shmbus::detail {
-namespace {
-constexpr int64_t kMaxSleepNs = 5'000'000;  // new topics are picked up within this, even asleep
-}
-
 namespace {
 // Never an entry word we have seen: the entry is looked at again on the next change.
 constexpr uint64_t kLookAgain = ~0ull;
@@ -147,26 +142,17 @@ bool PatternSubscriberImpl::any_ready() noexcept {
 
 Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
   for (auto& s : subscribers_) s->flush_position();
-  // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
-  for (uint32_t spins = 1;; ++spins) {
-    if (any_ready()) return {};
-    if (options_.wait != WaitStrategy::kBlock && (spins & 63) != 0) {
-      options_.wait == WaitStrategy::kYield ? static_cast<void>(sched_yield()) : base::cpu_relax();
-      continue;
-    }
-    const int64_t now = base::monotonic_ns();
-    bool changed = false;
-    for (auto& s : subscribers_) {
-      changed |= s->check_stuck(now);
-      s->heartbeat(now);
-    }
-    if (changed) return {};
-    if (now >= deadline) return Errc::kTimeout;
-    if (options_.wait == WaitStrategy::kBlock) {
-      // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
-      base::sleep_once(bus_->meta().doorbell, [this] { return any_ready(); }, std::min(deadline - now, kMaxSleepNs));
-    }
-  }
+  // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
+  return wait_loop(
+      options_.wait, bus_->meta().doorbell, deadline, [this] { return any_ready(); },
+      [this](int64_t now) {
+        bool changed = false;
+        for (auto& s : subscribers_) {
+          changed |= s->check_stuck(now);
+          s->heartbeat(now);
+        }
+        return changed;
+      });
 }
 
 uint64_t PatternSubscriberImpl::received() const noexcept {

@@ -13,6 +13,7 @@
 
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "base/file.h"
 #include "base/process_identity.h"
 
 namespace shmbus::topic {
@@ -23,22 +24,25 @@ constexpr size_t kCursorFileBytes = 4096;
 constexpr size_t kMaxCursorName = 64;
 
 // Opens `path` and takes its flock (exclusive, or shared just to test), making sure the lock is
-// on the file that is at `path` now (a remover may have unlinked the one we opened). Returns
-// -1 if it does not exist, -2 if somebody else holds it.
-int lock_file(const std::string& path, int operation) {
+// on the file that is at `path` now (a remover may have unlinked the one we opened).
+struct LockedFile {
+  enum class State : uint8_t { kHeld, kMissing, kBusy };  // kBusy: somebody else holds it
+  State state;
+  base::UniqueFd fd;  // valid when kHeld
+};
+LockedFile lock_file(const std::string& path, int operation) {
   for (;;) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return -1;
-      throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
+    base::UniqueFd fd = base::UniqueFd::open(path, O_RDWR);
+    if (!fd.valid()) {
+      if (errno == ENOENT) return {LockedFile::State::kMissing, {}};
+      base::throw_file_error(path, "open", errno);
     }
-    if (::flock(fd, operation | LOCK_NB) != 0) {
-      ::close(fd);
-      return -2;
-    }
+    if (::flock(fd.get(), operation | LOCK_NB) != 0) return {LockedFile::State::kBusy, {}};
     struct stat held {}, now {};
-    if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino) return fd;
-    ::close(fd);  // replaced or removed meanwhile: try the file that is there now
+    if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino) {
+      return {LockedFile::State::kHeld, std::move(fd)};
+    }
+    // Replaced or removed meanwhile: try the file that is there now.
   }
 }
 
@@ -68,7 +72,7 @@ std::string in_use_message(const std::string& name) {
 }
 
 // Holds the lock of an existing or new cursor file; throws if somebody else holds it.
-int lock_or_create(const std::string& journal_dir, const std::string& name, uint64_t position, uint64_t seq,
+base::UniqueFd lock_or_create(const std::string& journal_dir, const std::string& name, uint64_t position, uint64_t seq,
                    bool* created) {
   CursorFile::validate_name(name);
   const std::string dir = CursorFile::dir_of(journal_dir);
@@ -77,9 +81,9 @@ int lock_or_create(const std::string& journal_dir, const std::string& name, uint
   if (ec) throw Error(dir + ": cannot create the cursor directory (" + ec.message() + ")", ErrorKind::kIo);
   const std::string path = dir + "/" + name;
   for (;;) {
-    const int fd = lock_file(path, LOCK_EX);
-    if (fd == -2) throw Error(in_use_message(name), ErrorKind::kInvalidArgument);
-    if (fd >= 0) return fd;
+    LockedFile locked = lock_file(path, LOCK_EX);
+    if (locked.state == LockedFile::State::kBusy) throw Error(in_use_message(name), ErrorKind::kInvalidArgument);
+    if (locked.state == LockedFile::State::kHeld) return std::move(locked.fd);
     make_cursor(path, position, seq);  // false if a racer made it first: lock that one
     if (created != nullptr) *created = true;
   }
@@ -100,29 +104,10 @@ void CursorFile::validate_name(std::string_view name) {
 CursorFile CursorFile::acquire(const std::string& journal_dir, const std::string& name, uint64_t position, uint64_t seq,
                                bool* created) {
   if (created != nullptr) *created = false;
-  const int fd = lock_or_create(journal_dir, name, position, seq, created);
   CursorFile cursor;
-  cursor.lock_fd_ = fd;  // from here on the destructor unlocks, should mapping throw
+  cursor.lock_ = lock_or_create(journal_dir, name, position, seq, created);  // unlocked again should mapping throw
   cursor.file_ = map_cursor(dir_of(journal_dir) + "/" + name, base::Access::kReadWrite);
   return cursor;
-}
-
-CursorFile::CursorFile(CursorFile&& other) noexcept : file_(std::move(other.file_)), lock_fd_(other.lock_fd_) {
-  other.lock_fd_ = -1;
-}
-
-CursorFile& CursorFile::operator=(CursorFile&& other) noexcept {
-  if (this != &other) {
-    if (lock_fd_ >= 0) ::close(lock_fd_);
-    file_ = std::move(other.file_);
-    lock_fd_ = other.lock_fd_;
-    other.lock_fd_ = -1;
-  }
-  return *this;
-}
-
-CursorFile::~CursorFile() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // drops the flock
 }
 
 uint64_t CursorFile::position() const noexcept {
@@ -155,9 +140,7 @@ std::vector<CursorValue> CursorFile::list(const std::string& journal_dir) {
     v.position = s->position.load(std::memory_order_acquire);  // pairs with store()
     v.seq = s->seq.load(std::memory_order_relaxed);
     v.committed_ns = s->committed_ns.load(std::memory_order_relaxed);
-    const int fd = lock_file(entry.path().string(), LOCK_SH);
-    v.in_use = fd == -2;
-    if (fd >= 0) ::close(fd);
+    v.in_use = lock_file(entry.path().string(), LOCK_SH).state == LockedFile::State::kBusy;
     out.push_back(std::move(v));
   }
   std::sort(out.begin(), out.end(), [](const CursorValue& a, const CursorValue& b) { return a.name < b.name; });
@@ -172,12 +155,10 @@ void CursorFile::set(const std::string& journal_dir, const std::string& name, ui
 bool CursorFile::remove(const std::string& journal_dir, const std::string& name) {
   validate_name(name);
   const std::string path = dir_of(journal_dir) + "/" + name;
-  const int fd = lock_file(path, LOCK_EX);
-  if (fd == -1) return false;
-  if (fd == -2) throw Error(in_use_message(name), ErrorKind::kInvalidArgument);
-  const bool removed = ::unlink(path.c_str()) == 0;
-  ::close(fd);
-  return removed;
+  const LockedFile locked = lock_file(path, LOCK_EX);
+  if (locked.state == LockedFile::State::kMissing) return false;
+  if (locked.state == LockedFile::State::kBusy) throw Error(in_use_message(name), ErrorKind::kInvalidArgument);
+  return ::unlink(path.c_str()) == 0;  // while we hold the lock; it is dropped after
 }
 
 }  // namespace shmbus::topic

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "log/file_header.h"
+#include "base/file.h"
 #include "base/mapped_file.h"
 
 namespace shmbus::topic {
@@ -44,9 +45,8 @@ class CursorFile {
   static CursorFile acquire(const std::string& journal_dir, const std::string& name, uint64_t position, uint64_t seq,
                             bool* created);
   CursorFile() = default;
-  CursorFile(CursorFile&& other) noexcept;
-  CursorFile& operator=(CursorFile&& other) noexcept;
-  ~CursorFile();
+  CursorFile(CursorFile&& other) noexcept = default;
+  CursorFile& operator=(CursorFile&& other) noexcept = default;
 
   uint64_t position() const noexcept;
   uint64_t seq() const noexcept;
@@ -63,7 +63,7 @@ class CursorFile {
  private:
   CursorState* state() const noexcept { return reinterpret_cast<CursorState*>(file_.data()); }
   base::MappedFile file_;
-  int lock_fd_ = -1;
+  base::UniqueFd lock_;  // holds the flock; declared after file_, so it is dropped first
 };
 
 }  // namespace shmbus::topic

@@ -1,5 +1,3 @@
-#include <sched.h>
-
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -9,6 +7,7 @@
 #include "shmbus/error.h"
 #include "base/process_identity.h"
 #include "topic/subscriber_impl.h"
+#include "topic/wait_loop.h"
 #include "base/futex.h"
 
 namespace shmbus::detail {
@@ -37,7 +36,6 @@ inline void pause_for_the_stream() noexcept {
   }
 }
 
-constexpr int64_t kMaxSleepNs = 10'000'000;         // a sleeper re-checks stuck frames this often
 constexpr int64_t kHeartbeatEveryNs = 100'000'000;  // a busy subscriber's heartbeat (timeouts are seconds)
 }  // namespace
 
@@ -263,23 +261,13 @@ bool SubscriberImpl::ready() noexcept {
 
 Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {
   flush_position();
-  // Spinning starts with cheap checks: the clock and the liveness work come every 64th round.
-  for (uint32_t spins = 1;; ++spins) {
-    if (ready()) return {};
-    if (wait_ != WaitStrategy::kBlock && (spins & 63) != 0) {
-      // kSpin polls back to back (no pause): a pause would add its 10-20 ns to every message
-      // that finds the reader waiting; kSpin is the strategy that gives a core to latency.
-      if (wait_ == WaitStrategy::kYield) sched_yield();
-      continue;
-    }
-    const int64_t now = base::monotonic_ns();
-    if (check_stuck(now)) return {};
-    if (now >= deadline) return Errc::kTimeout;
-    heartbeat(now);
-    if (wait_ == WaitStrategy::kBlock) {
-      base::sleep_once(meta_.data, [this] { return ready(); }, std::min(deadline - now, kMaxSleepNs));
-    }
-  }
+  return wait_loop(
+      wait_, meta_.data, deadline, [this] { return ready(); },
+      [this](int64_t now) {
+        if (check_stuck(now)) return true;
+        heartbeat(now);
+        return false;
+      });
 }
 
 }  // namespace shmbus::detail

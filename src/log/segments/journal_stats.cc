@@ -13,6 +13,7 @@
 #include "log/segments/time_index.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "base/file.h"
 
 namespace shmbus::log::segments {
 namespace {
@@ -20,10 +21,9 @@ namespace {
 // Reads `bytes` of a segment's records from `offset` on (fewer at the file's end).
 std::vector<std::byte> read_records(const std::string& path, uint64_t offset, uint64_t bytes) {
   std::vector<std::byte> out(bytes);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  const ssize_t got = ::pread(fd, out.data(), bytes, static_cast<off_t>(kSegmentHeaderBytes + offset));
-  ::close(fd);
+  const base::UniqueFd fd = base::UniqueFd::open(path, O_RDONLY);
+  if (!fd.valid()) return {};
+  const ssize_t got = base::pread_full(fd.get(), out.data(), bytes, kSegmentHeaderBytes + offset);
   out.resize(got < 0 ? 0 : static_cast<size_t>(got));
   return out;
 }

@@ -16,6 +16,7 @@
 #include "log/void_frames.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "base/file.h"
 
 namespace shmbus::log::segments {
 namespace {
@@ -23,12 +24,11 @@ namespace {
 class SegmentIo {
  public:
   SegmentIo(const std::string& path, bool writable)
-      : path_(path), fd_(::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)) {
-    if (fd_ < 0) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
+      : path_(path), fd_(base::UniqueFd::open(path, writable ? O_RDWR : O_RDONLY)) {
+    if (!fd_.valid()) throw Error(path + ": cannot open (" + std::strerror(errno) + ")", ErrorKind::kIo);
   }
   ~SegmentIo() {
     if (map_ != nullptr) ::munmap(map_, map_bytes_);
-    ::close(fd_);
   }
   SegmentIo(const SegmentIo&) = delete;
   SegmentIo& operator=(const SegmentIo&) = delete;
@@ -38,8 +38,8 @@ class SegmentIo {
   std::span<const std::byte> read_records(uint64_t segment_bytes) {
     struct stat st {};
     const uint64_t want = kSegmentHeaderBytes + segment_bytes;
-    if (::fstat(fd_, &st) == 0 && static_cast<uint64_t>(st.st_size) >= want) {
-      void* map = ::mmap(nullptr, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    if (::fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) >= want) {
+      void* map = ::mmap(nullptr, want, PROT_READ, MAP_SHARED | MAP_POPULATE, fd_.get(), 0);
       if (map != MAP_FAILED) {
         map_ = map;
         map_bytes_ = want;
@@ -47,31 +47,26 @@ class SegmentIo {
       }
     }
     copy_.assign(segment_bytes, std::byte{0});
-    uint64_t done = 0;
-    while (done < segment_bytes) {
-      ssize_t n = ::pread(fd_, copy_.data() + done, segment_bytes - done, static_cast<off_t>(kSegmentHeaderBytes + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
-      if (n == 0) break;
-      done += static_cast<uint64_t>(n);
+    if (base::pread_full(fd_.get(), copy_.data(), segment_bytes, kSegmentHeaderBytes) < 0) {
+      throw Error(path_ + ": cannot read (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
     return copy_;
   }
   void write(uint64_t record_offset, const void* bytes, size_t n) const {
-    if (::pwrite(fd_, bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
+    if (::pwrite(fd_.get(), bytes, n, static_cast<off_t>(kSegmentHeaderBytes + record_offset)) != static_cast<ssize_t>(n)) {
       throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
   }
   void restore_size(uint64_t file_bytes) const {
-    if (::ftruncate(fd_, static_cast<off_t>(file_bytes)) != 0 || ::fsync(fd_) != 0) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(file_bytes)) != 0 || ::fsync(fd_.get()) != 0) {
       throw Error(path_ + ": cannot restore its size (" + std::strerror(errno) + ")", ErrorKind::kIo);
     }
   }
-  void sync() const { ::fsync(fd_); }
+  void sync() const { ::fsync(fd_.get()); }
 
  private:
   std::string path_;
-  int fd_;
+  base::UniqueFd fd_;
   void* map_ = nullptr;
   uint64_t map_bytes_ = 0;
   std::vector<std::byte> copy_;
@@ -110,7 +105,7 @@ uint64_t first_seq_of(const std::vector<std::pair<uint64_t, std::string>>& segme
   if (index >= segments.size()) return kNoNextSegment;
   try {
     const SegmentInfo info = read_segment_info(segments[index].second);
-    if (info.base_seq != ~0ull) return info.base_seq;
+    if (info.base_seq != log::kUnknownSeq) return info.base_seq;  // else made by a publisher: its first pair says
     SegmentIo io(segments[index].second, false);
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     const log::ClaimPair first = log::pair_in(data.data());
@@ -144,6 +139,41 @@ bool only_empty_segments_follow(const std::vector<std::pair<uint64_t, std::strin
   return true;
 }
 
+// The problem with segment `info` (not the first) if it does not start where the journal before
+// it ended; empty if it does.
+std::string misplaced(const std::string& path, const SegmentInfo& info, uint64_t expected_base, uint64_t next_seq) {
+  if (info.base_position == expected_base && (info.base_seq == log::kUnknownSeq || info.base_seq == next_seq)) return {};
+  return path + ": starts at position " + std::to_string(info.base_position) + ", seq " + std::to_string(info.base_seq) +
+         "; the journal continues at position " + std::to_string(expected_base) + ", seq " + std::to_string(next_seq) +
+         (info.base_position > expected_base ? " (a segment is missing)" : "");
+}
+
+// Adds one segment's scan to the journal's totals.
+void count_scan(const SegmentScan& s, const SegmentInfo& info, JournalCheck& c) {
+  ++c.segments;
+  c.records += s.records;
+  c.voided += s.voided;
+  for (const log::VoidPart& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
+  if (s.records > 0) {
+    if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
+    c.last_timestamp_ns = s.last_timestamp_ns;
+  }
+  c.next_seq = s.next_seq;
+  c.end_position = info.base_position + s.end;
+}
+
+// Repair of one segment: voids its holes, zeroes what follows its true end, restores its size.
+void repair_segment(const SegmentIo& io, const SegmentScan& s, uint64_t record_bytes, uint16_t epoch,
+                    uint64_t restore_to_bytes) {
+  for (const log::VoidPart& h : s.holes) void_hole(io, h, epoch);
+  if (s.dirty_bytes != 0) {
+    std::vector<std::byte> zeros(record_bytes - s.end);
+    io.write(s.end, zeros.data(), zeros.size());
+  }
+  if (restore_to_bytes != 0) io.restore_size(restore_to_bytes);
+  io.sync();
+}
+
 }  // namespace
 
 JournalCheck check_journal(const std::string& dir, bool repair, const JournalProgress& progress) {
@@ -163,15 +193,11 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
       if (repair && e.kind() != ErrorKind::kVersion) move_aside(segments, i, c);
       return c;
     }
-    constexpr uint64_t kUnknownSeq = ~0ull;  // a segment made by a publisher: its first pair says
     if (i == 0) {
       c.first_position = info.base_position;
       c.next_seq = info.base_seq;
-    } else if (info.base_position != expected_base || (info.base_seq != kUnknownSeq && info.base_seq != c.next_seq)) {
-      c.problems.push_back(path + ": starts at position " + std::to_string(info.base_position) + ", seq " +
-                           std::to_string(info.base_seq) + "; the journal continues at position " +
-                           std::to_string(expected_base) + ", seq " + std::to_string(c.next_seq) +
-                           (info.base_position > expected_base ? " (a segment is missing)" : ""));
+    } else if (std::string problem = misplaced(path, info, expected_base, c.next_seq); !problem.empty()) {
+      c.problems.push_back(std::move(problem));
       if (repair) move_aside(segments, i, c);
       return c;
     }
@@ -179,18 +205,9 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
     SegmentIo io(path, repair);
     const std::span<const std::byte> data = io.read_records(info.segment_bytes);
     const bool recycled = (info.flags & kSegmentRecycled) != 0;
-    if (c.next_seq == kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
+    if (c.next_seq == log::kUnknownSeq) c.next_seq = first_claim_seq(data, info.epoch);
     SegmentScan s = scan_segment(data, info.epoch, c.next_seq, /*verify_crc=*/true, recycled, first_seq_of(segments, i + 1));
-    ++c.segments;
-    c.records += s.records;
-    c.voided += s.voided;
-    for (const log::VoidPart& h : s.holes) c.abandoned += std::max<uint64_t>(h.seqs, 1);
-    if (s.records > 0) {
-      if (c.first_timestamp_ns == 0) c.first_timestamp_ns = s.first_timestamp_ns;
-      c.last_timestamp_ns = s.last_timestamp_ns;
-    }
-    c.next_seq = s.next_seq;
-    c.end_position = info.base_position + s.end;
+    count_scan(s, info, c);
     expected_base = info.base_position + info.segment_bytes;
     const bool last = i + 1 == segments.size();
     const bool truncated = actual_bytes < file_bytes;
@@ -207,15 +224,7 @@ JournalCheck check_journal(const std::string& dir, bool repair, const JournalPro
       c.problems.push_back(path + ": offset " + std::to_string(s.end) + ": the segment ends early but is not the last");
     }
     c.cut_bytes += s.dirty_bytes;
-    if (repair) {
-      for (const log::VoidPart& h : s.holes) void_hole(io, h, info.epoch);
-      if (s.dirty_bytes != 0) {
-        std::vector<std::byte> zeros(data.size() - s.end);
-        io.write(s.end, zeros.data(), zeros.size());
-      }
-      if (truncated) io.restore_size(file_bytes);
-      io.sync();
-    }
+    if (repair) repair_segment(io, s, data.size(), info.epoch, truncated ? file_bytes : 0);
     if (ends_here) return c;
     if (damaged || truncated) {
       if (repair && !last) move_aside(segments, i + 1, c);

@@ -1,7 +1,6 @@
 #include "log/segments/segment_file.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,28 +12,9 @@
 
 #include "log/record_format.h"
 #include "shmbus/error.h"
-#include "base/process_identity.h"
+#include "base/file.h"
 
 namespace shmbus::log::segments {
-namespace {
-
-std::string errno_text() { return std::strerror(errno); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 std::string segment_file_name(uint64_t base_position) {
   char name[32];
@@ -105,45 +85,32 @@ bool take_spare(const std::string& dir, const std::string& temp, const SegmentIn
 }  // namespace
 
 bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mode) {
-  const std::string path = dir + "/" + segment_file_name(info.base_position);
-  const std::string temp = path + ".creating." + base::unique_suffix();
-  const uint64_t bytes = kSegmentHeaderBytes + info.segment_bytes;
-  const bool reused = take_spare(dir, temp, info);
-  Fd fd(::open(temp.c_str(), O_RDWR | O_CREAT | (reused ? 0 : O_TRUNC) | O_CLOEXEC, mode));
-  if (fd.get() < 0) throw Error(temp + ": cannot create (" + errno_text() + "); check the journal directory", ErrorKind::kIo);
-  auto fail = [&](const std::string& what, int err) {
-    ::unlink(temp.c_str());
-    throw Error(temp + ": " + what + " (" + std::strerror(err) + "); free disk space or lower the segment size",
-                ErrorKind::kIo);
-  };
-  if (!reused) {
-    if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) fail("cannot preallocate", err);
-  }
-  // The whole header page: file header, segment info, and (zero) the time index.
-  std::vector<std::byte> header(kSegmentHeaderBytes);
-  log::init_file_header(header.data(), log::FileKind::kSegment, bytes);
-  SegmentInfo written = info;
-  written.flags = static_cast<uint16_t>(reused ? info.flags | kSegmentRecycled : info.flags & ~kSegmentRecycled);
-  std::memcpy(header.data() + sizeof(log::FileHeader), &written, sizeof written);
-  if (::pwrite(fd.get(), header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) fail("cannot write", errno);
-  if (::link(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    if (err == EEXIST) return false;
-    throw Error(path + ": cannot create (" + std::strerror(err) + ")", ErrorKind::kIo);
-  }
-  ::unlink(temp.c_str());
-  return true;
+  base::NewFile spec;
+  spec.bytes = kSegmentHeaderBytes + info.segment_bytes;
+  spec.mode = mode;
+  spec.advice = "free disk space or lower the segment size";
+  spec.reuse = [&](const std::string& temp) { return take_spare(dir, temp, info); };
+  return base::create_file_atomically(dir + "/" + segment_file_name(info.base_position), spec, [&](const base::TempFile& temp) {
+    // The whole header page: file header, segment info, and (zero) the time index.
+    std::vector<std::byte> header(kSegmentHeaderBytes);
+    log::init_file_header(header.data(), log::FileKind::kSegment, spec.bytes);
+    SegmentInfo written = info;
+    written.flags = static_cast<uint16_t>(temp.reused ? info.flags | kSegmentRecycled : info.flags & ~kSegmentRecycled);
+    std::memcpy(header.data() + sizeof(log::FileHeader), &written, sizeof written);
+    if (::pwrite(temp.fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) {
+      base::throw_file_error(temp.path, "write", errno, spec.advice);
+    }
+  });
 }
 
 SegmentInfo read_segment_info(const std::string& path, uint64_t* actual_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw Error(path + ": cannot open (" + errno_text() + ")", errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo);
+  const base::UniqueFd fd = base::UniqueFd::open(path, O_RDONLY);
+  if (!fd.valid()) base::throw_file_error(path, "open", errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw Error(path + ": cannot stat (" + errno_text() + ")", ErrorKind::kIo);
+  if (::fstat(fd.get(), &st) != 0) base::throw_file_error(path, "stat", errno);
   std::byte header[sizeof(log::FileHeader) + sizeof(SegmentInfo)] = {};
-  const ssize_t got = ::pread(fd.get(), header, sizeof header, 0);
-  if (got < 0) throw Error(path + ": cannot read (" + errno_text() + ")", ErrorKind::kIo);
+  const ssize_t got = base::pread_full(fd.get(), header, sizeof header, 0);
+  if (got < 0) base::throw_file_error(path, "read", errno);
   const auto size = static_cast<uint64_t>(st.st_size);
   if (actual_bytes != nullptr) *actual_bytes = size;
   log::FileHeader fh;

@@ -10,6 +10,7 @@
 #include "log/segments/segment_file.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
+#include "base/file.h"
 
 namespace shmbus::log::segments {
 namespace {
@@ -31,15 +32,13 @@ void note_record_time(std::byte* segment_header, uint64_t segment_bytes, uint64_
 }
 
 SegmentTimes::SegmentTimes(const std::string& segment_path, uint64_t base_position, uint64_t segment_bytes) {
-  const int fd = ::open(segment_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw Error(segment_path + ": cannot open (" + std::strerror(errno) + ")",
-                errno == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo);
+  void* page = MAP_FAILED;
+  {
+    const base::UniqueFd fd = base::UniqueFd::open(segment_path, O_RDONLY);
+    if (!fd.valid()) base::throw_file_error(segment_path, "open", errno);
+    page = ::mmap(nullptr, kSegmentHeaderBytes, PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (page == MAP_FAILED) base::throw_file_error(segment_path, "map its header", errno);
   }
-  void* page = ::mmap(nullptr, kSegmentHeaderBytes, PROT_READ, MAP_SHARED, fd, 0);
-  const int err = errno;
-  ::close(fd);
-  if (page == MAP_FAILED) throw Error(segment_path + ": cannot map its header (" + std::strerror(err) + ")", ErrorKind::kIo);
   const TimeIndexEntry* index = entries(static_cast<std::byte*>(page));
   for (size_t k = 0; k < kTimeIndexEntries; ++k) {
     // SYNC: time-index (read) — acquire pairs with the release in note_record_time().
