@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
@@ -16,6 +17,17 @@ namespace shmbus {
 namespace detail {
 class PatternSubscriberImpl;
 }
+
+// A matching topic that could not be opened (its files damaged or of another layout version,
+// no permission, its directory gone): it is not attached, and the healthy topics are served as
+// usual. It is opened again when the registry changes (a topic is created) and about once a
+// second while the subscriber waits; once it opens it is attached at its first record and
+// leaves the list.
+struct SkippedTopic {
+  std::string topic;
+  std::string error;  // Error::what(): what failed, the path, what to do
+  ErrorKind kind = ErrorKind::kGeneral;
+};
 
 // AMQP topic-exchange rules: `*` matches one word, `#` zero or more; a name without wildcards
 // matches itself. Topics created after subscribing are attached at their first record, within
@@ -38,6 +50,9 @@ class PatternSubscriber {
   size_t topic_count() const noexcept;
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
+  // Matching topics that could not be opened, in the order they were met; each is listed
+  // once however often it is retried (the error is the latest one). Log each new name.
+  const std::vector<SkippedTopic>& skipped_topics() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   detail::PatternSubscriberImpl* impl() noexcept { return impl_.get(); }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "log/mapped_file.h"
 #include "log/record_format.h"
 #include "shmbus/error.h"
 #include "topic/process_identity.h"
@@ -117,7 +118,11 @@ bool create_segment(const std::string& dir, const SegmentInfo& info, unsigned mo
                 ErrorKind::kIo);
   };
   if (!reused) {
-    if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) fail("cannot preallocate", err);
+    if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes)); err != 0) {
+      ::unlink(temp.c_str());
+      throw Error(temp + ": cannot preallocate " + std::to_string(bytes) + " bytes (" + std::strerror(err) + "); " +
+                  log::space_advice(dir, bytes, err), ErrorKind::kIo);
+    }
   }
   // The whole header page: file header, segment info, and (zero) the time index.
   std::vector<std::byte> header(kSegmentHeaderBytes);

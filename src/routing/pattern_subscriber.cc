@@ -9,6 +9,9 @@
 namespace shmbus::detail {
 namespace {
 constexpr int64_t kMaxSleepNs = 5'000'000;  // new topics are picked up within this, even asleep
+// How often a waiting subscriber opens its skipped (damaged) topics again: rarely, each try
+// opens files and builds an error message.
+constexpr int64_t kRetrySkippedNs = 1'000'000'000;
 }
 
 PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<BusState> bus, std::string pattern,
@@ -26,21 +29,68 @@ bool PatternSubscriberImpl::registry_changed() const noexcept {
 // at their first record, so nothing published after their creation is missed.
 void PatternSubscriberImpl::attach_new_topics(const StartAt& start) noexcept {
   const bus::Registry& r = bus_->registry();
+  // Seen before the entries are read: an append in between bumps it again, and we come back.
   seen_generation_ = r.generation.load(std::memory_order_acquire);
+  const size_t skipped_before = skipped_.size();
+  std::vector<std::string> names;
   try {
-    std::vector<std::string> names = bus_->registered_topics(seen_count_);
-    for (const std::string& name : names) {
-      if (pattern_matches(pattern_, name)) {
-        SubscribeOptions o = options_;
-        o.start = start;
-        subscribers_.push_back(std::make_unique<SubscriberImpl>(bus_->topic(name, false, false), o, bus_));
-      }
-      ++seen_count_;
-    }
+    names = bus_->registered_topics(seen_count_);
   } catch (const std::exception&) {
-    // A damaged or half-made topic: skip it this time; it is retried on the next change.
-    seen_generation_ = ~0ull;
+    return;  // out of memory: the next registry change tries again
   }
+  for (const std::string& name : names) {
+    // Counted before attaching: a topic that cannot be opened is not met again on every poll
+    // (that was a busy loop that ignored timeouts); it waits in skipped_ for a retry.
+    ++seen_count_;
+    if (pattern_matches(pattern_, name)) attach(name, start);
+  }
+  // The registry changed: perhaps a damaged topic was removed and made again.
+  if (skipped_before != 0) retry_skipped(skipped_before);
+}
+
+bool PatternSubscriberImpl::attach(const std::string& name, const StartAt& start) noexcept {
+  try {
+    SubscribeOptions o = options_;
+    o.start = start;
+    subscribers_.push_back(std::make_unique<SubscriberImpl>(bus_->topic(name, false, false), o, bus_));
+    return true;
+  } catch (const Error& e) {
+    skip(name, e.what(), e.kind());
+  } catch (const std::exception& e) {
+    skip(name, e.what(), ErrorKind::kGeneral);
+  }
+  return false;
+}
+
+void PatternSubscriberImpl::skip(const std::string& name, const char* error, ErrorKind kind) noexcept {
+  try {
+    for (SkippedTopic& s : skipped_) {
+      if (s.topic == name) {
+        s.error = error;
+        s.kind = kind;
+        return;
+      }
+    }
+    skipped_.push_back({name, error, kind});
+  } catch (const std::exception&) {
+    // Out of memory: the topic stays unattached, unlisted.
+  }
+}
+
+bool PatternSubscriberImpl::retry_skipped(size_t count) noexcept {
+  bool attached = false;
+  // attach() of a listed name updates its entry in place and never appends.
+  for (size_t i = 0; i < count && i < skipped_.size();) {
+    // A skipped topic delivered nothing yet: it starts at its first record.
+    if (attach(skipped_[i].topic, StartAt::earliest())) {
+      skipped_.erase(skipped_.begin() + static_cast<std::ptrdiff_t>(i));
+      --count;
+      attached = true;
+    } else {
+      ++i;
+    }
+  }
+  return attached;
 }
 
 Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
@@ -87,6 +137,10 @@ Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
       s->heartbeat(now);
     }
     if (changed) return {};
+    if (!skipped_.empty() && now >= next_retry_ns_) {
+      next_retry_ns_ = now + kRetrySkippedNs;
+      if (retry_skipped(skipped_.size())) return {};
+    }
     if (now >= deadline) return Errc::kTimeout;
     if (options_.wait == WaitStrategy::kBlock) {
       // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
@@ -137,5 +191,9 @@ std::string_view PatternSubscriber::pattern() const noexcept { return impl_ ? st
 size_t PatternSubscriber::topic_count() const noexcept { return impl_ ? impl_->topic_count() : 0; }
 uint64_t PatternSubscriber::received() const noexcept { return impl_ ? impl_->received() : 0; }
 uint64_t PatternSubscriber::lost() const noexcept { return impl_ ? impl_->lost() : 0; }
+const std::vector<SkippedTopic>& PatternSubscriber::skipped_topics() const noexcept {
+  static const std::vector<SkippedTopic> kNone;
+  return impl_ ? impl_->skipped_topics() : kNone;
+}
 
 }  // namespace shmbus

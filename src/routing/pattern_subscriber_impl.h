@@ -34,10 +34,18 @@ class PatternSubscriberImpl {
   size_t topic_count() const noexcept { return subscribers_.size(); }
   uint64_t received() const noexcept;
   uint64_t lost() const noexcept;
+  const std::vector<SkippedTopic>& skipped_topics() const noexcept { return skipped_; }
 
  private:
   bool registry_changed() const noexcept;
+  // Attaches the registry's entries past seen_count_ that match; each entry is looked at once
+  // (a topic that cannot be opened is skipped, not retried on every poll).
   void attach_new_topics(const StartAt& start) noexcept;
+  // Opens `name` and attaches it; on failure lists it in skipped_. True if attached.
+  bool attach(const std::string& name, const StartAt& start) noexcept;
+  // Tries the first `count` skipped topics again. True if one was attached.
+  bool retry_skipped(size_t count) noexcept;
+  void skip(const std::string& name, const char* error, ErrorKind kind) noexcept;
   bool any_ready() noexcept;
 
   std::shared_ptr<BusState> bus_;
@@ -46,6 +54,8 @@ class PatternSubscriberImpl {
   std::vector<std::unique_ptr<SubscriberImpl>> subscribers_;
   uint64_t seen_generation_ = ~0ull;
   uint32_t seen_count_ = 0;
+  std::vector<SkippedTopic> skipped_;
+  int64_t next_retry_ns_ = 0;  // monotonic; when wait_until() tries skipped_ again
   size_t next_ = 0;  // round robin: the topic polled first next time
   SubscriberImpl* source_ = nullptr;
 };

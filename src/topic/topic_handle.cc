@@ -119,13 +119,29 @@ void validate_config(const TopicConfig& config, const std::string& topic) {
   }
 }
 
-bool TopicHandle::create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode) {
-  validate_config(config, name);
-  if (fs::exists(dir)) return false;
-  // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
-  const fs::path target(dir);
-  const std::string temp =
-      (target.parent_path() / ("." + target.filename().string() + ".creating." + unique_suffix())).string();
+namespace {
+// The temporary directory a topic is made in: removed, with whatever got into it, unless the
+// rename committed it. Every failed step (no space for the ring, no permission, a journal that
+// cannot be recovered) then leaves nothing behind in /dev/shm.
+class TempDirGuard {
+ public:
+  explicit TempDirGuard(std::string path) : path_(std::move(path)) {}
+  ~TempDirGuard() {
+    if (path_.empty()) return;
+    std::error_code ec;  // best effort: a destructor must not throw
+    fs::remove_all(path_, ec);
+  }
+  TempDirGuard(const TempDirGuard&) = delete;
+  TempDirGuard& operator=(const TempDirGuard&) = delete;
+  void commit() noexcept { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+bool create_in(const std::string& temp, const std::string& dir, const std::string& name, const TopicConfig& config,
+               unsigned mode) {
+  TempDirGuard guard(temp);
   fs::remove_all(temp);
   fs::create_directory(temp);
   fs::permissions(temp, static_cast<fs::perms>(mode | 0100 | 0010), fs::perm_options::replace);
@@ -137,10 +153,7 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
     const std::string make = config.data_dir.empty() ? temp + "/segments" : data_dir;
     std::error_code ec;
     fs::create_directories(make, ec);
-    if (ec) {
-      fs::remove_all(temp);
-      throw Error(make + ": cannot create the journal directory (" + ec.message() + ")", ErrorKind::kIo);
-    }
+    if (ec) throw Error(make + ": cannot create the journal directory (" + ec.message() + ")", ErrorKind::kIo);
     if (!config.data_dir.empty()) recovered = journal::check_journal(data_dir, /*repair=*/true);
   }
   log::MappedFile::create(temp + "/meta", sizeof(TopicMeta), mode, [&](std::byte* at) {
@@ -153,15 +166,44 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
   }
   // rename(2) of a directory onto an existing non-empty one fails: exactly one creator wins.
   if (::rename(temp.c_str(), dir.c_str()) != 0) {
-    int err = errno;
-    fs::remove_all(temp);
-    if (err == EEXIST || err == ENOTEMPTY) return false;
-    throw Error(dir + ": cannot create topic (" + std::strerror(err) + ")", ErrorKind::kIo);
+    const int err = errno;
+    if (err == EEXIST || err == ENOTEMPTY) return false;  // the guard removes our copy
+    throw Error(dir + ": cannot create topic (" + std::strerror(err) + "); check the bus directory's permissions",
+                ErrorKind::kIo);
   }
+  guard.commit();
   return true;
+}
+}  // namespace
+
+bool TopicHandle::create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode) {
+  validate_config(config, name);
+  // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
+  const fs::path target(dir);
+  const std::string temp =
+      (target.parent_path() / ("." + target.filename().string() + ".creating." + unique_suffix())).string();
+  try {
+    if (fs::exists(dir)) return false;
+    return create_in(temp, dir, name, config, mode);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(temp + ": cannot create topic " + name + " (" + e.code().message() +
+                    "); check the bus directory's permissions and free space", ErrorKind::kIo);
+  }
 }
 
 std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, log::Access ring_access) {
+  try {
+    return open_checked(dir, ring_access);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotShmbus && e.kind() != ErrorKind::kCorrupt) throw;
+    // Said in the topic's words: the file's own message reads as if the bus were wrong.
+    throw Error("topic " + fs::path(dir).filename().string() + " is damaged: " + e.what() +
+                    ". Its records cannot be read: stop its publishers and subscribers, remove " + dir +
+                    " and create the topic again", e.kind());
+  }
+}
+
+std::shared_ptr<TopicHandle> TopicHandle::open_checked(const std::string& dir, log::Access ring_access) {
   auto h = std::make_shared<TopicHandle>();
   h->name_ = fs::path(dir).filename().string();
   h->meta_file_ = log::MappedFile::open(dir + "/meta", log::Access::kReadWrite);
@@ -251,6 +293,8 @@ TopicConfig TopicHandle::config() const noexcept {
   config.subscriber_timeout = std::chrono::milliseconds(c.subscriber_timeout_ns / 1'000'000);
   return config;
 }
+
+std::string TopicHandle::storage_error() const { return segments_ ? segments_->last_error() : std::string(); }
 
 uint64_t TopicHandle::max_record_bytes() const noexcept {
   uint64_t half = storage_.lap_bytes() / 2;

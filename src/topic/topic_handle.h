@@ -37,6 +37,8 @@ class TopicHandle {
   std::pair<std::string, size_t> file_offset_of(uint64_t position) const;
   // Journal topics: where the segments are.
   std::string data_dir() const { return meta().config.data_dir; }
+  // Journal topics: why the last segment could not be made or mapped in this process, or "".
+  std::string storage_error() const;
   // Memory topics: faults the ring's pages in (once per process), so that the first lap does not
   // pay a page fault every 4 KiB (microseconds each, in the latency tail). Publishers and
   // subscribers call it; stats and the CLI's listing do not.
@@ -51,6 +53,8 @@ class TopicHandle {
   uint64_t max_record_bytes() const noexcept;
 
  private:
+  static std::shared_ptr<TopicHandle> open_checked(const std::string& dir, log::Access ring_access);
+
   std::string name_;
   log::MappedFile meta_file_;
   log::MappedFile ring_file_;                         // memory topics

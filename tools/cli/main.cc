@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string bus_name = std::getenv("SHMBUS_BUS") ? std::getenv("SHMBUS_BUS") : "default";
   app.add_option("--bus", bus_name, "bus name (/dev/shm/shmbus/NAME) or directory path")->envname("SHMBUS_BUS");
+  shmbus::BusOptions bus_options;
+  app.add_option("--group", bus_options.group, "create the bus shared with this Unix group (0770), not private (0700)");
 
   auto* topic_cmd = app.add_subcommand("topic", "manage topics");
   topic_cmd->require_subcommand(1);
@@ -135,7 +138,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   try {
-    shmbus::Bus bus = shmbus::Bus::open(bus_name);
+    shmbus::Bus bus = shmbus::Bus::open(bus_name, bus_options);
     if (*create) {
       shmbus::TopicConfig config;
       config.capacity = capacity;
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
       shmbus::Publisher p = bus.publisher(topic);
       auto send = [&](const std::string& text) {
         shmbus::Result<uint64_t> r = p.publish(text, headers);
-        if (!r) throw shmbus::Error(std::string("publish failed: ") + shmbus::to_string(r.error()));
+        if (!r) throw shmbus::Error("publish failed: " + p.explain(r.error()));
       };
       if (have_message) {
         send(message);
@@ -186,12 +189,16 @@ int main(int argc, char** argv) {
         return named ? named.receive(handler, max, 100ms) : patterned.receive(handler, max, 100ms);
       };
       uint64_t seen = 0;
+      std::set<std::string> skipped;  // topics reported as unreadable, once each
       auto last = std::chrono::steady_clock::now();
       while (!g_stop && (count == 0 || seen < count)) {
         shmbus::Result<size_t> n =
             receive([&](const shmbus::Message& m) { shmbus::cli::print_message(m, json); ++seen; },
                     count == 0 ? SIZE_MAX : count - seen);
         if (!n) throw shmbus::Error(std::string("subscribe failed: ") + shmbus::to_string(n.error()));
+        for (const shmbus::SkippedTopic& t : patterned.skipped_topics()) {  // empty for a named cursor
+          if (skipped.insert(t.topic).second) std::cerr << "shmbus: skipping topic " << t.topic << ": " << t.error << '\n';
+        }
         if (*n > 0) {
           std::cout.flush();
           last = std::chrono::steady_clock::now();

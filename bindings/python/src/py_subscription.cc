@@ -212,6 +212,15 @@ size_t PySubscription::topic_count() {
   raise_closed("subscription");
 }
 
+py::list PySubscription::skipped_topics() {
+  auto lock = lock_releasing_gil(mu_);
+  py::list out;
+  if (auto* p = std::get_if<PatternSubscriber>(&subscriber_)) {
+    for (const SkippedTopic& t : p->skipped_topics()) out.append(py::make_tuple(t.topic, t.error));
+  }
+  return out;
+}
+
 bool PySubscription::closed() { return !is_open(); }
 
 void PySubscription::close() {
@@ -279,6 +288,9 @@ void register_subscription(py::module_& m) {
                              "Next position to read (single-topic subscriptions; None for patterns).")
       .def_property_readonly("name", [](PySubscription& s) { return s.name(); })
       .def_property_readonly("topic_count", &PySubscription::topic_count)
+      .def_property_readonly("skipped_topics", &PySubscription::skipped_topics,
+                             "Pattern subscriptions: (topic, error) of each matching topic that could not be "
+                             "opened (damaged files, no permission); retried now and then, the others are served.")
       .def_property_readonly("closed", &PySubscription::closed)
       .def("close", &PySubscription::close)
       .def("__enter__", [](std::shared_ptr<PySubscription> self) { return self; })

@@ -55,6 +55,7 @@ class PySubscription : public Closeable {
   py::object position();  // single-topic subscriptions only, else None
   std::string name();     // the topic or the pattern
   size_t topic_count();
+  py::list skipped_topics();  // pattern subscriptions: [(topic, error)] of topics that cannot be opened
   bool closed();
   void close() override;
 
