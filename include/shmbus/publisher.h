@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "shmbus/error.h"
@@ -68,6 +69,12 @@ class Publisher {
 
   // Largest payload a record can carry without headers (half the ring, minus the header).
   size_t max_payload() const noexcept;
+  // What an Errc from this publisher means here and what to do about it, for a person: e.g.
+  // for kTooLarge the size of the record refused last, the topic's limit and the settings that
+  // raise it; for kStorage the journal's directory, its free space, the operating system's
+  // reason and retention. Starts with to_string(error). The slow path: it allocates and may
+  // look at the filesystem, so call it after a failure, never in a publish loop.
+  std::string explain(Errc error) const;
   std::string_view topic() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   // The topic's policy (block, fail or overwrite; a journal: block).

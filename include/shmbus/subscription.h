@@ -5,13 +5,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "shmbus/error.h"
 #include "shmbus/message.h"
 #include "shmbus/sample.h"
 
 namespace shmbus {
+
+// A topic matching a pattern that could not be opened (its files damaged or of another layout
+// version, no permission, its directory gone): it is not attached, and the healthy topics are
+// served as usual. It is opened again when the registry changes; once it opens it is attached
+// and leaves the list.
+struct SkippedTopic {
+  std::string topic;
+  std::string error;  // Error::what(): what failed, the path, what to do
+  ErrorKind kind = ErrorKind::kGeneral;
+};
 
 namespace detail {
 class SubscriberImpl;
@@ -72,6 +84,9 @@ class Subscription {
   uint64_t position() const noexcept;
   // Topics attached: 1 for a topic name, the matching topics for a pattern.
   size_t topic_count() const noexcept;
+  // Patterns: matching topics that could not be opened, each listed once (latest error). Log
+  // each new name. Empty for one topic (its subscribe() throws instead).
+  const std::vector<SkippedTopic>& skipped_topics() const noexcept;
   uint64_t received() const noexcept;  // records delivered
   // Records lost to lapping (overwrite policy), or skipped because retention removed them
   // (journal topics), counted by sequence number: exact, except that

@@ -46,6 +46,10 @@ std::shared_ptr<const void> Publisher::mapping() const noexcept {
 }
 
 size_t Publisher::max_payload() const noexcept { return impl_ ? impl_->max_payload() : 0; }
+std::string Publisher::explain(Errc error) const {
+  if (!impl_) return std::string(to_string(error)) + ": this publisher is closed or was moved from";
+  return impl_->explain(error);
+}
 std::string_view Publisher::topic() const noexcept { return impl_ ? std::string_view(impl_->topic()) : ""; }
 
 std::string Message::message_id() const {

@@ -72,6 +72,11 @@ size_t Subscription::topic_count() const noexcept {
   return pattern_ ? pattern_->topic_count() : 0;
 }
 
+const std::vector<SkippedTopic>& Subscription::skipped_topics() const noexcept {
+  static const std::vector<SkippedTopic> none;
+  return pattern_ ? pattern_->skipped_topics() : none;
+}
+
 uint64_t Subscription::received() const noexcept {
   if (topic_) return topic_->received();
   return pattern_ ? pattern_->received() : 0;

@@ -1,10 +1,14 @@
 #include "base/file.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -65,6 +69,11 @@ class TempName {
   std::string path_;
 };
 
+std::string mib(uint64_t bytes) {
+  if (bytes < (1u << 20)) return std::to_string((bytes + 1023) >> 10) + " KiB";
+  return std::to_string(bytes >> 20) + " MiB";
+}
+
 std::string temp_path_for(const std::string& path) {
   const std::filesystem::path target(path);
   return (target.parent_path() / ("." + target.filename().string() + ".creating." + unique_suffix())).string();
@@ -74,7 +83,11 @@ std::string temp_path_for(const std::string& path) {
 void allocate(const UniqueFd& fd, const std::string& temp, const NewFile& spec) {
   int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(spec.bytes));
   if (err == EOPNOTSUPP || err == EINVAL) err = ::ftruncate(fd.get(), static_cast<off_t>(spec.bytes)) == 0 ? 0 : errno;
-  if (err != 0) throw_file_error(temp, "allocate " + std::to_string(spec.bytes) + " bytes", err, spec.advice);
+  if (err != 0) {
+    const std::string dir = std::filesystem::path(temp).parent_path().string();
+    throw_file_error(temp, "allocate " + std::to_string(spec.bytes) + " bytes", err,
+                     space_advice(dir, spec.bytes, err) + (spec.advice.empty() ? "" : "; or " + spec.advice));
+  }
 }
 
 void sync_directory_of(const std::string& path) {
@@ -107,6 +120,36 @@ bool create_file_atomically(const std::string& path, const NewFile& spec, const 
     sync_directory_of(path);
   }
   return true;
+}
+
+std::string space_advice(const std::string& dir, uint64_t bytes, int err) {
+  if (err == EFBIG) {
+    return "the process's file size limit (ulimit -f, RLIMIT_FSIZE) is below " + std::to_string(bytes) +
+           " bytes: raise it, or lower the topic capacity / segment size";
+  }
+  std::string free_text = free_space_text(dir);
+  return (free_text.empty() ? dir : free_text) + ", the file needs " + mib(bytes) +
+         ": free space there (remove unused topics or buses), or lower the topic capacity / segment size";
+}
+
+std::string free_space_text(const std::string& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return "";
+  const uint64_t block = v.f_frsize != 0 ? v.f_frsize : v.f_bsize;
+  return dir + " has " + mib(static_cast<uint64_t>(v.f_bavail) * block) + " free of " +
+         mib(static_cast<uint64_t>(v.f_blocks) * block);
+}
+
+std::string owner_text(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  const struct passwd* user = ::getpwuid(st.st_uid);
+  const struct group* group = ::getgrgid(st.st_gid);
+  return "owned by user " + (user ? std::string(user->pw_name) : "#" + std::to_string(st.st_uid)) + " (uid " +
+         std::to_string(st.st_uid) + "), group " + (group ? std::string(group->gr_name) : "#" + std::to_string(st.st_gid)) +
+         ", mode " + mode;
 }
 
 }  // namespace shmbus::base

@@ -78,4 +78,12 @@ struct NewFile {
 // and what to do when the filesystem refuses.
 bool create_file_atomically(const std::string& path, const NewFile& spec, const std::function<void(const TempFile&)>& fill);
 
+// Why a file of `bytes` could not be allocated in `dir` (posix_fallocate said `err`) and what
+// to do: "DIR has 60 MiB free of 64 MiB, the file needs 256 MiB: free space there, ...".
+std::string space_advice(const std::string& dir, uint64_t bytes, int err);
+// "DIR has 60 MiB free of 64 MiB" (statvfs), or "" if DIR cannot be looked at.
+std::string free_space_text(const std::string& dir);
+// "owned by user alice (uid 1000), group staff, mode 0700", or "" if PATH cannot be looked at.
+std::string owner_text(const std::string& path);
+
 }  // namespace shmbus::base

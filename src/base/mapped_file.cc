@@ -1,6 +1,9 @@
 #include "base/mapped_file.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <filesystem>
@@ -30,7 +33,12 @@ MappedFile MappedFile::open(const std::string& path, Access access) {
     if (std::filesystem::file_size(path, ec) == 0) {
       throw Error(path + ": empty file, not a shmbus file; remove it or point at the right bus", ErrorKind::kNotShmbus);
     }
-    throw Error(path + ": cannot map (" + e.what() + "); check permissions and free space in /dev/shm", ErrorKind::kIo);
+    if (::access(path.c_str(), m.writable_ ? R_OK | W_OK : R_OK) != 0 && errno == EACCES) {
+      throw Error(path + ": permission denied (" + owner_text(path) + "); the bus's owner can share it with a group " +
+                  "(BusOptions::group, shmbus --group GROUP) that you are in", ErrorKind::kIo);
+    }
+    throw Error(path + ": cannot map (" + e.what() + "); check permissions and free space in " +
+                std::filesystem::path(path).parent_path().string(), ErrorKind::kIo);
   }
   return m;
 }

@@ -1,7 +1,9 @@
 // The bus directory: opening and creating it, the topic cache, topic stats, named cursors.
 #include "bus/bus_state.h"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/file.h"
 #include "base/process_identity.h"
 #include "log/file_header.h"
 #include "shmbus/error.h"
@@ -120,9 +123,25 @@ void init_bus_meta(std::byte* at, const TopicConfig& defaults) {
 }
 
 // A bus being created by another process may lack bus.meta for a moment: wait a little.
+// A bus directory we may not enter (another user's 0700 bus): say whose it is and how buses
+// are shared, before any look inside fails with a bare "Permission denied".
+void check_bus_access(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return;  // new, or not a directory: said below
+  if (::faccessat(AT_FDCWD, path.c_str(), R_OK | W_OK | X_OK, AT_EACCESS) == 0 || errno != EACCES) return;
+  const struct passwd* me = ::getpwuid(::geteuid());
+  throw Error(path + ": permission denied: this bus is " + base::owner_text(path) + ", and you are " +
+                  (me ? std::string(me->pw_name) : "uid " + std::to_string(::geteuid())) +
+                  ". A bus is private to its owner unless it is created shared with a group: its owner can "
+                  "remove it and create it again with BusOptions::group (shmbus --group GROUP, "
+                  "shmbus.Bus(name, group=GROUP)) and add you to that group; or use a bus of your own "
+                  "(another name, or SHMBUS_ROOT)", ErrorKind::kIo);
+}
+
 bool wait_for_file(const std::string& path) {
   for (int i = 0; i < 100; ++i) {
-    if (fs::exists(path)) return true;
+    std::error_code ec;  // a directory we may not look into was refused earlier, with its owner
+    if (fs::exists(path, ec)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
@@ -133,6 +152,7 @@ bool wait_for_file(const std::string& path) {
 std::shared_ptr<BusState> BusState::open(std::string_view name_or_path, const BusOptions& options) {
   auto state = std::make_shared<BusState>();
   state->path = resolve_bus_path(name_or_path);
+  check_bus_access(state->path);
   std::error_code ec;
   if (fs::exists(state->path, ec) && !fs::is_directory(state->path, ec)) {
     throw Error(state->path + ": is a file, not a bus directory; give a bus name or directory", ErrorKind::kNotShmbus);

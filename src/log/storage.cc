@@ -107,5 +107,6 @@ uint64_t Storage::time_seek_start(uint64_t earliest, uint64_t, int64_t) const { 
 void Storage::populate() {}
 void Storage::start_background(ProtectedFrom) {}
 void Storage::fill_stats(TopicStats&) const {}
+std::string Storage::last_error() const { return {}; }
 
 }  // namespace shmbus::log

@@ -101,6 +101,8 @@ class Storage {
   virtual void start_background(ProtectedFrom protected_from);
   // Fills the storage's part of stats (tail_position and tail_seq already set).
   virtual void fill_stats(TopicStats& stats) const;
+  // Why this process's last attempt to make or map storage failed ("" if none): for messages.
+  virtual std::string last_error() const;
   // The file that holds `position` and the offset there (to map one page writable: unblocking).
   virtual std::pair<std::string, size_t> file_offset_of(uint64_t position) const = 0;
 

@@ -10,6 +10,7 @@ namespace shmbus::detail {
 namespace {
 // Never an entry word we have seen: the entry is looked at again on the next change.
 constexpr uint64_t kLookAgain = ~0ull;
+constexpr int64_t kRetrySkippedNs = 1'000'000'000;
 }  // namespace
 
 PatternSubscriberImpl::PatternSubscriberImpl(std::shared_ptr<bus::BusState> bus, std::string pattern,
@@ -58,7 +59,15 @@ void PatternSubscriberImpl::look_at_entry(uint32_t index, const StartAt& start) 
   // Removed, being written, or changed under the copy: the writer's next bump brings us back.
   seen_words_[index] = e.word;
   if (!ready || !pattern_matches(pattern_, e.name())) return;
-  auto handle = bus_->topic(e.name(), false, false);
+  std::shared_ptr<topic::TopicHandle> handle;
+  try {
+    handle = bus_->topic(e.name(), false, false);
+  } catch (const Error& err) {
+    note_skipped(std::string(e.name()), err);  // reported once; looked at again on the next change
+    seen_words_[index] = kLookAgain;
+    return;
+  }
+  forget_skipped(std::string(e.name()));
   // The directory holds a newer topic of that name than the entry: the entry is about to be (or
   // has been) tombstoned, and the newer topic's own entry brings it to us.
   if (handle->meta().config.created_ns != e.created_ns) return;
@@ -89,12 +98,36 @@ void PatternSubscriberImpl::detach_entry(uint32_t index) noexcept {
   }
 }
 
+void PatternSubscriberImpl::note_skipped(const std::string& name, const Error& e) noexcept {
+  try {
+    for (SkippedTopic& s : skipped_) {
+      if (s.topic != name) continue;
+      s.error = e.what();
+      s.kind = e.kind();
+      return;
+    }
+    skipped_.push_back({name, e.what(), e.kind()});
+  } catch (const std::exception&) {
+    // out of memory: the topic is skipped all the same, just not listed
+  }
+}
+
+void PatternSubscriberImpl::forget_skipped(const std::string& name) noexcept {
+  std::erase_if(skipped_, [&](const SkippedTopic& s) { return s.topic == name; });
+}
+
 void PatternSubscriberImpl::free_retired() noexcept {
   std::erase_if(retired_, [](const std::unique_ptr<SubscriberImpl>& s) { return s->samples_out() == 0; });
 }
 
 Result<size_t> PatternSubscriberImpl::poll(MessageHandler handler, size_t max) noexcept {
   if (!retired_.empty()) free_retired();
+  // Skipped topics are opened again about once a second (they may have been repaired) as well
+  // as on every registry change; the clock is read only while there are some.
+  if (!skipped_.empty() && base::coarse_monotonic_ns() >= next_retry_ns_) {
+    next_retry_ns_ = base::coarse_monotonic_ns() + kRetrySkippedNs;
+    seen_generation_ = ~0ull;
+  }
   if (registry_changed()) follow_registry(StartAt::earliest());
   size_t delivered = 0;
   Result<void> error;

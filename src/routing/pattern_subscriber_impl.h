@@ -36,6 +36,7 @@ class PatternSubscriberImpl {
     stop_ = true;
     if (source_ != nullptr) source_->stop_batch();
   }
+  const std::vector<SkippedTopic>& skipped_topics() const noexcept { return skipped_; }
   size_t topic_count() const noexcept { return subscribers_.size(); }
   // How many topic subscribers have been detached so far (their topics were removed): a cache
   // keyed by SubscriberImpl* must be dropped when this moves.
@@ -48,6 +49,9 @@ class PatternSubscriberImpl {
   void follow_registry(const StartAt& start) noexcept;
   void look_at_entry(uint32_t index, const StartAt& start);
   void detach_entry(uint32_t index) noexcept;
+  // Notes (or updates) a matching topic that could not be opened; forgets it once attached.
+  void note_skipped(const std::string& name, const Error& e) noexcept;
+  void forget_skipped(const std::string& name) noexcept;
   bool any_ready() noexcept;
 
   std::shared_ptr<bus::BusState> bus_;
@@ -58,6 +62,8 @@ class PatternSubscriberImpl {
   std::vector<uint64_t> seen_words_;  // per registry entry: its word when we last looked at it
   uint64_t seen_generation_ = ~0ull;
   uint64_t detached_ = 0;
+  std::vector<SkippedTopic> skipped_;
+  int64_t next_retry_ns_ = 0;  // coarse monotonic: when poll() opens skipped_ topics again
   // Detached topic subscribers whose samples are still out (see SubscriberImpl::samples_out()).
   std::vector<std::unique_ptr<SubscriberImpl>> retired_;
   void free_retired() noexcept;

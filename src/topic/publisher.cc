@@ -100,7 +100,12 @@ void PublisherImpl::write_header(const log::ClaimedFrame& c, std::span<const Hea
 Result<Claim> PublisherImpl::claim(size_t payload_bytes, std::span<const Header> headers, bool may_wait) noexcept {
   size_t headers_len = headers.empty() ? 0 : encoded_headers_size(headers);
   if (headers_len == SIZE_MAX) return Errc::kInvalidArgument;
-  if (payload_bytes > max_record_) return Errc::kTooLarge;
+  if (payload_bytes > max_record_ || log::kHeaderBytes + headers_len + payload_bytes > max_record_) {
+    // Kept for explain(): two plain stores, on the refusal only.
+    refused_payload_ = payload_bytes;
+    refused_headers_ = headers_len;
+    return Errc::kTooLarge;
+  }
   log::ClaimedFrame c;
   Result<void> claimed = claim_frame(log::kHeaderBytes + headers_len + payload_bytes,
                                      headers_len ? log::kFlagHeaders : 0, may_wait, c);

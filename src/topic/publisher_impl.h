@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 
 #include "log/claim.h"
 #include "shmbus/publisher.h"
@@ -27,6 +28,8 @@ class PublisherImpl {
   void abort(Claim& claim) noexcept;
 
   size_t max_payload() const noexcept { return max_record_ - log::kHeaderBytes; }
+  // Publisher::explain(): slow path, allocates (publish_explain.cc).
+  std::string explain(Errc error) const;
   const std::string& topic() const noexcept { return topic_->name(); }
   Policy policy() const noexcept { return policy_; }
   // Keeps the topic's mappings alive (for views of claimed frames that outlive a call).
@@ -55,6 +58,9 @@ class PublisherImpl {
   bool seals_;              // records carry a CRC32C; after_commit() wants each one
   bool durable_on_commit_;  // commit() returns once the record is durable (journal, fsync `always`)
   uint64_t max_record_;
+  // The sizes of the last record refused as too large (for explain()); SIZE_MAX: none yet.
+  size_t refused_payload_ = SIZE_MAX;
+  size_t refused_headers_ = 0;
   // Cached copy of the slowest subscriber's position (rigtorp's cached index): the slots are
   // scanned again only when the cache says "no space" or a subscriber attached.
   uint64_t min_position_cache_ = 0;

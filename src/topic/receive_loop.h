@@ -18,11 +18,14 @@ template <class Impl>
 Result<size_t> receive_loop(Impl& impl, MessageHandler handler, size_t max, std::chrono::nanoseconds timeout) noexcept {
   const int64_t deadline = base::monotonic_ns() + timeout.count();
   const int polls = impl.wait_strategy() == WaitStrategy::kSpin ? kSpinPollsBeforeWait : 1;
-  for (;;) {
+  for (bool woken = false;; woken = true) {
     for (int i = 0; i < polls; ++i) {
       Result<size_t> n = impl.poll(handler, max);
       if (!n || *n > 0) return n;
     }
+    // A wait that ended with work to do (padding, an unblock, a new topic) gave no record: the
+    // deadline still holds, even if something keeps saying "ready" and poll() finds nothing.
+    if (woken && base::monotonic_ns() >= deadline) return size_t{0};
     Result<void> w = impl.wait_until(deadline);
     if (!w) return w.error() == Errc::kTimeout ? impl.poll(handler, max) : w.error();
   }

@@ -103,6 +103,15 @@ void validate_config(const TopicConfig& config, const std::string& topic) {
 
 bool TopicHandle::create(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode) {
   validate_config(config, name);
+  try {
+    return create_in(dir, name, config, mode);
+  } catch (const fs::filesystem_error& e) {
+    throw Error(dir + ": cannot create topic " + name + " (" + e.code().message() +
+                    "); check the bus directory's permissions and free space", ErrorKind::kIo);
+  }
+}
+
+bool TopicHandle::create_in(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode) {
   if (fs::exists(dir)) return false;
   // A leading '.' makes an invalid topic name: no topic can collide with a half-made one.
   const fs::path target(dir);
@@ -126,6 +135,18 @@ bool TopicHandle::create(const std::string& dir, const std::string& name, const 
 }
 
 std::shared_ptr<TopicHandle> TopicHandle::open(const std::string& dir, base::Access access) {
+  try {
+    return open_checked(dir, access);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kNotShmbus && e.kind() != ErrorKind::kCorrupt) throw;
+    // Said in the topic's words: the file's own message reads as if the bus were wrong.
+    throw Error("topic " + fs::path(dir).filename().string() + " is damaged: " + e.what() +
+                    ". Its records cannot be read: stop its publishers and subscribers, remove " + dir +
+                    " and create the topic again", e.kind());
+  }
+}
+
+std::shared_ptr<TopicHandle> TopicHandle::open_checked(const std::string& dir, base::Access access) {
   auto h = std::make_shared<TopicHandle>();
   h->name_ = fs::path(dir).filename().string();
   h->meta_file_ = base::MappedFile::open(dir + "/meta", base::Access::kReadWrite);

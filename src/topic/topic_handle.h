@@ -41,6 +41,8 @@ class TopicHandle {
   void start_background();
 
  private:
+  static bool create_in(const std::string& dir, const std::string& name, const TopicConfig& config, unsigned mode);
+  static std::shared_ptr<TopicHandle> open_checked(const std::string& dir, base::Access access);
   std::string name_;
   base::MappedFile meta_file_;
   std::unique_ptr<log::Storage> storage_;  // after the meta: its words live there

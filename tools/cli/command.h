@@ -4,9 +4,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "shmbus/bus.h"
+#include "shmbus/bus_options.h"
 
 namespace CLI {
 class App;
@@ -16,11 +18,16 @@ namespace shmbus::cli {
 
 struct Context {
   std::string bus_name = "default";  // --bus NAME|PATH (env SHMBUS_BUS)
+  std::optional<std::string> group;  // --group GROUP: a new bus is shared with it (0770)
   // Set by the callback of the subcommand given; returns the exit code. main() runs it after
   // the parse, so what it throws is a runtime error ("shmbus: ...", exit code 1), not a usage one.
   std::function<int()> run;
 
-  Bus open_bus() const { return Bus::open(bus_name); }
+  Bus open_bus() const {
+    BusOptions options;
+    options.group = group;
+    return Bus::open(bus_name, options);
+  }
 };
 
 void add_topic_command(CLI::App& app, Context& ctx);    // topic create | rm

@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <iostream>
+#include <set>
 #include <string>
 
 #include "command.h"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--bus", ctx.bus_name, "bus name (/dev/shm/shmbus/NAME) or directory path")
       ->envname("SHMBUS_BUS")
       ->capture_default_str();
+  app.add_option("--group", ctx.group, "create the bus shared with this Unix group (0770), not private (0700)");
 
   shmbus::cli::add_topic_command(app, ctx);
   shmbus::cli::add_pub_command(app, ctx);

@@ -37,7 +37,7 @@ void publish_one(Publisher& publisher, const std::string& text, const std::vecto
     ExitOnStopSignal exit_on_signal;
     r = publisher.publish(text, headers);
   }
-  if (!r) throw Error(std::string("publish failed: ") + to_string(r.error()));
+  if (!r) throw Error("publish failed: " + publisher.explain(r.error()));
 }
 
 int run_pub(const Context& ctx, const PubOptions& o) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "cli_output.h"
 #include "command.h"
@@ -45,6 +46,7 @@ int run_sub(const Context& ctx, const SubOptions& o) {
   Subscription source = open_subscription(bus, o);
   const auto idle_limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   uint64_t seen = 0;
+  std::set<std::string> skipped;  // topics reported as unreadable, once each
   Clock::time_point last_message = Clock::now();
   while (!stop_requested() && (o.count == 0 || seen < o.count)) {
     Clock::duration wait = kWaitSlice;
@@ -56,6 +58,9 @@ int run_sub(const Context& ctx, const SubOptions& o) {
     const size_t max = o.count == 0 ? kBatch : static_cast<size_t>(std::min<uint64_t>(kBatch, o.count - seen));
     Result<size_t> n = source.receive([&](const Message& m) { print_message(m, o.json); }, max, wait);
     if (!n) throw Error(std::string("subscribe failed: ") + to_string(n.error()));
+    for (const SkippedTopic& t : source.skipped_topics()) {
+      if (skipped.insert(t.topic).second) std::cerr << "shmbus: skipping topic " << t.topic << ": " << t.error << '\n';
+    }
     if (*n > 0) {
       seen += *n;
       std::cout.flush();

@@ -68,8 +68,8 @@ void register_errors(py::module_& m) {
 
 void set_python_error(const Error& e) { PyErr_SetString(class_for(e.kind()).ptr(), e.what()); }
 
-void raise_errc(Errc e, const std::string& context) {
-  PyErr_SetString(class_for(e).ptr(), (context + ": " + to_string(e)).c_str());
+void raise_errc(Errc e, const std::string& context, const std::string& explanation) {
+  PyErr_SetString(class_for(e).ptr(), (context + ": " + (explanation.empty() ? to_string(e) : explanation)).c_str());
   throw py::error_already_set();
 }
 

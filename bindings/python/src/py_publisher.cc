@@ -35,7 +35,7 @@ uint64_t PyPublisher::publish(py::handle data, py::handle headers) {
   auto lock = lock_releasing_gil(mu_);
   check_open("publish");
   Result<uint64_t> r = publish_locked(data, headers, /*may_wait=*/true);
-  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()));
+  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()), publisher_.explain(r.error()));
   return *r;
 }
 
@@ -44,7 +44,7 @@ py::object PyPublisher::try_publish(py::handle data, py::handle headers) {
   check_open("publish");
   Result<uint64_t> r = publish_locked(data, headers, /*may_wait=*/false);
   if (!r && r.error() == Errc::kWouldBlock && policy_ == Policy::kBlock) return py::none();
-  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()));
+  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()), publisher_.explain(r.error()));
   return py::int_(*r);
 }
 
@@ -56,8 +56,10 @@ size_t PyPublisher::publish_many(py::iterable items, py::handle headers) {
     const bool pair = PyTuple_Check(item.ptr()) && PyTuple_GET_SIZE(item.ptr()) == 2;
     Result<uint64_t> r = pair ? publish_locked(PyTuple_GET_ITEM(item.ptr(), 0), PyTuple_GET_ITEM(item.ptr(), 1), true)
                               : publish_locked(item, headers, true);
-    if (!r) raise_errc(r.error(), "publish_many to " + std::string(publisher_.topic()) + " after " +
-                                      std::to_string(count) + " records");
+    if (!r) {
+      raise_errc(r.error(), "publish_many to " + std::string(publisher_.topic()) + " after " + std::to_string(count) +
+                                " records", publisher_.explain(r.error()));
+    }
     ++count;
   }
   return count;
@@ -72,7 +74,7 @@ std::shared_ptr<PyClaim> PyPublisher::claim(size_t payload_bytes, py::handle hea
     py::gil_scoped_release release;
     c = publisher_.claim(payload_bytes, header_list.headers());
   }
-  if (!c) raise_errc(c.error(), "claim on " + std::string(publisher_.topic()));
+  if (!c) raise_errc(c.error(), "claim on " + std::string(publisher_.topic()), publisher_.explain(c.error()));
   claim_open_ = true;
   return std::make_shared<PyClaim>(shared_from_this(), std::move(*c));
 }
@@ -112,7 +114,10 @@ uint64_t PyClaim::commit() {
   publisher_->claim_open_ = false;
   if (!publisher_->publisher_) raise_closed("publisher");
   Result<uint64_t> r = publisher_->publisher_.commit(claim_);
-  if (!r) raise_errc(r.error(), "commit to " + std::string(publisher_->publisher_.topic()));
+  if (!r) {
+    raise_errc(r.error(), "commit to " + std::string(publisher_->publisher_.topic()),
+               publisher_->publisher_.explain(r.error()));
+  }
   return *r;
 }
 

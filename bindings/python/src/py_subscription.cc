@@ -178,6 +178,15 @@ size_t PySubscription::topic_count() {
   return open_subscription().topic_count();
 }
 
+py::list PySubscription::skipped_topics() {
+  auto lock = lock_releasing_gil(mu_);
+  py::list out;
+  if (is_open()) {
+    for (const SkippedTopic& t : subscription_.skipped_topics()) out.append(py::make_tuple(t.topic, t.error));
+  }
+  return out;
+}
+
 bool PySubscription::closed() { return !is_open(); }
 
 void PySubscription::close() {
@@ -250,6 +259,9 @@ void register_subscription(py::module_& m) {
       .def_property_readonly("is_pattern", &PySubscription::is_pattern)
       .def_property_readonly("name", [](PySubscription& s) { return s.name(); })
       .def_property_readonly("topic_count", &PySubscription::topic_count)
+      .def_property_readonly("skipped_topics", &PySubscription::skipped_topics,
+                             "Pattern subscriptions: (topic, error) of each matching topic that could not be "
+                             "opened (damaged files, no permission); retried now and then, the others are served.")
       .def_property_readonly("closed", &PySubscription::closed)
       .def("close", &PySubscription::close)
       .def("__enter__", [](std::shared_ptr<PySubscription> self) { return self; })

@@ -53,6 +53,7 @@ class PySubscription : public Closeable {
   std::string name();     // the topic or the pattern
   bool is_pattern();
   size_t topic_count();
+  py::list skipped_topics();  // pattern subscriptions: [(topic, error)] of topics that cannot be opened
   bool closed();
   void close() override;
 

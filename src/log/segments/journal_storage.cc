@@ -102,6 +102,8 @@ void JournalStorage::fill_stats(TopicStats& s) const {
   fill_journal_stats(*words_.journal, config_.segment_bytes, config_.data_dir, s);
 }
 
+std::string JournalStorage::last_error() const { return segments_->last_error(); }
+
 std::pair<std::string, size_t> JournalStorage::file_offset_of(uint64_t position) const {
   const uint64_t index = position / log_.lap_bytes();
   return {segments_->segment_path(index), segments_->records_offset() + (position & (log_.lap_bytes() - 1))};

@@ -27,6 +27,7 @@ class JournalStorage final : public Storage {
   uint64_t time_seek_start(uint64_t earliest, uint64_t tail, int64_t timestamp_ns) const override;
   void start_background(ProtectedFrom protected_from) override;
   void fill_stats(TopicStats& stats) const override;
+  std::string last_error() const override;
   std::pair<std::string, size_t> file_offset_of(uint64_t position) const override;
 
  private:

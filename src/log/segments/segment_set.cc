@@ -123,9 +123,20 @@ log::MappedSegment SegmentSet::map_locked(uint64_t index, bool create) noexcept 
     std::shared_ptr<const void> pin = m.file;
     mapped_.emplace(index, std::move(m));
     return {records, std::move(pin)};
-  } catch (const std::exception&) {
-    return {};  // disk full, permissions, a damaged file: the caller reports kStorage / waits
+  } catch (const std::exception& e) {
+    // Disk full, permissions, a damaged file: the caller reports kStorage (or waits), and
+    // Publisher::explain() tells why. Already a slow, failing path: the copy may allocate.
+    try {
+      last_error_ = e.what();
+    } catch (const std::exception&) {
+    }
+    return {};
   }
+}
+
+std::string SegmentSet::last_error() {
+  std::lock_guard lock(mu_);
+  return last_error_;
 }
 
 uint64_t SegmentSet::first_position() const noexcept {

@@ -32,6 +32,9 @@ class SegmentSet final : public log::SegmentSource {
   std::string segment_path(uint64_t index) const override;
   uint64_t records_offset() const noexcept override;
   const std::string& dir() const noexcept { return dir_; }
+  // Why the last segment that could not be made or mapped failed (an Error's message), or "".
+  // For explanations on the slow path (Publisher::explain); takes the lock.
+  std::string last_error();
 
  private:
   std::string dir_;
@@ -59,6 +62,7 @@ class SegmentSet final : public log::SegmentSource {
   std::mutex mu_;  // segment() is the slow path: once per segment per object
   std::map<uint64_t, Mapping> mapped_;
   std::vector<Mapping> retired_;  // newest last; a few, for reuse
+  std::string last_error_;         // guarded by mu_
   // Publishers: the segment after the one in use is made, mapped and faulted in by a
   // background thread, so the publish that crosses into it does not pay for that.
   std::function<void()> before_create_;
