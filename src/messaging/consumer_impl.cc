@@ -114,9 +114,9 @@ double ConsumerImpl::next_uniform() noexcept {
   return static_cast<double>(rng_ >> 11) * 0x1.0p-53;
 }
 
-bool ConsumerImpl::fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept {
+log::FrameState ConsumerImpl::fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept {
   const log::FrameView v = log::read_frame(a.log, a.bound->topic->meta().tail, position, seq);
-  if (v.state != log::FrameState::kData) return false;
+  if (v.state != log::FrameState::kData) return v.state;
   const auto* h = log::header_of(v.bytes);
   const size_t len = static_cast<size_t>(v.word.len);
   const size_t headers_len = h->headers_len;
@@ -128,7 +128,24 @@ bool ConsumerImpl::fill(Attached& a, uint64_t seq, uint64_t position, Delivery& 
   m.headers = headers_len != 0 ? HeadersView({v.bytes + log::kHeaderBytes, headers_len}) : HeadersView();
   m.payload = {v.bytes + log::kHeaderBytes + headers_len, len - log::kHeaderBytes - headers_len};
   out.pin_ = a.log.pin();
-  return true;
+  return log::FrameState::kData;
+}
+
+void ConsumerImpl::unfillable(Attached& a, uint64_t seq, uint64_t control, int64_t deadline,
+                              log::FrameState found) noexcept {
+  messaging::QueueFileHandle& state = *a.bound->state;
+  EntryPair held{control, deadline};
+  Control next = Control::decode(control);
+  next.owner = 0;
+  next.started = false;
+  next.state = found == log::FrameState::kPadding ? EntryState::kSkipped : EntryState::kReady;
+  if (!messaging::cas_entry(state.entry(seq), held, {next.encode(), 0})) return;
+  if (next.state == EntryState::kSkipped) {
+    state.file().hints.skipped.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+    advance_frontier(a);
+  } else {
+    state.file().hints.redeliverable.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
+  }
 }
 
 // The CAS16 that gives us a lease on seq `s` whose entry holds `seen`. Fills the delivery.
@@ -170,7 +187,14 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     }
     // Every contender stores the same position before the CAS decides: whoever wins, an entry
     // below D knows where its record is. Relaxed: the CAS16 on D (seq_cst) publishes it.
-    if (next.seq != d.seq) state.entry(d.seq).position.store(d.position, std::memory_order_relaxed);
+    // Only ever raised: a contender stalled for a window's worth of records must not write its
+    // old position over the entry's next lap (journal positions grow with seqs).
+    if (next.seq != d.seq) {
+      std::atomic<uint64_t>& pos = state.entry(d.seq).position;
+      uint64_t cur = pos.load(std::memory_order_relaxed);
+      while (cur < d.position && !pos.compare_exchange_weak(cur, d.position, std::memory_order_relaxed)) {
+      }
+    }
     if (!cas_dispatch(q.dispatch, d, next)) continue;
     if (v.state == log::FrameState::kPadding) {
       for (uint64_t s = d.seq; s < next.seq; ++s) skip_seq(a, s);  // a voided claim's seq
@@ -182,9 +206,9 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     Delivery out;
     uint64_t control = 0;
     if (!lease(state, d.seq, fresh, a.slot, deadline, out, control)) continue;  // a sweeper took it first
-    if (!fill(a, d.seq, d.position, out)) {
-      skip_seq(a, d.seq);
-      continue;
+    if (const log::FrameState found = fill(a, d.seq, d.position, out); found != log::FrameState::kData) {
+      unfillable(a, d.seq, control, deadline, found);  // read as a record a moment ago: a mapping failed
+      return Errc::kStorage;
     }
     out.topic_index_ = static_cast<uint32_t>(&a - attached_.data());
     out.attempt_ = 1;
@@ -222,13 +246,12 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
       }
     }
     const uint64_t position = state.entry(s).position.load(std::memory_order_relaxed);
-    if (!fill(a, s, position, out)) {  // a voided claim's seq whose dispatcher died: nothing to deliver
-      EntryPair held{control, deadline};
-      Control done = Control::decode(control);
-      done.state = EntryState::kSkipped;
-      messaging::cas_entry(state.entry(s), held, {done.encode(), 0});
-      advance_frontier(a);
-      continue;
+    if (const log::FrameState found = fill(a, s, position, out); found != log::FrameState::kData) {
+      // A voided claim's seq whose dispatcher died is skipped; a segment that cannot be mapped
+      // now is given back and reported.
+      unfillable(a, s, control, deadline, found);
+      if (found == log::FrameState::kPadding) continue;
+      return Errc::kStorage;
     }
     q.hints.redelivered.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
     out.topic_index_ = static_cast<uint32_t>(&a - attached_.data());
@@ -245,7 +268,8 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
 }
 
 Result<Delivery> ConsumerImpl::try_receive() noexcept {
-  if (queue_->registry_changed()) attach_new_topics();
+  // Our own view: another consumer of this handle (or stats()) may have refreshed the queue.
+  if (queue_->registry_changed() || attached_.size() < queue_->topic_count()) attach_new_topics();
   if (held_ >= options_.prefetch) return Errc::kHeldLimit;
   const int64_t now = base::realtime_ns();
   const size_t n = attached_.size();

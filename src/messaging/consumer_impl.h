@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "log/log_storage.h"
+#include "log/read.h"
 #include "messaging/queue_impl.h"
 #include "shmbus/queue.h"
 
@@ -46,8 +47,11 @@ class ConsumerImpl {
   void release_all() noexcept;
   Result<Delivery> take_new(Attached& a, int64_t now_ns) noexcept;
   Result<Delivery> take_redelivery(Attached& a, int64_t now_ns) noexcept;
-  // Reads the record of seq `seq` at `position` into a Delivery; false if it is not a record.
-  bool fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept;
+  // Reads the record of seq `seq` at `position` into a Delivery: kData, or what is there instead.
+  log::FrameState fill(Attached& a, uint64_t seq, uint64_t position, Delivery& out) noexcept;
+  // A lease we hold on a seq `fill` found no record for: a voided claim's seq (kPadding) is
+  // settled skipped; anything else (a segment that cannot be mapped now) goes back uncharged.
+  void unfillable(Attached& a, uint64_t seq, uint64_t control, int64_t deadline, log::FrameState found) noexcept;
   void advance_frontier(Attached& a) noexcept;
   void skip_seq(Attached& a, uint64_t seq) noexcept;
   Attached* attached_for(const Delivery& d) noexcept;

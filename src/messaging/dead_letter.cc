@@ -1,6 +1,7 @@
 // Dead-lettering: the record goes to <queue>.dlq (a journal topic) with the reason headers of
 // DESIGN.md section 11, then its entry is settled DEAD. Publish first, settle second: a crash
 // in between dead-letters it again (the same message-id), never loses it.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,13 +25,26 @@ bool is_death_header(std::string_view key) {
 Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t position, uint64_t control, int64_t time,
                                        const char* reason, std::string_view error) noexcept {
   messaging::QueueFileHandle& state = *a.bound->state;
+  const unsigned deliveries = static_cast<unsigned>(Control::decode(control).attempts) + 1;  // this one included
+  // First the lease becomes one whose next failure is its last (epoch + 1, attempts at the
+  // limit): a stale holder stops here, publishing nothing, and if we die after publishing, the
+  // sweep dead-letters it again (the same message-id) instead of redelivering it.
+  {
+    Control last = Control::decode(control);
+    ++last.epoch;
+    last.attempts = static_cast<uint8_t>(std::max<uint32_t>(last.attempts, state.file().header.max_deliveries - 1));
+    EntryPair held{control, time};
+    if (!messaging::cas_entry(state.entry(seq), held, {last.encode(), time})) return Errc::kStaleLease;
+    control = last.encode();
+  }
   try {
     Delivery record;
-    if (fill(a, seq, position, record)) {
+    const log::FrameState found = fill(a, seq, position, record);
+    if (found != log::FrameState::kData && found != log::FrameState::kPadding) return Errc::kStorage;  // retried later
+    if (found == log::FrameState::kData) {
       const Message& m = record.message();
-      const Control c = Control::decode(control);
       const std::string now = std::to_string(base::realtime_ns());
-      const std::string attempts = std::to_string(static_cast<unsigned>(c.attempts) + 1);
+      const std::string attempts = std::to_string(deliveries);
       const std::string pos = std::to_string(m.position);
       const std::string id = m.message_id();
       std::vector<Header> headers;

@@ -135,13 +135,13 @@ std::vector<std::string> QueueImpl::list(const bus::BusState& bus) {
 
 bool QueueImpl::registry_changed() const noexcept {
   // SYNC: registry generation (read) — pairs with bump_generation() (bus/registry_entry.cc).
-  return bus::load_generation(bus_->registry()) != seen_generation_;
+  return bus::load_generation(bus_->registry()) != seen_generation_.load(std::memory_order_relaxed);
 }
 
 void QueueImpl::refresh() {
   std::lock_guard<std::mutex> guard(mu_);
   const uint64_t generation = bus::load_generation(bus_->registry());
-  if (generation == seen_generation_) return;
+  if (generation == seen_generation_.load(std::memory_order_relaxed)) return;
   for (const std::string& topic : bus_->registered_topics()) {
     if (topic == name_ + ".dlq") continue;  // our own dead letters never come back by themselves
     bool wanted = false;
@@ -150,7 +150,7 @@ void QueueImpl::refresh() {
     for (const auto& t : bound_) have |= t->name == topic;
     if (wanted && !have) bind_topic(topic);
   }
-  seen_generation_ = generation;
+  seen_generation_.store(generation, std::memory_order_relaxed);
 }
 
 // A topic that existed when the queue was created joins at its tail (what comes next); one
@@ -158,7 +158,7 @@ void QueueImpl::refresh() {
 void QueueImpl::bind_topic(const std::string& name) {
   std::shared_ptr<topic::TopicHandle> handle;
   try {
-    handle = bus_->topic(name, /*writable=*/true, /*create=*/false);
+    handle = bus_->topic(name, /*writable=*/false, /*create=*/false);  // consumers only read the log
   } catch (const Error&) {
     return;  // removed meanwhile, or damaged: not ours to serve
   }

@@ -2,6 +2,7 @@
 // topic, the topic and the queue's state file beside its segments.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,7 +58,7 @@ class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
   int64_t created_ns_ = 0;
   mutable std::mutex mu_;  // bound_ (set-up path; consumers copy what they need)
   std::vector<std::unique_ptr<BoundTopic>> bound_;
-  uint64_t seen_generation_ = ~0ull;
+  std::atomic<uint64_t> seen_generation_{~0ull};  // written under mu_; read by registry_changed()
   std::mutex dlq_mu_;
   std::unique_ptr<PublisherImpl> dlq_;
 };

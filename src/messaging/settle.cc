@@ -47,7 +47,6 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   QueueFile& q = a->bound->state->file();
   const Control held = Control::decode(d.control_);
   const uint32_t failed = static_cast<uint32_t>(held.attempts) + 1;
-  q.hints.nacked.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
   if (failed >= q.header.max_deliveries) {
     const uint64_t position = a->bound->state->entry(d.seq_).position.load(std::memory_order_relaxed);
     Result<void> r = dead_letter(*a, d.seq_, position, d.control_, d.deadline_ns_, "delivery_limit", "nacked");
@@ -67,6 +66,7 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   d.topic_index_ = Delivery::kNone;
   --held_;
   if (!r) return r;
+  q.hints.nacked.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
   // Relaxed: a hint; takers look at the entries themselves once it says something is due.
   int64_t seen = q.hints.next_due_ns.load(std::memory_order_relaxed);
   while (due < seen && !q.hints.next_due_ns.compare_exchange_weak(seen, due, std::memory_order_relaxed)) {

@@ -17,21 +17,27 @@ constexpr int64_t kSweepEveryNs = 10'000'000;  // a dead consumer's leases go ba
 // Whose leases are void: a free slot, or one whose owner died. Asked once per slot per sweep.
 class OwnerCheck {
  public:
-  OwnerCheck(const QueueFile& q, uint32_t taken_over) : q_(q) {
-    if (taken_over != 0) known_[taken_over] = 2;
-  }
+  OwnerCheck(const QueueFile& q, uint32_t taken_over) : q_(q), taken_over_(taken_over) {}
+  // The slot's owner is reloaded on every use (a slot found free may be attached, and lease,
+  // while the sweep goes on); the liveness verdict is cached per owner token.
   bool gone(uint8_t slot) noexcept {
-    if (known_[slot] == 0) {
-      // Acquire: pairs with the release of the slot in release_all().
-      const uint64_t owner = q_.consumers[slot].owner.load(std::memory_order_acquire);
-      known_[slot] = owner == 0 || !base::owner_alive(owner) ? 2 : 1;
+    if (slot == taken_over_) return true;
+    // Acquire: pairs with the owner CAS in attach() and the release in release_all(); it is read
+    // after the entry, so a lease made by a newly attached owner is judged by that owner.
+    const uint64_t owner = q_.consumers[slot].owner.load(std::memory_order_acquire);
+    if (owner == 0) return true;
+    if (token_[slot] != owner) {
+      token_[slot] = owner;
+      dead_[slot] = !base::owner_alive(owner);
     }
-    return known_[slot] == 2;
+    return dead_[slot];
   }
 
  private:
   const QueueFile& q_;
-  uint8_t known_[messaging::kMaxConsumers + 1] = {};
+  uint32_t taken_over_;
+  uint64_t token_[messaging::kMaxConsumers + 1] = {};
+  bool dead_[messaging::kMaxConsumers + 1] = {};
 };
 }  // namespace
 
@@ -42,7 +48,8 @@ void ConsumerImpl::sweep(size_t i, int64_t now_ns, bool force, uint32_t taken_ov
   const int64_t mono = base::monotonic_ns();
   // Relaxed: who sweeps is decided by the CAS; a sweep more or less changes no outcome.
   int64_t last = q.hints.last_sweep_ns.load(std::memory_order_relaxed);
-  if (!force && (mono - last < kSweepEveryNs ||
+  // A timestamp from before a reboot is in the future of this boot's monotonic clock: sweep.
+  if (!force && ((mono >= last && mono - last < kSweepEveryNs) ||
                  !q.hints.last_sweep_ns.compare_exchange_strong(last, mono, std::memory_order_relaxed))) {
     return;
   }

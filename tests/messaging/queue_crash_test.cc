@@ -87,8 +87,9 @@ TEST(QueueCrash, AStoppedConsumerLosesItsLeaseAndItsAckAfterContinueIsStale) {
   bus.create_topic("jobs", journal());
   Queue queue = bus.create_queue("workers", workers(/*lease=*/300ms));
   ASSERT_TRUE(bus.publisher("jobs").publish("job"));
-  int ready[2];
+  int ready[2], go[2];
   ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(go), 0);
   const pid_t child = test::spawn([&] {
     Bus b = Bus::open(tb.path());
     Consumer c = b.queue("workers").consumer();
@@ -96,25 +97,29 @@ TEST(QueueCrash, AStoppedConsumerLosesItsLeaseAndItsAckAfterContinueIsStale) {
     if (!d) return 1;
     char x = 1;
     if (::write(ready[1], &x, 1) != 1) return 2;
-    ::raise(SIGSTOP);  // stalls here until the parent continues it
+    // Handling: the parent stops us with SIGSTOP here, and continues us once another consumer
+    // has taken the record; then it lets us ack.
+    if (::read(go[0], &x, 1) != 1) return 5;
     Result<void> late = c.ack(*d);
     return !late && late.error() == Errc::kStaleLease ? 0 : 3;
   });
   char x = 0;
   ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
   ASSERT_TRUE(test::eventually([&] {
     std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
     std::string all((std::istreambuf_iterator<char>(stat)), {});
     return all.find(") T ") != std::string::npos;
-  }, 10s));
+  }, 30s));
   Consumer sut = queue.consumer();
 
-  Result<Delivery> taken = sut.receive(10s);
+  Result<Delivery> taken = sut.receive(30s);  // once the stopped consumer's lease ran out
 
   ASSERT_TRUE(taken.has_value()) << to_string(taken.error());
   EXPECT_EQ(taken->attempt(), 2u);
   ASSERT_TRUE(sut.ack(*taken).has_value());
-  ::kill(child, SIGCONT);
+  ASSERT_EQ(::kill(child, SIGCONT), 0);
+  ASSERT_EQ(::write(go[1], &x, 1), 1);
   EXPECT_EQ(test::wait_child(child), 0) << "the stopped consumer's late ack did not fail as stale";
   EXPECT_EQ(queue.stats().acked, 1u);
 }

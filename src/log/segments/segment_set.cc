@@ -19,8 +19,13 @@ SegmentSet::SegmentSet(std::string dir, uint64_t segment_bytes, base::Access acc
 
 SegmentSet::~SegmentSet() {
   if (ahead_.joinable()) {
-    ahead_.request_stop();
-    ahead_cv_.notify_all();
+    {
+      // Under mu_: the thread is then either before its check of the stop (and sees it) or
+      // asleep in the wait (and is woken), whatever the stop callback of the wait does.
+      std::lock_guard<std::mutex> guard(mu_);
+      ahead_.request_stop();
+      ahead_cv_.notify_all();
+    }
     ahead_.join();
   }
 }
