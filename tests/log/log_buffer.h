@@ -63,13 +63,15 @@ struct alignas(log::kCacheLine) Line {
 class LogBuffer {
  public:
   explicit LogBuffer(uint64_t lap_bytes)
-      : lines_(lap_bytes / log::kCacheLine), lap_(lap_bytes),
-        storage_(log::LogStorage::ring(lines_.front().bytes, lap_bytes)) {}
+      : lines_(lap_bytes / log::kCacheLine), base_(reinterpret_cast<std::byte*>(lines_.data())), lap_(lap_bytes),
+        storage_(log::LogStorage::ring(base_, lap_bytes)) {}
 
   const log::LogStorage& log() const { return storage_; }
   log::Tail& tail() { return tail_; }
   std::atomic<uint64_t>& intent() { return intent_; }
-  std::byte* at(uint64_t position) { return lines_.front().bytes + (position & (lap_ - 1)); }
+  // From the start of the whole buffer (not of its first Line: GCC's -O2 bounds checks would
+  // hold a write past that line's 64 bytes against it).
+  std::byte* at(uint64_t position) { return base_ + (position & (lap_ - 1)); }
   uint16_t epoch(uint64_t position) const { return storage_.epoch(position); }
 
   void set_tail(uint64_t position, uint64_t seq) {
@@ -101,6 +103,7 @@ class LogBuffer {
 
  private:
   std::vector<Line> lines_;
+  std::byte* base_;
   uint64_t lap_;
   log::LogStorage storage_;
   log::Tail tail_{};
