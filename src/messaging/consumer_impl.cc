@@ -22,20 +22,6 @@ namespace {
 constexpr int64_t kIdleSleepNs = 1'000'000;  // a waiting receive looks again this often
 constexpr int kYieldingPolls = 200;          // ... after this many polls that yield the CPU
 
-// {position, seq} of D read consistently: position, seq, position again (both only grow).
-log::TailValue read_dispatch(const messaging::Dispatch& d) noexcept {
-  for (;;) {
-    // SYNC: dispatch (read) — acquire pairs with the CAS16 in take_new().
-    const uint64_t position = d.position.load(std::memory_order_acquire);
-    const uint64_t seq = d.seq.load(std::memory_order_acquire);
-    if (d.position.load(std::memory_order_acquire) == position) return {position, seq};
-  }
-}
-
-bool cas_dispatch(messaging::Dispatch& d, log::TailValue expected, log::TailValue desired) noexcept {
-  base::U128 seen = base::pack128(expected.position, expected.seq);
-  return base::cas16(&d, seen, base::pack128(desired.position, desired.seq));
-}
 }  // namespace
 
 ConsumerImpl::ConsumerImpl(std::shared_ptr<QueueImpl> queue, const ConsumerOptions& options)
@@ -75,10 +61,9 @@ void ConsumerImpl::attach_new_topics() noexcept {
   try {
     queue_->refresh();
     for (size_t i = attached_.size(); i < queue_->topic_count(); ++i) attach(queue_->topic_at(i));
-  } catch (const Error&) {
-    // A topic that cannot be attached now (slots full, files unreadable) is tried again at
-    // the next registry change; the others keep flowing.
   } catch (const std::exception&) {
+    // A topic that cannot be attached now (slots full, files unreadable, no memory) is tried
+    // again at the next registry change; the others keep flowing.
   }
 }
 
@@ -150,7 +135,7 @@ void ConsumerImpl::unfillable(Attached& a, uint64_t seq, uint64_t control, int64
 
 // The CAS16 that gives us a lease on seq `s` whose entry holds `seen`. Fills the delivery.
 static bool lease(messaging::QueueFileHandle& state, uint64_t s, EntryPair& seen, uint32_t slot, int64_t deadline,
-                  Delivery& d, uint64_t& control_out) noexcept {
+                  uint64_t& control_out) noexcept {
   Control c = Control::decode(seen.control);
   c.state = EntryState::kLeased;
   c.owner = static_cast<uint8_t>(slot);
@@ -159,7 +144,6 @@ static bool lease(messaging::QueueFileHandle& state, uint64_t s, EntryPair& seen
   const EntryPair want{c.encode(), deadline};
   if (!messaging::cas_entry(state.entry(s), seen, want)) return false;
   control_out = want.control;
-  static_cast<void>(d);
   return true;
 }
 
@@ -168,7 +152,8 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
   QueueFile& q = state.file();
   const int64_t deadline = now_ns + q.header.lease_ns;
   for (;;) {
-    const log::TailValue d = read_dispatch(q.dispatch);
+    // SYNC: dispatch (read) — acquire pairs with the CAS16 below.
+    const log::TailValue d = log::read_tail_fast(q.dispatch);
     // Acquire: pairs with the seq_cst CAS of F in advance_frontier(); the entry of d.seq was
     // reset for this lap before F passed d.seq - window.
     if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) {
@@ -195,17 +180,18 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
       while (cur < d.position && !pos.compare_exchange_weak(cur, d.position, std::memory_order_relaxed)) {
       }
     }
-    if (!cas_dispatch(q.dispatch, d, next)) continue;
+    log::TailValue seen = d;
+    if (!log::cas_tail(q.dispatch, seen, next)) continue;
     if (v.state == log::FrameState::kPadding) {
       for (uint64_t s = d.seq; s < next.seq; ++s) skip_seq(a, s);  // a voided claim's seq
       continue;
     }
     // Fresh for this lap: READY, epoch 0 (its time holds how the seq a window back was settled).
     EntryPair fresh = messaging::load_entry(state.entry(d.seq));
-    if (fresh.control != Control{EntryState::kReady, false, 0, 0, state.lap_of(d.seq), 0}.encode()) continue;
+    if (fresh.control != Control::fresh(state.lap_of(d.seq)).encode()) continue;
     Delivery out;
     uint64_t control = 0;
-    if (!lease(state, d.seq, fresh, a.slot, deadline, out, control)) continue;  // a sweeper took it first
+    if (!lease(state, d.seq, fresh, a.slot, deadline, control)) continue;  // a sweeper took it first
     if (const log::FrameState found = fill(a, d.seq, d.position, out); found != log::FrameState::kData) {
       unfillable(a, d.seq, control, deadline, found);  // read as a record a moment ago: a mapping failed
       return Errc::kStorage;
@@ -239,7 +225,7 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
     Delivery out;
     uint64_t control = 0;
     const int64_t deadline = now_ns + q.header.lease_ns;
-    if (!lease(state, s, p, a.slot, deadline, out, control)) continue;
+    if (!lease(state, s, p, a.slot, deadline, control)) continue;
     if (c.state == EntryState::kReady) {
       uint64_t r = q.hints.redeliverable.load(std::memory_order_relaxed);
       while (r != 0 && !q.hints.redeliverable.compare_exchange_weak(r, r - 1, std::memory_order_relaxed)) {

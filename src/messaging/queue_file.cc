@@ -35,8 +35,7 @@ void init_queue_file(std::byte* at, const std::string& queue, const std::string&
   Entry* entries = entries_of(*q);
   const uint32_t shift = static_cast<uint32_t>(std::countr_zero(window));
   for (uint64_t s = start.seq; s < start.seq + window; ++s) {
-    Control c;
-    c.lap = static_cast<uint16_t>((s >> shift) & Control::kLapMask);
+    const Control c = Control::fresh(static_cast<uint16_t>((s >> shift) & Control::kLapMask));
     entries[s & (window - 1)].control.store(c.encode(), std::memory_order_relaxed);
   }
 }

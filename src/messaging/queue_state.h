@@ -41,6 +41,7 @@
 
 #include "base/cache_line.h"
 #include "log/file_header.h"
+#include "log/tail.h"
 
 namespace shmbus::messaging {
 
@@ -69,6 +70,8 @@ struct Control {
     return {static_cast<EntryState>(w & 0xF), ((w >> 4) & 1) != 0, static_cast<uint8_t>(w >> 5),
             static_cast<uint8_t>(w >> 13), static_cast<uint16_t>((w >> 21) & kLapMask), static_cast<uint32_t>(w >> 32)};
   }
+  // The control of an entry waiting for its first delivery in lap `lap`.
+  static Control fresh(uint16_t lap) noexcept { return {EntryState::kReady, false, 0, 0, lap, 0}; }
   bool settled() const noexcept {
     return state == EntryState::kAcked || state == EntryState::kDead || state == EntryState::kSkipped;
   }
@@ -105,11 +108,6 @@ struct alignas(base::kHotPad) Frontier {
 };
 inline constexpr uint64_t kAckedMask = (1ull << 40) - 1;
 
-struct alignas(base::kHotPad) Dispatch {
-  std::atomic<uint64_t> position;  // of the next record never handed out
-  std::atomic<uint64_t> seq;       // its seq; {position, seq} change together (CAS16)
-};
-
 struct alignas(base::kHotPad) Hints {
   std::atomic<uint64_t> redeliverable;  // entries set READY below D since the last sweep (a hint)
   std::atomic<int64_t> next_due_ns;     // earliest SCHEDULED time (a hint; INT64_MAX: none)
@@ -131,7 +129,9 @@ static_assert(sizeof(ConsumerSlot) == 64);
 struct QueueFile {
   alignas(base::kHotPad) QueueHeader header;
   Frontier frontier;
-  Dispatch dispatch;
+  // D: {position, seq} of the next record never handed out; shaped as a log tail, moved and
+  // read the same way (log/tail.h: cas_tail, read_tail_fast).
+  alignas(base::kHotPad) log::Tail dispatch;
   Hints hints;
   ConsumerSlot consumers[kMaxConsumers + 1];  // [0] unused: owner 0 means none
   // Entry entries[window] follows.

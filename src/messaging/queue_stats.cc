@@ -1,5 +1,4 @@
 // What a queue reports (a scan of each state file's entries below D), and purging it.
-#include "base/cas16.h"
 #include "base/process_identity.h"
 #include "log/tail.h"
 #include "messaging/queue_impl.h"
@@ -62,8 +61,8 @@ uint64_t QueueImpl::purge() {
   for (const auto& t : bound_) {
     messaging::QueueFile& q = t->state->file();
     for (;;) {
-      const uint64_t d_pos = q.dispatch.position.load(std::memory_order_acquire);
-      const uint64_t d_seq = q.dispatch.seq.load(std::memory_order_acquire);
+      const log::TailValue d = log::read_tail_fast(q.dispatch);
+      const uint64_t d_seq = d.seq;
       const log::TailValue tail = log::read_tail_exact(t->topic->meta().tail);
       if (tail.seq <= d_seq) break;
       // Entries of the seqs passed over must read settled before F can pass them: D may move
@@ -71,14 +70,14 @@ uint64_t QueueImpl::purge() {
       const uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
       if (tail.seq >= f + t->state->window()) break;
       for (uint64_t s = d_seq; s < tail.seq; ++s) {
-        const Control ready{EntryState::kReady, false, 0, 0, t->state->lap_of(s), 0};
+        const Control ready = Control::fresh(t->state->lap_of(s));
         EntryPair fresh = messaging::load_entry(t->state->entry(s));
         Control skipped = ready;
         skipped.state = EntryState::kSkipped;
         if (fresh.control == ready.encode()) messaging::cas_entry(t->state->entry(s), fresh, {skipped.encode(), 0});
       }
-      base::U128 seen = base::pack128(d_pos, d_seq);
-      if (base::cas16(&q.dispatch, seen, base::pack128(tail.position, tail.seq))) {
+      log::TailValue seen = d;
+      if (log::cas_tail(q.dispatch, seen, tail)) {
         purged += tail.seq - d_seq;
         break;
       }

@@ -19,11 +19,10 @@ ConsumerImpl::Attached* ConsumerImpl::attached_for(const Delivery& d) noexcept {
 
 // The lease we hold, settled into `next` (time `time`): one CAS16 expecting exactly our lease.
 // kStaleLease if it was taken away. The delivery is spent either way.
-static Result<void> settle(messaging::QueueFileHandle& state, Delivery& d, uint64_t seq, uint64_t control,
-                           int64_t deadline, Control next, int64_t time) noexcept {
+static Result<void> settle(messaging::QueueFileHandle& state, uint64_t seq, uint64_t control, int64_t deadline,
+                           Control next, int64_t time) noexcept {
   EntryPair held{control, deadline};
   if (!messaging::cas_entry(state.entry(seq), held, {next.encode(), time})) return Errc::kStaleLease;
-  static_cast<void>(d);
   return {};
 }
 
@@ -33,7 +32,7 @@ Result<void> ConsumerImpl::ack(Delivery& d) noexcept {
   Control done = Control::decode(d.control_);
   done.state = EntryState::kAcked;
   done.owner = 0;
-  Result<void> r = settle(*a->bound->state, d, d.seq_, d.control_, d.deadline_ns_, done, 0);
+  Result<void> r = settle(*a->bound->state, d.seq_, d.control_, d.deadline_ns_, done, 0);
   d.topic_index_ = Delivery::kNone;
   --held_;
   if (!r) return r;
@@ -62,7 +61,7 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   later.owner = 0;
   later.started = false;
   later.attempts = static_cast<uint8_t>(failed);
-  Result<void> r = settle(*a->bound->state, d, d.seq_, d.control_, d.deadline_ns_, later, due);
+  Result<void> r = settle(*a->bound->state, d.seq_, d.control_, d.deadline_ns_, later, due);
   d.topic_index_ = Delivery::kNone;
   --held_;
   if (!r) return r;
@@ -98,7 +97,7 @@ Result<void> ConsumerImpl::extend(Delivery& d) noexcept {
 void ConsumerImpl::skip_seq(Attached& a, uint64_t seq) noexcept {
   messaging::QueueFileHandle& state = *a.bound->state;
   EntryPair fresh = messaging::load_entry(state.entry(seq));
-  const Control expected{EntryState::kReady, false, 0, 0, state.lap_of(seq), 0};
+  const Control expected = Control::fresh(state.lap_of(seq));
   Control skipped = expected;
   skipped.state = EntryState::kSkipped;
   if (fresh.control == expected.encode() && messaging::cas_entry(state.entry(seq), fresh, {skipped.encode(), 0})) {
@@ -121,7 +120,7 @@ void ConsumerImpl::advance_frontier(Attached& a) noexcept {
     Entry& e = state.entry(f);
     EntryPair p = messaging::load_entry(e);
     const Control c = Control::decode(p.control);
-    const Control reset{EntryState::kReady, false, 0, 0, state.lap_of(f + state.window()), 0};
+    const Control reset = Control::fresh(state.lap_of(f + state.window()));
     EntryState was = static_cast<EntryState>(p.time);
     if (p.control != reset.encode()) {
       if (c.lap != state.lap_of(f) || !c.settled()) return;

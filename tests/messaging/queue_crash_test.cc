@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -49,25 +50,37 @@ void log_line(int fd, const std::string& line) {
   ASSERT_EQ(::write(fd, l.data(), l.size()), static_cast<ssize_t>(l.size()));
 }
 
+// A consumer process that takes one delivery of the queue "workers", says so on a pipe, then
+// runs `handling` (its exit code is the child's). The parent returns once the delivery is taken.
+pid_t spawn_handling_consumer(const std::string& bus_path, const std::function<int(Consumer&, Delivery&)>& handling) {
+  int ready[2];
+  if (::pipe(ready) != 0) return -1;
+  const pid_t child = test::spawn([&] {
+    Bus b = Bus::open(bus_path);
+    Consumer c = b.queue("workers").consumer();
+    Result<Delivery> d = c.receive(10s);
+    if (!d) return 1;
+    char x = 1;
+    if (::write(ready[1], &x, 1) != 1) return 2;
+    return handling(c, *d);
+  });
+  char x = 0;
+  const bool taken = ::read(ready[0], &x, 1) == 1;
+  ::close(ready[0]);
+  ::close(ready[1]);
+  return taken ? child : -1;
+}
+
 TEST(QueueCrash, AKilledConsumersDeliveryGoesBackAtOnceNotAfterItsLease) {
   TempBus tb;
   Bus bus = tb.open();
   bus.create_topic("jobs", journal());
   Queue queue = bus.create_queue("workers", workers(/*lease=*/60s));
   ASSERT_TRUE(bus.publisher("jobs").publish("job"));
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Consumer c = b.queue("workers").consumer();
-    Result<Delivery> d = c.receive(10s);
-    if (!d) return 1;
-    char x = 1;
-    if (::write(ready[1], &x, 1) != 1) return 2;
+  const pid_t child = spawn_handling_consumer(tb.path(), [](Consumer&, Delivery&) -> int {
     for (;;) ::pause();  // handling, until killed
   });
-  char x = 0;
-  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  ASSERT_GT(child, 0);
   ::kill(child, SIGKILL);
   EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
   Consumer sut = queue.consumer();
@@ -87,24 +100,18 @@ TEST(QueueCrash, AStoppedConsumerLosesItsLeaseAndItsAckAfterContinueIsStale) {
   bus.create_topic("jobs", journal());
   Queue queue = bus.create_queue("workers", workers(/*lease=*/300ms));
   ASSERT_TRUE(bus.publisher("jobs").publish("job"));
-  int ready[2], go[2];
-  ASSERT_EQ(::pipe(ready), 0);
+  int go[2];
   ASSERT_EQ(::pipe(go), 0);
-  const pid_t child = test::spawn([&] {
-    Bus b = Bus::open(tb.path());
-    Consumer c = b.queue("workers").consumer();
-    Result<Delivery> d = c.receive(10s);
-    if (!d) return 1;
-    char x = 1;
-    if (::write(ready[1], &x, 1) != 1) return 2;
+  const pid_t child = spawn_handling_consumer(tb.path(), [&](Consumer& c, Delivery& d) {
     // Handling: the parent stops us with SIGSTOP here, and continues us once another consumer
     // has taken the record; then it lets us ack.
+    char x = 0;
     if (::read(go[0], &x, 1) != 1) return 5;
-    Result<void> late = c.ack(*d);
+    Result<void> late = c.ack(d);
     return !late && late.error() == Errc::kStaleLease ? 0 : 3;
   });
-  char x = 0;
-  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  ASSERT_GT(child, 0);
+  char x = 1;
   ASSERT_EQ(::kill(child, SIGSTOP), 0);
   ASSERT_TRUE(test::eventually([&] {
     std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
