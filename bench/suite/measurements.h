@@ -41,7 +41,7 @@ Percentiles shmbus_pingpong(BenchContext& ctx, WaitStrategy wait, bool journal =
 Percentiles socket_pingpong(BenchContext& ctx);
 // One publisher process streaming to one subscriber process (block policy); the subscriber
 // reads every payload byte. Counted at the subscriber.
-Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal = false);
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal = false, bool single_publisher = false);
 // The same stream through the reference a user would write instead (naive_ring.h): fixed slots
 // of `payload_bytes` (64 or 1024) in 8 MiB of shared memory, a forked producer, the same reads.
 Throughput naive_ring_stream(BenchContext& ctx, size_t payload_bytes);

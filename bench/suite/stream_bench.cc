@@ -88,9 +88,10 @@ Throughput journal_append(BenchContext& ctx, size_t payload_bytes) {
   return {messages, messages * static_cast<double>(payload_bytes)};
 }
 
-Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal) {
+Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal, bool single_publisher) {
   ScratchBus scratch(ctx.fresh_bus_path());
   TopicConfig config = journal ? bench_journal_config() : TopicConfig{};  // defaults: 8 MiB ring, block
+  config.single_publisher = single_publisher;
   scratch.bus().create_topic("bench.stream", config);
   SharedBlock<StreamControl> control;
   const WaitStrategy wait = ctx.cpus.shared ? WaitStrategy::kYield : WaitStrategy::kSpin;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 namespace shmbus::bench {
 namespace {
@@ -75,17 +76,15 @@ SuiteResults run_suite(const SuiteOptions& options) {
     step(rep, "journal-spin-pingpong", [&] { r.journal_spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin, true)); });
     step(rep, "floor-memcpy", [&] { r.memcpy_bytes_per_s.push_back(memcpy_bandwidth(ctx)); });
     for (size_t size : kStreamSizes) {
-      // Ours and the naive ring back to back, the one that goes first alternating by
-      // repetition, so neither always gets the host's state after the other.
-      auto ours = [&] { step(rep, "stream-" + std::to_string(size), [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); }); };
-      auto naive = [&] { step(rep, naive_ring_step(size), [&] { r.naive_ring[size].push_back(naive_ring_stream(ctx, size)); }); };
-      if (rep % 2 == 0) {
-        ours();
-        naive();
-      } else {
-        naive();
-        ours();
-      }
+      // Ours (a shared and a single-publisher topic) and the naive ring back to back, which
+      // goes first rotating by repetition, so none always gets the host's state after another.
+      const std::string name = std::to_string(size);
+      std::function<void()> runs[] = {
+          [&] { step(rep, "stream-" + name, [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); }); },
+          [&] { step(rep, "single-stream-" + name, [&] { r.single_stream[size].push_back(shmbus_stream(ctx, size, false, true)); }); },
+          [&] { step(rep, naive_ring_step(size), [&] { r.naive_ring[size].push_back(naive_ring_stream(ctx, size)); }); },
+      };
+      for (int i = 0; i < 3; ++i) runs[(rep + i) % 3]();
     }
     for (int subs : kFanouts) {
       step(rep, "fanout-idle-" + std::to_string(subs), [&] { r.fanout_idle[subs].push_back(fanout_publish_rate(ctx, subs, false)); });

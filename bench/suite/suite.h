@@ -25,6 +25,8 @@ struct SuiteResults {
   std::vector<Percentiles> floor, floor_two_lines, spin, block, unix_socket;
   std::vector<double> memcpy_bytes_per_s;
   std::map<size_t, std::vector<Throughput>> stream;  // by payload bytes
+  // The same stream on a single-publisher topic (TopicConfig::single_publisher: plain stores).
+  std::map<size_t, std::vector<Throughput>> single_stream;
   // The naive SPSC ring (naive_ring.h), each repetition measured next to `stream`'s.
   std::map<size_t, std::vector<Throughput>> naive_ring;
   std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers
@@ -54,6 +56,8 @@ std::vector<Verdict> verdicts(const SuiteResults& results);
 // the per-repetition ratios, with its spread) and the floor of the same run.
 struct AgainstNaiveRing {
   size_t payload_bytes = 0;
+  // A single-publisher topic (the like of the naive ring: one producer), else a shared one.
+  bool single_publisher = false;
   double messages_per_s = 0;             // ours, median
   double naive_ring_messages_per_s = 0;  // the reference, median
   Spread ratio;                          // ours / naive ring, paired per repetition

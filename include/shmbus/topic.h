@@ -31,6 +31,12 @@ struct TopicConfig {
   // A subscriber whose process lives but has not polled or waited for this long is evicted
   // (block policy), so a stopped process cannot stall publishers forever.
   std::chrono::milliseconds subscriber_timeout{10000};
+  // One publisher at a time (in any process; a second one is refused until the first is gone
+  // or dead). It claims and commits records by plain stores instead of CAS: about twice the
+  // message rate of a shared topic. A claim of a live publisher is never unblocked, however
+  // long it takes (`unblock_timeout` applies only once it died), so a stopped publisher holds
+  // its subscribers up, as with any single-producer ring.
+  bool single_publisher = false;
   // Journal topics: records go to segment files in `data_dir` (default: the topic's directory in
   // the bus), `segment_bytes` each (a power of two), and survive the bus and the machine.
   // `capacity` and `policy` do not apply: a journal never overwrites and never waits for space.

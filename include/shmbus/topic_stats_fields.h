@@ -63,6 +63,8 @@ void for_each_field(const TopicStats& s, Visitor&& visit) {
   visit(StatField{"capacity", kBytes, every, "ring bytes (memory topics)"}, uint64_t{c.capacity});
   visit(StatField{"policy", kText, every, "what a publisher does when the ring is full: block, fail or overwrite"},
         std::string_view(to_string(c.policy)));
+  visit(StatField{"single_publisher", kFlag, every, "one publisher at a time, committing by plain stores"},
+        bool{c.single_publisher});
   visit(StatField{"tail_position", kPosition, every, "next position to be claimed"}, uint64_t{s.tail_position});
   visit(StatField{"tail_seq", kCount, every, "sequence numbers handed out: records plus claims that never committed"},
         uint64_t{s.tail_seq});

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/asymmetric_fence.h"
 #include "base/cache_line.h"
 
 namespace shmbus::base {
@@ -38,13 +39,29 @@ inline void wake_sleepers(Wakeup& w) noexcept {
   futex_wake_all(w.futex);
 }
 
+// Waker side when the state change was a plain store (a single publisher's commit): the waker's
+// CPU may still hold the store when it reads `sleepers`, so the sleeper must have called
+// heavy_fence() (sleep_once with `waker_fences` false), or the waker fences here itself.
+// SYNC: wakeup (wake) — pairs with sleep_once()'s heavy_fence().
+inline void wake_sleepers_after_plain_store(Wakeup& w, bool registered_for_heavy_fence) noexcept {
+  if (registered_for_heavy_fence) {
+    light_fence();
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  wake_sleepers(w);
+}
+
 // Sleeper side: one registration, re-check and sleep of at most timeout_ns. `ready()` must read
-// with seq_cst. Returns ready()'s answer from before sleeping. SYNC: wakeup (sleep).
+// with seq_cst. `waker_fences` false: some waker may change the state by a plain store
+// (wake_sleepers_after_plain_store), so the registration is followed by heavy_fence().
+// Returns ready()'s answer from before sleeping. SYNC: wakeup (sleep).
 template <class Ready>
-bool sleep_once(Wakeup& w, Ready&& ready, int64_t timeout_ns) noexcept {
+bool sleep_once(Wakeup& w, Ready&& ready, int64_t timeout_ns, bool waker_fences = true) noexcept {
   // Acquire: pairs with nothing in particular; the kernel compares the value we pass.
   const uint32_t seen = w.futex.load(std::memory_order_acquire);
   w.sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (!waker_fences) heavy_fence();  // pairs with the waker's light_fence() (asymmetric_fence.h)
   const bool was_ready = ready();
   if (!was_ready) futex_wait(w.futex, seen, timeout_ns);
   // Release: the sleeper count is advisory; a late decrement only costs a waker one syscall.

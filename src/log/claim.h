@@ -132,6 +132,50 @@ Result<void> claim(const Storage& log, Tail& tail, std::atomic<uint64_t>& intent
   }
 }
 
+// The claim of a topic's only publisher, which knows the tail (`tail_value`, kept between
+// calls) and so needs no CAS: the same steps as claim() with plain stores. Nobody else claims,
+// and no unblocker voids a frame while its claimer lives (topic/stuck_claims.cc), so nothing
+// can come between. Protocol spec: docs/format.md section 5.1.
+template <class Storage, class HasSpace>
+Result<void> claim_single(const Storage& log, Tail& tail, TailValue& tail_value, std::atomic<uint64_t>& intent,
+                          int32_t record_len, uint8_t flags, HasSpace&& has_space, ClaimedFrame& out) noexcept {
+  const uint64_t frame = align_frame(static_cast<size_t>(record_len));
+  for (;;) {
+    const TailValue t = tail_value;
+    const uint64_t room = log.room(t.position);
+    const bool pad = frame > room;
+    if (!has_space(t.position + (pad ? room + frame : frame))) return Errc::kWouldBlock;
+    std::byte* f = log.frame(t.position);
+    if (f == nullptr) return Errc::kStorage;  // a journal segment that could not be made
+    prefetch_for_write(f, pad ? kRecordAlign : frame);
+    // Relaxed: the tail's release store below publishes it to an unblocker, which reads the tail
+    // (acquire) before the intents.
+    intent.store(t.position, std::memory_order_relaxed);
+    SHMBUS_KILL_POINT("claim.before_tail");
+    tail_value = pad ? TailValue{t.position + room, t.seq} : TailValue{t.position + frame, t.seq + 1};
+    store_tail(tail, tail_value);  // THE CLAIM
+    SHMBUS_KILL_POINT("claim.after_tail");
+    const uint16_t epoch = log.epoch(t.position);
+    if (pad) {
+      SHMBUS_KILL_POINT("claim.padding");
+      store_pair(f, {CommitWord{static_cast<int32_t>(room), kTypePadding, 0, epoch}, t.seq});
+      continue;
+    }
+    out = {t.position, t.seq, f, CommitWord{record_len, kTypeData, flags, epoch}.encode()};
+    return {};
+  }
+}
+
+// The only publisher's commit and abort: plain stores of the pair (store_pair()).
+inline void commit_single(const ClaimedFrame& c) noexcept {
+  SHMBUS_KILL_POINT("commit.before");
+  store_pair(c.frame, {CommitWord::decode(c.committed_word), c.seq});
+}
+inline void abort_claim_single(const ClaimedFrame& c) noexcept {
+  const CommitWord w = CommitWord::decode(c.committed_word);
+  store_pair(c.frame, voided_pair(w.frame_bytes(), w.epoch, c.seq, true));
+}
+
 // THE COMMIT: one 16-byte CAS of the pair (cmpxchg16b: a full barrier, i.e. seq_cst; the
 // publisher then reads the sleeper count, and the subscriber's sleeper registration + pair
 // re-check must not both miss: Dekker, topic/wakeup.h). SYNC: claim-pair (publish) — pairs with

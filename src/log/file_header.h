@@ -14,7 +14,8 @@ inline constexpr uint64_t kMagic = 0x3130535542484d53ull;  // "SMHBUS01" read as
 // 5: the tail arbitrates claims, the claim pair is written at commit
 // 6: registry entries with an entry word (state | version), tombstones and reuse (topic removal);
 //    the topic meta's Counters gained the `removed` flag
-inline constexpr uint32_t kLayoutVersion = 6;
+// 7: single-publisher topics (TopicConfigBlock::single_publisher, Counters::single_publisher)
+inline constexpr uint32_t kLayoutVersion = 7;
 
 enum class FileKind : uint32_t { kBusMeta = 1, kRegistry = 2, kTopicMeta = 3, kRing = 4, kSegment = 5, kCursor = 6, kQueue = 7 };
 

@@ -113,6 +113,14 @@ inline ClaimPair load_pair(std::byte* frame, std::memory_order order = std::memo
   const uint64_t w = commit_word(frame).load(order);
   return {CommitWord::decode(w), seq_word(frame).load(std::memory_order_acquire)};
 }
+// The pair written by its only writer (a single-publisher topic's commit): seq, then the word
+// with release. A reader loads the word first (load_pair), so it sees exactly what a 16-byte CAS
+// would have shown it: the old pair, the new one, or the old word with the new seq (which it
+// takes for "not written yet", as it must). SYNC: claim-pair (write) — pairs with load_pair().
+inline void store_pair(std::byte* frame, ClaimPair pair) noexcept {
+  seq_word(frame).store(pair.seq, std::memory_order_relaxed);
+  commit_word(frame).store(pair.word.encode(), std::memory_order_release);
+}
 // The claim pair of bytes nobody writes while we look (a file being checked, a copy): no atomics.
 // REQUIRES: 16 readable bytes at `frame`.
 inline ClaimPair pair_in(const std::byte* frame) noexcept {

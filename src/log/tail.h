@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "base/cas16.h"
+#include "base/store16.h"
 
 namespace shmbus::log {
 
@@ -39,6 +40,11 @@ inline bool cas_tail(Tail& tail, TailValue& expected, TailValue desired) noexcep
   expected = detail::unpack(seen);
   return false;
 }
+
+// The tail moved by its only writer (a single-publisher topic): one 16-byte release store, no
+// locked instruction; readers see it whole (base/store16.h). SYNC: tail (advance) — pairs with
+// the acquire loads in read_tail_fast() and the CAS of read_tail_exact().
+inline void store_tail(Tail& tail, TailValue value) noexcept { base::store16(&tail, detail::pack(value)); }
 
 // Exact snapshot of both halves (a CAS that changes nothing). Costs a locked instruction: for
 // slow paths (a lapped subscriber, stats).

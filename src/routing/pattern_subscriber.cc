@@ -174,10 +174,14 @@ bool PatternSubscriberImpl::any_ready() noexcept {
 }
 
 Result<void> PatternSubscriberImpl::wait_until(int64_t deadline) noexcept {
-  for (auto& s : subscribers_) s->flush_position();
+  bool wakers_fence = true;
+  for (auto& s : subscribers_) {
+    s->flush_position();
+    wakers_fence &= s->publishers_fence();
+  }
   // One futex for many topics: publishers ring the bus doorbell while anybody sleeps on it.
   return wait_loop(
-      options_.wait, bus_->meta().doorbell, deadline, [this] { return any_ready(); },
+      options_.wait, bus_->meta().doorbell, wakers_fence, deadline, [this] { return any_ready(); },
       [this](int64_t now) {
         bool changed = false;
         for (auto& s : subscribers_) {

@@ -6,6 +6,7 @@
 #include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "topic/publisher_impl.h"
+#include "base/asymmetric_fence.h"
 #include "base/futex.h"
 
 namespace shmbus::detail {
@@ -22,6 +23,7 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, base::Wa
       keep_alive_(std::move(keep_alive)),
       meta_(topic_->meta()),
       doorbell_(doorbell),
+      single_hold_(meta_, topic_->name().c_str()),
       handle_(topic::attach_publisher(meta_, topic_->name().c_str())),
       storage_(topic_->log()),
       policy_(topic_->policy()),
@@ -29,7 +31,11 @@ PublisherImpl::PublisherImpl(std::shared_ptr<topic::TopicHandle> topic, base::Wa
       hooks_(topic_->storage()),
       seals_(hooks_.seals_records()),
       durable_on_commit_(hooks_.durable_on_commit()),
-      max_record_(topic_->max_record_bytes()) {
+      max_record_(topic_->max_record_bytes()),
+      single_(single_hold_.held()),
+      light_fence_(single_ && base::register_for_heavy_fence()) {
+  // The tail as the previous holder left it (its release of the topic, our acquire).
+  if (single_) tail_value_ = log::read_tail_exact(meta_.tail);
   topic_->storage().populate();
   topic_->start_background();
 }
@@ -78,8 +84,10 @@ Result<void> PublisherImpl::claim_frame(size_t record_len, uint8_t flags, bool m
   if (record_len > max_record_) return Errc::kTooLarge;
   auto space = [this](uint64_t end) { return has_space(end); };
   for (;;) {
-    Result<void> claimed = log::claim(storage_, meta_.tail, meta_.publishers[handle_.index].intent,
-                                      static_cast<int32_t>(record_len), flags, space, out);
+    std::atomic<uint64_t>& intent = meta_.publishers[handle_.index].intent;
+    const auto len = static_cast<int32_t>(record_len);
+    Result<void> claimed = single_ ? log::claim_single(storage_, meta_.tail, tail_value_, intent, len, flags, space, out)
+                                   : log::claim(storage_, meta_.tail, intent, len, flags, space, out);
     if (claimed || claimed.error() != Errc::kWouldBlock || !may_wait || policy_ != Policy::kBlock) return claimed;
     uint64_t tail = meta_.tail.position.load(std::memory_order_acquire);
     if (Result<void> waited = wait_for_space(tail + 2 * log::align_frame(record_len)); !waited) return waited;
@@ -136,11 +144,17 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   SHMBUS_KILL_POINT("publish.before_commit");
   // The commit CAS expects whatever it finds at our frame: after a stall of a whole lap that
   // could be a newer lap's record. The tail tells (acquire: pairs with cas_tail(); after our own
-  // claim the line is usually still ours, so this costs nothing on one publisher).
-  if (stale_after_a_lap(c.position)) return abandoned();
-  const Result<void> committed = log::commit(c);
-  SHMBUS_KILL_POINT("commit.after");
-  if (!committed) return abandoned();
+  // claim the line is usually still ours, so this costs nothing on one publisher). A single
+  // publisher is neither lapped nor unblocked while it lives: it just writes.
+  if (single_) {
+    log::commit_single(c);
+    SHMBUS_KILL_POINT("commit.after");
+  } else {
+    if (stale_after_a_lap(c.position)) return abandoned();
+    const Result<void> committed = log::commit(c);
+    SHMBUS_KILL_POINT("commit.after");
+    if (!committed) return abandoned();
+  }
   after_commit(claim.payload_.size());
   if (seals_) hooks_.after_commit(c.frame, c.position);
   if (durable_on_commit_) {
@@ -156,10 +170,15 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
 
 void PublisherImpl::abort(Claim& claim) noexcept {
   if (claim.frame_ == nullptr) return;
-  if (!stale_after_a_lap(claim.position_)) log::abort_claim(frame_of(claim));
+  if (single_) {
+    log::abort_claim_single(frame_of(claim));
+  } else if (!stale_after_a_lap(claim.position_)) {
+    log::abort_claim(frame_of(claim));
+  }
   claim.frame_ = nullptr;
-  // Relaxed: no unblocker mistakes us for a claimant of a frame we gave up.
-  meta_.publishers[handle_.index].intent.store(topic::kNoIntent, std::memory_order_relaxed);
+  // Release: pairs with live_claimant()'s acquire; the void above is visible to whoever no
+  // longer sees our intent.
+  meta_.publishers[handle_.index].intent.store(topic::kNoIntent, std::memory_order_release);
 }
 
 bool PublisherImpl::stale_after_a_lap(uint64_t position) const noexcept {
@@ -177,11 +196,18 @@ Errc PublisherImpl::abandoned() noexcept {
 
 void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
   auto& slot = meta_.publishers[handle_.index];
-  // Relaxed: statistics, single writer; intent cleared so no unblocker mistakes us for a claimant.
+  // Relaxed: statistics, single writer.
   slot.published.store(++published_, std::memory_order_relaxed);
   slot.bytes.store(bytes_ += payload_bytes, std::memory_order_relaxed);
-  slot.intent.store(topic::kNoIntent, std::memory_order_relaxed);
-  base::wake_sleepers(meta_.data);
+  // Release: pairs with live_claimant()'s acquire (an unblocker that no longer sees our intent
+  // sees the commit, and its CAS of our pair fails).
+  slot.intent.store(topic::kNoIntent, std::memory_order_release);
+  if (single_) {
+    // The commit was a plain store: Dekker needs a fence here, or the sleeper's heavy one.
+    base::wake_sleepers_after_plain_store(meta_.data, light_fence_);
+  } else {
+    base::wake_sleepers(meta_.data);
+  }
   if (doorbell_ != nullptr) base::wake_sleepers(*doorbell_);
 }
 
@@ -190,8 +216,8 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
   Result<Claim> c = claim(payload.size(), headers, may_wait);
   if (!c) return c.error();
   // A publisher stalled for a whole lap of an overwrite ring finds its bytes claimed again: do
-  // not copy into someone else's record.
-  if (stale_after_a_lap(c->position_)) {
+  // not copy into someone else's record. (A single publisher cannot be lapped.)
+  if (!single_ && stale_after_a_lap(c->position_)) {
     c->frame_ = nullptr;
     return abandoned();
   }

@@ -50,6 +50,8 @@ class PublisherImpl {
   std::shared_ptr<void> keep_alive_;
   topic::TopicMeta& meta_;
   base::Wakeup* doorbell_;
+  // Before handle_: a refused single publisher takes no slot.
+  topic::SinglePublisherHold single_hold_;
   topic::SlotHandle handle_;
   log::LogStorage storage_;
   Policy policy_;
@@ -58,6 +60,11 @@ class PublisherImpl {
   bool seals_;              // records carry a CRC32C; after_commit() wants each one
   bool durable_on_commit_;  // commit() returns once the record is durable (journal, fsync `always`)
   uint64_t max_record_;
+  // Single-publisher topics: we claim and commit by plain stores, knowing the tail; the wake-up
+  // after a commit needs a fence of its own unless this process takes part in heavy_fence().
+  bool single_;
+  bool light_fence_;
+  log::TailValue tail_value_{};
   // The sizes of the last record refused as too large (for explain()); SIZE_MAX: none yet.
   size_t refused_payload_ = SIZE_MAX;
   size_t refused_headers_ = 0;

@@ -77,6 +77,32 @@ void detach_publisher(TopicMeta& meta, const SlotHandle& slot) noexcept {
   s.owner.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed);
 }
 
+void take_single_publisher(TopicMeta& meta, const char* topic) {
+  const uint64_t self = base::self_token();
+  // Relaxed: the CAS below decides; this read only picks what to expect.
+  uint64_t holder = meta.counters.single_publisher.load(std::memory_order_relaxed);
+  for (;;) {
+    if (holder != 0 && (holder == self || base::owner_alive(holder))) {
+      throw Error(std::string("topic ") + topic + " takes a single publisher, and process " +
+                      std::to_string(base::token_pid(holder)) + (holder == self ? " (this one)" : "") +
+                      " has it; close that publisher first, or create the topic without single_publisher",
+                  ErrorKind::kInUse);
+    }
+    // Acq_rel: acquire pairs with the release of the previous holder (its last tail store is
+    // then visible to our read_tail_exact()); release publishes nothing in particular.
+    if (meta.counters.single_publisher.compare_exchange_weak(holder, self, std::memory_order_acq_rel,
+                                                             std::memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
+void release_single_publisher(TopicMeta& meta) noexcept {
+  uint64_t self = base::self_token();
+  // Release: our last stores (tail, pairs) before the next holder's acquire.
+  meta.counters.single_publisher.compare_exchange_strong(self, 0, std::memory_order_release, std::memory_order_relaxed);
+}
+
 SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position, bool follows_registry) {
   int index = take_any(meta.subscribers);
   if (index < 0) {
@@ -159,7 +185,10 @@ bool live_claimant(const TopicMeta& meta, uint64_t from, uint64_t to) noexcept {
     // SYNC: pub-slot (read) — the intent was published by the claim's tail CAS, which our
     // caller already read with acquire.
     uint64_t owner = s.owner.load(std::memory_order_acquire);
-    const uint64_t intent = s.intent.load(std::memory_order_relaxed);
+    // Acquire: pairs with the release that moves an intent on after a commit, so that a claim we
+    // no longer see announced is committed as far as our next CAS of its pair is concerned (a
+    // single publisher's commit is a plain store: nothing else would stop a void over it).
+    const uint64_t intent = s.intent.load(std::memory_order_acquire);
     if (occupied(owner) && intent >= from && intent < to && base::owner_alive(owner)) return true;
     if (owner == kSettingUp) return true;  // cannot tell yet: let the timeout decide
   }

@@ -17,6 +17,28 @@ struct SlotHandle {
 SlotHandle attach_publisher(TopicMeta& meta, const char* topic);
 void detach_publisher(TopicMeta& meta, const SlotHandle& slot) noexcept;
 
+// Single-publisher topics: takes the topic for this process's publisher (free, or its holder
+// died). Throws Error (kInUse) naming the live holder otherwise, this process included.
+void take_single_publisher(TopicMeta& meta, const char* topic);
+void release_single_publisher(TopicMeta& meta) noexcept;
+
+// Holds a single-publisher topic for as long as it lives (nothing when the topic takes many).
+class SinglePublisherHold {
+ public:
+  SinglePublisherHold(TopicMeta& meta, const char* topic) : meta_(meta.config.single_publisher ? &meta : nullptr) {
+    if (meta_ != nullptr) take_single_publisher(*meta_, topic);
+  }
+  ~SinglePublisherHold() {
+    if (meta_ != nullptr) release_single_publisher(*meta_);
+  }
+  SinglePublisherHold(const SinglePublisherHold&) = delete;
+  SinglePublisherHold& operator=(const SinglePublisherHold&) = delete;
+  bool held() const noexcept { return meta_ != nullptr; }
+
+ private:
+  TopicMeta* meta_;
+};
+
 // Attaches a subscriber whose next read is at `position`; `follows_registry` for one a pattern
 // subscriber owns (it does not hold the topic against removal).
 SlotHandle attach_subscriber(TopicMeta& meta, const char* topic, uint64_t position, bool follows_registry = false);

@@ -18,7 +18,7 @@ constexpr int64_t kLivenessCheckNs = 1'000'000;  // idle this long at one positi
 // nanoseconds; only a reader that has waited at one position for kLivenessCheckNs asks the tail
 // whether a claim covers it (reading the tail line on every wait would cost each claim a
 // cache-line trip). A claim that stays uncommitted is voided at once if no live publisher
-// claims there, else after the topic's unblock timeout. `now_ns` 0: a poll, which reads the
+// claims there, else after the topic's unblock timeout (never, on a single-publisher topic). `now_ns` 0: a poll, which reads the
 // clock only every kIdlePollsBeforeClock-th time (every time if the polls are slow). kReadAgain: our position changed or holds
 // something new; kCorrupt: the claims there contradict the seqs.
 Result<void> SubscriberImpl::unblock_or_wait(int64_t now_ns, bool& caught_up) noexcept {
@@ -64,7 +64,10 @@ SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
   const log::AbandonedSpan span = log::find_abandoned_span(storage_, meta_.tail, position_, expected_seq_);
   if (span.kind == log::AbandonedSpan::Kind::kCorrupt) return Unblock::kCorrupt;  // the seqs contradict themselves
   if (span.kind != log::AbandonedSpan::Kind::kFound) return Unblock::kWait;  // try again later
-  const bool timed_out = now_ns - pending_since_ns_ >= static_cast<int64_t>(meta_.config.unblock_timeout_ns);
+  // A live claimant keeps its claim until the timeout; on a single-publisher topic for good,
+  // since its commit is a plain store that no CAS of ours could stop.
+  const bool timed_out = meta_.config.single_publisher == 0 &&
+                         now_ns - pending_since_ns_ >= static_cast<int64_t>(meta_.config.unblock_timeout_ns);
   if (!timed_out && topic::live_claimant(meta_, span.position, span.end)) return Unblock::kWait;
   if (expected_seq_ == log::kUnknownSeq) {
     // We started here without knowing the seq (a start position or a time seek): those who

@@ -262,7 +262,7 @@ bool SubscriberImpl::ready() noexcept {
 Result<void> SubscriberImpl::wait_until(int64_t deadline) noexcept {
   flush_position();
   return wait_loop(
-      wait_, meta_.data, deadline, [this] { return ready(); },
+      wait_, meta_.data, publishers_fence(), deadline, [this] { return ready(); },
       [this](int64_t now) {
         if (check_stuck(now)) return true;
         heartbeat(now);

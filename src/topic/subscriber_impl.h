@@ -40,6 +40,8 @@ class SubscriberImpl {
   // Called while waiting: unblocks a frame stuck at our position if its time has come.
   // Returns true if it changed something (poll() then has work).
   bool check_stuck(int64_t now_ns) noexcept;
+  // False on a single-publisher topic: its publisher commits by plain stores (wait_loop.h).
+  bool publishers_fence() const noexcept { return meta_.config.single_publisher == 0; }
   // Records the subscriber as alive (waiting counts as alive).
   void heartbeat(int64_t now_ns) noexcept;
   // Publishes the read position if poll() left it for later; call before waiting.

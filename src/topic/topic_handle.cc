@@ -38,6 +38,7 @@ void init_meta(std::byte* at, const std::string& name, const TopicConfig& config
   meta->config.policy = static_cast<uint32_t>(config.policy);
   meta->config.unblock_timeout_ns = static_cast<uint64_t>(config.unblock_timeout.count()) * 1'000'000;
   meta->config.subscriber_timeout_ns = static_cast<uint64_t>(config.subscriber_timeout.count()) * 1'000'000;
+  meta->config.single_publisher = config.single_publisher ? 1 : 0;
   meta->config.created_ns = base::realtime_ns();
   std::memcpy(meta->config.name, name.data(), name.size());
   for (PublisherSlot& slot : meta->publishers) slot.intent.store(kNoIntent, std::memory_order_relaxed);
@@ -62,6 +63,10 @@ void check_meta(const TopicMeta& meta, const std::string& path, const std::strin
   if (c.policy > static_cast<uint32_t>(Policy::kOverwrite)) {
     throw Error(path + ": unknown policy " + std::to_string(c.policy) +
                     "; the topic's files are damaged: remove the topic directory", ErrorKind::kCorrupt);
+  }
+  if (c.single_publisher > 1) {
+    throw Error(path + ": bad single-publisher flag; the topic's files are damaged: remove the topic directory",
+                ErrorKind::kCorrupt);
   }
   if (strnlen(c.data_dir, sizeof c.data_dir) == sizeof c.data_dir) {
     throw Error(path + ": bad data directory; the topic's files are damaged: remove the topic directory", ErrorKind::kCorrupt);
@@ -183,6 +188,7 @@ TopicConfig TopicHandle::config() const noexcept {
   config.policy = static_cast<Policy>(c.policy);
   config.unblock_timeout = std::chrono::milliseconds(c.unblock_timeout_ns / 1'000'000);
   config.subscriber_timeout = std::chrono::milliseconds(c.subscriber_timeout_ns / 1'000'000);
+  config.single_publisher = c.single_publisher != 0;
   return config;
 }
 

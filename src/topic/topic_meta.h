@@ -2,7 +2,7 @@
 // subscriber slots. Offsets only, no pointers; every hot word on its own pair of cache lines.
 //
 //   FileHeader + TopicConfigBlock          (written once at creation, then read-only)
-//   Tail {position, seq}                   (claimers; 16-byte CAS)
+//   Tail {position, seq}                   (claimers; 16-byte CAS, or the single publisher's store)
 //   Wakeup: data futex + sleepers          (subscribers sleep, publishers wake)
 //   Wakeup: space futex + sleepers         (block-policy publishers sleep, subscribers wake)
 //   Counters                               (slow-path RMWs only)
@@ -46,6 +46,9 @@ struct TopicConfigBlock {
   char data_dir[kMaxDataDirBytes];
   uint64_t retain_bytes;   // journal retention: 0 = keep everything
   uint64_t retain_age_ms;
+  // 1: one publisher at a time (Counters::single_publisher holds it), which claims and commits
+  // by plain stores (log/claim.h: claim_single); 0: any number, by CAS.
+  uint32_t single_publisher;
 };
 
 struct alignas(log::kHotPad) Counters {
@@ -61,6 +64,10 @@ struct alignas(log::kHotPad) Counters {
   // process that still maps this meta must not hand it out for the name any more.
   // SYNC: topic removed (mark) release — pairs with the acquire in TopicHandle::removed().
   std::atomic<uint32_t> removed;
+  // Single-publisher topics: the token of the process whose publisher holds the topic, 0 when
+  // free; taken from a dead holder by CAS. SYNC: single publisher (take) acq_rel — pairs with
+  // its release in release_single_publisher().
+  std::atomic<uint64_t> single_publisher;
 };
 static_assert(sizeof(Counters) == log::kHotPad);
 

@@ -23,11 +23,12 @@ inline constexpr uint32_t kWaitRoundsPerClockCheck = 64;
 inline constexpr int64_t kMaxSleepNs = 5'000'000;
 
 // `ready()`: something to read (with seq_cst loads, for sleep_once's Dekker pair).
+// `wakers_fence`: false if a publisher may commit by a plain store (a single-publisher topic).
 // `keep_alive(now_ns)`: the liveness work (unblock stuck claims, heartbeat); true if it changed
 // something the caller should look at. `futex`: the word publishers ring for us.
 // Returns {} when ready or changed, Errc::kTimeout at the deadline. Allocates nothing.
 template <class Ready, class KeepAlive>
-Result<void> wait_loop(WaitStrategy wait, base::Wakeup& futex, int64_t deadline_ns, Ready&& ready,
+Result<void> wait_loop(WaitStrategy wait, base::Wakeup& futex, bool wakers_fence, int64_t deadline_ns, Ready&& ready,
                        KeepAlive&& keep_alive) noexcept {
   for (uint32_t rounds = 1;; ++rounds) {
     if (ready()) return {};
@@ -40,7 +41,7 @@ Result<void> wait_loop(WaitStrategy wait, base::Wakeup& futex, int64_t deadline_
     const int64_t now = base::monotonic_ns();
     if (keep_alive(now)) return {};
     if (now >= deadline_ns) return Errc::kTimeout;
-    if (wait == WaitStrategy::kBlock) base::sleep_once(futex, ready, std::min(deadline_ns - now, kMaxSleepNs));
+    if (wait == WaitStrategy::kBlock) base::sleep_once(futex, ready, std::min(deadline_ns - now, kMaxSleepNs), wakers_fence);
   }
 }
 

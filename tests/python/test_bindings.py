@@ -307,3 +307,17 @@ def test_journal_fsync_always_from_python(tmp_path):
         assert s.fsync == "always" and s.flushed_records == 50
         with pytest.raises(shmbus.InvalidArgumentError):
             b.create_topic("bad", kind="journal", fsync="sometimes")
+
+
+def test_single_publisher_topic_refuses_a_second_publisher_until_the_first_closes(b):
+    assert b.create_topic("solo", single_publisher=True)
+    assert b.stats("solo").single_publisher
+    sub = b.subscribe("solo", start="earliest")
+    first = b.publisher("solo")
+    first.publish(b"one")
+    with pytest.raises(shmbus.InUseError, match="single publisher"):
+        b.publisher("solo")
+    first.close()
+    second = b.publisher("solo")
+    second.publish(b"two")
+    assert texts(sub.receive_many(10, timeout=5)) == ["one", "two"]

@@ -22,6 +22,7 @@ struct CreateOptions {
   std::string fsync = "never";
   uint64_t retain_bytes = 0;
   double retain_age_s = 0;
+  bool single_publisher = false;
   bool json = false;
 };
 
@@ -35,6 +36,7 @@ int run_create(const Context& ctx, const CreateOptions& o) {
   parse_fsync(o.fsync, config);
   config.retain_bytes = o.retain_bytes;
   config.retain_age = std::chrono::milliseconds(static_cast<int64_t>(o.retain_age_s * 1000));
+  config.single_publisher = o.single_publisher;
   Bus bus = ctx.open_bus();
   const bool created = bus.create_topic(o.topic, config);
   if (o.json) {
@@ -55,6 +57,8 @@ void add_topic_command(CLI::App& app, Context& ctx) {
   create->add_option("TOPIC", o->topic)->required();
   create->add_option("--capacity", o->capacity, "ring bytes (a power of two)");
   create->add_option("--policy", o->policy, "block | fail | overwrite");
+  create->add_flag("--single-publisher", o->single_publisher,
+                   "one publisher at a time (a second is refused), committing by plain stores: faster");
   create->add_option("--kind", o->kind, "memory | journal")->check(CLI::IsMember({"memory", "journal"}));
   create->add_option("--dir", o->data_dir, "journal: directory of the segment files (default: inside the bus)");
   create->add_option("--segment-size", o->segment_size, "journal: bytes per segment file (a power of two)");

@@ -74,9 +74,10 @@ bool PyBus::create_topic(const std::string& name, std::optional<uint64_t> capaci
                          std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
                          const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
                          const std::string& fsync, std::optional<uint64_t> retain_bytes,
-                         std::optional<double> retain_age) {
+                         std::optional<double> retain_age, bool single_publisher) {
   auto lock = lock_releasing_gil(mu_);
   TopicConfig config;
+  config.single_publisher = single_publisher;
   if (kind == "journal") {
     config.kind = TopicKind::kJournal;
   } else if (kind != "memory") {
@@ -183,9 +184,10 @@ void register_bus(py::module_& m) {
            py::arg("policy") = py::none(), py::arg("unblock_timeout") = py::none(),
            py::arg("subscriber_timeout") = py::none(), py::arg("kind") = "memory", py::arg("dir") = py::none(),
            py::arg("segment_size") = py::none(), py::arg("fsync") = "never", py::arg("retain_bytes") = py::none(),
-           py::arg("retain_age") = py::none(),
+           py::arg("retain_age") = py::none(), py::arg("single_publisher") = false,
            "Creates a topic: a memory ring, or (kind=\"journal\") segment files in `dir` that outlive the bus, "
-           "trimmed to retain_bytes / retain_age (seconds). False if it existed (it is left as it was).")
+           "trimmed to retain_bytes / retain_age (seconds); single_publisher: one publisher at a time, by plain "
+           "stores (a second one raises InUseError). False if it existed (it is left as it was).")
       .def("topic_exists", &PyBus::topic_exists, py::arg("name"))
       .def("remove_topic", &PyBus::remove_topic, py::arg("name"), py::kw_only(), py::arg("force") = false,
            "Removes a topic (False if there was none); the name can be created again at once. Raises InUseError "

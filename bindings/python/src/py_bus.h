@@ -23,7 +23,8 @@ class PyBus {
   bool create_topic(const std::string& name, std::optional<uint64_t> capacity, std::optional<std::string> policy,
                     std::optional<double> unblock_timeout, std::optional<double> subscriber_timeout,
                     const std::string& kind, std::optional<std::string> dir, std::optional<uint64_t> segment_size,
-                    const std::string& fsync, std::optional<uint64_t> retain_bytes, std::optional<double> retain_age);
+                    const std::string& fsync, std::optional<uint64_t> retain_bytes, std::optional<double> retain_age,
+                    bool single_publisher);
   bool topic_exists(const std::string& name);
   std::vector<std::string> topics();
   TopicStats stats(const std::string& name);  // a shmbus.TopicStats (py_stats.h)
