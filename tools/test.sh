@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs every test: ctest in three builds (ASan + UBSan,
-# ThreadSanitizer for the in-process thread races, the -Werror release build), then pytest
-# against the release build with Debian's /usr/bin/python3.
+# Installs what is missing, starts a private RabbitMQ node (tools/rabbitmq_node.sh), then runs
+# every test: ctest in three builds (ASan + UBSan, ThreadSanitizer for the in-process thread
+# races, the -Werror release build), then pytest against the release build with Debian's
+# /usr/bin/python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
 jobs=$(nproc)
+
+# A private RabbitMQ node for the bridge tests (label `bridge`), stopped at exit whatever happens.
+rabbit_dir=$(mktemp -d /tmp/shmbus-rabbitmq.XXXXXX)
+trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" || true; rm -rf "$rabbit_dir"' EXIT
+tools/rabbitmq_node.sh start "$rabbit_dir"
+SHMBUS_AMQP_URL=$(sed -n 's/^AMQP_URL=//p' "$rabbit_dir/env")
+export SHMBUS_AMQP_URL
 
 echo "== Layers"
 tools/check_layers.sh
