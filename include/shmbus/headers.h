@@ -23,6 +23,15 @@ inline constexpr std::string_view kReplyTo = "reply-to";
 inline constexpr std::string_view kType = "type";
 inline constexpr std::string_view kContentType = "content-type";
 inline constexpr std::string_view kTraceparent = "traceparent";
+inline constexpr std::string_view kCausationId = "causation-id";
+inline constexpr std::string_view kKey = "key";              // per-key ordering and partitioning
+inline constexpr std::string_view kNotBefore = "not-before";  // delayed delivery (shmbus/envelope.h: its time form)
+inline constexpr std::string_view kExpiresAt = "expires-at";  // TTL (the same form)
+inline constexpr std::string_view kSentTime = "sent-time";
+inline constexpr std::string_view kDeliveryCount = "x-delivery-count";
+// Set on a dead letter put back on its queue: the queue's dedup window lets it through (a replay
+// is not a new publication).
+inline constexpr std::string_view kReplayed = "x-replayed";
 }  // namespace header_keys
 
 // Read-only view of an encoded headers block. Encoding (little-endian), repeated:

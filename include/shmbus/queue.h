@@ -39,12 +39,29 @@ struct RetryPolicy {
   std::chrono::nanoseconds delay(uint32_t n, double u) const noexcept;
 };
 
+// What happens to a record whose `expires-at` passed before it was delivered.
+enum class ExpiredAction : uint8_t { kDeadLetter, kDrop };
+
 struct QueueConfig {
   // Topic names or patterns (`*` one word, `#` zero or more); journal topics only.
   std::vector<std::string> bindings;
+  // A header filter with RabbitMQ's headers-exchange rules (HeaderFilter::parse's form, e.g.
+  // "x-match=any,type=OrderPlaced@2,region"); "" takes every record of the bound topics.
+  std::string filter;
   uint32_t max_deliveries = 10;                    // failed attempts before dead-lettering (1..255)
   std::chrono::milliseconds lease{30000};          // a stalled consumer loses its delivery after this
   RetryPolicy retry;
+  // Per-key ordering: the header whose value is the key ("" = none; envelope::kKey = "key" is
+  // the usual one). No two records of one key (per topic) are in flight at once, and a key
+  // whose record waits for a retry parks: its later records wait, in order, others flow.
+  std::string ordering_key;
+  // One consumer at a time takes deliveries (per bound topic); the next takes over when it
+  // closes or dies.
+  bool single_active = false;
+  // Records whose message-id this queue dispatched within the window are dropped and counted
+  // (0: no dedup). A replayed dead letter (x-replayed) passes.
+  std::chrono::milliseconds dedup_window{0};
+  ExpiredAction expired = ExpiredAction::kDeadLetter;
 };
 
 struct QueueStats {
@@ -58,7 +75,13 @@ struct QueueStats {
   uint64_t nacked = 0;
   uint64_t redelivered = 0;
   uint64_t dead_lettered = 0;
-  uint64_t skipped = 0;       // records the queue passed over (claims that never committed)
+  uint64_t skipped = 0;       // records the queue passed over (claims that never committed, filtered out)
+  uint64_t delayed = 0;       // scheduled by a not-before time that has not come yet (part of `scheduled`)
+  uint64_t parked = 0;        // ready, but held behind an earlier record of their key
+  uint64_t parked_keys = 0;   // keys with parked records
+  uint64_t expired = 0;       // dead-lettered or dropped because their expires-at passed
+  uint64_t deduplicated = 0;  // dropped: their message-id was seen within the dedup window
+  int64_t oldest_ready_ns = 0;  // CLOCK_REALTIME timestamp of the oldest ready record (0: none)
   uint64_t dlq_depth = 0;     // records in <queue>.dlq
   std::vector<std::string> topics;  // bound topics with state files
 };
@@ -140,10 +163,17 @@ class Queue {
   QueueStats stats();
   // Settles everything not yet delivered or in flight as skipped (the records stay in the topics).
   uint64_t purge();
+  // Cancels delayed records (not-before still ahead) whose message-id is `message_id`: they are
+  // settled as skipped and never delivered. Returns how many.
+  uint64_t cancel(std::string_view message_id);
 
  private:
   std::shared_ptr<detail::QueueImpl> impl_;
 };
+
+const char* to_string(ExpiredAction action) noexcept;
+// "dead-letter" or "drop"; throws Error (kInvalidArgument) otherwise.
+ExpiredAction parse_expired_action(std::string_view text);
 
 // Throws Error unless `name` can name a queue (a topic name; its dead letters go to NAME.dlq).
 void validate_queue_name(std::string_view name);

@@ -40,6 +40,11 @@ uint64_t Queue::purge() {
   return impl_->purge();
 }
 
+uint64_t Queue::cancel(std::string_view message_id) {
+  if (!impl_) throw Error("queue handle is empty (moved from?)", ErrorKind::kInvalidArgument);
+  return impl_->cancel(message_id);
+}
+
 Consumer::Consumer() = default;
 Consumer::Consumer(std::unique_ptr<detail::ConsumerImpl> impl) noexcept : impl_(std::move(impl)) {}
 Consumer::Consumer(Consumer&&) noexcept = default;

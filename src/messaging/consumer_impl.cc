@@ -86,10 +86,39 @@ void ConsumerImpl::release_all() noexcept {
         q.hints.redeliverable.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
       }
     }
+    // Release: whoever takes the active role over sees our settlements. SYNC: active consumer.
+    uint64_t active = active_word(a);
+    q.hints.active.compare_exchange_strong(active, 0, std::memory_order_release, std::memory_order_relaxed);
     // Release: our settlements happen before the slot is seen free. SYNC: consumer slot.
     q.consumers[a.slot].owner.store(0, std::memory_order_release);
   }
   attached_.clear();
+}
+
+uint64_t ConsumerImpl::active_word(const Attached& a) noexcept { return a.slot | a.generation << 8; }
+
+// Single-active queues: true if we are (or just became) the topic's active consumer. The role
+// is taken from nobody, or from a slot whose owner died or that was taken over since (its
+// generation moved on).
+bool ConsumerImpl::hold_active(Attached& a) noexcept {
+  QueueFile& q = a.bound->state->file();
+  const uint64_t mine = active_word(a);
+  // Acquire: pairs with the release that freed the role; the previous holder's settlements are
+  // visible before we take deliveries.
+  uint64_t holder = q.hints.active.load(std::memory_order_acquire);
+  for (;;) {
+    if (holder == mine) return true;
+    if (holder != 0) {
+      const messaging::ConsumerSlot& slot = q.consumers[holder & 0xFF];
+      const uint64_t owner = slot.owner.load(std::memory_order_acquire);
+      const bool same_attach = slot.generation.load(std::memory_order_relaxed) == holder >> 8;
+      if (owner != 0 && same_attach && base::owner_alive(owner)) return false;
+    }
+    // SYNC: active consumer (take) — acq_rel.
+    if (q.hints.active.compare_exchange_weak(holder, mine, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return true;
+    }
+  }
 }
 
 double ConsumerImpl::next_uniform() noexcept {
@@ -201,7 +230,7 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     out.seq_ = d.seq;
     out.control_ = control;
     out.deadline_ns_ = deadline;
-    return out;
+    if (admit(a, out, /*first_dispatch=*/true, now_ns) == Admission::kDeliver) return out;
   }
 }
 
@@ -214,6 +243,7 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
     return Errc::kTimeout;
   }
   const uint64_t d = q.dispatch.seq.load(std::memory_order_acquire);
+  const bool ordered = !queue_->config().ordering_key.empty();
   int64_t next_due = INT64_MAX;
   for (uint64_t s = q.frontier.seq.load(std::memory_order_acquire); s < d; ++s) {
     EntryPair p = messaging::load_entry(state.entry(s));
@@ -222,6 +252,11 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
     const bool due = c.state == EntryState::kScheduled && p.time <= now_ns;
     if (c.state == EntryState::kScheduled && !due) next_due = std::min(next_due, p.time);
     if (c.state != EntryState::kReady && !due) continue;
+    // A parked key's record is passed over without a lease (admit() checks again after one).
+    if (ordered) {
+      const std::optional<std::string_view> key = key_of(a, s);
+      if (key && key_in_flight(a, s, *key)) continue;
+    }
     Delivery out;
     uint64_t control = 0;
     const int64_t deadline = now_ns + q.header.lease_ns;
@@ -239,12 +274,14 @@ Result<Delivery> ConsumerImpl::take_redelivery(Attached& a, int64_t now_ns) noex
       if (found == log::FrameState::kPadding) continue;
       return Errc::kStorage;
     }
-    q.hints.redelivered.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
     out.topic_index_ = static_cast<uint32_t>(&a - attached_.data());
     out.attempt_ = static_cast<uint32_t>(c.attempts) + 1;
     out.seq_ = s;
     out.control_ = control;
     out.deadline_ns_ = deadline;
+    if (admit(a, out, /*first_dispatch=*/false, now_ns) != Admission::kDeliver) continue;
+    // A delayed record's first delivery is no redelivery.
+    if (c.attempts != 0 || c.state == EntryState::kReady) q.hints.redelivered.fetch_add(1, std::memory_order_relaxed);
     return out;
   }
   // Nothing ready below D now: the hint is cleared (a sweep sets it again if need be).
@@ -263,6 +300,7 @@ Result<Delivery> ConsumerImpl::try_receive() noexcept {
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (next_ + k) % n;
     sweep(i, now, /*force=*/false);
+    if (queue_->config().single_active && !hold_active(attached_[i])) continue;
     for (auto take : {&ConsumerImpl::take_redelivery, &ConsumerImpl::take_new}) {
       Result<Delivery> got = (this->*take)(attached_[i], now);
       if (got) {

@@ -53,6 +53,19 @@ class ConsumerImpl {
   // settled skipped; anything else (a segment that cannot be mapped now) goes back uncharged.
   void unfillable(Attached& a, uint64_t seq, uint64_t control, int64_t deadline, log::FrameState found) noexcept;
   void advance_frontier(Attached& a) noexcept;
+  // admission.cc: what happens to a record just leased before the caller sees it.
+  enum class Admission : uint8_t { kDeliver, kSettled, kDeferred };
+  Admission admit(Attached& a, Delivery& d, bool first_dispatch, int64_t now_ns) noexcept;
+  bool move_lease(Attached& a, const Delivery& d, messaging::Control next, int64_t time) noexcept;
+  void settle_unwanted(Attached& a, const Delivery& d, std::atomic<uint64_t>& counter) noexcept;
+  void give_back(Attached& a, const Delivery& d) noexcept;
+  void schedule_unharmed(Attached& a, const Delivery& d, int64_t due) noexcept;
+  static void note_due(messaging::QueueFile& q, int64_t due) noexcept;
+  std::optional<std::string_view> key_of(Attached& a, uint64_t seq) noexcept;
+  bool key_in_flight(Attached& a, uint64_t seq, std::string_view key) noexcept;
+  // Single-active queues.
+  static uint64_t active_word(const Attached& a) noexcept;
+  bool hold_active(Attached& a) noexcept;
   void skip_seq(Attached& a, uint64_t seq) noexcept;
   Attached* attached_for(const Delivery& d) noexcept;
   // Appends the record to <queue>.dlq with the reason headers, then settles it DEAD. The caller

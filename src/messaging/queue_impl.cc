@@ -13,6 +13,7 @@
 #include "bus/registry.h"
 #include "log/tail.h"
 #include "shmbus/error.h"
+#include "shmbus/header_filter.h"
 #include "shmbus/pattern.h"
 
 namespace shmbus::detail {
@@ -27,7 +28,9 @@ std::string config_path(const bus::BusState& bus, std::string_view name) {
 std::string render(const QueueConfig& c, int64_t created_ns) {
   std::ostringstream out;
   out << "created_ns=" << created_ns << "\nmax_deliveries=" << c.max_deliveries << "\nlease_ms=" << c.lease.count()
-      << "\nretry=" << c.retry.to_string() << '\n';
+      << "\nretry=" << c.retry.to_string() << "\nfilter=" << c.filter << "\nordering_key=" << c.ordering_key
+      << "\nsingle_active=" << (c.single_active ? 1 : 0) << "\ndedup_window_ms=" << c.dedup_window.count()
+      << "\nexpired=" << to_string(c.expired) << '\n';
   for (const std::string& b : c.bindings) out << "bind=" << b << '\n';
   return out.str();
 }
@@ -45,6 +48,11 @@ QueueConfig parse_config(const std::string& text, const std::string& path, int64
       else if (key == "lease_ms") c.lease = std::chrono::milliseconds(std::stoll(value));
       else if (key == "retry") c.retry = RetryPolicy::parse(value);
       else if (key == "bind") c.bindings.push_back(value);
+      else if (key == "filter") c.filter = value;
+      else if (key == "ordering_key") c.ordering_key = value;
+      else if (key == "single_active") c.single_active = value == "1";
+      else if (key == "dedup_window_ms") c.dedup_window = std::chrono::milliseconds(std::stoll(value));
+      else if (key == "expired") c.expired = parse_expired_action(value);
     } catch (const std::exception& e) {
       throw Error(path + ": bad line \"" + line + "\" (" + e.what() + "); fix or remove the queue", ErrorKind::kCorrupt);
     }
@@ -61,6 +69,17 @@ void validate_config(const QueueConfig& c, std::string_view name) {
   for (const std::string& b : c.bindings) validate_pattern(b);
   if (c.max_deliveries == 0 || c.max_deliveries > 255) throw bad("max deliveries must be 1 .. 255");
   if (c.lease.count() <= 0) throw bad("the lease must be positive");
+  if (c.dedup_window.count() < 0) throw bad("the dedup window must not be negative");
+  if (c.ordering_key.find_first_of("\n\r") != std::string::npos || c.ordering_key.size() > 255) {
+    throw bad("the ordering key must be a header name (one line, at most 255 bytes)");
+  }
+  if (c.filter.find_first_of("\n\r") != std::string::npos) throw bad("the header filter must be one line");
+  (void)HeaderFilter::parse(c.filter);  // throws, saying which argument is wrong
+}
+
+// Everything that decides what the queue delivers and how (the creation time aside).
+bool same_semantics(const QueueConfig& a, const QueueConfig& b) {
+  return render(a, 0) == render(b, 0);
 }
 
 // Writes `text` to `path` unless it exists: temp file, then link(2), so exactly one creator wins.
@@ -95,8 +114,8 @@ std::shared_ptr<QueueImpl> QueueImpl::create(std::shared_ptr<bus::BusState> bus,
   const int64_t now = base::realtime_ns();
   if (!write_new_file(config_path(*bus, name), render(config, now))) {
     auto existing = open(bus, name);
-    if (existing->config().bindings != config.bindings || existing->config().max_deliveries != config.max_deliveries) {
-      throw Error("queue " + std::string(name) + " exists with other bindings or limits; remove it first (shmbus queue rm)",
+    if (!same_semantics(existing->config(), config)) {
+      throw Error("queue " + std::string(name) + " exists with another configuration; remove it first (shmbus queue rm)",
                   ErrorKind::kInvalidArgument);
     }
     return existing;
@@ -112,6 +131,8 @@ std::shared_ptr<QueueImpl> QueueImpl::open(std::shared_ptr<bus::BusState> bus, s
   const std::string path = config_path(*q->bus_, name);
   q->config_ = parse_config(read_file(path), path, q->created_ns_);
   validate_config(q->config_, name);
+  q->filter_ = HeaderFilter::parse(q->config_.filter);
+  q->filters_ = !q->config_.filter.empty();
   q->refresh();
   return q;
 }

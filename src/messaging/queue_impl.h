@@ -5,11 +5,14 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bus/bus_state.h"
+#include "log/log_storage.h"
 #include "messaging/queue_file.h"
+#include "shmbus/header_filter.h"
 #include "shmbus/queue.h"
 #include "topic/publisher_impl.h"
 #include "topic/topic_handle.h"
@@ -22,6 +25,14 @@ struct BoundTopic {
   std::shared_ptr<topic::TopicHandle> topic;
   std::shared_ptr<messaging::QueueFileHandle> state;
 };
+
+// The record an entry below D points at, as slow paths (stats, cancel) read it; nullopt if it
+// is not readable as a record now. `log` is the caller's copy (its own segment cache).
+struct QueuedRecord {
+  HeadersView headers;
+  int64_t timestamp_ns = 0;
+};
+std::optional<QueuedRecord> read_queued(log::LogStorage& log, const BoundTopic& t, uint64_t seq) noexcept;
 
 class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
  public:
@@ -36,6 +47,9 @@ class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
 
   const std::string& name() const noexcept { return name_; }
   const QueueConfig& config() const noexcept { return config_; }
+  // False when the queue takes every record of its topics (no header filter).
+  bool filters() const noexcept { return filters_; }
+  const HeaderFilter& filter() const noexcept { return filter_; }
   bus::BusState& bus() const noexcept { return *bus_; }
   std::shared_ptr<bus::BusState> bus_ptr() const noexcept { return bus_; }
   // Attaches topics created since the last call that match a binding (registry generation).
@@ -46,6 +60,7 @@ class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
   BoundTopic& topic_at(size_t i) noexcept;
   QueueStats stats();
   uint64_t purge();
+  uint64_t cancel(std::string_view message_id);
   // Appends to <name>.dlq (a journal topic, created on first use). Thread-safe; slow path:
   // allocates and may throw Error (the topic cannot be made).
   Result<uint64_t> publish_dead_letter(std::span<const std::byte> payload, std::span<const Header> headers);
@@ -55,6 +70,8 @@ class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
   std::shared_ptr<bus::BusState> bus_;
   std::string name_;
   QueueConfig config_;
+  HeaderFilter filter_;
+  bool filters_ = false;
   int64_t created_ns_ = 0;
   mutable std::mutex mu_;  // bound_ (set-up path; consumers copy what they need)
   std::vector<std::unique_ptr<BoundTopic>> bound_;

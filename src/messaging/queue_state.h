@@ -11,6 +11,7 @@
 //   512    Hints       redeliverable count, next due time, counters           (RMWs)
 //   640    ConsumerSlot[kMaxConsumers]   (64 bytes each: owner token, heartbeat)
 //   ...    Entry[window]                 (32 bytes each, one per seq in [F, F + window))
+//   ...    DedupSlot[kDedupSlots]        (16 bytes each: message-id hash, dispatch time)
 //
 // Entry of seq s sits at index s % window. Its first 16 bytes {control, time} change together
 // with one 16-byte CAS (base::cas16); `position` is written before the entry can be taken.
@@ -117,7 +118,14 @@ struct alignas(base::kHotPad) Hints {
   std::atomic<uint64_t> nacked;
   std::atomic<uint64_t> redelivered;
   std::atomic<uint64_t> skipped;
+  std::atomic<uint64_t> expired;
+  std::atomic<uint64_t> deduplicated;
+  // Single-active queues: the consumer that takes deliveries, slot | slot generation << 8
+  // (0: none); taken by CAS from 0 or from a slot whose owner died or changed.
+  // SYNC: active consumer — acq_rel CAS; pairs with the release that frees it (release_all()).
+  std::atomic<uint64_t> active;
 };
+static_assert(sizeof(Hints) == base::kHotPad);
 
 struct alignas(64) ConsumerSlot {
   std::atomic<uint64_t> owner;         // process token (base::self_token), 0 = free
@@ -141,9 +149,25 @@ static_assert(offsetof(Frontier, counts) == 8);
 static_assert(sizeof(QueueFile) % 32 == 0);
 static_assert(std::atomic<uint64_t>::is_always_lock_free && std::atomic<int64_t>::is_always_lock_free);
 
+// The dedup table: open addressing by the message-id's hash (never 0), probed linearly from
+// hash % kDedupSlots for kDedupProbes slots. A slot whose time is older than the queue's dedup
+// window is free for reuse. {hash, time} change together by one CAS16.
+struct alignas(16) DedupSlot {
+  std::atomic<uint64_t> hash;
+  std::atomic<int64_t> time;  // CLOCK_REALTIME ns of the dispatch that recorded it
+};
+static_assert(sizeof(DedupSlot) == 16);
+inline constexpr uint64_t kDedupSlots = 1u << 16;
+inline constexpr uint64_t kDedupProbes = 32;
+
 inline Entry* entries_of(QueueFile& q) noexcept {
   return reinterpret_cast<Entry*>(reinterpret_cast<std::byte*>(&q) + sizeof(QueueFile));
 }
-inline size_t queue_file_bytes(uint64_t window) noexcept { return sizeof(QueueFile) + window * sizeof(Entry); }
+inline DedupSlot* dedup_of(QueueFile& q) noexcept {
+  return reinterpret_cast<DedupSlot*>(entries_of(q) + q.header.window);
+}
+inline size_t queue_file_bytes(uint64_t window) noexcept {
+  return sizeof(QueueFile) + window * sizeof(Entry) + kDedupSlots * sizeof(DedupSlot);
+}
 
 }  // namespace shmbus::messaging

@@ -1,12 +1,59 @@
 // What a queue reports (a scan of each state file's entries below D), and purging it.
+#include <set>
+#include <string>
+
 #include "base/process_identity.h"
+#include "log/read.h"
 #include "log/tail.h"
 #include "messaging/queue_impl.h"
+#include "shmbus/envelope.h"
 
 namespace shmbus::detail {
 using messaging::Control;
 using messaging::EntryPair;
 using messaging::EntryState;
+
+std::optional<QueuedRecord> read_queued(log::LogStorage& log, const BoundTopic& t, uint64_t seq) noexcept {
+  const uint64_t position = t.state->entry(seq).position.load(std::memory_order_relaxed);
+  const log::FrameView v = log::read_frame(log, t.topic->meta().tail, position, seq);
+  if (v.state != log::FrameState::kData) return std::nullopt;
+  const log::RecordHeader* h = log::header_of(v.bytes);
+  QueuedRecord r;
+  r.timestamp_ns = h->timestamp_ns;
+  if (h->headers_len != 0) r.headers = HeadersView({v.bytes + log::kHeaderBytes, h->headers_len});
+  return r;
+}
+
+namespace {
+// Parked records and their keys, delayed records, the oldest ready record: one pass over [F, D)
+// that reads the records it needs (a slow path: allocates).
+void scan_records(const QueueConfig& config, const BoundTopic& t, uint64_t f, uint64_t d, int64_t now, QueueStats& s) {
+  log::LogStorage log = t.topic->log();
+  std::set<std::string> unsettled_keys, parked_keys;
+  for (uint64_t seq = f; seq < d; ++seq) {
+    const EntryPair p = messaging::load_entry(t.state->entry(seq));
+    const Control c = Control::decode(p.control);
+    if (c.lap != t.state->lap_of(seq) || c.settled()) continue;
+    const bool delayed = c.state == EntryState::kScheduled && c.attempts == 0 && p.time > now;
+    s.delayed += delayed;
+    if (c.state != EntryState::kReady && config.ordering_key.empty()) continue;
+    const std::optional<QueuedRecord> r = read_queued(log, t, seq);
+    if (!r) continue;
+    if (c.state == EntryState::kReady && (s.oldest_ready_ns == 0 || r->timestamp_ns < s.oldest_ready_ns)) {
+      s.oldest_ready_ns = r->timestamp_ns;
+    }
+    if (config.ordering_key.empty()) continue;
+    const std::optional<std::string_view> key = r->headers.find(config.ordering_key);
+    if (!key) continue;
+    const bool behind = !unsettled_keys.insert(std::string(*key)).second;
+    if (behind && c.state == EntryState::kReady) {
+      ++s.parked;
+      parked_keys.insert(std::string(*key));
+    }
+  }
+  s.parked_keys += parked_keys.size();
+}
+}  // namespace
 
 QueueStats QueueImpl::stats() {
   refresh();
@@ -25,12 +72,16 @@ QueueStats QueueImpl::stats() {
     s.nacked += q.hints.nacked.load(std::memory_order_relaxed);
     s.redelivered += q.hints.redelivered.load(std::memory_order_relaxed);
     s.skipped += q.hints.skipped.load(std::memory_order_relaxed);
+    s.expired += q.hints.expired.load(std::memory_order_relaxed);
+    s.deduplicated += q.hints.deduplicated.load(std::memory_order_relaxed);
     for (const auto& slot : q.consumers) {
       const uint64_t owner = slot.owner.load(std::memory_order_acquire);
       if (owner != 0 && base::owner_alive(owner)) ++s.consumers;
     }
     const uint64_t d = q.dispatch.seq.load(std::memory_order_acquire);
-    for (uint64_t seq = q.frontier.seq.load(std::memory_order_acquire); seq < d; ++seq) {
+    const uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
+    scan_records(config_, *t, f, d, base::realtime_ns(), s);
+    for (uint64_t seq = f; seq < d; ++seq) {
       const Control c = Control::decode(messaging::load_entry(t->state->entry(seq)).control);
       if (c.lap != t->state->lap_of(seq)) continue;
       s.ready += c.state == EntryState::kReady;
@@ -42,6 +93,13 @@ QueueStats QueueImpl::stats() {
     // Never handed out yet: every seq from D to the topic's tail (voided claims included).
     const log::TailValue tail = log::read_tail_exact(t->topic->meta().tail);
     if (tail.seq > d) s.ready += tail.seq - d;
+    if (s.oldest_ready_ns == 0 && tail.seq > d) {
+      // The oldest ready record is the next one to dispatch.
+      log::LogStorage log = t->topic->log();
+      const log::TailValue at = log::read_tail_fast(q.dispatch);
+      const log::FrameView v = log::read_frame(log, t->topic->meta().tail, at.position, at.seq);
+      if (v.state == log::FrameState::kData) s.oldest_ready_ns = log::header_of(v.bytes)->timestamp_ns;
+    }
   }
   try {
     const TopicStats dlq = bus_->stats(name_ + ".dlq");

@@ -66,10 +66,7 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   --held_;
   if (!r) return r;
   q.hints.nacked.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-  // Relaxed: a hint; takers look at the entries themselves once it says something is due.
-  int64_t seen = q.hints.next_due_ns.load(std::memory_order_relaxed);
-  while (due < seen && !q.hints.next_due_ns.compare_exchange_weak(seen, due, std::memory_order_relaxed)) {
-  }
+  note_due(q, due);
   return {};
 }
 
@@ -113,6 +110,8 @@ void ConsumerImpl::skip_seq(Attached& a, uint64_t seq) noexcept {
 void ConsumerImpl::advance_frontier(Attached& a) noexcept {
   messaging::QueueFileHandle& state = *a.bound->state;
   QueueFile& q = state.file();
+  // A settled record may free its key's parked successors: takers look below D again.
+  if (!queue_->config().ordering_key.empty()) q.hints.redeliverable.fetch_add(1, std::memory_order_relaxed);
   for (;;) {
     // SYNC: frontier (read) — acquire pairs with the seq_cst CAS below.
     uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
