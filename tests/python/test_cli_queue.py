@@ -183,20 +183,30 @@ def test_exec_timeout_kills_the_command_as_a_failed_attempt(run, queue):
     assert dead["headers"]["x-death-reason"] == "delivery_limit" and "timed out" in dead["headers"]["x-death-error"]
 
 
-def test_a_slow_command_keeps_its_delivery_past_the_lease(cli, bus, run, queue):
-    queue("--lease", "300ms")
-    pub(run, "slow")
-    r = run("consume", "workers", "--count", "1", "--timeout", "20s", "--json", "--exec", "sleep 1.2", timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert [d["outcome"] for d in lines(r)] == ["ack"]  # renewed while it ran: not stale
-    assert stat(run)["redelivered"] == 0
-
-
 def wait_for(path, timeout=20):
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
         time.sleep(0.02)
+
+
+def test_a_slow_command_keeps_its_delivery_past_the_lease(cli, bus, run, queue, tmp_path):
+    queue("--lease", "1s")
+    pub(run, "slow")
+    marker = tmp_path / "started"
+    slow = subprocess.Popen([cli, "--bus", bus, "consume", "workers", "--count", "1", "--json", "--exec",
+                             f"touch {marker}; sleep 2.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(marker)
+        # A second consumer sweeps all along: it would take the delivery if the lease lapsed.
+        other = run("consume", "workers", "--timeout", "3s", "--json", timeout=60)
+        out, err = slow.communicate(timeout=60)
+    finally:
+        slow.kill()
+    assert other.returncode == 0 and other.stdout == "", other.stdout
+    assert slow.returncode == 0, err
+    assert [d["outcome"] for d in lines(subprocess.CompletedProcess([], 0, out))] == ["ack"]
+    assert stat(run)["redelivered"] == 0
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -161,14 +161,15 @@ def test_a_lost_lease_makes_the_late_ack_raise_stale_lease(b):
 
 
 def test_extend_keeps_the_lease(b):
-    q = make_queue(b, lease=0.3)
+    q = make_queue(b, lease=1.0)
     b.publisher("jobs").publish(b"long")
     c, other = q.consumer(), q.consumer()
     d = c.receive(timeout=5)
-    for _ in range(4):
+    held_until = time.monotonic() + 2.5  # well past the lease
+    while time.monotonic() < held_until:
         time.sleep(0.1)
         c.extend(d)
-        assert other.try_receive() is None
+        assert other.try_receive() is None  # its sweep would take an expired lease
     c.ack(d)
 
 
@@ -294,7 +295,7 @@ def spawn_worker(bus, python_env, delay, stop_file):
 def test_competing_consumer_processes_each_record_acked_exactly_once(b, bus, python_env, tmp_path):
     make_queue(b)
     stop_file = str(tmp_path / "published")
-    workers = [spawn_worker(bus, python_env, 0.003, stop_file) for _ in range(3)]
+    workers = [spawn_worker(bus, python_env, 0.005, stop_file) for _ in range(3)]
     try:
         for w in workers:
             assert w.stdout.readline().strip() == "ready", w.stderr.read()

@@ -31,7 +31,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kWaitSlice = 100ms;  // a receive waits at most this long: stop signals are seen quickly
 constexpr int kExitReject = 65;     // EX_DATAERR
-constexpr int kExitRetry = 75;      // EX_TEMPFAIL
 
 struct ConsumeOptions {
   std::string queue;
@@ -76,19 +75,25 @@ std::string error_text(const ExecOutcome& ran) {
   return tail.empty() ? ran.describe() : ran.describe() + ": " + tail;
 }
 
+// The settlement CMD's outcome asks for (the table at the top of this file).
+enum class Verdict { kAck, kReject, kNack, kRelease };
+Verdict verdict_of(const ExecOutcome& ran) {
+  const bool clean_exit = ran.exited && !ran.timed_out;
+  if (ran.stopped && !(clean_exit && ran.exit_code == 0)) return Verdict::kRelease;  // we stopped, not the record
+  if (clean_exit && ran.exit_code == 0) return Verdict::kAck;
+  if (clean_exit && ran.exit_code == kExitReject) return Verdict::kReject;
+  return Verdict::kNack;  // 75, any other status, a signal, a timeout: a failed attempt
+}
+
 // Settles `d` as CMD's outcome says; returns the outcome's word for the report.
 std::string_view settle(Consumer& consumer, Delivery& d, const ExecOutcome& ran) {
-  Result<void> r;
-  std::string_view word;
-  if (ran.stopped && !(ran.exited && ran.exit_code == 0)) {
-    r = consumer.release(d), word = "release";
-  } else if (ran.exited && ran.exit_code == 0 && !ran.timed_out) {
-    r = consumer.ack(d), word = "ack";
-  } else if (ran.exited && ran.exit_code == kExitReject && !ran.timed_out) {
-    r = consumer.reject(d, error_text(ran)), word = "reject";
-  } else {
-    r = consumer.nack(d, std::nullopt, error_text(ran)), word = "nack";
-  }
+  const Verdict v = verdict_of(ran);
+  Result<void> r = v == Verdict::kAck      ? consumer.ack(d)
+                   : v == Verdict::kReject ? consumer.reject(d, error_text(ran))
+                   : v == Verdict::kNack   ? consumer.nack(d, std::nullopt, error_text(ran))
+                                           : consumer.release(d);
+  constexpr std::string_view kWords[] = {"ack", "reject", "nack", "release"};
+  const std::string_view word = kWords[static_cast<int>(v)];
   if (!r && r.error() == Errc::kStaleLease) {
     std::cerr << "shmbus: the lease of " << d.message().topic << " seq " << d.message().seq
               << " was lost while it was handled (another consumer may have it now); nothing settled\n";

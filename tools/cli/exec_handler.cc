@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <vector>
 
 #include "cli_output.h"
@@ -144,7 +145,8 @@ ExecOutcome run_exec(const std::string& command, const std::string& queue, const
     ::close(stdin_fd);
     fail("cannot make a pipe");
   }
-  std::fflush(stdout);  // what we printed comes before what the child prints
+  std::cout.flush();  // what we printed comes before what the child prints
+  std::fflush(stdout);
   pid_t pid = -1;
   try {
     pid = spawn(command, stdin_fd, err_pipe[1], env);

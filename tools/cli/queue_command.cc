@@ -45,7 +45,9 @@ int run_create(const Context& ctx, const QueueOptions& o) {
     std::cout << JsonObject().add("queue", o.name).add("created", !existed).add_raw("topics", json_array(s.topics)).str()
               << '\n';
   } else {
-    std::cout << (existed ? "exists " : "created ") << o.name << " (" << s.topics.size() << " topics bound now)\n";
+    const size_t n = s.topics.size();
+    std::cout << (existed ? "exists " : "created ") << o.name << " (bound to " << n << (n == 1 ? " topic" : " topics")
+              << " now)\n";
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "py_buffers.h"
 #include "py_bus.h"
 #include "py_errors.h"
+#include "py_header_filter.h"
 #include "py_publisher.h"
 #include "py_queue.h"
 #include "py_stats.h"
@@ -28,6 +29,7 @@ PYBIND11_MODULE(_shmbus, m) {
   shmbus::python::register_subscription(m);
   shmbus::python::register_stats(m);
   shmbus::python::register_queue(m);
+  shmbus::python::register_header_filter(m);
   shmbus::python::register_bus(m);
   m.def("pattern_matches", &shmbus::pattern_matches, py::arg("pattern"), py::arg("topic"),
         "True if `topic` matches `pattern` (AMQP topic rules: * one word, # zero or more).");
