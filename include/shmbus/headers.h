@@ -32,6 +32,8 @@ inline constexpr std::string_view kDeliveryCount = "x-delivery-count";
 // Set on a dead letter put back on its queue: the queue's dedup window lets it through (a replay
 // is not a new publication).
 inline constexpr std::string_view kReplayed = "x-replayed";
+// On a replayed dead letter: the queue it is for. Other queues bound to its topic pass it over.
+inline constexpr std::string_view kReplayQueue = "x-replay-queue";
 }  // namespace header_keys
 
 // Read-only view of an encoded headers block. Encoding (little-endian), repeated:

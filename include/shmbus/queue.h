@@ -82,7 +82,8 @@ struct QueueStats {
   uint64_t expired = 0;       // dead-lettered or dropped because their expires-at passed
   uint64_t deduplicated = 0;  // dropped: their message-id was seen within the dedup window
   int64_t oldest_ready_ns = 0;  // CLOCK_REALTIME timestamp of the oldest ready record (0: none)
-  uint64_t dlq_depth = 0;     // records in <queue>.dlq
+  uint64_t dlq_depth = 0;     // dead letters not yet handled: records of <queue>.dlq past its
+                              // kDeadLetterCursor (all of them while it has none)
   std::vector<std::string> topics;  // bound topics with state files
 };
 
@@ -135,12 +136,18 @@ class Consumer {
   // was presumed dead): another consumer may hold the record now; this call changed nothing.
   Result<void> ack(Delivery& delivery) noexcept;
   // Retry later: after the queue's backoff for this attempt, or after `delay` if given. Past
-  // max_deliveries failed attempts the record is dead-lettered (reason delivery_limit).
-  Result<void> nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay = {}) noexcept;
+  // max_deliveries failed attempts the record is dead-lettered (reason delivery_limit) with
+  // `error` as x-death-error ("nacked" if empty); a nack that schedules a retry keeps no text.
+  Result<void> nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay = {},
+                    std::string_view error = {}) noexcept;
   // Dead-letter now (reason rejected), with `error` as x-death-error. Slow path: it publishes.
   Result<void> reject(Delivery& delivery, std::string_view error = {}) noexcept;
   // Renews the lease for another lease time.
   Result<void> extend(Delivery& delivery) noexcept;
+  // Gives the delivery back uncharged, ready for any consumer at once: the attempt is not
+  // counted (as when a Consumer closes with deliveries unsettled). For a consumer that stops
+  // before handling what it received (shutdown, a cancelled wait), not for a failure: use nack.
+  Result<void> release(Delivery& delivery) noexcept;
 
   uint32_t held() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }
@@ -177,5 +184,13 @@ ExpiredAction parse_expired_action(std::string_view text);
 
 // Throws Error unless `name` can name a queue (a topic name; its dead letters go to NAME.dlq).
 void validate_queue_name(std::string_view name);
+
+// The journal topic of a queue's dead letters: "<queue>.dlq".
+inline std::string dead_letter_topic(std::string_view queue) { return std::string(queue) + ".dlq"; }
+
+// The named cursor of <queue>.dlq that marks dead letters as handled: everything before it was
+// replayed or purged (`shmbus dlq replay|purge`). The records stay in the topic until its
+// retention removes them; QueueStats::dlq_depth counts those after the cursor.
+inline constexpr std::string_view kDeadLetterCursor = "handled";
 
 }  // namespace shmbus

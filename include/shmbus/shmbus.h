@@ -11,6 +11,7 @@
 #include "shmbus/pattern.h"
 #include "shmbus/publisher.h"
 #include "shmbus/queue.h"
+#include "shmbus/queue_stats_fields.h"
 #include "shmbus/subscription.h"
 #include "shmbus/topic.h"
 #include "shmbus/topic_stats_fields.h"

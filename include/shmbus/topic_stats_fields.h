@@ -29,6 +29,7 @@ enum class StatUnit : uint8_t {
   kSeconds,    // a duration (double)
   kFlag,       // bool
   kList,       // a list of CursorStats
+  kNames,      // a list of names (std::span<const std::string>: a queue's bindings and topics)
 };
 
 // Which topics a field means something for; the others report it as absent (not printed, not

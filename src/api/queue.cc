@@ -66,9 +66,10 @@ Result<void> Consumer::ack(Delivery& delivery) noexcept {
   return impl_->ack(delivery);
 }
 
-Result<void> Consumer::nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay) noexcept {
+Result<void> Consumer::nack(Delivery& delivery, std::optional<std::chrono::nanoseconds> delay,
+                           std::string_view error) noexcept {
   if (!impl_) return Errc::kClosed;
-  return impl_->nack(delivery, delay);
+  return impl_->nack(delivery, delay, error);
 }
 
 Result<void> Consumer::reject(Delivery& delivery, std::string_view error) noexcept {
@@ -79,6 +80,11 @@ Result<void> Consumer::reject(Delivery& delivery, std::string_view error) noexce
 Result<void> Consumer::extend(Delivery& delivery) noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->extend(delivery);
+}
+
+Result<void> Consumer::release(Delivery& delivery) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->release(delivery);
 }
 
 uint32_t Consumer::held() const noexcept { return impl_ ? impl_->held() : 0; }

@@ -121,7 +121,9 @@ ConsumerImpl::Admission ConsumerImpl::admit(Attached& a, Delivery& d, bool first
   const QueueConfig& config = queue_->config();
   QueueFile& q = a.bound->state->file();
   const HeadersView& headers = d.message_.headers;
-  if (first_dispatch && queue_->filters() && !queue_->filter().matches(headers)) {
+  const std::optional<std::string_view> replay_for = headers.find(header_keys::kReplayQueue);
+  const bool not_ours = replay_for && *replay_for != queue_->name();
+  if (first_dispatch && (not_ours || (queue_->filters() && !queue_->filter().matches(headers)))) {
     settle_unwanted(a, d, q.hints.skipped);
     return Admission::kSettled;
   }

@@ -23,9 +23,10 @@ class ConsumerImpl {
   Result<Delivery> try_receive() noexcept;
   Result<Delivery> receive(std::chrono::nanoseconds timeout) noexcept;
   Result<void> ack(Delivery& d) noexcept;
-  Result<void> nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay) noexcept;
+  Result<void> nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay, std::string_view error) noexcept;
   Result<void> reject(Delivery& d, std::string_view error) noexcept;
   Result<void> extend(Delivery& d) noexcept;
+  Result<void> release(Delivery& d) noexcept;
   uint32_t held() const noexcept { return held_; }
 
   // One pass over topic `i`'s entries below D: leases of dead consumers and expired leases go

@@ -20,6 +20,18 @@ bool is_death_header(std::string_view key) {
          key == "x-last-death-time" || key == "x-death-error" || key == "x-original-topic" ||
          key == "x-original-position" || key == "x-death-queue" || key == "x-delivery-count";
 }
+
+// x-death-count of a record that was dead-lettered before (and replayed); 0 if none or garbage.
+uint64_t previous_deaths(const HeadersView& headers) noexcept {
+  const std::optional<std::string_view> text = headers.find("x-death-count");
+  if (!text || text->empty() || text->size() > 9) return 0;
+  uint64_t n = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
 }  // namespace
 
 Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t position, uint64_t control, int64_t time,
@@ -51,11 +63,15 @@ Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t posit
       for (const Header& h : m.headers) {
         if (!is_death_header(h.key)) headers.push_back(h);
       }
+      // A replayed dead letter (shmbus dlq replay) keeps x-death-count and x-first-death-time:
+      // dying again counts on from them, as RabbitMQ's x-death does.
+      const std::string count = std::to_string(previous_deaths(m.headers) + 1);
+      const std::string_view first = m.headers.find("x-first-death-time").value_or(now);
       if (!m.headers.find(header_keys::kMessageId)) headers.push_back({header_keys::kMessageId, id});
       headers.push_back({"x-death-reason", reason});
-      headers.push_back({"x-death-count", "1"});
+      headers.push_back({"x-death-count", count});
       headers.push_back({"x-delivery-count", attempts});
-      headers.push_back({"x-first-death-time", now});
+      headers.push_back({"x-first-death-time", first});
       headers.push_back({"x-last-death-time", now});
       if (!error.empty()) headers.push_back({"x-death-error", error.substr(0, 4096)});
       headers.push_back({"x-original-topic", m.topic});

@@ -102,8 +102,11 @@ QueueStats QueueImpl::stats() {
     }
   }
   try {
-    const TopicStats dlq = bus_->stats(name_ + ".dlq");
+    const TopicStats dlq = bus_->stats(dead_letter_topic(name_));
     s.dlq_depth = dlq.published;
+    for (const CursorStats& c : dlq.cursors) {
+      if (c.name == kDeadLetterCursor) s.dlq_depth = c.lag_records;  // the rest were replayed or purged
+    }
   } catch (const Error&) {
     // no dead letters yet
   }

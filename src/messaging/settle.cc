@@ -40,7 +40,8 @@ Result<void> ConsumerImpl::ack(Delivery& d) noexcept {
   return {};
 }
 
-Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay) noexcept {
+Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay,
+                                std::string_view error) noexcept {
   Attached* a = attached_for(d);
   if (a == nullptr) return Errc::kInvalidArgument;
   QueueFile& q = a->bound->state->file();
@@ -48,7 +49,8 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   const uint32_t failed = static_cast<uint32_t>(held.attempts) + 1;
   if (failed >= q.header.max_deliveries) {
     const uint64_t position = a->bound->state->entry(d.seq_).position.load(std::memory_order_relaxed);
-    Result<void> r = dead_letter(*a, d.seq_, position, d.control_, d.deadline_ns_, "delivery_limit", "nacked");
+    Result<void> r = dead_letter(*a, d.seq_, position, d.control_, d.deadline_ns_, "delivery_limit",
+                                 error.empty() ? std::string_view("nacked") : error);
     d.topic_index_ = Delivery::kNone;
     --held_;
     return r;
@@ -87,6 +89,24 @@ Result<void> ConsumerImpl::extend(Delivery& d) noexcept {
   EntryPair held{d.control_, d.deadline_ns_};
   if (!messaging::cas_entry(a->bound->state->entry(d.seq_), held, {d.control_, deadline})) return Errc::kStaleLease;
   d.deadline_ns_ = deadline;
+  return {};
+}
+
+// Back to READY with the attempts it had: the lease is given up, not failed (release_all() does
+// the same for every lease at close).
+Result<void> ConsumerImpl::release(Delivery& d) noexcept {
+  Attached* a = attached_for(d);
+  if (a == nullptr) return Errc::kInvalidArgument;
+  Control back = Control::decode(d.control_);
+  back.state = EntryState::kReady;
+  back.owner = 0;
+  back.started = false;
+  Result<void> r = settle(*a->bound->state, d.seq_, d.control_, d.deadline_ns_, back, 0);
+  d.topic_index_ = Delivery::kNone;
+  --held_;
+  if (!r) return r;
+  // Relaxed: a hint that makes takers scan below D (take_redelivery()).
+  a->bound->state->file().hints.redeliverable.fetch_add(1, std::memory_order_relaxed);
   return {};
 }
 

@@ -21,6 +21,7 @@ def example(name):
                 "orders.eu.created", "b'{\"id\": 44}'"]),
     ("python-async", ["metrics.cpu b'load 0'", "metrics.cpu b'load 2'"]),
     ("python-interop", ["sensors.temp b'21.5' {'unit': 'C'}"]),
+    ("python-queue", ["jobs.resize 1 {'type': 'Resize@1'} b'640x480'", "acked 1 dead-lettered 1 dlq 1"]),
 ])
 def test_readme_example_runs(name, expected, tmp_path, cli, python_env):
     env = dict(python_env)

@@ -83,23 +83,49 @@ std::string utc(int64_t ns) {
   return text;
 }
 
+std::string headers_json(const HeadersView& headers) {
+  std::string out = "{";
+  for (Header h : headers) out += (out.size() > 1 ? ",\"" : "\"") + json_escape(h.key) + "\":\"" + json_escape(h.value) + "\"";
+  return out + "}";
+}
+
+JsonObject message_json(const Message& m) {
+  JsonObject out;
+  out.add("topic", m.topic).add("position", m.position).add("seq", m.seq).add("timestamp_ns", m.timestamp_ns);
+  out.add("message_id", m.message_id()).add_raw("headers", headers_json(m.headers)).add("payload", m.text());
+  return out;
+}
+
 void print_message(const Message& m, bool json) {
   if (json) {
-    std::string line = "{\"topic\":\"" + json_escape(m.topic) + "\",\"position\":" + std::to_string(m.position) +
-                       ",\"seq\":" + std::to_string(m.seq) + ",\"timestamp_ns\":" + std::to_string(m.timestamp_ns) +
-                       ",\"message_id\":\"" + json_escape(m.message_id()) + "\",\"headers\":{";
-    bool first = true;
-    for (Header h : m.headers) {
-      line += (first ? "\"" : ",\"") + json_escape(h.key) + "\":\"" + json_escape(h.value) + "\"";
-      first = false;
-    }
-    line += "},\"payload\":\"" + json_escape(m.text()) + "\"}";
-    std::cout << line << '\n';
+    std::cout << message_json(m).str() << '\n';
     return;
   }
   std::cout << m.topic << " @" << m.position << " t=" << m.timestamp_ns;
   for (Header h : m.headers) std::cout << ' ' << h.key << '=' << h.value;
   std::cout << " | " << m.text() << '\n';
+}
+
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& option) {
+  size_t end = 0;
+  double n = -1;
+  try {
+    n = std::stod(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  const std::string unit = text.substr(end);
+  const double scale = unit.empty() || unit == "s" ? 1e9 : unit == "ms" ? 1e6 : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
+  if (end == 0 || scale < 0 || !(n >= 0) || n * scale > 9e18) {
+    throw Error(option + " takes a duration such as 250ms, 30s, 2m, 1h (or seconds: 1.5), got \"" + text + "\"",
+                ErrorKind::kInvalidArgument);
+  }
+  return std::chrono::nanoseconds(static_cast<int64_t>(n * scale));
+}
+
+std::string duration_text(std::chrono::nanoseconds d) {
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
 }
 
 namespace {

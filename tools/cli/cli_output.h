@@ -2,6 +2,7 @@
 // reading a start point (earliest, latest, a position, a time), and a progress bar for long scans.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <string>
@@ -39,6 +40,18 @@ class JsonObject {
 
 // `["a","b"]` from strings.
 std::string json_array(const std::vector<std::string>& items);
+
+// A message as print_message(m, true) writes it (topic, position, seq, timestamp_ns, message_id,
+// headers, payload), for a caller that adds fields of its own before str().
+JsonObject message_json(const Message& m);
+// `{"k":"v",...}` of a record's headers.
+std::string headers_json(const HeadersView& headers);
+
+// A duration: a number with a unit (250ms, 30s, 2m, 1h) or a bare number of seconds (1.5).
+// Throws Error (kInvalidArgument) naming `option` if it is neither, or negative.
+std::chrono::nanoseconds parse_duration(const std::string& text, const std::string& option);
+// 0.25 s as "250ms", 30 s as "30s", 90 s as "90s": how --lease and friends print.
+std::string duration_text(std::chrono::nanoseconds d);
 
 // The stats of a journal topic; throws Error if `topic` is a memory topic.
 TopicStats journal_stats(Bus& bus, const std::string& topic);

@@ -12,11 +12,13 @@ The bus is the same one C++ processes use. See README.md, section "Python".
 
 from ._errors import *  # noqa: F401,F403 - the exception hierarchy, rooted at shmbus.Error
 from ._errors import __all__ as _error_names
-from ._shmbus import (Bus, Claim, CursorStats, Message, Publisher, Subscription, TopicStats, __version__, check_journal,
-                      pattern_matches, validate_pattern, validate_topic_name)
+from ._shmbus import (Bus, Claim, Consumer, CursorStats, Delivery, HeaderFilter, Message, Publisher, Queue,
+                      QueueStats, Subscription, TopicStats, __version__, check_journal, pattern_matches,
+                      validate_pattern, validate_topic_name)
 from . import _aio
 
-_aio.install(Publisher, Subscription)
+_aio.install(Publisher, Subscription, Consumer)
 
-__all__ = ["Bus", "Claim", "CursorStats", "Message", "Publisher", "Subscription", "TopicStats", "check_journal",
-           "pattern_matches", "validate_pattern", "validate_topic_name", "__version__", *_error_names]
+__all__ = ["Bus", "Claim", "Consumer", "CursorStats", "Delivery", "HeaderFilter", "Message", "Publisher", "Queue",
+           "QueueStats", "Subscription", "TopicStats", "check_journal", "pattern_matches", "validate_pattern",
+           "validate_topic_name", "__version__", *_error_names]

@@ -64,8 +64,13 @@ class AbandonedError(Error):
     """The claim was taken back (this publisher stalled past the unblock timeout); not published."""
 
 
+class StaleLeaseError(Error):
+    """The delivery's lease was taken away (it expired, or this process was presumed dead): another
+    consumer may hold the record now. Nothing was settled; do not retry the call."""
+
+
 __all__ = [
     "Error", "InvalidNameError", "InvalidArgumentError", "NotFoundError", "NotShmbusError", "VersionError",
     "CorruptError", "StorageError", "FullError", "InUseError", "ClosedError", "TimeoutError", "WouldBlockError",
-    "TooLargeError", "AbandonedError",
+    "TooLargeError", "AbandonedError", "StaleLeaseError",
 ]

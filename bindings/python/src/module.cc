@@ -4,7 +4,9 @@
 #include "py_buffers.h"
 #include "py_bus.h"
 #include "py_errors.h"
+#include "py_header_filter.h"
 #include "py_publisher.h"
+#include "py_queue.h"
 #include "py_stats.h"
 #include "py_subscription.h"
 #include <pybind11/stl.h>
@@ -26,6 +28,8 @@ PYBIND11_MODULE(_shmbus, m) {
   shmbus::python::register_publisher(m);
   shmbus::python::register_subscription(m);
   shmbus::python::register_stats(m);
+  shmbus::python::register_queue(m);
+  shmbus::python::register_header_filter(m);
   shmbus::python::register_bus(m);
   m.def("pattern_matches", &shmbus::pattern_matches, py::arg("pattern"), py::arg("topic"),
         "True if `topic` matches `pattern` (AMQP topic rules: * one word, # zero or more).");

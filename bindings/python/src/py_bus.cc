@@ -153,6 +153,45 @@ bool PyBus::remove_cursor(const std::string& topic, const std::string& name) {
   return bus().remove_cursor(topic, name);
 }
 
+std::shared_ptr<PyQueue> PyBus::create_queue(const std::string& name, const std::vector<std::string>& bindings,
+                                             uint32_t max_deliveries, double lease, std::optional<std::string> retry,
+                                             const std::string& filter, const std::string& ordering_key,
+                                             bool single_active, double dedup_window, const std::string& expired) {
+  const QueueConfig config = queue_config(
+      bindings, {max_deliveries, lease, std::move(retry), filter, ordering_key, single_active, dedup_window, expired});
+  auto lock = lock_releasing_gil(mu_);
+  std::optional<Queue> q;
+  {
+    py::gil_scoped_release release;  // makes the state file of every bound topic
+    q.emplace(bus().create_queue(name, config));
+  }
+  auto out = std::make_shared<PyQueue>(std::move(*q));
+  adopt(out);
+  return out;
+}
+
+std::shared_ptr<PyQueue> PyBus::queue(const std::string& name) {
+  auto lock = lock_releasing_gil(mu_);
+  std::optional<Queue> q;
+  {
+    py::gil_scoped_release release;
+    q.emplace(bus().queue(name));
+  }
+  auto out = std::make_shared<PyQueue>(std::move(*q));
+  adopt(out);
+  return out;
+}
+
+std::vector<std::string> PyBus::queues() {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().queues();
+}
+
+bool PyBus::remove_queue(const std::string& name) {
+  auto lock = lock_releasing_gil(mu_);
+  return bus().remove_queue(name);
+}
+
 std::string PyBus::path() {
   auto lock = lock_releasing_gil(mu_);
   return bus().path();
@@ -206,6 +245,21 @@ void register_bus(py::module_& m) {
            "Moves (or creates) a named cursor: \"earliest\", \"latest\", a position or a datetime.")
       .def("remove_cursor", &PyBus::remove_cursor, py::arg("topic"), py::arg("name"),
            "Deletes a named cursor; False if there was none.")
+      .def("create_queue", &PyBus::create_queue, py::arg("name"), py::kw_only(), py::arg("bindings"),
+           py::arg("max_deliveries") = QueueConfig{}.max_deliveries,
+           py::arg("lease") = std::chrono::duration<double>(QueueConfig{}.lease).count(),
+           py::arg("retry") = py::none(), py::arg("filter") = "", py::arg("ordering_key") = "",
+           py::arg("single_active") = false, py::arg("dedup_window") = 0.0, py::arg("expired") = "dead-letter",
+           "Creates a durable queue bound to journal topics by name or pattern (or opens it if it exists with the "
+           "same configuration). lease: seconds a stalled consumer keeps a delivery; retry: "
+           "\"exponential:min=100ms,max=30s,factor=2,jitter=0.2\" (any subset of the keys); filter: a header "
+           "filter (\"x-match=any,type=OrderPlaced\"); ordering_key: the header that orders records per key "
+           "(\"key\"); single_active: one consumer at a time; dedup_window: seconds in which a message-id is "
+           "dispatched once; expired: \"dead-letter\" or \"drop\" for records past their expires-at.")
+      .def("queue", &PyBus::queue, py::arg("name"), "Opens an existing queue; NotFoundError if there is none.")
+      .def("queues", &PyBus::queues, "The names of the bus's queues.")
+      .def("remove_queue", &PyBus::remove_queue, py::arg("name"),
+           "Removes a queue (False if there was none); its dead-letter topic NAME.dlq stays.")
       .def_property_readonly("path", &PyBus::path)
       .def_property_readonly("closed", &PyBus::closed)
       .def("close", &PyBus::close)

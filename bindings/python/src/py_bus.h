@@ -11,6 +11,7 @@
 
 #include "py_closeable.h"
 #include "py_publisher.h"
+#include "py_queue.h"
 #include "py_subscription.h"
 #include "shmbus/bus.h"
 
@@ -37,6 +38,14 @@ class PyBus {
   void set_cursor(const std::string& topic, const std::string& name, py::handle where);
   bool remove_cursor(const std::string& topic, const std::string& name);
   bool remove_topic(const std::string& name, bool force);
+  // Durable queues (shmbus/queue.h). `lease` in seconds; `retry` as RetryPolicy::parse() reads it.
+  std::shared_ptr<PyQueue> create_queue(const std::string& name, const std::vector<std::string>& bindings,
+                                        uint32_t max_deliveries, double lease, std::optional<std::string> retry,
+                                        const std::string& filter, const std::string& ordering_key, bool single_active,
+                                        double dedup_window, const std::string& expired);
+  std::shared_ptr<PyQueue> queue(const std::string& name);
+  std::vector<std::string> queues();
+  bool remove_queue(const std::string& name);
   std::string path();
   bool closed();
   // Closes the publishers and subscriptions it handed out, then itself.

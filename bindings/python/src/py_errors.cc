@@ -6,7 +6,7 @@ namespace {
 // Borrowed for the life of the interpreter: the module keeps the classes alive.
 struct ErrorClasses {
   py::handle base, invalid_name, invalid_argument, not_found, not_shmbus, version, corrupt, storage, full,
-      in_use, closed, timeout, would_block, too_large, abandoned;
+      in_use, closed, timeout, would_block, too_large, abandoned, stale_lease;
 };
 ErrorClasses g_classes;
 
@@ -38,7 +38,7 @@ py::handle class_for(Errc e) {
     case Errc::kStorage: return g_classes.storage;
     case Errc::kNotDurable: return g_classes.storage;  // published: the message says so
     case Errc::kHeldLimit: return g_classes.would_block;
-    case Errc::kStaleLease: return g_classes.base;
+    case Errc::kStaleLease: return g_classes.stale_lease;
     case Errc::kLapped: break;
   }
   return g_classes.base;
@@ -56,7 +56,7 @@ void register_errors(py::module_& m) {
   g_classes = {get("Error"), get("InvalidNameError"), get("InvalidArgumentError"), get("NotFoundError"),
                get("NotShmbusError"), get("VersionError"), get("CorruptError"), get("StorageError"),
                get("FullError"), get("InUseError"), get("ClosedError"), get("TimeoutError"), get("WouldBlockError"),
-               get("TooLargeError"), get("AbandonedError")};
+               get("TooLargeError"), get("AbandonedError"), get("StaleLeaseError")};
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "shmbus/queue_stats_fields.h"
 #include "shmbus/topic_stats_fields.h"
 
 namespace shmbus::python {
@@ -13,11 +14,16 @@ namespace {
 
 bool applies_to(const StatField& f, const TopicStats& s) { return applies(f, s.kind); }
 bool applies_to(const StatField&, const CursorStats&) { return true; }
+bool applies_to(const StatField&, const QueueStats&) { return true; }
 
-// A field's value as Python sees it: str, int, float, bool, or a list of CursorStats.
+// A field's value as Python sees it: str, int, float, bool, a list of CursorStats or of str.
 template <class V>
 py::object to_python(const V& value) {
-  if constexpr (std::is_same_v<V, std::span<const CursorStats>>) {
+  if constexpr (std::is_same_v<V, std::span<const std::string>>) {
+    py::list out;
+    for (const std::string& s : value) out.append(py::str(s));
+    return out;
+  } else if constexpr (std::is_same_v<V, std::span<const CursorStats>>) {
     py::list out;
     for (const CursorStats& c : value) out.append(py::cast(c));
     return out;
@@ -86,7 +92,7 @@ void add_fields(py::class_<Stats>& cls, const Stats& sample) {
     ++index;
   });
   cls.def("asdict", [](const Stats& s) { return as_dict(s); },
-          "The fields that apply to this topic, as a dict (the keys of `shmbus stat --json`).");
+          "The fields that apply, as a dict (the keys of `shmbus stat --json` / `shmbus queue stat --json`).");
 }
 
 }  // namespace
@@ -104,6 +110,13 @@ void register_stats(py::module_& m) {
   py::list names;
   for_each_field(TopicStats{}, [&](const StatField& f, const auto&) { names.append(py::str(f.name.data(), f.name.size())); });
   topic.attr("fields") = py::tuple(names);
+
+  py::class_<QueueStats> queue(m, "QueueStats", "A queue's counts and settings (Queue.stats()).");
+  add_fields(queue, QueueStats{});
+  queue.def("__repr__", [](const QueueStats& s) { return repr("QueueStats", s); });
+  py::list queue_names;
+  for_each_field(QueueStats{}, [&](const StatField& f, const auto&) { queue_names.append(py::str(f.name.data(), f.name.size())); });
+  queue.attr("fields") = py::tuple(queue_names);
 }
 
 }  // namespace shmbus::python
