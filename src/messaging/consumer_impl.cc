@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "base/realtime_clock.h"
 #include "log/read.h"
@@ -172,6 +173,7 @@ static bool lease(messaging::QueueFileHandle& state, uint64_t s, EntryPair& seen
   ++c.epoch;
   const EntryPair want{c.encode(), deadline};
   if (!messaging::cas_entry(state.entry(s), seen, want)) return false;
+  SHMBUS_KILL_POINT("queue.lease.after");
   control_out = want.control;
   return true;
 }
@@ -210,7 +212,9 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
       }
     }
     log::TailValue seen = d;
+    SHMBUS_KILL_POINT("queue.dispatch.before");
     if (!log::cas_tail(q.dispatch, seen, next)) continue;
+    SHMBUS_KILL_POINT("queue.dispatch.after");
     if (v.state == log::FrameState::kPadding) {
       for (uint64_t s = d.seq; s < next.seq; ++s) skip_seq(a, s);  // a voided claim's seq
       continue;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "messaging/consumer_impl.h"
 #include "topic/publisher_impl.h"
@@ -48,6 +49,7 @@ Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t posit
     EntryPair held{control, time};
     if (!messaging::cas_entry(state.entry(seq), held, {last.encode(), time})) return Errc::kStaleLease;
     control = last.encode();
+    SHMBUS_KILL_POINT("queue.dead_letter.after_last_lease");
   }
   try {
     Delivery record;
@@ -78,6 +80,7 @@ Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t posit
       headers.push_back({"x-original-position", pos});
       headers.push_back({"x-death-queue", queue_->name()});
       Result<uint64_t> put = queue_->publish_dead_letter(m.payload, headers);
+      SHMBUS_KILL_POINT("queue.dead_letter.after_publish");
       if (!put && put.error() != Errc::kNotDurable) return put.error();
     }
     // else: nothing left to dead-letter (a voided claim): settle it all the same.

@@ -50,6 +50,17 @@ void check_queue_file(const QueueFile& q, size_t bytes, const std::string& path,
   if (bytes != queue_file_bytes(window)) fail("size does not match its window");
   if (q.header.max_deliveries == 0 || q.header.max_deliveries > 255) fail("bad max deliveries");
   if (std::strncmp(q.header.name, queue.c_str(), sizeof q.header.name) != 0) fail("it belongs to another queue");
+  // F <= D <= F + window, always (D never passes an entry not yet reset for its lap). Relaxed:
+  // a check at open; consumers racing on a sound file keep it so.
+  const uint64_t f = q.frontier.seq.load(std::memory_order_relaxed);
+  const uint64_t d = q.dispatch.seq.load(std::memory_order_relaxed);
+  if (d < f || d - f > window) {
+    fail("its dispatch point (seq " + std::to_string(d) + ") is not within a window after its frontier (seq " +
+         std::to_string(f) + ")");
+  }
+  if (q.header.lease_ns <= 0 || q.header.retry_min_ns < 0 || q.header.retry_max_ns < q.header.retry_min_ns) {
+    fail("bad lease or backoff");
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "base/cas16.h"
+#include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "messaging/consumer_impl.h"
 
@@ -32,7 +33,9 @@ Result<void> ConsumerImpl::ack(Delivery& d) noexcept {
   Control done = Control::decode(d.control_);
   done.state = EntryState::kAcked;
   done.owner = 0;
+  SHMBUS_KILL_POINT("queue.ack.before");
   Result<void> r = settle(*a->bound->state, d.seq_, d.control_, d.deadline_ns_, done, 0);
+  SHMBUS_KILL_POINT("queue.ack.after");
   d.topic_index_ = Delivery::kNone;
   --held_;
   if (!r) return r;
@@ -63,7 +66,9 @@ Result<void> ConsumerImpl::nack(Delivery& d, std::optional<std::chrono::nanoseco
   later.owner = 0;
   later.started = false;
   later.attempts = static_cast<uint8_t>(failed);
+  SHMBUS_KILL_POINT("queue.nack.before");
   Result<void> r = settle(*a->bound->state, d.seq_, d.control_, d.deadline_ns_, later, due);
+  SHMBUS_KILL_POINT("queue.nack.after");
   d.topic_index_ = Delivery::kNone;
   --held_;
   if (!r) return r;
@@ -146,6 +151,7 @@ void ConsumerImpl::advance_frontier(Attached& a) noexcept {
       was = c.state;
       // The reset keeps what it was settled as, for the advancer that moves F if we die now.
       if (!messaging::cas_entry(e, p, {reset.encode(), static_cast<int64_t>(was)})) continue;
+      SHMBUS_KILL_POINT("queue.frontier.after_reset");
     }
     // Relaxed: the CAS16 below checks both halves; a torn read only fails it.
     const uint64_t counts = q.frontier.counts.load(std::memory_order_relaxed);

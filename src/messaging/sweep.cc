@@ -2,6 +2,7 @@
 // counted so takers look for them; the earliest due time is noted.
 #include <algorithm>
 
+#include "base/kill_point.h"
 #include "base/process_identity.h"
 #include "messaging/consumer_impl.h"
 
@@ -72,6 +73,7 @@ void ConsumerImpl::sweep(size_t i, int64_t now_ns, bool force, uint32_t taken_ov
     ++ours.epoch;
     const int64_t deadline = now_ns + q.header.lease_ns;
     if (!messaging::cas_entry(state.entry(s), p, {ours.encode(), deadline})) continue;
+    SHMBUS_KILL_POINT("queue.sweep.took_void_lease");
     const uint32_t failed = static_cast<uint32_t>(c.attempts) + 1;
     if (failed >= q.header.max_deliveries) {
       const uint64_t position = state.entry(s).position.load(std::memory_order_relaxed);

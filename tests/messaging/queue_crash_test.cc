@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/kill_point.h"
 #include "shmbus/shmbus.h"
 #include "support/test_bus.h"
 
@@ -182,7 +183,7 @@ TEST(QueueCrash, APoisonMessageThatKillsItsConsumerIsDeadLetteredAfterMaxDeliver
   EXPECT_EQ(queue.stats().acked, 2u);
 }
 
-// Two producer processes, three consumer processes, one of them killed -9 at random moments
+// Two producer processes, four consumer processes, one of them killed -9 at random moments
 // and restarted. Every message is acked exactly once; none is lost; a message handled twice
 // was handled by a consumer that was killed. (Scaled for CI on two cores; SHMBUS_SOAK_SCALE
 // multiplies the counts: 10 gives the 500,000 messages and 200 kills.)
@@ -229,7 +230,7 @@ TEST(QueueCrash, KillLoopLosesNothingAndDuplicatesOnlyWhatAKilledConsumerHadBegu
     }));
   };
   std::vector<std::pair<int, pid_t>> consumers;
-  for (int i = 0; i < 3; ++i) consumers.push_back(start_consumer());
+  for (int i = 0; i < 4; ++i) consumers.push_back(start_consumer());
   const uint64_t total = 2ull * per_producer;
   for (int k = 0; k < kills; ++k) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(5, 60)(rng)));
@@ -278,6 +279,93 @@ TEST(QueueCrash, KillLoopLosesNothingAndDuplicatesOnlyWhatAKilledConsumerHadBegu
   uint64_t extra = 0;
   for (const auto& [id, n] : handled) extra += static_cast<uint64_t>(n - 1);
   EXPECT_LE(extra, s.redelivered);
+}
+
+// A consumer killed at each step of the queue protocol (dispatch, lease, ack, frontier, nack,
+// dead-letter, the sweep of a dead consumer's leases), after a few steps: another consumer then
+// settles everything, exactly once per record (acked + dead-lettered = published, nothing left
+// ready, in flight or scheduled), and a dead letter published twice keeps its message-id.
+TEST(QueueCrash, AConsumerKilledAtEveryQueueStepLosesNothingAndSettlesEachRecordOnce) {
+  const char* const kPoints[] = {"queue.dispatch.before",      "queue.dispatch.after",     "queue.lease.after",
+                                 "queue.ack.before",           "queue.ack.after",          "queue.frontier.after_reset",
+                                 "queue.nack.before",          "queue.nack.after",         "queue.dead_letter.after_last_lease",
+                                 "queue.dead_letter.after_publish", "queue.sweep.took_void_lease"};
+  constexpr int kRecords = 60;
+  for (const char* point : kPoints) {
+    const bool sweep = std::string(point) == "queue.sweep.took_void_lease";  // one void lease to take
+    for (uint64_t countdown : {1u, 4u}) {
+      if (sweep && countdown > 1) continue;
+      TempBus tb;
+      Bus bus = tb.open();
+      bus.create_topic("jobs", journal());
+      Queue queue = bus.create_queue("workers", workers(30s, 3));
+      Publisher pub = bus.publisher("jobs");
+      for (int i = 0; i < kRecords; ++i) {
+        const std::string id = "job-" + std::to_string(i);
+        const Header h[] = {{"message-id", id}};
+        ASSERT_TRUE(pub.publish(std::to_string(i), h));
+      }
+      if (sweep) {
+        // A consumer that dies holding leases, for the victim's sweep to take over.
+        const pid_t holder = spawn_handling_consumer(tb.path(), [](Consumer&, Delivery&) {
+          for (;;) ::pause();
+          return 0;
+        });
+        ASSERT_GT(holder, 0);
+        ::kill(holder, SIGKILL);
+        ASSERT_EQ(test::wait_child(holder), 128 + SIGKILL);
+      }
+      const pid_t victim = test::spawn([&] {
+        Bus b = Bus::open(tb.path());
+        base::arm_kill_point(point, countdown);  // before attaching: it sweeps a dead slot it takes over
+        Consumer c = b.queue("workers").consumer({.prefetch = 4});
+        for (auto until = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < until;) {
+          Result<Delivery> d = c.receive(20ms);
+          if (!d) continue;
+          const int n = std::stoi(std::string(d->message().text()));
+          if (n % 11 == 5) {
+            (void)c.reject(*d, "bad job");
+          } else if (n % 7 == 3 && d->attempt() == 1) {
+            (void)c.nack(*d);
+          } else {
+            (void)c.ack(*d);
+          }
+        }
+        return 0;  // the kill point never fired
+      });
+      const int status = test::wait_child(victim, 60s);
+      ASSERT_EQ(status, 128 + SIGKILL) << point << " countdown " << countdown << " did not fire";
+      // The survivor acks whatever comes, rejects what the victim would have rejected.
+      Consumer survivor = queue.consumer();
+      for (auto quiet = std::chrono::steady_clock::now() + 1s; std::chrono::steady_clock::now() < quiet;) {
+        Result<Delivery> d = survivor.receive(50ms);
+        if (!d) continue;
+        quiet = std::chrono::steady_clock::now() + 1s;
+        const int n = std::stoi(std::string(d->message().text()));
+        ASSERT_TRUE(n % 11 == 5 ? survivor.reject(*d, "bad job").has_value() : survivor.ack(*d).has_value()) << point;
+      }
+      const QueueStats s = queue.stats();
+      EXPECT_EQ(s.acked + s.dead_lettered, static_cast<uint64_t>(kRecords)) << point << " " << countdown;
+      EXPECT_EQ(s.dead_lettered, static_cast<uint64_t>((kRecords + 5) / 11)) << point << " " << countdown;
+      EXPECT_EQ(s.ready + s.in_flight + s.scheduled, 0u) << point << " " << countdown;
+      // At least once into the dead-letter topic; a second copy only from a death between publish and settle.
+      EXPECT_GE(s.dlq_depth, s.dead_lettered) << point;
+      std::set<std::string> ids;
+      uint64_t dead_copies = 0;
+      Subscription dlq = bus.subscribe("workers.dlq", {StartAt::earliest()});
+      for (;;) {
+        Result<size_t> n = dlq.poll([&](const Message& m) {
+          ++dead_copies;
+          if (auto id = m.headers.find("message-id")) ids.insert(std::string(*id));
+        }, 1024);
+        if (!n || *n == 0) break;
+      }
+      EXPECT_EQ(ids.size(), s.dead_lettered) << point;
+      if (std::string(point) != "queue.dead_letter.after_publish") {
+        EXPECT_EQ(dead_copies, s.dead_lettered) << point;
+      }
+    }
+  }
 }
 
 }  // namespace

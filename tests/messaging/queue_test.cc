@@ -385,6 +385,34 @@ TEST(QueueBadInput, HostileBytesInTheStateFileAreAClearError) {
   }
 }
 
+// The frontier and the dispatch point set directly: D below F, or more than a window past it.
+TEST(QueueBadInput, AStateFileWhoseDispatchPointIsOutsideItsWindowIsRefused) {
+  for (const uint64_t d : {uint64_t{5}, uint64_t{100 + messaging::kDefaultWindow + 1}}) {
+    TempBus tb;
+    Bus bus = tb.open();
+    bus.create_topic("jobs", journal());
+    { Queue queue = bus.create_queue("workers", bound_to("jobs")); }
+    const std::string state = tb.path() + "/topics/jobs/segments/queues/workers";
+    {
+      std::fstream f(state, std::ios::in | std::ios::out | std::ios::binary);
+      ASSERT_TRUE(f.good());
+      const uint64_t frontier = 100;
+      f.seekp(offsetof(messaging::QueueFile, frontier));
+      f.write(reinterpret_cast<const char*>(&frontier), sizeof frontier);
+      f.seekp(offsetof(messaging::QueueFile, dispatch) + offsetof(log::Tail, seq));
+      f.write(reinterpret_cast<const char*>(&d), sizeof d);
+    }
+    Bus again = Bus::open(tb.path());
+    try {
+      again.queue("workers");
+      FAIL() << "D " << d << " after F 100 was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
+      EXPECT_NE(std::string(e.what()).find("dispatch point"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(RetryPolicyParse, ReadsEveryKeyAndRefusesNonsense) {
   const RetryPolicy p = RetryPolicy::parse("exponential:min=100ms,max=30s,factor=2,jitter=0.2");
   EXPECT_EQ(p.min, 100ms);
