@@ -2,13 +2,17 @@
 // letters, leases and fencing, bad input.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/process_identity.h"
 #include "messaging/queue_state.h"
+#include "shmbus/envelope.h"
 #include "shmbus/shmbus.h"
 #include "support/test_bus.h"
 
@@ -335,6 +339,59 @@ TEST(Queue, SurvivesReopeningTheBusAndTheQueue) {
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(text_of(*d), "1");
   EXPECT_EQ(bus.queues(), std::vector<std::string>{"workers"});
+}
+
+// Retries (the queue's backoff and a nack's own delay) and a not-before delay are entries of the
+// state file beside the journal's segments: they survive losing the whole bus directory in
+// /dev/shm, and come due when they were meant to, not before, with their attempt numbers.
+TEST(Queue, RetriesAndDelaysSurviveLosingTheBusDirectory) {
+  test::TempDir data("/tmp", "queue-journal");
+  TopicConfig topic = journal();
+  topic.data_dir = data.path();
+  QueueConfig config = bound_to("jobs");
+  config.retry = RetryPolicy::parse("exponential:min=400ms,max=400ms,factor=1,jitter=0");
+  const int64_t due_delay = base::realtime_ns() + 900'000'000;
+  TempBus tb;
+  int64_t nacked_at = 0;
+  {
+    Bus bus = tb.open();
+    bus.create_topic("jobs", topic);
+    Queue queue = bus.create_queue("workers", config);
+    Publisher pub = bus.publisher("jobs");
+    ASSERT_TRUE(pub.publish("backoff"));
+    ASSERT_TRUE(pub.publish("own delay"));
+    const std::string at = envelope::format_time(std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(due_delay))));
+    const Header later[] = {{"not-before", at}};
+    ASSERT_TRUE(pub.publish("not before", later));
+    Consumer c = queue.consumer();
+    Result<Delivery> a = c.receive(2s), b = c.receive(2s);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    nacked_at = base::realtime_ns();
+    ASSERT_TRUE(c.nack(*a).has_value());          // the queue's backoff: 400 ms
+    ASSERT_TRUE(c.nack(*b, 700ms).has_value());   // its own delay
+    EXPECT_EQ(c.try_receive().error(), Errc::kTimeout);  // the third is delayed
+  }
+  std::filesystem::remove_all(tb.path());  // a reboot's loss of /dev/shm
+  Bus bus = tb.open();
+  bus.create_topic("jobs", topic);  // the journal is found in its directory and recovered
+  Queue queue = bus.create_queue("workers", config);
+  Consumer c = queue.consumer();
+  std::map<std::string, std::pair<int64_t, uint32_t>> got;  // payload -> (received at, attempt)
+  for (auto until = std::chrono::steady_clock::now() + 10s; got.size() < 3 && std::chrono::steady_clock::now() < until;) {
+    Result<Delivery> d = c.receive(100ms);
+    if (!d) continue;
+    got[text_of(*d)] = {base::realtime_ns(), d->attempt()};
+    ASSERT_TRUE(c.ack(*d).has_value());
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_GE(got["backoff"].first, nacked_at + 400'000'000);
+  EXPECT_EQ(got["backoff"].second, 2u);
+  EXPECT_GE(got["own delay"].first, nacked_at + 700'000'000);
+  EXPECT_EQ(got["own delay"].second, 2u);
+  EXPECT_GE(got["not before"].first, due_delay);
+  EXPECT_EQ(got["not before"].second, 1u);
+  EXPECT_EQ(queue.stats().acked, 3u);
 }
 
 TEST(QueueBadInput, UnknownQueueSaysHowToCreateIt) {
