@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -51,6 +52,23 @@ class Publisher {
   Result<uint64_t> publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {
     return publish(std::as_bytes(std::span(payload.data(), payload.size())), headers);
   }
+  // Pipelined durability (a journal's answer to publisher confirms): on a journal with fsync
+  // `always`, publish() without waiting for the disk; the record is committed (readers see it)
+  // and becomes durable with the next flush. Learn which records are on disk from
+  // durable_position(), or make them so with wait_durable(): one msync for everything published
+  // so far, so a single publisher fills a group commit on its own. Elsewhere the same as publish().
+  Result<uint64_t> publish_pipelined(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
+  Result<uint64_t> publish_pipelined(std::string_view payload, std::span<const Header> headers = {}) noexcept {
+    return publish_pipelined(std::as_bytes(std::span(payload.data(), payload.size())), headers);
+  }
+  // Journal topics: every record before this position is on disk (0 on a memory topic).
+  uint64_t durable_position() const noexcept;
+  // Journal topics: flushes (or waits for another process's flush) until the record published at
+  // `position` is on disk; returns durable_position(). kStorage if msync failed; kTimeout if a
+  // record before it stayed unfinished (its writer stalled or died) for `timeout`;
+  // kInvalidArgument on a memory topic (never durable).
+  Result<uint64_t> wait_durable(uint64_t position, std::chrono::nanoseconds timeout) noexcept;
+
   // publish() that never waits: kWouldBlock when a `block` topic is full (for event loops).
   Result<uint64_t> try_publish(std::span<const std::byte> payload, std::span<const Header> headers = {}) noexcept;
   Result<uint64_t> try_publish(std::string_view payload, std::span<const Header> headers = {}) noexcept {

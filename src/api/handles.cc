@@ -16,6 +16,18 @@ Result<uint64_t> Publisher::publish(std::span<const std::byte> payload, std::spa
   return impl_->publish(payload, headers, /*may_wait=*/true);
 }
 
+Result<uint64_t> Publisher::publish_pipelined(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->publish(payload, headers, /*may_wait=*/true, /*wait_durable=*/false);
+}
+
+uint64_t Publisher::durable_position() const noexcept { return impl_ ? impl_->durable_position() : 0; }
+
+Result<uint64_t> Publisher::wait_durable(uint64_t position, std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->wait_durable(position, timeout);
+}
+
 Result<uint64_t> Publisher::try_publish(std::span<const std::byte> payload, std::span<const Header> headers) noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->publish(payload, headers, /*may_wait=*/false);

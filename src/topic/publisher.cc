@@ -133,7 +133,7 @@ log::ClaimedFrame PublisherImpl::frame_of(const Claim& claim) noexcept {
   return {claim.position_, claim.seq_, claim.frame_, claim.committed_word_};
 }
 
-Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
+Result<uint64_t> PublisherImpl::commit(Claim& claim, bool wait_durable) noexcept {
   if (claim.frame_ == nullptr) return Errc::kClosed;
   const log::ClaimedFrame c = frame_of(claim);
   claim.frame_ = nullptr;
@@ -157,7 +157,7 @@ Result<uint64_t> PublisherImpl::commit(Claim& claim) noexcept {
   }
   after_commit(claim.payload_.size());
   if (seals_) hooks_.after_commit(c.frame, c.position);
-  if (durable_on_commit_) {
+  if (durable_on_commit_ && wait_durable) {
     // Durable before we return; a stuck record before ours (its writer stalled or died) is
     // waited for as long as it takes the topic to unblock it, and then some.
     const auto frame = log::CommitWord::decode(c.committed_word).frame_bytes();
@@ -212,7 +212,7 @@ void PublisherImpl::after_commit(size_t payload_bytes) noexcept {
 }
 
 Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std::span<const Header> headers,
-                                        bool may_wait) noexcept {
+                                        bool may_wait, bool wait_durable) noexcept {
   Result<Claim> c = claim(payload.size(), headers, may_wait);
   if (!c) return c.error();
   // A publisher stalled for a whole lap of an overwrite ring finds its bytes claimed again: do
@@ -222,7 +222,20 @@ Result<uint64_t> PublisherImpl::publish(std::span<const std::byte> payload, std:
     return abandoned();
   }
   if (!payload.empty()) std::memcpy(c->payload().data(), payload.data(), payload.size());
-  return commit(*c);
+  return commit(*c, wait_durable);
+}
+
+uint64_t PublisherImpl::durable_position() const noexcept {
+  if (storage_.reuses_space()) return 0;  // a ring: never on disk
+  // Acquire: pairs with the flusher's release of the position after its msync.
+  return meta_.flush.flushed_position.load(std::memory_order_acquire);
+}
+
+Result<uint64_t> PublisherImpl::wait_durable(uint64_t position, std::chrono::nanoseconds timeout) noexcept {
+  if (storage_.reuses_space()) return Errc::kInvalidArgument;
+  // The record at `position` is whole on disk once the flushed position (a frame boundary) passed it.
+  if (Result<void> r = hooks_.durable_through(storage_, position + 1, timeout.count()); !r) return r.error();
+  return durable_position();
 }
 
 }  // namespace shmbus::detail

@@ -22,9 +22,13 @@ class PublisherImpl {
   PublisherImpl(const PublisherImpl&) = delete;
   PublisherImpl& operator=(const PublisherImpl&) = delete;
 
-  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers, bool may_wait) noexcept;
+  // `wait_durable` false: on an fsync `always` journal, return once committed (pipelined).
+  Result<uint64_t> publish(std::span<const std::byte> payload, std::span<const Header> headers, bool may_wait,
+                           bool wait_durable = true) noexcept;
   Result<Claim> claim(size_t payload_bytes, std::span<const Header> headers, bool may_wait) noexcept;
-  Result<uint64_t> commit(Claim& claim) noexcept;
+  Result<uint64_t> commit(Claim& claim, bool wait_durable = true) noexcept;
+  uint64_t durable_position() const noexcept;
+  Result<uint64_t> wait_durable(uint64_t position, std::chrono::nanoseconds timeout) noexcept;
   void abort(Claim& claim) noexcept;
 
   size_t max_payload() const noexcept { return max_record_ - log::kHeaderBytes; }

@@ -411,3 +411,58 @@ TEST(JournalStats, ShowSegmentsBytesAndTimes) {
 
 }  // namespace
 }  // namespace shmbus
+
+namespace shmbus {
+namespace {
+
+// Pipelined durability: a publisher on an fsync `always` journal publishes without waiting per
+// record, then one wait_durable() makes everything on disk with a flush or two (not one per
+// record); durable_position() says how far. A journal with fsync never is made durable on demand
+// the same way; a memory topic never is.
+TEST(JournalPipelined, PublishesWithoutWaitingAndOneWaitMakesThemAllDurable) {
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig always;
+  always.kind = TopicKind::kJournal;
+  always.segment_bytes = 1 << 20;
+  always.fsync = FsyncPolicy::kAlways;
+  bus.create_topic("audit", always);
+  Publisher pub = bus.publisher("audit");
+  uint64_t last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    Result<uint64_t> at = pub.publish_pipelined("entry " + std::to_string(i));
+    ASSERT_TRUE(at.has_value()) << to_string(at.error());
+    last = *at;
+  }
+  EXPECT_LE(pub.durable_position(), last) << "nobody flushed yet: the last record cannot be durable";
+  EXPECT_LT(bus.stats("audit").flushes, 2u);
+  Result<uint64_t> durable = pub.wait_durable(last, 10s);
+  ASSERT_TRUE(durable.has_value()) << to_string(durable.error());
+  EXPECT_GT(*durable, last);
+  EXPECT_EQ(pub.durable_position(), *durable);
+  const TopicStats s = bus.stats("audit");
+  EXPECT_GE(s.flushed_records, 1000u);
+  EXPECT_LE(s.flushes, 3u) << "one flush for the batch, not one per record";
+  // A plain publish still returns only once durable.
+  Result<uint64_t> one = pub.publish("sync");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_GT(pub.durable_position(), *one);
+
+  TopicConfig never = always;
+  never.fsync = FsyncPolicy::kNever;
+  bus.create_topic("log", never);
+  Publisher lazy = bus.publisher("log");
+  Result<uint64_t> at = lazy.publish_pipelined("x");
+  ASSERT_TRUE(at.has_value());
+  ASSERT_TRUE(lazy.wait_durable(*at, 10s).has_value());
+  EXPECT_GT(lazy.durable_position(), *at);
+
+  Publisher ring = bus.publisher("memory");
+  Result<uint64_t> r = ring.publish_pipelined("y");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(ring.durable_position(), 0u);
+  EXPECT_EQ(ring.wait_durable(*r, 1s).error(), Errc::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shmbus

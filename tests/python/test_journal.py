@@ -195,3 +195,17 @@ def test_cli_progress_bar_only_on_a_terminal(cli, bus, run, tmp_path):
     assert proc.returncode == 0
     assert b"segments" in drawn and b"%" in drawn and b"[" in drawn
     assert b"healthy" in proc.stdout and b"%" not in proc.stdout
+
+
+def test_pipelined_publish_then_one_wait_makes_them_durable(bus):
+    with shmbus.Bus(bus) as b:
+        b.create_topic("audit", kind="journal", fsync="always", segment_size=1 << 20)
+        pub = b.publisher("audit")
+        positions = [pub.publish_pipelined(b"entry %d" % i) for i in range(200)]
+        assert pub.durable_position <= positions[-1]
+        durable = pub.wait_durable(positions[-1], timeout=10)
+        assert durable > positions[-1] and pub.durable_position == durable
+        assert b.stats("audit").flushes <= 3
+        ring = b.publisher("memory")
+        with pytest.raises(shmbus.InvalidArgumentError):
+            ring.wait_durable(ring.publish_pipelined(b"x"))

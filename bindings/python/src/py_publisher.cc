@@ -39,6 +39,39 @@ uint64_t PyPublisher::publish(py::handle data, py::handle headers) {
   return *r;
 }
 
+uint64_t PyPublisher::publish_pipelined(py::handle data, py::handle headers) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("publish");
+  PayloadArg payload(data);
+  HeadersArg header_list(headers);
+  Result<uint64_t> r = Errc::kClosed;
+  {
+    py::gil_scoped_release release;  // a full `block` topic waits; the arguments stay referenced
+    r = publisher_.publish_pipelined(payload.bytes(), header_list.headers());
+  }
+  if (!r) raise_errc(r.error(), "publish to " + std::string(publisher_.topic()), publisher_.explain(r.error()));
+  return *r;
+}
+
+uint64_t PyPublisher::durable_position() {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("durable_position");
+  return publisher_.durable_position();
+}
+
+uint64_t PyPublisher::wait_durable(uint64_t position, double timeout) {
+  auto lock = lock_releasing_gil(mu_);
+  check_open("wait_durable");
+  if (!(timeout >= 0)) throw Error("timeout must not be negative", ErrorKind::kInvalidArgument);
+  Result<uint64_t> r = Errc::kClosed;
+  {
+    py::gil_scoped_release release;  // an msync
+    r = publisher_.wait_durable(position, std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout)));
+  }
+  if (!r) raise_errc(r.error(), "wait_durable on " + std::string(publisher_.topic()), publisher_.explain(r.error()));
+  return *r;
+}
+
 py::object PyPublisher::try_publish(py::handle data, py::handle headers) {
   auto lock = lock_releasing_gil(mu_);
   check_open("publish");
@@ -187,6 +220,12 @@ void register_publisher(py::module_& m) {
   if (descriptor == nullptr) throw py::error_already_set();
   cls.attr("publish") = py::reinterpret_steal<py::object>(descriptor);
   cls
+      .def("publish_pipelined", &PyPublisher::publish_pipelined, py::arg("data"), py::arg("headers") = py::none(),
+           "Journal fsync always: publish without waiting for the disk (see wait_durable); else as publish().")
+      .def_property_readonly("durable_position", &PyPublisher::durable_position,
+                             "Journal topics: every record before this position is on disk (0 on a memory topic).")
+      .def("wait_durable", &PyPublisher::wait_durable, py::arg("position"), py::arg("timeout") = 10.0,
+           "Journal topics: flush until the record at `position` is on disk; returns durable_position.")
       .def("try_publish", &PyPublisher::try_publish, py::arg("data"), py::arg("headers") = py::none(),
            "Like publish(), but returns None instead of waiting when a `block` topic is full.")
       .def("publish_many", &PyPublisher::publish_many, py::arg("items"), py::arg("headers") = py::none(),

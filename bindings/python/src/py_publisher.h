@@ -37,6 +37,13 @@ class PyPublisher : public Closeable, public std::enable_shared_from_this<PyPubl
  private:
   friend class PyClaim;
   Result<uint64_t> publish_locked(py::handle data, py::handle headers, bool may_wait);
+
+ public:
+  uint64_t publish_pipelined(py::handle data, py::handle headers);
+  uint64_t durable_position();
+  uint64_t wait_durable(uint64_t position, double timeout);
+
+ private:
   void check_open(const char* what);
 
   std::mutex mu_;  // one call at a time: the C++ Publisher is used by one thread at a time
