@@ -43,7 +43,8 @@ struct RetryPolicy {
 enum class ExpiredAction : uint8_t { kDeadLetter, kDrop };
 
 struct QueueConfig {
-  // Topic names or patterns (`*` one word, `#` zero or more); journal topics only.
+  // Topic names or patterns (`*` one word, `#` zero or more): journal topics, and memory topics
+  // of the block or fail policy (docs/queues.md: what a reboot or a lap loses there).
   std::vector<std::string> bindings;
   // A header filter with RabbitMQ's headers-exchange rules (HeaderFilter::parse's form, e.g.
   // "x-match=any,type=OrderPlaced@2,region"); "" takes every record of the bound topics.
@@ -81,6 +82,7 @@ struct QueueStats {
   uint64_t parked_keys = 0;   // keys with parked records
   uint64_t expired = 0;       // dead-lettered or dropped because their expires-at passed
   uint64_t deduplicated = 0;  // dropped: their message-id was seen within the dedup window
+  uint64_t lost = 0;          // memory topics: records the ring overwrote before the queue settled them
   int64_t oldest_ready_ns = 0;  // CLOCK_REALTIME timestamp of the oldest ready record (0: none)
   uint64_t dlq_depth = 0;     // dead letters not yet handled: records of <queue>.dlq past its
                               // kDeadLetterCursor (all of them while it has none)
@@ -144,6 +146,10 @@ class Consumer {
   Result<void> reject(Delivery& delivery, std::string_view error = {}) noexcept;
   // Renews the lease for another lease time.
   Result<void> extend(Delivery& delivery) noexcept;
+  // Makes this consumer's settlements so far durable (on journal topics: one msync of each state
+  // file, for a whole batch of acks). Until then a machine crash may bring settled records back
+  // (redelivered: at least once, never lost). kStorage if the disk refused. Not a hot-path call.
+  Result<void> sync() noexcept;
   // Gives the delivery back uncharged, ready for any consumer at once: the attempt is not
   // counted (as when a Consumer closes with deliveries unsettled). For a consumer that stops
   // before handling what it received (shutdown, a cancelled wait), not for a failure: use nack.

@@ -82,6 +82,11 @@ Result<void> Consumer::extend(Delivery& delivery) noexcept {
   return impl_->extend(delivery);
 }
 
+Result<void> Consumer::sync() noexcept {
+  if (!impl_) return Errc::kClosed;
+  return impl_->sync();
+}
+
 Result<void> Consumer::release(Delivery& delivery) noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->release(delivery);

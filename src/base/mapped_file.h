@@ -30,6 +30,9 @@ class MappedFile {
   const std::string& path() const noexcept { return path_; }
   // Faults every page in now, so the first lap of a ring does not pay a page fault per page.
   void populate() const noexcept;
+  // Writes the mapping's dirty pages to the file and waits for the disk (msync MS_SYNC).
+  // False if the operating system refused.
+  bool sync() noexcept { return region_.flush(0, 0, /*async=*/false); }
 
  private:
   std::string path_;

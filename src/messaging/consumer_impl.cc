@@ -48,7 +48,17 @@ void ConsumerImpl::attach(BoundTopic& bound) {
     if (!s.owner.compare_exchange_strong(owner, token_, std::memory_order_acq_rel)) continue;
     // Relaxed: the generation is read only by stats; the owner CAS published the slot.
     const uint64_t generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
-    attached_.push_back({&bound, bound.topic->log(), i, generation});
+    Attached attached{&bound, bound.topic->log(), i, generation};
+    if (!bound.topic->storage().keeps_records()) {
+      attached.ring = true;
+      try {
+        attached.reader = topic::attach_subscriber(bound.topic->meta(), bound.name.c_str(), ring_need(bound));
+      } catch (...) {
+        s.owner.store(0, std::memory_order_release);  // no ring slot: give the queue slot back too
+        throw;
+      }
+    }
+    attached_.push_back(attached);
     // The dead owner's leases carry this slot's number, which is ours now: they go back first.
     if (owner != 0) sweep(attached_.size() - 1, base::realtime_ns(), /*force=*/true, /*taken_over=*/i);
     return;
@@ -90,6 +100,7 @@ void ConsumerImpl::release_all() noexcept {
     // Release: whoever takes the active role over sees our settlements. SYNC: active consumer.
     uint64_t active = active_word(a);
     q.hints.active.compare_exchange_strong(active, 0, std::memory_order_release, std::memory_order_relaxed);
+    release_ring(a);
     // Release: our settlements happen before the slot is seen free. SYNC: consumer slot.
     q.consumers[a.slot].owner.store(0, std::memory_order_release);
   }
@@ -153,10 +164,13 @@ void ConsumerImpl::unfillable(Attached& a, uint64_t seq, uint64_t control, int64
   Control next = Control::decode(control);
   next.owner = 0;
   next.started = false;
-  next.state = found == log::FrameState::kPadding ? EntryState::kSkipped : EntryState::kReady;
+  // On a ring, a record overwritten before we took it is lost, not retried.
+  const bool lapped = a.ring && (found == log::FrameState::kLapped || found == log::FrameState::kCorrupt);
+  next.state = found == log::FrameState::kPadding || lapped ? EntryState::kSkipped : EntryState::kReady;
   if (!messaging::cas_entry(state.entry(seq), held, {next.encode(), 0})) return;
   if (next.state == EntryState::kSkipped) {
-    state.file().hints.skipped.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+    // Relaxed: statistics.
+    (lapped ? state.file().hints.lost : state.file().hints.skipped).fetch_add(1, std::memory_order_relaxed);
     advance_frontier(a);
   } else {
     state.file().hints.redeliverable.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
@@ -190,6 +204,12 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) {
       advance_frontier(a);
       if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) return Errc::kTimeout;
+    }
+    // A ring lapped D (what it held is overwritten, whatever its bytes look like now).
+    // Acquire: pairs with the claim's tail store or CAS.
+    if (a.ring && a.log.lapped(d.position, a.bound->topic->meta().tail.position.load(std::memory_order_acquire))) {
+      skip_lapped(a, d);
+      return Errc::kTimeout;
     }
     const log::FrameView v = log::read_frame(a.log, a.bound->topic->meta().tail, d.position, d.seq);
     log::TailValue next{d.position + v.frame_bytes, d.seq};
@@ -304,6 +324,7 @@ Result<Delivery> ConsumerImpl::try_receive() noexcept {
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (next_ + k) % n;
     sweep(i, now, /*force=*/false);
+    if (attached_[i].ring) hold_ring(attached_[i]);
     if (queue_->config().single_active && !hold_active(attached_[i])) continue;
     for (auto take : {&ConsumerImpl::take_redelivery, &ConsumerImpl::take_new}) {
       Result<Delivery> got = (this->*take)(attached_[i], now);

@@ -9,9 +9,13 @@
 #include "log/log_storage.h"
 #include "log/read.h"
 #include "messaging/queue_impl.h"
+#include "topic/slots.h"
 #include "shmbus/queue.h"
 
 namespace shmbus::detail {
+
+// Memory topics: the position of the oldest record a queue still needs on `bound` (ring_hold.cc).
+uint64_t ring_need(const BoundTopic& bound) noexcept;
 
 class ConsumerImpl {
  public:
@@ -26,6 +30,7 @@ class ConsumerImpl {
   Result<void> nack(Delivery& d, std::optional<std::chrono::nanoseconds> delay, std::string_view error) noexcept;
   Result<void> reject(Delivery& d, std::string_view error) noexcept;
   Result<void> extend(Delivery& d) noexcept;
+  Result<void> sync() noexcept;
   Result<void> release(Delivery& d) noexcept;
   uint32_t held() const noexcept { return held_; }
 
@@ -42,6 +47,10 @@ class ConsumerImpl {
     log::LogStorage log;   // our own copy: its own segment cache
     uint32_t slot = 0;     // our consumer slot in the state file (owner = slot)
     uint64_t generation = 0;
+    // Memory topics: a subscriber slot of ours that holds the ring's publishers behind the
+    // oldest record the queue still needs (hold_ring()).
+    bool ring = false;
+    topic::SlotHandle reader;
   };
   void attach_new_topics() noexcept;
   void attach(BoundTopic& bound);
@@ -54,6 +63,11 @@ class ConsumerImpl {
   // settled skipped; anything else (a segment that cannot be mapped now) goes back uncharged.
   void unfillable(Attached& a, uint64_t seq, uint64_t control, int64_t deadline, log::FrameState found) noexcept;
   void advance_frontier(Attached& a) noexcept;
+  // ring_hold.cc: memory topics.
+  void hold_ring(Attached& a) noexcept;
+  void release_ring(Attached& a) noexcept;
+  // D fell a lap behind the ring's tail: the records passed over are lost (counted); D moves to the tail.
+  void skip_lapped(Attached& a, log::TailValue d) noexcept;
   // admission.cc: what happens to a record just leased before the caller sees it.
   enum class Admission : uint8_t { kDeliver, kSettled, kDeferred };
   Admission admit(Attached& a, Delivery& d, bool first_dispatch, int64_t now_ns) noexcept;

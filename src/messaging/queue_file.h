@@ -32,6 +32,8 @@ class QueueFileHandle {
     return static_cast<uint16_t>((seq >> shift_) & Control::kLapMask);
   }
   const std::string& path() const noexcept { return map_.path(); }
+  // Makes every settlement so far durable (msync of the whole file): one call for a batch.
+  bool sync() noexcept { return map_.sync(); }
 
  private:
   base::MappedFile map_;

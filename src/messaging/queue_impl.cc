@@ -183,13 +183,17 @@ void QueueImpl::bind_topic(const std::string& name) {
   } catch (const Error&) {
     return;  // removed meanwhile, or damaged: not ours to serve
   }
-  if (!handle->storage().keeps_records()) return;  // memory topics: not in this version (docs/queues.md)
+  // A memory topic's queue state lives beside its ring in the bus directory (gone with it). An
+  // overwrite ring is passed over: it would overwrite what a consumer holds.
+  const bool ring = !handle->storage().keeps_records();
+  if (ring && handle->policy() == Policy::kOverwrite) return;
   messaging::QueueStart start;
   if (handle->meta().config.created_ns < created_ns_) {
     const log::TailValue t = log::read_tail_exact(handle->meta().tail);
     start = {t.position, t.seq};
   }
-  auto state = messaging::QueueFileHandle::open_or_create(handle->storage().cursor_dir(), name_, name, config_, start);
+  const std::string dir = ring ? bus_->topic_dir(name) : handle->storage().cursor_dir();
+  auto state = messaging::QueueFileHandle::open_or_create(dir, name_, name, config_, start);
   bound_.push_back(std::make_unique<BoundTopic>(BoundTopic{name, std::move(handle), std::move(state)}));
 }
 

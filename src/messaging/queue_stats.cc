@@ -74,6 +74,7 @@ QueueStats QueueImpl::stats() {
     s.skipped += q.hints.skipped.load(std::memory_order_relaxed);
     s.expired += q.hints.expired.load(std::memory_order_relaxed);
     s.deduplicated += q.hints.deduplicated.load(std::memory_order_relaxed);
+    s.lost += q.hints.lost.load(std::memory_order_relaxed);
     for (const auto& slot : q.consumers) {
       const uint64_t owner = slot.owner.load(std::memory_order_acquire);
       if (owner != 0 && base::owner_alive(owner)) ++s.consumers;

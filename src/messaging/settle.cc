@@ -115,6 +115,17 @@ Result<void> ConsumerImpl::release(Delivery& d) noexcept {
   return {};
 }
 
+// Batched durability of settlements: one msync per journal topic's state file for every ack,
+// nack and dead letter so far (memory topics have no disk to reach).
+Result<void> ConsumerImpl::sync() noexcept {
+  bool ok = true;
+  for (Attached& a : attached_) {
+    if (!a.ring) ok &= a.bound->state->sync();
+  }
+  if (!ok) return Errc::kStorage;
+  return {};
+}
+
 // A seq with no record for this queue (a voided claim): settled as skipped.
 void ConsumerImpl::skip_seq(Attached& a, uint64_t seq) noexcept {
   messaging::QueueFileHandle& state = *a.bound->state;
@@ -140,14 +151,14 @@ void ConsumerImpl::advance_frontier(Attached& a) noexcept {
   for (;;) {
     // SYNC: frontier (read) — acquire pairs with the seq_cst CAS below.
     uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
-    if (f >= q.dispatch.seq.load(std::memory_order_acquire)) return;
+    if (f >= q.dispatch.seq.load(std::memory_order_acquire)) break;
     Entry& e = state.entry(f);
     EntryPair p = messaging::load_entry(e);
     const Control c = Control::decode(p.control);
     const Control reset = Control::fresh(state.lap_of(f + state.window()));
     EntryState was = static_cast<EntryState>(p.time);
     if (p.control != reset.encode()) {
-      if (c.lap != state.lap_of(f) || !c.settled()) return;
+      if (c.lap != state.lap_of(f) || !c.settled()) break;
       was = c.state;
       // The reset keeps what it was settled as, for the advancer that moves F if we die now.
       if (!messaging::cas_entry(e, p, {reset.encode(), static_cast<int64_t>(was)})) continue;
@@ -160,6 +171,7 @@ void ConsumerImpl::advance_frontier(Attached& a) noexcept {
     base::U128 seen = base::pack128(f, counts);
     base::cas16(&q.frontier, seen, base::pack128(f + 1, next_counts));
   }
+  if (a.ring) hold_ring(a);  // the ring's publishers may go as far as F's record allows
 }
 
 }  // namespace shmbus::detail

@@ -132,6 +132,17 @@ void PyConsumer::reject(PyDelivery& d, const std::string& error) { settle(d, Ver
 void PyConsumer::extend(PyDelivery& d) { settle(d, Verb::kExtend, std::nullopt, {}); }
 void PyConsumer::release(PyDelivery& d) { settle(d, Verb::kRelease, std::nullopt, {}); }
 
+void PyConsumer::sync() {
+  auto lock = lock_releasing_gil(mu_);
+  if (!consumer_) throw Error("sync on a closed consumer", ErrorKind::kInvalidArgument);
+  Result<void> r = Errc::kClosed;
+  {
+    py::gil_scoped_release release;  // msync
+    r = consumer_->sync();
+  }
+  if (!r) raise_errc(r.error(), "sync of queue " + queue_, "the queue's state file could not be written to disk");
+}
+
 uint32_t PyConsumer::held() {
   auto lock = lock_releasing_gil(mu_);
   return consumer_ ? consumer_->held() : 0;
@@ -241,6 +252,7 @@ void register_queue(py::module_& m) {
       .def("reject", &PyConsumer::reject, py::arg("delivery"), py::arg("error") = "",
            "Dead-letter now (reason rejected), with `error` as x-death-error.")
       .def("extend", &PyConsumer::extend, py::arg("delivery"), "Renews the lease for another lease time.")
+      .def("sync", &PyConsumer::sync, "Makes the settlements so far durable (one msync per journal topic).")
       .def("release", &PyConsumer::release, py::arg("delivery"),
            "Gives the delivery back uncharged (not a failure: a shutdown, a cancelled task).")
       .def_property_readonly("held", &PyConsumer::held, "Deliveries received and not yet settled.")

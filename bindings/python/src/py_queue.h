@@ -44,6 +44,7 @@ class PyConsumer : public Closeable {
   void nack(PyDelivery& d, std::optional<double> delay, const std::string& error);
   void reject(PyDelivery& d, const std::string& error);
   void extend(PyDelivery& d);
+  void sync();
   void release(PyDelivery& d);
   uint32_t held();
   const std::string& queue() const noexcept { return queue_; }
