@@ -1,4 +1,4 @@
-// The shmbus command line: topic create, pub, sub, ls, stat, journal, cursor, bench; one file
+// The shmbus command line: topic create, pub, sub, ls, stat, journal, cursor, bench, bridge; one file
 // per command (X_command.cc), each registered by add_X_command().
 #include <CLI/CLI.hpp>
 
@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   shmbus::cli::add_journal_command(app, ctx);
   shmbus::cli::add_cursor_command(app, ctx);
   shmbus::cli::add_bench_command(app, ctx);
+#ifdef SHMBUS_HAVE_BRIDGE
+  shmbus::cli::add_bridge_command(app, ctx);
+#endif
 
   mention_main_options(app);
   app.footer("Options of shmbus itself (--bus) may come before or after the command.");
