@@ -35,7 +35,8 @@ void declare_exchange(Connection& c, const ExchangeConfig& x) {
 void declare_queue(Connection& c, const InboundConfig& in) {
   std::vector<amqp_table_entry_t> args;
   const std::string queue_type = in.queue_type;
-  args.push_back(text_entry("x-queue-type", queue_type));
+  // Classic is the default: no argument, so a queue made by another client without one matches.
+  if (queue_type != "classic") args.push_back(text_entry("x-queue-type", queue_type));
   if (in.dead_letter_exchange) args.push_back(text_entry("x-dead-letter-exchange", *in.dead_letter_exchange));
   if (in.dead_letter_routing_key) args.push_back(text_entry("x-dead-letter-routing-key", *in.dead_letter_routing_key));
   if (in.delivery_limit) args.push_back(long_entry("x-delivery-limit", *in.delivery_limit));
