@@ -163,6 +163,13 @@ class Bridge:
             self.proc.wait(timeout=30)
             pytest.fail(f"the bridge did not stop within {timeout} s of SIGTERM; log:\n{self.log()}")
 
+    def wait_running(self, timeout=60):
+        """Until this process wrote its status with every link connected."""
+        def up():
+            s = self.status()
+            return s and s.get("pid") == self.proc.pid and all(l["connected"] for l in s["links"])
+        wait_for(up, timeout, f"the bridge (pid {self.proc.pid}) connected; log:\n{self.log()[-3000:]}", interval=0.25)
+
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -21,12 +21,12 @@ struct BridgeOptions {
 };
 
 int run_bridge_command(const Context& ctx, const BridgeOptions& o) {
+  if (!o.check) catch_stop_signals();  // first: a SIGTERM while starting up still stops cleanly
   const bridge::BridgeConfig config = bridge::load_config(o.config);
   if (o.check) {
     std::cout << bridge::describe_plan(config);
     return 0;
   }
-  catch_stop_signals();
   bridge::run_bridge(config, ctx.bus_name, [] { return stop_requested(); });
   return stop_exit_code();
 }
