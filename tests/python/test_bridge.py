@@ -284,3 +284,41 @@ def test_sigterm_stops_with_143_and_the_cursor_where_the_confirms_left_it(env):
     cursor = [c for c in bus.stats(topic).cursors if c.name == "c"][0]
     assert cursor.lag_records == 0 and not cursor.in_use
     assert b.status()["running"] is False
+
+
+ISSUE_CONFIG = '''
+[broker]
+url = "amqp://guest:guest@127.0.0.1:5672/"      # or url_env = "SHMBUS_AMQP_URL"
+
+[[outbound]]                                     # bus -> RabbitMQ
+topics = "orders.#"                              # pattern of journal (or memory) topics
+exchange = "orders"
+exchange_type = "topic"                          # declared if missing
+cursor = "to-rabbit"                             # named cursor: the outbox position
+
+[[inbound]]                                      # RabbitMQ -> bus
+queue = "payments-in"                            # declared if missing
+topic = "payments.received"                      # local topic the messages land in
+prefetch = 256
+'''
+
+
+def readme_config():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.search(r"```toml\n(# bridge.toml.*?)\n```", text, re.S).group(1)
+
+
+@pytest.mark.parametrize("text", [ISSUE_CONFIG, "readme"], ids=["issue", "readme"])
+def test_documented_configs_check_and_mask_the_password(tmp_path, cli, text):
+    path = tmp_path / "bridge.toml"
+    path.write_text(readme_config() if text == "readme" else text)
+    env = dict(os.environ, SHMBUS_AMQP_URL="amqp://guest:s3cr3t@127.0.0.1:5672/")
+
+    r = subprocess.run([cli, "bridge", "--config", str(path), "--check"], capture_output=True, text=True, timeout=30,
+                       env=env)
+
+    assert r.returncode == 0, r.stderr
+    assert "outbound" in r.stdout and "inbound" in r.stdout and ":****@" in r.stdout
+    assert "s3cr3t" not in r.stdout
