@@ -2,7 +2,7 @@
 # Fails on any #include that points up or sideways against the layer matrix (DESIGN.md section
 # 7): each folder of src/ includes only its own layer and the layers below it. The public
 # headers (shmbus/*.h) are the vocabulary every layer may use. Bindings, tools, the bridge, the
-# service layer and examples see only the public headers.
+# service layer and examples see only the public headers (the bridge: and its own, below).
 #
 #   rank  layer            may include
 #   0     base             base
@@ -53,16 +53,46 @@ while IFS= read -r file; do
   done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
 done < <(git ls-files 'src/*.h' 'src/*.cc')
 
+# The bridge (bridge/, one namespace per folder: shmbus::bridge, shmbus::bridge::amqp) sees the
+# public API and itself; only bridge/amqp/ knows AMQP (rabbitmq-c's headers), and only
+# bridge/link_factory.cc of the rest reaches into bridge/amqp/ (through its factory.h). The CLI
+# may include bridge/ headers, never bridge/amqp/.
+while IFS= read -r file; do
+  case "$file" in bridge/amqp/*) want="shmbus::bridge::amqp" ;; *) want="shmbus::bridge" ;; esac
+  while IFS= read -r ns; do
+    [ "$ns" = "$want" ] || fail "$file: namespace $ns, expected $want"
+  done < <(sed -n 's/^namespace \(shmbus[a-z:_]*\) {.*/\1/p' "$file")
+  while IFS= read -r included; do
+    case "$included" in
+      shmbus/*) ;;
+      bridge/amqp/*)
+        case "$file" in bridge/amqp/*|bridge/link_factory.cc) ;;
+          *) fail "$file includes \"$included\": only bridge/amqp/ and bridge/link_factory.cc may (the rest knows no AMQP)" ;;
+        esac ;;
+      bridge/*) ;;
+      *) fail "$file includes \"$included\": the bridge includes only include/shmbus and bridge/ headers" ;;
+    esac
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
+  case "$file" in bridge/amqp/*) ;;
+    *) if grep -nE '^#include <(rabbitmq-c/|amqp)' "$file"; then fail "$file: rabbitmq-c outside bridge/amqp/"; fi ;;
+  esac
+done < <(git ls-files 'bridge/*.h' 'bridge/*.cc')
+while IFS= read -r file; do
+  if grep -nE '^#include <(rabbitmq-c/|amqp)' "$file"; then fail "$file: rabbitmq-c outside bridge/amqp/ (and its tests)"; fi
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'tools/*.h' 'tools/*.cc' 'include/*.h' 'bindings/*.h' 'bindings/*.cc' 'service/*.h' 'service/*.cc')
+
 # Outside src/: only the public API (and files of their own folder).
 while IFS= read -r file; do
   while IFS= read -r included; do
     case "$included" in shmbus/*) continue ;; esac
+    # The CLI's `bridge` command runs the bridge through its own headers (not its AMQP adapter).
+    case "$file:$included" in tools/cli/*:bridge/amqp/*) ;; tools/cli/*:bridge/*) continue ;; esac
     [ -e "$(dirname "$file")/$included" ] && continue
     # The benchmark suite behind `shmbus bench` is itself built on the public API only.
     [ "${file#tools/}" != "$file" ] && [ -e "bench/suite/$included" ] && continue
     fail "$file includes \"$included\": only include/shmbus headers are allowed here"
   done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
-done < <(git ls-files 'bindings/*.h' 'bindings/*.cc' 'tools/*.h' 'tools/*.cc' 'bridge/*.h' 'bridge/*.cc' \
+done < <(git ls-files 'bindings/*.h' 'bindings/*.cc' 'tools/*.h' 'tools/*.cc' \
                       'service/*.h' 'service/*.cc' 'examples/*.h' 'examples/*.cc')
 
 # Public headers: no src/ includes, no atomics or platform headers.

@@ -2,7 +2,7 @@
 # Installs the Debian packages shmbus builds and tests with, and any named on the command line
 # (tools/bench.sh adds the peers'), if any is missing.
 set -euo pipefail
-packages=(cmake ninja-build g++ libboost-dev libgtest-dev libbenchmark-dev libcli11-dev
+packages=(cmake ninja-build g++ libboost-dev libgtest-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
           python3-dev pybind11-dev python3-pytest python3-pip python3-setuptools python3-zmq
           clang libclang-rt-14-dev libisal-dev
           rabbitmq-server librabbitmq-dev python3-pika "$@")  # the bridge: broker, rabbitmq-c, an independent client

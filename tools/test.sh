@@ -13,7 +13,9 @@ rabbit_dir=$(mktemp -d /tmp/shmbus-rabbitmq.XXXXXX)
 trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" || true; rm -rf "$rabbit_dir"' EXIT
 tools/rabbitmq_node.sh start "$rabbit_dir"
 SHMBUS_AMQP_URL=$(sed -n 's/^AMQP_URL=//p' "$rabbit_dir/env")
-export SHMBUS_AMQP_URL
+# The bridge's soak tests stop and start this node (tools/rabbitmq_node.sh on the same dir).
+SHMBUS_RABBITMQ_DIR=$rabbit_dir
+export SHMBUS_AMQP_URL SHMBUS_RABBITMQ_DIR
 
 echo "== Layers"
 tools/check_layers.sh

@@ -76,6 +76,13 @@ class Subscription {
   // delivered so far. With CommitMode::kAuto poll() does this itself after each batch.
   // kInvalidArgument if the subscription has no named cursor (always, for a pattern).
   Result<void> commit() noexcept;
+  // Named cursor: moves it to `position`, so that everything before it counts as done and a
+  // restart resumes there, while reading goes on ahead (an outbox relay commits only what the
+  // far side confirmed). `position` is position(), or the position of a record this
+  // subscription delivered since the last commit (a Message::position): the first one not yet
+  // done. kInvalidArgument if it is neither (before the committed cursor, past position(), not
+  // a record, or no longer retained), or without a named cursor. Never moves the cursor back.
+  Result<void> commit(uint64_t position) noexcept;
 
   // The topic name or the pattern given to Bus::subscribe().
   std::string_view name() const noexcept;

@@ -59,6 +59,12 @@ Result<void> Subscription::commit() noexcept {
   return Errc::kClosed;
 }
 
+Result<void> Subscription::commit(uint64_t position) noexcept {
+  if (topic_) return topic_->commit(position);
+  if (pattern_) return Errc::kInvalidArgument;  // a pattern has no named cursor
+  return Errc::kClosed;
+}
+
 std::string_view Subscription::name() const noexcept {
   if (topic_) return topic_->topic();
   if (pattern_) return pattern_->pattern();

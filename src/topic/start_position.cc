@@ -123,6 +123,22 @@ void SubscriberImpl::open_cursor(const SubscribeOptions& options) {
   }
 }
 
+// The cursor keeps the seq of the record at its position (for lag), so a position behind
+// position() must be a record we can still read the seq of: one delivered since the last
+// commit, in a segment retention has not removed.
+Result<void> SubscriberImpl::commit(uint64_t position) noexcept {
+  if (!cursor_) return Errc::kInvalidArgument;
+  if (position == position_) return commit();
+  if (position < committed_ || position > position_) return Errc::kInvalidArgument;
+  // SYNC: first-position (read) — acquire pairs with retention's release before it deletes.
+  if (position < meta_.journal.first_position.load(std::memory_order_acquire)) return Errc::kInvalidArgument;
+  const log::FrameView v = frame_at(position);
+  if (v.state != log::FrameState::kData) return Errc::kInvalidArgument;
+  cursor_->store(position, log::header_of(v.bytes)->seq, cursor_sync_);
+  committed_ = position;
+  return {};
+}
+
 Result<void> SubscriberImpl::commit() noexcept {
   if (!cursor_) return Errc::kInvalidArgument;
   if (committed_ != position_) {

@@ -30,6 +30,9 @@ class SubscriberImpl {
   Result<size_t> poll(MessageHandler handler, size_t max) noexcept;
   // Named cursor: moves it to position(). kInvalidArgument without one.
   Result<void> commit() noexcept;
+  // Named cursor: moves it to `position`, position() or a delivered record at or after the
+  // committed position (shmbus/subscription.h). kInvalidArgument otherwise.
+  Result<void> commit(uint64_t position) noexcept;
   Result<void> wait(std::chrono::nanoseconds timeout) noexcept {
     return wait_until(base::monotonic_ns() + timeout.count());
   }

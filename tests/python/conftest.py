@@ -53,3 +53,7 @@ def python_env():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_built, env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "bridge: needs a RabbitMQ node (SHMBUS_AMQP_URL; tools/test.sh starts one)")

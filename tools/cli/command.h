@@ -38,9 +38,10 @@ void add_stat_command(CLI::App& app, Context& ctx);     // stat
 void add_journal_command(CLI::App& app, Context& ctx);  // journal verify | recover | dump
 void add_cursor_command(CLI::App& app, Context& ctx);   // cursor ls | set | reset
 void add_bench_command(CLI::App& app, Context& ctx);    // bench
-void add_queue_command(CLI::App& app, Context& ctx);    // queue create | ls | stat | purge | rm
+void add_queue_command(CLI::App& app, Context& ctx);    // queue create | ls | stat | cancel | purge | rm
 void add_consume_command(CLI::App& app, Context& ctx);  // consume
 void add_dlq_command(CLI::App& app, Context& ctx);      // dlq ls | show | replay | purge
+void add_bridge_command(CLI::App& app, Context& ctx);   // bridge [--check] | bridge status (built with rabbitmq-c)
 
 // The `--json` flag every command that prints data takes: JSON instead of text, one object per
 // line (per message, topic, cursor), or one object for a single report.

@@ -1,4 +1,4 @@
-// The shmbus command line: topic, pub, sub, ls, stat, journal, cursor, bench, queue, consume, dlq; one file
+// The shmbus command line: topic, pub, sub, ls, stat, journal, cursor, bench, queue, consume, dlq, bridge; one file
 // per command (X_command.cc), each registered by add_X_command().
 #include <CLI/CLI.hpp>
 
@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   shmbus::cli::add_queue_command(app, ctx);
   shmbus::cli::add_consume_command(app, ctx);
   shmbus::cli::add_dlq_command(app, ctx);
+#ifdef SHMBUS_HAVE_BRIDGE
+  shmbus::cli::add_bridge_command(app, ctx);
+#endif
 
   mention_main_options(app);
   app.footer("Options of shmbus itself (--bus) may come before or after the command.");

@@ -1,0 +1,190 @@
+// bridge: InboundLink (inbound_link.h has the protocol).
+#include "bridge/inbound_link.h"
+
+#include <thread>
+#include <vector>
+
+namespace shmbus::bridge {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void sleep_unless_stopped(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
+  const auto until = Clock::now() + delay;
+  while (!stop.load(std::memory_order_relaxed) && Clock::now() < until) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(50ms, until - Clock::now()));
+  }
+}
+
+}  // namespace
+
+InboundLink::InboundLink(Bus& bus, const BridgeConfig& config, const InboundConfig& link, std::unique_ptr<Source> source,
+                         LinkStatus& status)
+    : bus_(bus),
+      config_(config),
+      link_(link),
+      source_(std::move(source)),
+      status_(status),
+      backoff_(config.broker.reconnect_initial, config.broker.reconnect_max),
+      log_(link.name) {}
+
+void InboundLink::fail(const std::string& why) {
+  if (status_.set_error(why, realtime_ns())) log_.info(why);
+}
+
+void InboundLink::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (!connect(stop)) continue;
+    const auto up_since = Clock::now();
+    const uint64_t before = status_.confirmed.load(std::memory_order_relaxed);
+    session(stop);
+    source_->close();
+    status_.connected.store(false, std::memory_order_relaxed);
+    status_.in_flight.store(0, std::memory_order_relaxed);
+    if (stop.load(std::memory_order_relaxed)) break;
+    if (Clock::now() - up_since > 30s && status_.confirmed.load(std::memory_order_relaxed) > before) backoff_.reset();
+    const auto delay = backoff_.next();
+    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
+    sleep_unless_stopped(delay, stop);
+  }
+  log_.info("stopped");
+}
+
+bool InboundLink::connect(const std::atomic<bool>& stop) {
+  try {
+    if (!publisher_) {
+      // The local topic: used as it is if it exists, else created as the config says.
+      TopicConfig c;
+      if (link_.journal) {
+        c.kind = TopicKind::kJournal;
+        parse_fsync(link_.fsync, c);
+      }
+      bus_.create_topic(link_.topic, c);
+      publisher_ = bus_.publisher(link_.topic);
+    }
+    source_->open();
+  } catch (const TransportError& e) {
+    source_->close();
+    status_.failures.fetch_add(1, std::memory_order_relaxed);
+    const auto delay = e.kind() == FailureKind::kConfig ? backoff_.longest() : backoff_.next();
+    fail(std::string(e.what()) + "; retrying in " + std::to_string(delay.count()) + " ms");
+    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
+    sleep_unless_stopped(delay, stop);
+    return false;
+  } catch (const std::exception& e) {  // the bus side: the topic cannot be made or opened
+    status_.failures.fetch_add(1, std::memory_order_relaxed);
+    const auto delay = backoff_.longest();
+    fail("local topic " + link_.topic + ": " + e.what() + "; retrying in " + std::to_string(delay.count()) + " ms");
+    sleep_unless_stopped(delay, stop);
+    return false;
+  }
+  status_.connected.store(true, std::memory_order_relaxed);
+  status_.connects.fetch_add(1, std::memory_order_relaxed);
+  status_.retry_at_ns.store(0, std::memory_order_relaxed);
+  log_.info("connected to " + config_.broker.address.masked() + ", consuming queue " + link_.queue);
+  committed_tag_ = acked_tag_ = 0;  // delivery tags start again at 1 on a new channel
+  failed_ = false;
+  return true;
+}
+
+void InboundLink::session(const std::atomic<bool>& stop) {
+  // Ack in batches: once a quarter of the prefetch window is committed, or when the queue is
+  // quiet, so the broker keeps the window full.
+  const uint64_t batch = std::max<uint64_t>(1, link_.prefetch / 4);
+  while (!failed_ && !stop.load(std::memory_order_relaxed)) {
+    const bool pending = committed_tag_ != acked_tag_;
+    const Result<void> r = source_->receive([this](const Delivery& d) { deliver(d); }, pending ? 0ms : 100ms);
+    if (failed_) break;
+    if (!r && r.error() == Errc::kClosed) {
+      fail(source_->last_error());
+      failed_ = true;
+      break;
+    }
+    if (committed_tag_ - acked_tag_ >= batch || (!r && committed_tag_ != acked_tag_)) ack_committed();
+    status_.in_flight.store(committed_tag_ - acked_tag_, std::memory_order_relaxed);
+  }
+  if (!failed_) ack_committed();  // stopping: what is committed is acked, the rest is redelivered
+}
+
+void InboundLink::ack_committed() {
+  if (committed_tag_ == acked_tag_) return;
+  if (!source_->ack(committed_tag_)) {
+    fail(source_->last_error());
+    failed_ = true;
+    return;
+  }
+  status_.confirmed.fetch_add(committed_tag_ - acked_tag_, std::memory_order_relaxed);
+  acked_tag_ = committed_tag_;
+}
+
+void InboundLink::deliver(const Delivery& d) noexcept {
+  if (d.redelivered) status_.redelivered.fetch_add(1, std::memory_order_relaxed);
+  Result<uint64_t> put = Errc::kInvalidArgument;
+  if (encoded_headers_size(d.headers) != SIZE_MAX) put = publisher_.publish(d.payload, d.headers);
+  if (put || (put.error() == Errc::kNotDurable && wait_durable(put.value()))) {
+    committed_tag_ = d.tag;
+    status_.forwarded.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (put.error() == Errc::kTooLarge || put.error() == Errc::kInvalidArgument) {
+    // The bus cannot hold it: no retry would help. Dead-letter it and ack it.
+    try {
+      dead_letter(d, put.error() == Errc::kTooLarge ? publisher_.explain(Errc::kTooLarge)
+                                                    : std::string("a header key or value is over 65535 bytes"));
+      committed_tag_ = d.tag;
+      status_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      return;
+    } catch (const std::exception& e) {
+      fail(std::string("dead-lettering failed: ") + e.what());
+    }
+  } else {
+    fail("publish to local topic " + link_.topic + " failed: " + publisher_.explain(put.error()) +
+         " (not acked: the broker redelivers it)");
+  }
+  failed_ = true;  // not committed: no ack, the connection goes and the broker redelivers
+}
+
+// fsync `always` said kNotDurable: published, not yet known on disk. Ack only once it is.
+bool InboundLink::wait_durable(uint64_t position) {
+  const auto until = Clock::now() + 10s;
+  while (Clock::now() < until) {
+    try {
+      if (bus_.stats(link_.topic).flushed_position > position) return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+void InboundLink::dead_letter(const Delivery& d, const std::string& why) {
+  if (!dead_letters_) {
+    TopicConfig c;
+    c.kind = TopicKind::kJournal;
+    bus_.create_topic(link_.dead_letter_topic, c);
+    dead_letters_ = bus_.publisher(link_.dead_letter_topic);
+  }
+  std::vector<Header> headers;
+  for (const Header& h : d.headers) {
+    if (h.key.size() <= 65535 && h.value.size() <= 65535) headers.push_back(h);
+  }
+  const std::string now = std::to_string(realtime_ns());
+  headers.push_back({"x-death-reason", "undecodable"});
+  headers.push_back({"x-death-error", why.substr(0, 4096)});
+  headers.push_back({"x-death-count", "1"});
+  headers.push_back({"x-first-death-time", now});
+  headers.push_back({"x-last-death-time", now});
+  headers.push_back({"x-death-queue", link_.queue});
+  // A body too large for the topic is too large here too (same defaults): keep what fits.
+  std::span<const std::byte> body = d.payload;
+  if (body.size() > dead_letters_.max_payload() / 2) body = body.first(dead_letters_.max_payload() / 2);
+  const Result<uint64_t> put = dead_letters_.publish(body, headers);
+  if (!put && put.error() != Errc::kNotDurable) {
+    throw Error("dead-letter topic " + link_.dead_letter_topic + ": " + dead_letters_.explain(put.error()));
+  }
+}
+
+}  // namespace shmbus::bridge
