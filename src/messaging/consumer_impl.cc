@@ -48,7 +48,7 @@ void ConsumerImpl::attach(BoundTopic& bound) {
     if (!s.owner.compare_exchange_strong(owner, token_, std::memory_order_acq_rel)) continue;
     // Relaxed: the generation is read only by stats; the owner CAS published the slot.
     const uint64_t generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
-    Attached attached{&bound, bound.topic->log(), i, generation};
+    Attached attached{&bound, bound.topic->log(), i, generation, false, {}};
     if (!bound.topic->storage().keeps_records()) {
       attached.ring = true;
       try {
@@ -205,9 +205,10 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
       advance_frontier(a);
       if (d.seq >= q.frontier.seq.load(std::memory_order_acquire) + state.window()) return Errc::kTimeout;
     }
-    // A ring lapped D (what it held is overwritten, whatever its bytes look like now).
+    // A ring lapped D (what it held is overwritten, whatever its bytes look like now). A tail
+    // exactly a lap ahead is a full ring held by us, not yet a lap: the next claim would be.
     // Acquire: pairs with the claim's tail store or CAS.
-    if (a.ring && a.log.lapped(d.position, a.bound->topic->meta().tail.position.load(std::memory_order_acquire))) {
+    if (a.ring && a.bound->topic->meta().tail.position.load(std::memory_order_acquire) > d.position + a.log.lap_bytes()) {
       skip_lapped(a, d);
       return Errc::kTimeout;
     }
