@@ -127,12 +127,14 @@ struct RunKey {
   unsigned batch = 1;
   bool durable = false;
   int producers = 1;  // threads of the producer process
+  bool poll_first = false;  // QueueSpec::poll_first
   auto operator<=>(const RunKey&) const = default;
   std::string name() const {
     std::string n = durable ? "queue fsync always, " + std::to_string(producers) + " producer threads -> 1"
                             : "queue 1 -> " + std::to_string(consumers);
     n += ", " + size_text(payload);
     n += batch == 1 ? ", ack per message" : ", take " + std::to_string(batch) + " then ack each";
+    if (poll_first) n += ", try_receive() before receive()";
     return n;
   }
 };
@@ -359,6 +361,7 @@ int run(const Options& o) {
     spec.batch = key.batch;
     spec.fsync_always = key.durable;
     spec.producers = key.producers;
+    spec.poll_first = key.poll_first;
     spec.warmup_s = key.durable ? 0.2 : qwarm;
     spec.seconds = key.durable ? (o.quick ? 0.3 : 1.0) : qsec;
     step(rep, key.name(), [&] { r.queue[key].push_back(queue_throughput(ctx, spec)); });
@@ -402,6 +405,7 @@ int run(const Options& o) {
       for (const size_t size : {size_t{64}, size_t{1024}}) queue_step(rep, {size, consumers, 1, false});
     }
     queue_step(rep, {64, 1, 32, false});
+    queue_step(rep, {64, 1, 1, false, 1, true});
   }
   std::fputs(markdown(r, o, load_start, load_average(), rabbit_status).c_str(), stdout);
   return 0;

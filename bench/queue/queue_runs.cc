@@ -96,7 +96,8 @@ int consumer_body(const ScratchBus& scratch, QueueControl& ctl, int index, const
     // rest are taken only if ready now.
     size_t n = 0;
     for (; n < spec.batch; ++n) {
-      Result<Delivery> d = n == 0 ? consumer.receive(std::chrono::milliseconds(10)) : consumer.try_receive();
+      Result<Delivery> d = n == 0 && !spec.poll_first ? consumer.receive(std::chrono::milliseconds(10)) : consumer.try_receive();
+      if (n == 0 && spec.poll_first && !d && d.error() == Errc::kTimeout) d = consumer.receive(std::chrono::milliseconds(10));
       if (!d) {
         if (d.error() == Errc::kTimeout || d.error() == Errc::kHeldLimit) break;
         ctl.failures.fetch_add(1);

@@ -17,6 +17,9 @@ struct QueueSpec {
   size_t payload_bytes = 64;
   int consumers = 1;          // consumer processes
   unsigned batch = 1;         // 1: receive, handle, ack; N: take up to N deliveries, then handle and ack each
+  // try_receive() first, receive(10 ms) only when it found nothing: receive() reads the clock
+  // for its deadline before its first poll; this skips that read while deliveries are ready.
+  bool poll_first = false;
   bool fsync_always = false;  // segments on disk (TMPDIR or /var/tmp), publish returns once durable
   int producers = 1;          // producer threads (in one process)
   double warmup_s = 0.3;
