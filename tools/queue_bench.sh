@@ -46,7 +46,9 @@ echo "RabbitMQ $(dpkg-query -W -f='${Version}' rabbitmq-server 2> /dev/null || e
   "$(dpkg-query -W -f='${Version}' librabbitmq-dev 2> /dev/null || echo '?'); commit $(git rev-parse --short HEAD 2> /dev/null || echo '?')"
 echo "uptime before: $(uptime)"
 echo
-TMPDIR=$disk_dir "$exe" --repetitions "${SHMBUS_QUEUE_BENCH_REPS:-5}" --amqp-url "$AMQP_URL" --scratch "$scratch" "$@" &
+broker_pid=$(cat "$PID_FILE" 2> /dev/null || echo 0)
+TMPDIR=$disk_dir "$exe" --repetitions "${SHMBUS_QUEUE_BENCH_REPS:-5}" --amqp-url "$AMQP_URL" --scratch "$scratch" \
+  --broker-pid "$broker_pid" "$@" &
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=""

@@ -33,16 +33,18 @@ struct Options {
   bool rabbitmq = true;
   std::string scratch;
   bool quick = false;
+  int broker_pid = 0;  // the broker's beam process, for its CPU time
   std::string only;  // run just the steps whose name contains this (the floor always runs)
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "shmbus_queue_bench: %s\n"
-               "usage: shmbus_queue_bench [--repetitions N] [--amqp-url URL | --no-rabbitmq] [--scratch DIR] [--quick] [--only TEXT]\n"
+               "usage: shmbus_queue_bench [--repetitions N] [--amqp-url URL | --no-rabbitmq] [--scratch DIR] [--quick] [--only TEXT] [--broker-pid PID]\n"
                "  --amqp-url   the RabbitMQ node (default: $AMQP_URL); tools/queue_bench.sh starts a private one\n"
                "  --scratch    directory for the buses (default /dev/shm/shmbus-qbench-PID), removed at the end\n"
                "  --quick      one short repetition (a smoke test, not figures)\n"
+               "  --broker-pid the broker's OS process (beam.smp): its CPU use is reported\n"
                "  --only       just the measurements whose name contains TEXT (and the floor)\n",
                why);
   std::exit(2);
@@ -66,6 +68,8 @@ Options parse(int argc, char** argv) {
       o.rabbitmq = false;
     } else if (a == "--scratch") {
       o.scratch = next();
+    } else if (a == "--broker-pid") {
+      o.broker_pid = std::atoi(next().c_str());
     } else if (a == "--only") {
       o.only = next();
     } else if (a == "--quick") {
@@ -268,6 +272,10 @@ std::string markdown(const Results& r, const Options& o, const std::string& load
     row("RabbitMQ " + q + " queue, 64 B, persistent, confirms (window 256), manual ack (prefetch 256): consumed",
         spread_by(ok, [](const RabbitResult& x) { return x.consumed_per_s; }), msgs);
     row("RabbitMQ " + q + " queue: confirmed at the producer", spread_by(ok, [](const RabbitResult& x) { return x.confirmed_per_s; }), msgs);
+    if (ok.front().broker_cores >= 0) {
+      row("RabbitMQ " + q + " queue: the broker's CPU (cores)", spread_by(ok, [](const RabbitResult& x) { return x.broker_cores; }),
+          [](double v) { return fmt("%.2f", v); });
+    }
   }
 
   out += "\n| target (paired per repetition) | measured | paired ratios | bar | |\n|---|---:|---:|---:|---|\n";
@@ -373,6 +381,7 @@ int run(const Options& o) {
     ro.quorum = quorum;
     ro.warmup_s = o.quick ? 0.3 : 0.5;
     ro.seconds = o.quick ? 0.5 : 2.0;
+    ro.broker_pid = o.broker_pid;
     ro.queue_name = "shmbus-qbench-" + std::to_string(::getpid()) + "-" + std::to_string(rep) + (quorum ? "-quorum" : "-classic");
     step(rep, std::string("RabbitMQ ") + (quorum ? "quorum" : "classic"), [&] {
       RabbitResult x = rabbit_run(ro);

@@ -13,10 +13,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -259,6 +262,26 @@ void produce(const Url& url, const RabbitOptions& o, Shared& s) {
   }
 }
 
+// utime + stime of a process, in seconds (-1: unreadable).
+double cpu_seconds(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');  // the command may hold spaces
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields;
+  size_t i = close + 2;
+  while (i < stat.size() && fields.size() < 15) {
+    size_t j = stat.find(' ', i);
+    if (j == std::string::npos) j = stat.size();
+    fields.push_back(stat.substr(i, j - i));
+    i = j + 1;
+  }
+  if (fields.size() < 13) return -1;
+  // After the command: state(0) ... utime(11) stime(12), in clock ticks.
+  return (std::stod(fields[11]) + std::stod(fields[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
 
 std::string rabbit_check(const std::string& url_text) {
@@ -275,9 +298,9 @@ std::string rabbit_check(const std::string& url_text) {
 RabbitResult rabbit_run(const RabbitOptions& o) {
   RabbitResult result;
   Url url;
-  if (std::string e = parse(o.url, url); !e.empty()) return {0, 0, 0, e};
+  if (std::string e = parse(o.url, url); !e.empty()) return {0, 0, 0, -1, e};
   Conn admin(url.info);
-  if (!admin.ok()) return {0, 0, 0, "RabbitMQ: " + admin.error()};
+  if (!admin.ok()) return {0, 0, 0, -1, "RabbitMQ: " + admin.error()};
   amqp_connection_state_t c = admin.get();
   // A durable queue (classic, or quorum: quorum queues must be durable and not exclusive).
   amqp_table_entry_t type{amqp_cstring_bytes("x-queue-type"), {}};
@@ -285,7 +308,7 @@ RabbitResult rabbit_run(const RabbitOptions& o) {
   type.value.value.bytes = amqp_cstring_bytes(o.quorum ? "quorum" : "classic");
   amqp_table_t args{1, &type};
   amqp_queue_declare(c, 1, bytes(o.queue_name), 0, /*durable*/ 1, 0, 0, args);
-  if (std::string e = admin.rpc("queue.declare"); !e.empty()) return {0, 0, 0, e};
+  if (std::string e = admin.rpc("queue.declare"); !e.empty()) return {0, 0, 0, -1, e};
 
   Shared s;
   std::thread consumer([&] { consume(url, o, s); });
@@ -296,12 +319,13 @@ RabbitResult rabbit_run(const RabbitOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (s.ready.load() < 2 && !s.stop.load()) s.fail("the producer or consumer did not connect within 30 s");
-  double c0 = 0, p0 = 0, c1 = 0, p1 = 0, seconds = 0;
+  double c0 = 0, p0 = 0, c1 = 0, p1 = 0, seconds = 0, cpu0 = -1, cpu1 = -1;
   if (!s.stop.load()) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup_s));
     const auto t0 = Clock::now();
     c0 = static_cast<double>(s.consumed.load());
     p0 = static_cast<double>(s.confirmed.load());
+    cpu0 = cpu_seconds(o.broker_pid);
     // Sliced so that a failing thread ends the window early.
     while (!s.stop.load() && std::chrono::duration<double>(Clock::now() - t0).count() < o.seconds) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -309,6 +333,7 @@ RabbitResult rabbit_run(const RabbitOptions& o) {
     const auto t1 = Clock::now();
     c1 = static_cast<double>(s.consumed.load());
     p1 = static_cast<double>(s.confirmed.load());
+    cpu1 = cpu_seconds(o.broker_pid);
     seconds = std::chrono::duration<double>(t1 - t0).count();
   }
   s.stop.store(true);
@@ -321,6 +346,7 @@ RabbitResult rabbit_run(const RabbitOptions& o) {
   if (seconds > 0) {
     result.consumed_per_s = (c1 - c0) / seconds;
     result.confirmed_per_s = (p1 - p0) / seconds;
+    if (cpu0 >= 0 && cpu1 >= 0) result.broker_cores = (cpu1 - cpu0) / seconds;
   }
   return result;
 }

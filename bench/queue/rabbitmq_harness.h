@@ -20,12 +20,14 @@ struct RabbitOptions {
   double warmup_s = 0.5;
   double seconds = 2.0;
   std::string queue_name;        // unique per run
+  int broker_pid = 0;            // the broker's OS process (beam.smp), for its CPU time; 0: not known
 };
 
 struct RabbitResult {
   double consumed_per_s = 0;   // messages delivered and acked at the consumer, in the window
   double confirmed_per_s = 0;  // publisher confirms received, in the window
   unsigned long long nacked = 0;  // basic.nack from the broker (whole run)
+  double broker_cores = -1;    // the broker's CPU time in the window / its length (-1: not known)
   std::string error;           // non-empty: the run failed (what, and where)
 };
 
