@@ -83,6 +83,10 @@ class DiskDir {
   std::string path_;
 };
 
+// fsync always: records a pipelined producer publishes per wait_durable(), and acks a consumer
+// makes per sync() (one flush for each batch).
+constexpr uint64_t kDurableWindow = 256;
+
 int consumer_body(const ScratchBus& scratch, QueueControl& ctl, int index, const QueueSpec& spec) {
   Bus bus = scratch.open_in_peer();
   Queue queue = bus.queue("work");
@@ -114,6 +118,11 @@ int consumer_body(const ScratchBus& scratch, QueueControl& ctl, int index, const
         return 4;
       }
       held[i] = Delivery{};
+      // fsync always: the acks made durable too, a batch per msync (Consumer::sync()).
+      if (spec.fsync_always && (acked + 1) % kDurableWindow == 0 && !consumer.sync()) {
+        ctl.failures.fetch_add(1);
+        return 5;
+      }
       // Relaxed: see acked_sum(). Published every 16 acks: the producer reads these lines.
       if ((++acked & 15) == 0) ctl.acked[index].value.store(acked, std::memory_order_relaxed);
     }
@@ -130,12 +139,22 @@ int producer_body(const ScratchBus& scratch, QueueControl& ctl, const QueueSpec&
     std::vector<std::byte> payload(spec.payload_bytes, std::byte{0x5a});
     uint64_t seq = 0;
     while (ctl.stop.load(std::memory_order_relaxed) == 0) {  // relaxed: a stop flag
+      uint64_t last = 0;
       for (int i = 0; i < 16; ++i, ++seq) {
         std::memcpy(payload.data(), &seq, std::min(sizeof seq, payload.size()));
-        if (!pub.publish(std::span<const std::byte>(payload))) {
+        // fsync always: pipelined, a window of kDurableWindow records per flush (as the RabbitMQ
+        // harness keeps its window of unconfirmed publishes), each record durable before it counts.
+        Result<uint64_t> at = spec.fsync_always ? pub.publish_pipelined(std::span<const std::byte>(payload))
+                                                : pub.publish(std::span<const std::byte>(payload));
+        if (!at) {
           ctl.failures.fetch_add(1);
           return false;
         }
+        last = *at;
+      }
+      if (spec.fsync_always && (seq % kDurableWindow) == 0 && !pub.wait_durable(last, std::chrono::seconds(10))) {
+        ctl.failures.fetch_add(1);
+        return false;
       }
       ctl.published.fetch_add(16, std::memory_order_relaxed);  // relaxed: a counter
       if (!bounded) continue;

@@ -350,7 +350,8 @@ TEST(Queue, RetriesAndDelaysSurviveLosingTheBusDirectory) {
   topic.data_dir = data.path();
   QueueConfig config = bound_to("jobs");
   config.retry = RetryPolicy::parse("exponential:min=400ms,max=400ms,factor=1,jitter=0");
-  const int64_t due_delay = base::realtime_ns() + 900'000'000;
+  // The header carries milliseconds: the due time is what it says.
+  const int64_t due_delay = base::realtime_ns() / 1'000'000 * 1'000'000 + 900'000'000;
   TempBus tb;
   int64_t nacked_at = 0;
   {
