@@ -83,6 +83,12 @@ int64_t coarse_monotonic_ns() noexcept {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+int64_t coarse_realtime_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 int64_t realtime_ns() noexcept {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);

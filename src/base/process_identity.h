@@ -24,6 +24,9 @@ int64_t realtime_ns() noexcept;
 // CLOCK_MONOTONIC_COARSE: a few ns (no TSC read), a few ms behind; for heartbeats on hot paths,
 // which are judged against timeouts of seconds.
 int64_t coarse_monotonic_ns() noexcept;
+// CLOCK_REALTIME_COARSE: the same for wall-clock deadlines (queue leases and due times: a few ms
+// late at worst, never early, since the coarse clock lags).
+int64_t coarse_realtime_ns() noexcept;
 
 // The CPU's spin-wait hint (~20 ns on current x86).
 inline void cpu_relax() noexcept {

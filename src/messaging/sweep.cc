@@ -46,7 +46,7 @@ void ConsumerImpl::sweep(size_t i, int64_t now_ns, bool force, uint32_t taken_ov
   Attached& a = attached_[i];
   messaging::QueueFileHandle& state = *a.bound->state;
   QueueFile& q = state.file();
-  const int64_t mono = base::monotonic_ns();
+  const int64_t mono = base::coarse_monotonic_ns();  // a rate limit of ~10 ms: coarse is enough
   // Relaxed: who sweeps is decided by the CAS; a sweep more or less changes no outcome.
   int64_t last = q.hints.last_sweep_ns.load(std::memory_order_relaxed);
   // A timestamp from before a reboot is in the future of this boot's monotonic clock: sweep.
