@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "shmbus/error.h"
+#include "shmbus/function_ref.h"
 #include "shmbus/message.h"
 
 namespace shmbus {
@@ -115,6 +116,13 @@ class Delivery {
   int64_t deadline_ns_ = 0;
 };
 
+// What a handler says of its delivery (the handler style, Consumer::handle()).
+enum class Outcome : uint8_t {
+  kAck,     // done
+  kRetry,   // a failed attempt: again after the queue's backoff (nack)
+  kReject,  // dead-letter now (reject)
+};
+
 struct ConsumerOptions {
   uint32_t prefetch = 64;  // deliveries held at once (received and not yet settled)
 };
@@ -154,6 +162,15 @@ class Consumer {
   // counted (as when a Consumer closes with deliveries unsettled). For a consumer that stops
   // before handling what it received (shutdown, a cancelled wait), not for a failure: use nack.
   Result<void> release(Delivery& delivery) noexcept;
+
+  // The handler style: takes up to `max` deliveries (waiting up to `timeout` for the first, not
+  // at all for the rest), hands each to `handler` and settles it as the handler says. A handler
+  // that throws made a failed attempt (kRetry) whose what() becomes the x-death-error should that
+  // attempt dead-letter the record. Returns how many were handled; kTimeout if none came in time.
+  // The first settlement error (kStaleLease: the lease was lost meanwhile) is returned after the
+  // batch. Allocates nothing (but what a dead letter needs); never throws.
+  Result<size_t> handle(FunctionRef<Outcome(const Delivery&)> handler, size_t max = 64,
+                        std::chrono::nanoseconds timeout = std::chrono::milliseconds(100)) noexcept;
 
   uint32_t held() const noexcept;
   explicit operator bool() const noexcept { return impl_ != nullptr; }

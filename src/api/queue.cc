@@ -1,4 +1,6 @@
 // shmbus::Queue and shmbus::Consumer: thin handles over messaging/.
+#include <optional>
+#include <string>
 #include "messaging/consumer_impl.h"
 #include "messaging/queue_impl.h"
 #include "shmbus/error.h"
@@ -80,6 +82,41 @@ Result<void> Consumer::reject(Delivery& delivery, std::string_view error) noexce
 Result<void> Consumer::extend(Delivery& delivery) noexcept {
   if (!impl_) return Errc::kClosed;
   return impl_->extend(delivery);
+}
+
+Result<size_t> Consumer::handle(FunctionRef<Outcome(const Delivery&)> handler, size_t max,
+                                std::chrono::nanoseconds timeout) noexcept {
+  if (!impl_) return Errc::kClosed;
+  size_t handled = 0;
+  std::optional<Errc> first_error;
+  while (handled < max) {
+    Result<Delivery> d = handled == 0 ? impl_->receive(timeout) : impl_->try_receive();
+    if (!d) {
+      if (handled == 0) return d.error();
+      break;  // nothing more ready now (or the prefetch is full of others' deliveries)
+    }
+    Outcome outcome = Outcome::kRetry;
+    std::string_view error;
+    std::string what;  // only filled when the handler throws
+    try {
+      outcome = handler(*d);
+    } catch (const std::exception& e) {
+      try {
+        what = e.what();
+      } catch (...) {
+      }
+      error = what;
+    } catch (...) {
+      error = "the handler threw a non-standard exception";
+    }
+    Result<void> settled = outcome == Outcome::kAck      ? impl_->ack(*d)
+                           : outcome == Outcome::kReject ? impl_->reject(*d, error.empty() ? "rejected by the handler" : error)
+                                                         : impl_->nack(*d, std::nullopt, error);
+    if (!settled && !first_error) first_error = settled.error();
+    ++handled;
+  }
+  if (first_error) return {*first_error, handled};
+  return handled;
 }
 
 Result<void> Consumer::sync() noexcept {

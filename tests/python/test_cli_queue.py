@@ -290,3 +290,23 @@ def test_options_filter_ordering_dedup_delay_ttl_and_cancel(run):
     assert bad.returncode != 0 and "--ordering takes key" in bad.stderr
     bad = run("pub", "orders", "x", "--at", "next tuesday")
     assert bad.returncode != 0 and "--at takes" in bad.stderr
+
+
+def test_dlq_show_and_replay_select_by_id_and_reason(run, queue):
+    queue("--max-deliveries", "1")
+    for i in (1, 2, 3):
+        pub(run, f"job {i}", f"message-id=m-{i}")
+    script = 'if [ "$SHMBUS_MESSAGE_ID" = m-2 ]; then exit 1; else exit 65; fi'
+    assert run("consume", "workers", "--count", "3", "--timeout", "20s", "--exec", script).returncode == 0
+    [two] = lines(run("dlq", "show", "workers", "m-2", "--json"))
+    assert (two["message_id"], two["headers"]["x-death-reason"]) == ("m-2", "delivery_limit")
+    rejected = lines(run("dlq", "show", "workers", "--reason", "rejected", "--json"))
+    assert [d["message_id"] for d in rejected] == ["m-1", "m-3"]
+    # A selective replay republishes what it selects; the cursor stays before what it passed over.
+    r = json.loads(run("dlq", "replay", "workers", "--id", "m-3", "--json").stdout)
+    assert (r["replayed"], r["left"]) == (1, 3)
+    [again] = lines(run("consume", "workers", "--count", "1", "--timeout", "20s", "--json"))
+    assert (again["message_id"], again["attempt"]) == ("m-3", 1)
+    # m-1 first: replayed and handled; m-2 passed over, so m-3 (replayed again) stays listed.
+    r = json.loads(run("dlq", "replay", "workers", "--reason", "rejected", "--json").stdout)
+    assert (r["replayed"], r["left"]) == (2, 2)

@@ -1,7 +1,8 @@
 // `shmbus dlq ls | show | replay | purge QUEUE`: the dead letters of a queue, i.e. the records
 // of the journal topic <queue>.dlq after its named cursor kDeadLetterCursor ("handled"; all of
 // them while it has none). `replay` republishes each to its x-original-topic and moves the
-// cursor past it; `purge` moves the cursor to the end. Records are never deleted here: the
+// cursor past it (a replay selected by --id / --reason moves it only over a run of replayed
+// records: the others stay unhandled); `purge` moves the cursor to the end. Records are never deleted here: the
 // topic's retention does that, and `shmbus sub QUEUE.dlq --from earliest` still reads them.
 #include <CLI/CLI.hpp>
 
@@ -26,7 +27,14 @@ using namespace std::chrono_literals;
 struct DlqOptions {
   std::string queue;
   uint64_t count = 0;  // 0: all
+  std::string id;      // only the dead letter(s) with this message-id
+  std::string reason;  // only those with this x-death-reason
   bool json = false;
+  bool selects() const { return !id.empty() || !reason.empty(); }
+  bool selected(const Message& m) const {
+    return (id.empty() || m.headers.find(header_keys::kMessageId) == id) &&
+           (reason.empty() || m.headers.find("x-death-reason") == reason);
+  }
 };
 
 // What replay takes away: the death of this queue's copy. It keeps message-id (the consumer's
@@ -45,11 +53,12 @@ StartAt unhandled_start(const TopicStats& s) {
   return StartAt::earliest();
 }
 
-// Hands each unhandled dead letter (up to `count`) to `visit`, which returns false to stop.
-// Reads up to the tail as it was when called. `cursor`: read through the named cursor (replay
-// commits it); otherwise from where it stands, without holding it.
+// Hands each unhandled dead letter that --id / --reason select (up to `count` of them) to
+// `visit`, which returns false to stop; `passed` (if given) sees the others. Reads up to the tail
+// as it was when called. `cursor`: read through the named cursor (replay commits it); otherwise
+// from where it stands, without holding it.
 void for_each_dead_letter(Bus& bus, const DlqOptions& o, bool cursor, const std::function<bool(const Message&)>& visit,
-                          Subscription* held = nullptr) {
+                          Subscription* held = nullptr, const std::function<void(const Message&)>& passed = {}) {
   const std::string topic = dead_letter_topic(o.queue);
   bus.queue(o.queue);  // an unknown queue is an error, not an empty list
   if (!bus.topic_exists(topic)) return;  // nothing was ever dead-lettered
@@ -73,6 +82,10 @@ void for_each_dead_letter(Bus& bus, const DlqOptions& o, bool cursor, const std:
       continue;
     }
     idle = 0;
+    if (!o.selected(got->message())) {
+      if (passed) passed(got->message());
+      continue;
+    }
     ++seen;
     if (!visit(got->message())) return;
   }
@@ -134,6 +147,9 @@ int run_replay(const Context& ctx, const DlqOptions& o) {
   std::map<std::string, Publisher> publishers;
   Subscription sub;
   uint64_t replayed = 0;
+  // The cursor marks everything before it handled: it moves past a replayed record only while
+  // no record was passed over (a selective replay leaves the others for later).
+  bool all_handled_so_far = true;
   for_each_dead_letter(bus, o, true, [&](const Message& m) {
     const std::optional<std::string_view> original = m.headers.find("x-original-topic");
     if (!original) {
@@ -166,11 +182,13 @@ int run_replay(const Context& ctx, const DlqOptions& o) {
     if (!put && put.error() != Errc::kNotDurable) throw Error("replay to " + topic + " failed: " + it->second.explain(put.error()));
     // Published first, the cursor moved second: a crash in between replays it once more, with
     // the same message-id (never loses it).
-    Result<void> committed = sub.commit();
-    if (!committed) throw Error(std::string("cannot move the handled cursor: ") + to_string(committed.error()));
+    if (all_handled_so_far) {
+      Result<void> committed = sub.commit();
+      if (!committed) throw Error(std::string("cannot move the handled cursor: ") + to_string(committed.error()));
+    }
     ++replayed;
     return true;
-  }, &sub);
+  }, &sub, [&](const Message&) { all_handled_so_far = false; });
   const uint64_t left = bus.queue(o.queue).stats().dlq_depth;
   if (o.json) std::cout << JsonObject().add("queue", o.queue).add("replayed", replayed).add("left", left).str() << '\n';
   else std::cout << "replayed " << replayed << " dead letters of " << o.queue << " (" << left << " left)\n";
@@ -207,7 +225,12 @@ void add_dlq_command(CLI::App& app, Context& ctx) {
                         Verb{"purge", "mark every dead letter handled (the records stay until retention)", run_purge, false}}) {
     CLI::App* sub = dlq->add_subcommand(v.name, v.help);
     sub->add_option("QUEUE", o->queue)->required();
-    if (v.counted) sub->add_option("--count", o->count, "at most N, oldest first");
+    if (v.counted) {
+      sub->add_option("--count", o->count, "at most N, oldest first");
+      if (std::string(v.name) == "show") sub->add_option("ID", o->id, "only the dead letter(s) with this message-id");
+      sub->add_option("--id", o->id, "only the dead letter(s) with this message-id");
+      sub->add_option("--reason", o->reason, "only those dead-lettered for this reason (rejected, delivery_limit, expired)");
+    }
     add_json_flag(*sub, o->json);
     auto run = v.run;
     sub->callback([&ctx, o, run] { ctx.run = [&ctx, o, run] { return run(ctx, *o); }; });
