@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(cmake ninja-build g++ libboost-dev libgtest-dev libbenchmark-dev libcli11-dev
           python3-dev pybind11-dev python3-pytest python3-pip python3-setuptools python3-zmq
-          clang libclang-rt-14-dev libisal-dev
+          clang libclang-rt-14-dev libisal-dev nlohmann-json3-dev
           rabbitmq-server librabbitmq-dev python3-pika "$@")  # the bridge: broker, rabbitmq-c, an independent client
 missing=()
 for p in "${packages[@]}"; do
