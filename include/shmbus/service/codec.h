@@ -23,7 +23,7 @@ T decode(std::string_view payload) {
   try {
     return nlohmann::json::parse(payload).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw DecodeError("undecodable " + message_type_of<T>().type_header() + ": " + e.what());
+    throw DecodeError(message_type_of<T>().type_header() + ": " + e.what());
   }
 }
 
