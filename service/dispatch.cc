@@ -48,9 +48,13 @@ class HandlerThread {
     std::exception_ptr error;
     for (uint32_t retry = 0;; ++retry) {
       outgoing_.clear();
-      Context ctx(env, e_.name, e_.routes, outgoing_, d.attempt(), retry);
+      const auto started = std::chrono::steady_clock::now();
+      const auto timeout = e_.options.handler_timeout;
+      Context ctx(env, e_.name, e_.routes, outgoing_, d.attempt(), retry,
+                  timeout.count() > 0 ? started + timeout : std::chrono::steady_clock::time_point::max());
       try {
         h->invoke(d.message().text(), ctx);
+        if (ctx.past_deadline()) throw_timeout(env, std::chrono::steady_clock::now() - started);
         send_outgoing(env);
         if (consumer_.ack(d)) e_.counters.add(e_.counters.handled);
         return;
@@ -63,6 +67,12 @@ class HandlerThread {
       e_.counters.add(e_.counters.retried);
     }
     failed(d, env, *h, error);
+  }
+
+  [[noreturn]] void throw_timeout(const Envelope& env, std::chrono::nanoseconds took) const {
+    const auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+    throw HandlerTimeout("the handler of " + env.type + " took " + ms(took) + " ms, over the endpoint's handler_timeout of " +
+                         ms(e_.options.handler_timeout) + " ms");
   }
 
   void reject_unhandled(Delivery& d, const std::string& reason) {

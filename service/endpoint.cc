@@ -20,6 +20,12 @@ EndpointImpl::EndpointImpl(Bus b, std::string n, EndpointOptions o)
     throw Error("endpoint \"" + name + "\": concurrency 0 would handle nothing: give it 1 or more",
                 ErrorKind::kInvalidArgument);
   }
+  if (options.handler_timeout.count() > 0 && options.handler_timeout >= options.lease) {
+    throw Error("endpoint \"" + name + "\": handler_timeout (" + std::to_string(options.handler_timeout.count()) +
+                    " ms) must be shorter than the lease (" + std::to_string(options.lease.count()) +
+                    " ms), or the message is redelivered to another handler while the first still runs",
+                ErrorKind::kInvalidArgument);
+  }
 }
 
 const HandlerEntry* EndpointImpl::find(std::string_view type_header, std::string& reason) const {

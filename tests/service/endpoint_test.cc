@@ -188,6 +188,49 @@ TEST(Endpoint, RetryOnRetriesOnlyTheNamedExceptions) {
   EXPECT_TRUE(eventually([&] { return sut.stats().handled == 1; }, 20s));
 }
 
+TEST(Endpoint, AHandlerOverItsTimeoutFailsItsAttemptAndWhatItSentIsDiscarded) {
+  TempBus tb;
+  Bus bus = tb.open();
+  EndpointOptions o = test::fast_options(/*max_deliveries=*/2);
+  o.handler_timeout = 50ms;
+  std::atomic<int> calls{0}, reserved{0};
+  std::atomic<bool> saw_deadline{false};
+  Endpoint sut(bus, "slow", o);
+  sut.handle<shop::ReserveStock>([&](const shop::ReserveStock& c, Context& ctx) {
+    ++calls;
+    ctx.publish(shop::StockReserved{c.order});
+    if (c.order == 1) {
+      while (!ctx.past_deadline()) std::this_thread::sleep_for(5ms);  // gives up at its deadline
+      saw_deadline = true;
+    }
+  });
+  Endpoint audit(bus, "audit", test::fast_options());
+  audit.handle<shop::StockReserved>([&](const shop::StockReserved&, Context&) { ++reserved; });
+  audit.start();
+  sut.start();
+  Client client(bus, test::client_options());
+
+  client.send(shop::ReserveStock{1, 1}, "slow");
+  client.send(shop::ReserveStock{2, 1}, "slow");
+
+  const auto dead = test::dead_letters(bus, "slow", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].reason, "delivery_limit");
+  EXPECT_NE(dead[0].error.find("shmbus::service::HandlerTimeout: the handler of ReserveStock@1 took"), std::string::npos)
+      << dead[0].error;
+  EXPECT_TRUE(saw_deadline.load());
+  EXPECT_TRUE(eventually([&] { return reserved == 1; }, 20s));  // only the quick one's event went out
+  EXPECT_EQ(calls.load(), 3);
+}
+
+TEST(Endpoint, AHandlerTimeoutNotUnderTheLeaseIsRefused) {
+  TempBus tb;
+  EndpointOptions o = test::fast_options();
+  o.handler_timeout = o.lease;
+
+  EXPECT_THROW(Endpoint(tb.open(), "x", o), Error);
+}
+
 TEST(Endpoint, PoisonPayloadsAreDeadLetteredWithTheirReasonAndTheEndpointGoesOn) {
   TempBus tb;
   Bus bus = tb.open();

@@ -34,6 +34,10 @@ class Context {
   uint32_t immediate_retry() const noexcept { return immediate_retry_; }
   // The endpoint handling it.
   const std::string& endpoint() const noexcept { return endpoint_; }
+  // When this attempt times out (EndpointOptions::handler_timeout; time_point::max() if it has
+  // none): a long handler checks past_deadline() and gives up, as its attempt fails anyway.
+  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+  bool past_deadline() const noexcept { return std::chrono::steady_clock::now() > deadline_; }
 
   // An event, to every endpoint that handles it. Refuses (Error) anything but an event.
   template <ServiceMessage T>
@@ -56,9 +60,10 @@ class Context {
   void reply_json(const MessageType& type, std::string json);
 
   Context(const Envelope& handled, std::string endpoint, const detail::Routes& routes,
-          std::vector<detail::Outgoing>& outgoing, uint32_t attempt, uint32_t immediate_retry) noexcept
+          std::vector<detail::Outgoing>& outgoing, uint32_t attempt, uint32_t immediate_retry,
+          std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) noexcept
       : handled_(handled), endpoint_(std::move(endpoint)), routes_(routes), outgoing_(outgoing),
-        attempt_(attempt), immediate_retry_(immediate_retry) {}
+        attempt_(attempt), immediate_retry_(immediate_retry), deadline_(deadline) {}
 
  private:
   const Envelope& handled_;
@@ -67,6 +72,7 @@ class Context {
   std::vector<detail::Outgoing>& outgoing_;
   uint32_t attempt_;
   uint32_t immediate_retry_;
+  std::chrono::steady_clock::time_point deadline_;
 };
 
 }  // namespace shmbus::service

@@ -45,6 +45,10 @@ struct EndpointOptions {
   // with these settings (kind is forced to journal: queues read journals).
   TopicConfig journal;
   std::chrono::milliseconds idle_wait{20};  // how long an idle handler thread waits per look
+  // A handler running longer fails its attempt (HandlerTimeout) when it returns; 0: no limit.
+  // A thread cannot be stopped from outside, so long handlers should look at
+  // Context::past_deadline() and give up. Must be shorter than the lease.
+  std::chrono::milliseconds handler_timeout{0};
 };
 
 // What an endpoint did since start() (this process only).

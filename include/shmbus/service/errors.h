@@ -46,4 +46,11 @@ class DecodeError : public shmbus::Error {
   explicit DecodeError(const std::string& what) : shmbus::Error(what, ErrorKind::kInvalidArgument) {}
 };
 
+// A handler that returned after its endpoint's handler_timeout: the attempt counts as failed
+// (what it sent is discarded) and goes the way of any exception (retry, or dead letter).
+class HandlerTimeout : public shmbus::Error {
+ public:
+  explicit HandlerTimeout(const std::string& what) : shmbus::Error(what, ErrorKind::kGeneral) {}
+};
+
 }  // namespace shmbus::service
