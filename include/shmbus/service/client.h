@@ -25,7 +25,7 @@ class ClientImpl;
 
 struct ClientOptions {
   std::string source = "client";  // the `source` header: who sends (an endpoint's name, a tool)
-  TopicConfig journal;            // topics it creates (events, commands): a journal like this
+  TopicConfig journal{};          // topics it creates (events, commands): a journal like this
   uint64_t reply_capacity = 1ull << 20;  // its reply topic's ring bytes (a memory topic)
 };
 

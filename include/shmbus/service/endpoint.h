@@ -38,12 +38,12 @@ struct EndpointOptions {
   uint32_t concurrency = 1;          // handler threads (messages handled at once)
   uint32_t immediate_retries = 0;    // in-process tries again before a durable retry
   uint32_t max_deliveries = 5;       // deliveries before dead-lettering (the queue's, 1..255)
-  RetryPolicy retry;                 // backoff between deliveries (the queue's)
+  RetryPolicy retry{};               // backoff between deliveries (the queue's)
   std::chrono::milliseconds lease{30000};  // a handler running longer may see its message redelivered
   ExpiredAction expired = ExpiredAction::kDeadLetter;  // a message past its expires-at
   // The topics this endpoint creates (its command topic, the events it handles): a journal
   // with these settings (kind is forced to journal: queues read journals).
-  TopicConfig journal;
+  TopicConfig journal{};
   std::chrono::milliseconds idle_wait{20};  // how long an idle handler thread waits per look
   // A handler running longer fails its attempt (HandlerTimeout) when it returns; 0: no limit.
   // A thread cannot be stopped from outside, so long handlers should look at
