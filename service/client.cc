@@ -75,7 +75,10 @@ class ClientImpl {
       bus_.create_topic(topic, c);
       // Subscribed before any request goes out, so no reply can come before we read.
       reply_subscription_ = bus_.subscribe(topic);
-      reply_topic_ = topic;
+      {
+        std::lock_guard<std::mutex> guard(topic_mu_);
+        reply_topic_ = topic;
+      }
       reply_thread_ = std::thread([this] { read_replies(); });
     });
     return reply_topic_;
@@ -124,6 +127,7 @@ class ClientImpl {
   Routes routes_;
   PendingRequests pending_;
   std::once_flag replies_started_;
+  mutable std::mutex topic_mu_;  // reply_topic() may be asked while the first request sets it
   std::string reply_topic_;
   Subscription reply_subscription_;
   std::thread reply_thread_;
@@ -190,7 +194,10 @@ void Client::add_route(const MessageType& type, std::string endpoint) {
   impl_->routes_[type.name] = std::move(endpoint);
 }
 
-std::string Client::reply_topic() const { return impl_->reply_topic_; }
+std::string Client::reply_topic() const {
+  std::lock_guard<std::mutex> guard(impl_->topic_mu_);
+  return impl_->reply_topic_;
+}
 size_t Client::pending_requests() const { return impl_->pending_.size(); }
 
 }  // namespace shmbus::service

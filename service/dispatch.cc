@@ -22,8 +22,8 @@ namespace {
 
 class HandlerThread {
  public:
-  explicit HandlerThread(EndpointImpl& e)
-      : e_(e), consumer_(e.queue->consumer({.prefetch = 1})), sender_(e.bus, e.options.journal) {}
+  HandlerThread(EndpointImpl& e, Consumer consumer)
+      : e_(e), consumer_(std::move(consumer)), sender_(e.bus, e.options.journal) {}
 
   void run() noexcept {
     while (!e_.stopping.load(std::memory_order_relaxed)) {
@@ -133,9 +133,9 @@ class HandlerThread {
 
 }  // namespace
 
-void run_handler_thread(EndpointImpl& e) noexcept {
+void run_handler_thread(EndpointImpl& e, Consumer consumer) noexcept {
   try {
-    HandlerThread(e).run();
+    HandlerThread(e, std::move(consumer)).run();
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "shmbus endpoint %s: a handler thread could not start: %s\n", e.name.c_str(), ex.what());
   }

@@ -9,6 +9,6 @@ namespace shmbus::service::detail {
 
 // Runs until e.stopping; never throws (a failure outside any handler is printed and the
 // delivery given back).
-void run_handler_thread(EndpointImpl& e) noexcept;
+void run_handler_thread(EndpointImpl& e, Consumer consumer) noexcept;
 
 }  // namespace shmbus::service::detail

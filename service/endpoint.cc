@@ -47,6 +47,15 @@ const HandlerEntry* EndpointImpl::find(std::string_view type_header, std::string
   return nullptr;
 }
 
+// The handler threads read handlers, routes and filters without a lock: they change only
+// while no thread runs.
+void EndpointImpl::require_stopped(const char* what) const {
+  if (!threads.empty()) {
+    throw Error("endpoint \"" + name + "\" is running: set its " + what + " before start() (or after stop())",
+                ErrorKind::kInvalidArgument);
+  }
+}
+
 bool EndpointImpl::retryable(const std::exception_ptr& error) const {
   for (const ExceptionFilter& f : never_retry) {
     if (f(error)) return false;
@@ -88,10 +97,7 @@ Endpoint::~Endpoint() { stop(); }
 
 void Endpoint::add_handler(const MessageType& type, Invoker invoker) {
   detail::check_handle(type);
-  if (!impl_->threads.empty()) {
-    throw Error("endpoint \"" + impl_->name + "\" is running: register handlers before start()",
-                ErrorKind::kInvalidArgument);
-  }
+  impl_->require_stopped("handlers");
   const std::string key = type.type_header();
   if (!impl_->handlers.emplace(key, detail::HandlerEntry{type, std::move(invoker)}).second) {
     throw Error("endpoint \"" + impl_->name + "\" has a handler for " + key + " already: one per type",
@@ -100,12 +106,14 @@ void Endpoint::add_handler(const MessageType& type, Invoker invoker) {
 }
 
 void Endpoint::add_route(const MessageType& type, std::string endpoint) {
+  impl_->require_stopped("routes");
   detail::check_send(type);
   validate_queue_name(endpoint);
   impl_->routes[type.name] = std::move(endpoint);
 }
 
 void Endpoint::add_filter(bool retry, std::function<bool(const std::exception_ptr&)> matches) {
+  impl_->require_stopped("exception filters");
   (retry ? impl_->retry_on : impl_->never_retry).push_back(std::move(matches));
 }
 
@@ -124,9 +132,13 @@ void Endpoint::start() {
                 error.kind());
   }
   e.stopping.store(false, std::memory_order_relaxed);
-  for (uint32_t i = 0; i < e.options.concurrency; ++i) {
-    // Each thread makes its own Consumer (one thread per Consumer) before it takes anything.
-    e.threads.emplace_back([&e] { detail::run_handler_thread(e); });
+  // A Consumer per thread (one thread at a time per Consumer), made here so that a failure to
+  // attach throws from start() instead of ending a thread; prefetch 1: a thread handles one
+  // message at a time and should hold no other that a free consumer could take.
+  std::vector<Consumer> consumers;
+  for (uint32_t i = 0; i < e.options.concurrency; ++i) consumers.push_back(e.queue->consumer({.prefetch = 1}));
+  for (Consumer& c : consumers) {
+    e.threads.emplace_back([&e, c = std::move(c)]() mutable { detail::run_handler_thread(e, std::move(c)); });
   }
 }
 

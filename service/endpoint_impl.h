@@ -36,6 +36,7 @@ class EndpointImpl {
   // An exception the filters let be retried (never_retry: no; retry_on given: only those).
   bool retryable(const std::exception_ptr& error) const;
   QueueConfig queue_config() const;
+  void require_stopped(const char* what) const;  // throws Error while handler threads run
 
   Bus bus;
   const std::string name;
