@@ -153,6 +153,20 @@ TEST(Envelope, AParentWithoutATraceStartsOne) {
   EXPECT_EQ(sut.causation_id, "m1");
 }
 
+TEST(Envelope, HeaderKeysAreTheDesignsNames) {
+  EXPECT_EQ(header_keys::kConversationId, "conversation-id");
+  EXPECT_EQ(header_keys::kKind, "kind");
+  EXPECT_EQ(header_keys::kSource, "source");
+  EXPECT_EQ(header_keys::kTracestate, "tracestate");
+  EXPECT_EQ(header_keys::kDeathReason, "x-death-reason");
+  EXPECT_EQ(header_keys::kDeathError, "x-death-error");
+  const std::vector<Header> sut = Envelope::start(message_type_of<shop::OrderPlaced>(), "a").headers();
+  std::vector<std::string_view> keys;
+  for (const Header& h : sut) keys.push_back(h.key);
+  EXPECT_EQ(keys, (std::vector<std::string_view>{"message-id", "correlation-id", "conversation-id", "type", "kind",
+                                                 "content-type", "sent-time", "source", "traceparent"}));
+}
+
 TEST(Envelope, RoundTripsThroughHeaders) {
   Envelope e = Envelope::start(message_type_of<shop::GetOrderStatus>(), "client");
   e.reply_to = "replies.x";

@@ -70,8 +70,8 @@ MessageType message_type_of() {
 
 // Registers `Type` (a struct with to_json/from_json, e.g. NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE)
 // as message `name` of `version` and `kind` (event, command or reply). Use it once, at global
-// namespace scope, beside the struct:
-//   SHMBUS_MESSAGE(sales::OrderPlaced, "OrderPlaced", 2, event)
+// namespace scope, beside the struct, with a semicolon:
+//   SHMBUS_MESSAGE(sales::OrderPlaced, "OrderPlaced", 2, event);
 #define SHMBUS_MESSAGE(Type, name, version, kind)                                                    \
   template <>                                                                                       \
   struct shmbus::service::MessageTraits<Type> {                                                     \
