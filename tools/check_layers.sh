@@ -95,6 +95,22 @@ while IFS= read -r file; do
 done < <(git ls-files 'bindings/*.h' 'bindings/*.cc' 'tools/*.h' 'tools/*.cc' \
                       'service/*.h' 'service/*.cc' 'examples/*.h' 'examples/*.cc')
 
+# The service layer (service/, include/shmbus/service/) sits above the public API: nothing below
+# it may include it (src/ and the core public headers), and it has one namespace,
+# shmbus::service (shmbus::service::detail for what its own files share).
+while IFS= read -r file; do
+  if grep -nE '^#include "shmbus/service/' "$file"; then
+    fail "$file includes the service layer, which is built on top of it"
+  fi
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' | grep -v '^include/shmbus/service/')
+while IFS= read -r file; do
+  while IFS= read -r ns; do
+    # Nested ones (detail, kinds) open inside shmbus::service, which each file opens first.
+    [ "$ns" = "shmbus::service" ] || [ "$ns" = "shmbus::service::detail" ] || [ "$ns" = "detail" ] ||
+      [ "$ns" = "kinds" ] || fail "$file: namespace $ns, expected shmbus::service"
+  done < <(sed -n 's/^namespace \([A-Za-z0-9_:]*\) {.*/\1/p' "$file")
+done < <(git ls-files 'service/*.h' 'service/*.cc' 'include/shmbus/service/*.h')
+
 # Public headers: no src/ includes, no atomics or platform headers.
 while IFS= read -r file; do
   if grep -nE '^#include "(base|log|topic|bus|routing|messaging|api)/|^#include <(atomic|sys/|unistd|linux/)' "$file"; then

@@ -24,11 +24,20 @@ inline constexpr std::string_view kType = "type";
 inline constexpr std::string_view kContentType = "content-type";
 inline constexpr std::string_view kTraceparent = "traceparent";
 inline constexpr std::string_view kCausationId = "causation-id";
+// The rest of the service envelope (DESIGN.md section 11; shmbus/service/envelope.h writes them).
+inline constexpr std::string_view kConversationId = "conversation-id";  // kept along a whole flow
+inline constexpr std::string_view kKind = "kind";                      // event | command | reply
+inline constexpr std::string_view kSource = "source";                  // the sending endpoint
+inline constexpr std::string_view kTracestate = "tracestate";          // W3C, beside traceparent
 inline constexpr std::string_view kKey = "key";              // per-key ordering and partitioning
 inline constexpr std::string_view kNotBefore = "not-before";  // delayed delivery (shmbus/envelope.h: its time form)
 inline constexpr std::string_view kExpiresAt = "expires-at";  // TTL (the same form)
 inline constexpr std::string_view kSentTime = "sent-time";
 inline constexpr std::string_view kDeliveryCount = "x-delivery-count";
+// On a dead letter (<queue>.dlq): why (rejected, delivery_limit, expired, ...) and the
+// consumer's error text (Consumer::reject / nack).
+inline constexpr std::string_view kDeathReason = "x-death-reason";
+inline constexpr std::string_view kDeathError = "x-death-error";
 // Set on a dead letter put back on its queue: the queue's dedup window lets it through (a replay
 // is not a new publication).
 inline constexpr std::string_view kReplayed = "x-replayed";

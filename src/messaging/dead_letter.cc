@@ -70,12 +70,12 @@ Result<void> ConsumerImpl::dead_letter(Attached& a, uint64_t seq, uint64_t posit
       const std::string count = std::to_string(previous_deaths(m.headers) + 1);
       const std::string_view first = m.headers.find("x-first-death-time").value_or(now);
       if (!m.headers.find(header_keys::kMessageId)) headers.push_back({header_keys::kMessageId, id});
-      headers.push_back({"x-death-reason", reason});
+      headers.push_back({header_keys::kDeathReason, reason});
       headers.push_back({"x-death-count", count});
       headers.push_back({"x-delivery-count", attempts});
       headers.push_back({"x-first-death-time", first});
       headers.push_back({"x-last-death-time", now});
-      if (!error.empty()) headers.push_back({"x-death-error", error.substr(0, 4096)});
+      if (!error.empty()) headers.push_back({header_keys::kDeathError, error.substr(0, 4096)});
       headers.push_back({"x-original-topic", m.topic});
       headers.push_back({"x-original-position", pos});
       headers.push_back({"x-death-queue", queue_->name()});

@@ -1,0 +1,106 @@
+// The sending side of a service (MassTransit's IBus, NServiceBus's IMessageSession): publish
+// events, send commands, make requests. Each message starts a flow (new correlation and
+// conversation ids, a new trace); inside a handler use its Context instead, which continues it.
+// Thread-safety: every method may be called from any number of threads at once.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "shmbus/bus.h"
+#include "shmbus/service/codec.h"
+#include "shmbus/service/errors.h"
+#include "shmbus/service/message_type.h"
+
+namespace shmbus::service {
+
+namespace detail {
+class ClientImpl;
+}
+
+struct ClientOptions {
+  std::string source = "client";  // the `source` header: who sends (an endpoint's name, a tool)
+  TopicConfig journal{};          // topics it creates (events, commands): a journal like this
+  uint64_t reply_capacity = 1ull << 20;  // its reply topic's ring bytes (a memory topic)
+};
+
+class Client {
+ public:
+  explicit Client(Bus bus, ClientOptions options = {});
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  // Fails requests still waiting (RequestErrc::kClosed) and removes the reply topic.
+  ~Client();
+
+  // Returns the message-id. Refuses (Error, kInvalidArgument) a T that is not an event.
+  template <ServiceMessage T>
+  std::string publish(const T& event) { return publish_json(message_type_of<T>(), encode(event)); }
+  // To `endpoint`'s command topic, or the endpoint route<T>() names. Refuses (Error) a T that
+  // is not a command; throws RequestError kNoEndpoint if no queue is bound to that topic.
+  template <ServiceMessage T>
+  std::string send(const T& command, std::string_view endpoint) {
+    return send_json(message_type_of<T>(), encode(command), endpoint, {});
+  }
+  template <ServiceMessage T>
+  std::string send(const T& command) { return send(command, std::string_view{}); }
+  // send(), delivered not before `at` (the queue's not-before: durable, uncharged). Cancel it
+  // with cancel_scheduled(endpoint, returned id).
+  template <ServiceMessage T>
+  std::string schedule(const T& command, std::string_view endpoint, std::chrono::system_clock::time_point at) {
+    return send_json(message_type_of<T>(), encode(command), endpoint, at);
+  }
+  uint64_t cancel_scheduled(std::string_view endpoint, std::string_view message_id);
+
+  // A command whose handler answers with Context::reply(Rep). The future holds the reply, or
+  // a RequestError: kTimeout (nothing within `timeout`), kNoEndpoint (checked before sending),
+  // kRemoteFault, kBadReply, kClosed. The deadline travels as expires-at: the queue dead-letters
+  // (or drops) the request once it passed, and a responder does not answer it.
+  template <ServiceMessage Req, ServiceMessage Rep>
+  std::future<Rep> request(const Req& command, std::string_view endpoint, std::chrono::nanoseconds timeout) {
+    auto promise = std::make_shared<std::promise<Rep>>();
+    std::future<Rep> future = promise->get_future();
+    request_json(message_type_of<Req>(), encode(command), endpoint, timeout, message_type_of<Rep>(),
+                 [promise](std::string_view payload, std::exception_ptr error) {
+                   if (error) return promise->set_exception(error);
+                   try {
+                     promise->set_value(decode<Rep>(payload));
+                   } catch (const DecodeError& e) {
+                     promise->set_exception(std::make_exception_ptr(RequestError(RequestErrc::kBadReply, e.what())));
+                   }
+                 });
+    return future;
+  }
+  template <ServiceMessage Req, ServiceMessage Rep>
+  std::future<Rep> request(const Req& command, std::chrono::nanoseconds timeout) {
+    return request<Req, Rep>(command, std::string_view{}, timeout);
+  }
+
+  template <ServiceMessage T>
+  Client& route(std::string endpoint) {
+    add_route(message_type_of<T>(), std::move(endpoint));
+    return *this;
+  }
+
+  // The topic this client's replies come to ("" before its first request).
+  std::string reply_topic() const;
+  size_t pending_requests() const;
+
+  // The non-template core of the verbs above.
+  using ReplyCallback = std::function<void(std::string_view payload, std::exception_ptr error)>;
+  std::string publish_json(const MessageType& type, std::string json);
+  std::string send_json(const MessageType& type, std::string json, std::string_view endpoint,
+                        std::optional<std::chrono::system_clock::time_point> not_before);
+  void request_json(const MessageType& type, std::string json, std::string_view endpoint,
+                    std::chrono::nanoseconds timeout, const MessageType& reply_type, ReplyCallback done);
+  void add_route(const MessageType& type, std::string endpoint);
+
+ private:
+  std::unique_ptr<detail::ClientImpl> impl_;
+};
+
+}  // namespace shmbus::service

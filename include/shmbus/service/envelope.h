@@ -1,0 +1,49 @@
+// The envelope: the standard headers every service message carries (DESIGN.md section 11).
+// Written by Client and Context when they publish, read back by Endpoint when it dispatches.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shmbus/headers.h"
+#include "shmbus/service/message_type.h"
+
+namespace shmbus::service {
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+
+struct Envelope {
+  std::string message_id;       // new_message_id(): unique, time-ordered
+  std::string correlation_id;   // the flow's id (a request's message-id; else the first message's)
+  std::string causation_id;     // the message whose handler sent this one ("" at a flow's start)
+  std::string conversation_id;  // kept along the whole flow
+  std::string type;             // "OrderPlaced@2"
+  std::string kind;             // "event" | "command" | "reply"
+  std::string content_type;     // "application/json"
+  std::string sent_time;        // envelope::format_time (RFC 3339 UTC, ms)
+  std::string source;           // the sending endpoint or client
+  std::string reply_to;         // requests: the topic replies go to
+  std::string expires_at;       // requests: the caller's deadline (the queue drops or dead-letters past it)
+  std::string not_before;       // delayed delivery (schedule())
+  std::string traceparent;      // W3C, continued by every handler
+  std::string tracestate;
+
+  // Reads the envelope's keys from a record's headers (missing ones are ""); other headers
+  // are ignored.
+  static Envelope read(const HeadersView& headers);
+  // The non-empty fields as headers; the views point into this Envelope.
+  std::vector<Header> headers() const;
+
+  // A new message's envelope, the first of its flow (no parent): new ids, a new trace.
+  static Envelope start(const MessageType& type, std::string_view source);
+  // A message sent while `parent` is handled: correlation and conversation kept, causation =
+  // parent's id, the trace continued (same trace-id, new span), tracestate kept.
+  static Envelope caused_by(const Envelope& parent, const MessageType& type, std::string_view source);
+
+  // expires_at, parsed (nullopt if none or unreadable).
+  std::optional<std::chrono::system_clock::time_point> expires() const noexcept;
+};
+
+}  // namespace shmbus::service

@@ -1,0 +1,166 @@
+// Endpoint: handler registration, the queue's declaration, the handler threads' lives.
+#include "shmbus/service/endpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "dispatch.h"
+#include "endpoint_impl.h"
+#include "kinds.h"
+#include "sender.h"
+#include "shmbus/service/topology.h"
+
+namespace shmbus::service {
+namespace detail {
+
+EndpointImpl::EndpointImpl(Bus b, std::string n, EndpointOptions o)
+    : bus(std::move(b)), name(std::move(n)), options(std::move(o)) {
+  validate_queue_name(name);
+  if (options.concurrency == 0) {
+    throw Error("endpoint \"" + name + "\": concurrency 0 would handle nothing: give it 1 or more",
+                ErrorKind::kInvalidArgument);
+  }
+  if (options.handler_timeout.count() > 0 && options.handler_timeout >= options.lease) {
+    throw Error("endpoint \"" + name + "\": handler_timeout (" + std::to_string(options.handler_timeout.count()) +
+                    " ms) must be shorter than the lease (" + std::to_string(options.lease.count()) +
+                    " ms), or the message is redelivered to another handler while the first still runs",
+                ErrorKind::kInvalidArgument);
+  }
+}
+
+const HandlerEntry* EndpointImpl::find(std::string_view type_header, std::string& reason) const {
+  if (auto it = handlers.find(type_header); it != handlers.end()) return &it->second;
+  std::string handled;
+  for (const auto& [key, entry] : handlers) handled += (handled.empty() ? "" : ", ") + key;
+  if (handled.empty()) handled = "nothing";
+  const std::optional<TypeHeader> parsed = parse_type_header(type_header);
+  if (type_header.empty()) {
+    reason = "undecodable: no type header (endpoint " + name + " handles " + handled + ")";
+  } else if (!parsed) {
+    reason = "undecodable: type header \"" + std::string(type_header) + "\" is not Name@version";
+  } else {
+    const bool name_known = std::any_of(handlers.begin(), handlers.end(),
+                                        [&](const auto& h) { return h.second.type.name == parsed->name; });
+    reason = std::string(name_known ? "unknown version: " : "unknown type: ") + std::string(type_header) +
+             " (endpoint " + name + " handles " + handled + ")";
+  }
+  return nullptr;
+}
+
+// The handler threads read handlers, routes and filters without a lock: they change only
+// while no thread runs.
+void EndpointImpl::require_stopped(const char* what) const {
+  if (!threads.empty()) {
+    throw Error("endpoint \"" + name + "\" is running: set its " + what + " before start() (or after stop())",
+                ErrorKind::kInvalidArgument);
+  }
+}
+
+bool EndpointImpl::retryable(const std::exception_ptr& error) const {
+  for (const ExceptionFilter& f : never_retry) {
+    if (f(error)) return false;
+  }
+  if (retry_on.empty()) return true;
+  return std::any_of(retry_on.begin(), retry_on.end(), [&](const ExceptionFilter& f) { return f(error); });
+}
+
+QueueConfig EndpointImpl::queue_config() const {
+  QueueConfig c;
+  c.bindings.push_back(command_topic(name));
+  for (const auto& [key, entry] : handlers) {
+    if (entry.type.kind == MessageKind::kEvent) c.bindings.push_back(event_topic(entry.type));
+  }
+  // Sorted, without repeats (two versions of one event share a topic): declaring the queue
+  // again after a restart must give the very same configuration.
+  std::sort(c.bindings.begin() + 1, c.bindings.end());
+  c.bindings.erase(std::unique(c.bindings.begin(), c.bindings.end()), c.bindings.end());
+  c.max_deliveries = options.max_deliveries;
+  c.lease = options.lease;
+  c.retry = options.retry;
+  c.expired = options.expired;
+  return c;
+}
+
+}  // namespace detail
+
+Endpoint::Endpoint(Bus bus, std::string name, EndpointOptions options)
+    : impl_(std::make_unique<detail::EndpointImpl>(std::move(bus), std::move(name), std::move(options))) {}
+Endpoint::Endpoint(Endpoint&&) noexcept = default;
+Endpoint& Endpoint::operator=(Endpoint&& other) noexcept {
+  if (this != &other) {
+    stop();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Endpoint::~Endpoint() { stop(); }
+
+void Endpoint::add_handler(const MessageType& type, Invoker invoker) {
+  detail::check_handle(type);
+  impl_->require_stopped("handlers");
+  const std::string key = type.type_header();
+  if (!impl_->handlers.emplace(key, detail::HandlerEntry{type, std::move(invoker)}).second) {
+    throw Error("endpoint \"" + impl_->name + "\" has a handler for " + key + " already: one per type",
+                ErrorKind::kInvalidArgument);
+  }
+}
+
+void Endpoint::add_route(const MessageType& type, std::string endpoint) {
+  impl_->require_stopped("routes");
+  detail::check_send(type);
+  validate_queue_name(endpoint);
+  impl_->routes[type.name] = std::move(endpoint);
+}
+
+void Endpoint::add_filter(bool retry, std::function<bool(const std::exception_ptr&)> matches) {
+  impl_->require_stopped("exception filters");
+  (retry ? impl_->retry_on : impl_->never_retry).push_back(std::move(matches));
+}
+
+void Endpoint::start() {
+  detail::EndpointImpl& e = *impl_;
+  if (!e.threads.empty()) return;
+  const QueueConfig config = e.queue_config();
+  const TopicConfig journal = detail::journal_config(e.options.journal);
+  for (const std::string& topic : config.bindings) e.bus.create_topic(topic, journal);
+  try {
+    e.queue = e.bus.create_queue(e.name, config);
+  } catch (const Error& error) {
+    throw Error("endpoint \"" + e.name + "\" cannot declare its queue: " + error.what() +
+                    " (if its handlers or options changed, drain the old queue and remove it: shmbus queue rm " +
+                    e.name + ")",
+                error.kind());
+  }
+  e.stopping.store(false, std::memory_order_relaxed);
+  // A Consumer per thread (one thread at a time per Consumer), made here so that a failure to
+  // attach throws from start() instead of ending a thread; prefetch 1: a thread handles one
+  // message at a time and should hold no other that a free consumer could take.
+  std::vector<Consumer> consumers;
+  for (uint32_t i = 0; i < e.options.concurrency; ++i) consumers.push_back(e.queue->consumer({.prefetch = 1}));
+  for (Consumer& c : consumers) {
+    e.threads.emplace_back([&e, c = std::move(c)]() mutable { detail::run_handler_thread(e, std::move(c)); });
+  }
+}
+
+void Endpoint::stop() {
+  if (!impl_ || impl_->threads.empty()) return;
+  impl_->stopping.store(true, std::memory_order_relaxed);
+  for (std::thread& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+bool Endpoint::running() const noexcept { return impl_ && !impl_->threads.empty(); }
+const std::string& Endpoint::name() const noexcept { return impl_->name; }
+
+Queue Endpoint::queue() const {
+  if (!impl_->queue) throw Error("endpoint \"" + impl_->name + "\" has no queue before start()");
+  return impl_->bus.queue(impl_->name);
+}
+
+EndpointStats Endpoint::stats() const noexcept {
+  const detail::EndpointCounters& c = impl_->counters;
+  const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  return {get(c.handled), get(c.retried), get(c.nacked), get(c.rejected), get(c.faulted), get(c.replies_dropped)};
+}
+
+}  // namespace shmbus::service

@@ -1,0 +1,42 @@
+// Requests waiting for their reply, by correlation-id, each with its deadline.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "shmbus/service/client.h"
+
+namespace shmbus::service::detail {
+
+struct PendingRequest {
+  std::chrono::steady_clock::time_point deadline;
+  std::string request_type;  // "GetOrderStatus@1", for the error texts
+  std::string reply_type;    // the type header the reply must have
+  std::string endpoint;
+  std::chrono::nanoseconds timeout{};
+  Client::ReplyCallback done;
+};
+
+// Thread-safety: all methods may be called from any thread. Callbacks are never called with
+// the lock held (a callback may make another request).
+class PendingRequests {
+ public:
+  void add(const std::string& correlation_id, PendingRequest request);
+  // Removes and returns the request `correlation_id` answers (nullopt: unknown, or timed out).
+  std::optional<PendingRequest> take(const std::string& correlation_id);
+  // Removes the requests whose deadline passed.
+  std::vector<PendingRequest> take_expired(std::chrono::steady_clock::time_point now);
+  std::vector<PendingRequest> take_all();
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, PendingRequest> by_id_;
+};
+
+}  // namespace shmbus::service::detail

@@ -1,0 +1,80 @@
+// Publishing outgoing messages, and the "is anybody there" check before a command is sent.
+#include "sender.h"
+
+#include <algorithm>
+
+#include "shmbus/pattern.h"
+#include "shmbus/service/errors.h"
+#include "shmbus/service/topology.h"
+
+namespace shmbus::service::detail {
+namespace {
+
+// Reply topics of clients come and go: past this many publishers the cache starts afresh,
+// rather than keep the mappings of every client that ever asked.
+constexpr size_t kMaxCachedPublishers = 256;
+
+}  // namespace
+
+std::string routed_endpoint(const MessageType& type, std::string_view endpoint, const Routes& routes) {
+  if (!endpoint.empty()) return std::string(endpoint);
+  auto it = routes.find(type.name);
+  if (it != routes.end()) return it->second;
+  throw Error("no endpoint for command " + type.type_header() + ": pass one (send(message, \"endpoint\")) or route "
+              "the type once (route<" + type.name + ">(\"endpoint\"))", ErrorKind::kInvalidArgument);
+}
+
+TopicConfig journal_config(TopicConfig config) {
+  config.kind = TopicKind::kJournal;
+  return config;
+}
+
+Sender::Sender(Bus bus, TopicConfig journal) : bus_(std::move(bus)), journal_(journal_config(std::move(journal))) {}
+
+Publisher& Sender::publisher(const std::string& topic, bool create) {
+  auto it = publishers_.find(topic);
+  if (it != publishers_.end()) return it->second;
+  if (publishers_.size() >= kMaxCachedPublishers) publishers_.clear();
+  if (create) bus_.create_topic(topic, journal_);  // false: it exists, fine
+  return publishers_.emplace(topic, bus_.publisher(topic)).first->second;
+}
+
+bool Sender::publish(const Outgoing& out) {
+  // A reply topic is the Client's: if it is gone, so is the client, and creating it again would
+  // leave a topic nobody reads. (Between this check and the publish it can still go: then the
+  // publisher writes into a removed topic, which harms nobody.)
+  if (out.reply && !publishers_.contains(out.topic) && !bus_.topic_exists(out.topic)) return false;
+  Publisher& pub = publisher(out.topic, !out.reply);
+  const std::vector<Header> headers = out.envelope.headers();
+  const Result<uint64_t> r = pub.publish(out.payload, headers);
+  if (!r && r.error() != Errc::kNotDurable) {  // kNotDurable: published, not yet on disk
+    throw Error("publishing " + out.envelope.type + " to " + out.topic + " failed: " + pub.explain(r.error()));
+  }
+  return true;
+}
+
+void Sender::require_endpoint(std::string_view endpoint) {
+  if (known_endpoints_.contains(endpoint)) return;
+  const std::string topic = command_topic(endpoint);
+  std::vector<std::string> names = bus_.queues();
+  // The endpoint's own queue first: the usual case costs one look.
+  std::stable_partition(names.begin(), names.end(), [&](const std::string& n) { return n == endpoint; });
+  for (const std::string& name : names) {
+    try {
+      for (const std::string& binding : bus_.queue(name).stats().config.bindings) {
+        if (pattern_matches(binding, topic)) {
+          known_endpoints_.emplace(endpoint);
+          return;
+        }
+      }
+    } catch (const Error&) {
+      // Removed or half-made meanwhile: not a binding.
+    }
+  }
+  throw RequestError(RequestErrc::kNoEndpoint,
+                     "no endpoint \"" + std::string(endpoint) + "\": no queue is bound to " + topic +
+                         ", so nothing would read the command; start the endpoint (Endpoint::start) or fix the "
+                         "endpoint's name or route");
+}
+
+}  // namespace shmbus::service::detail

@@ -1,0 +1,52 @@
+// Outgoing messages: where they go and how they are published (a publisher per topic, the
+// topics created as journals when new).
+#pragma once
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "shmbus/bus.h"
+#include "shmbus/service/context.h"
+#include "shmbus/service/envelope.h"
+
+namespace shmbus::service::detail {
+
+struct Outgoing {
+  std::string topic;
+  Envelope envelope;
+  std::string payload;
+  bool reply = false;     // to a Client's reply topic: never created here
+  std::string endpoint;   // a command's endpoint: checked to exist before it is sent
+};
+
+// The endpoint a command without one goes to: its route, or Error saying how to give one.
+std::string routed_endpoint(const MessageType& type, std::string_view endpoint, const Routes& routes);
+
+// Thread-safety: one thread at a time.
+class Sender {
+ public:
+  Sender(Bus bus, TopicConfig journal);
+
+  // Publishes `out`. An event or command topic that does not exist is created (a journal). A
+  // reply whose topic is gone is dropped and false returned: its Client went away. Throws
+  // Error (what Publisher::explain says) if the publish fails.
+  bool publish(const Outgoing& out);
+  // Throws RequestError kNoEndpoint unless a queue is bound to commands.<endpoint>.
+  void require_endpoint(std::string_view endpoint);
+  Bus& bus() noexcept { return bus_; }
+
+ private:
+  Publisher& publisher(const std::string& topic, bool create);
+
+  Bus bus_;
+  TopicConfig journal_;
+  std::unordered_map<std::string, Publisher> publishers_;
+  std::set<std::string, std::less<>> known_endpoints_;  // found bound once: not looked up again
+};
+
+// The journal settings topics of this layer are created with (kind forced to journal).
+TopicConfig journal_config(TopicConfig config);
+
+}  // namespace shmbus::service::detail

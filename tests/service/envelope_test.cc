@@ -1,0 +1,190 @@
+// The envelope's parts: message ids, trace context, type headers, a flow continued.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "messages.h"
+#include "shmbus/envelope.h"
+
+namespace shmbus::service {
+namespace {
+
+TEST(MessageId, IsAUuidVersion7) {
+  const std::string sut = new_message_id();
+
+  ASSERT_EQ(sut.size(), 36u);
+  EXPECT_EQ(sut[14], '7');
+  EXPECT_TRUE(std::string("89ab").find(sut[19]) != std::string::npos) << sut;  // variant 10
+}
+
+TEST(MessageId, IsUniqueAndOrderedWithinAProcessAcrossThreads) {
+  constexpr int kPerThread = 20000;
+  std::vector<std::vector<std::string>> ids(4);
+  std::vector<std::thread> threads;
+  for (auto& v : ids) {
+    threads.emplace_back([&v] {
+      for (int i = 0; i < kPerThread; ++i) v.push_back(new_message_id());
+    });
+  }
+  for (auto& t : threads) t.join();
+
+  std::set<std::string> all;
+  for (const auto& v : ids) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));  // one thread's ids in the order made
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(all.size(), 4u * kPerThread);
+}
+
+TEST(MessageId, CarriesItsTime) {
+  const auto before = std::chrono::system_clock::now() - std::chrono::milliseconds(1);
+
+  const auto t = message_id_time(new_message_id());
+
+  ASSERT_TRUE(t.has_value());
+  EXPECT_GE(*t, before);
+  EXPECT_LE(*t, std::chrono::system_clock::now());
+  EXPECT_FALSE(message_id_time("not-an-id").has_value());
+}
+
+TEST(MessageId, AForkedChildDoesNotRepeatItsParentsIds) {
+  (void)new_message_id();  // seeds this thread's generator in the parent
+  int pipe_fd[2];
+  ASSERT_EQ(::pipe(pipe_fd), 0);
+  const pid_t child = shmbus::test::spawn([&] {
+    const std::string id = new_message_id();
+    return ::write(pipe_fd[1], id.data(), id.size()) == 36 ? 0 : 1;
+  });
+  const std::string mine = new_message_id();
+  char theirs[36];
+  ASSERT_EQ(::read(pipe_fd[0], theirs, 36), 36);
+  EXPECT_EQ(shmbus::test::wait_child(child), 0);
+
+  EXPECT_NE(mine.substr(19), std::string(theirs + 19, 17));  // random parts differ
+}
+
+TEST(TraceContext, ParsesAValidTraceparent) {
+  const auto sut = TraceContext::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->trace_id, "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(sut->span_id, "b7ad6b7169203331");
+  EXPECT_EQ(sut->flags, 1);
+  EXPECT_EQ(sut->to_string(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+}
+
+TEST(TraceContext, RefusesMalformedOnes) {
+  for (const char* bad : {"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+                          "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+                          "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+                          "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                          "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+                          "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra"}) {
+    EXPECT_FALSE(TraceContext::parse(bad).has_value()) << bad;
+  }
+}
+
+TEST(TraceContext, AChildKeepsTheTraceWithANewSpan) {
+  const TraceContext parent = TraceContext::start();
+
+  const TraceContext sut = parent.child();
+
+  EXPECT_EQ(sut.trace_id, parent.trace_id);
+  EXPECT_NE(sut.span_id, parent.span_id);
+  EXPECT_TRUE(TraceContext::parse(sut.to_string()).has_value());
+}
+
+TEST(TypeHeader, SplitsNameAndVersion) {
+  const auto sut = parse_type_header("sales.OrderPlaced@12");
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->name, "sales.OrderPlaced");
+  EXPECT_EQ(sut->version, 12u);
+  for (const char* bad : {"OrderPlaced", "OrderPlaced@", "@2", "OrderPlaced@0", "OrderPlaced@2x", "OrderPlaced@-1"}) {
+    EXPECT_FALSE(parse_type_header(bad).has_value()) << bad;
+  }
+}
+
+TEST(MessageTraits, RegisteredTypesKnowTheirNameVersionKindAndTopic) {
+  const MessageType sut = message_type_of<shop::OrderPlaced>();
+
+  EXPECT_EQ(sut.type_header(), "OrderPlaced@2");
+  EXPECT_EQ(sut.kind, MessageKind::kEvent);
+  EXPECT_EQ(event_topic(sut), "events.OrderPlaced");
+  EXPECT_EQ(message_type_of<Fault<shop::OrderPlaced>>().type_header(), "Fault<OrderPlaced>@2");
+  EXPECT_EQ(event_topic(message_type_of<Fault<shop::OrderPlaced>>()), "events.Fault.OrderPlaced");
+  EXPECT_EQ(command_topic("inventory"), "commands.inventory");
+}
+
+TEST(Envelope, StartBeginsAFlowAndCausedByContinuesIt) {
+  const Envelope first = Envelope::start(message_type_of<shop::OrderPlaced>(), "sales");
+
+  const Envelope sut = Envelope::caused_by(first, message_type_of<shop::ReserveStock>(), "billing");
+
+  EXPECT_EQ(first.correlation_id, first.message_id);
+  EXPECT_EQ(first.conversation_id, first.message_id);
+  EXPECT_TRUE(first.causation_id.empty());
+  EXPECT_EQ(first.content_type, "application/json");
+  EXPECT_EQ(first.kind, "event");
+  EXPECT_NE(sut.message_id, first.message_id);
+  EXPECT_EQ(sut.correlation_id, first.correlation_id);
+  EXPECT_EQ(sut.conversation_id, first.conversation_id);
+  EXPECT_EQ(sut.causation_id, first.message_id);
+  EXPECT_EQ(sut.type, "ReserveStock@1");
+  EXPECT_EQ(sut.kind, "command");
+  EXPECT_EQ(sut.source, "billing");
+  EXPECT_EQ(TraceContext::parse(sut.traceparent)->trace_id, TraceContext::parse(first.traceparent)->trace_id);
+  EXPECT_NE(TraceContext::parse(sut.traceparent)->span_id, TraceContext::parse(first.traceparent)->span_id);
+  EXPECT_TRUE(envelope::parse_time_ns(sut.sent_time).has_value());
+}
+
+TEST(Envelope, AParentWithoutATraceStartsOne) {
+  Envelope parent;
+  parent.message_id = "m1";
+  parent.traceparent = "garbage";
+  parent.tracestate = "vendor=x";
+
+  const Envelope sut = Envelope::caused_by(parent, message_type_of<shop::ReserveStock>(), "a");
+
+  EXPECT_TRUE(TraceContext::parse(sut.traceparent).has_value());
+  EXPECT_TRUE(sut.tracestate.empty());  // it belonged to a trace we could not continue
+  EXPECT_EQ(sut.correlation_id, "m1");
+  EXPECT_EQ(sut.causation_id, "m1");
+}
+
+TEST(Envelope, HeaderKeysAreTheDesignsNames) {
+  EXPECT_EQ(header_keys::kConversationId, "conversation-id");
+  EXPECT_EQ(header_keys::kKind, "kind");
+  EXPECT_EQ(header_keys::kSource, "source");
+  EXPECT_EQ(header_keys::kTracestate, "tracestate");
+  EXPECT_EQ(header_keys::kDeathReason, "x-death-reason");
+  EXPECT_EQ(header_keys::kDeathError, "x-death-error");
+  const std::vector<Header> sut = Envelope::start(message_type_of<shop::OrderPlaced>(), "a").headers();
+  std::vector<std::string_view> keys;
+  for (const Header& h : sut) keys.push_back(h.key);
+  EXPECT_EQ(keys, (std::vector<std::string_view>{"message-id", "correlation-id", "conversation-id", "type", "kind",
+                                                 "content-type", "sent-time", "source", "traceparent"}));
+}
+
+TEST(Envelope, RoundTripsThroughHeaders) {
+  Envelope e = Envelope::start(message_type_of<shop::GetOrderStatus>(), "client");
+  e.reply_to = "replies.x";
+  e.expires_at = "2030-01-01T00:00:00.000Z";
+  e.tracestate = "a=b";
+  const std::vector<Header> headers = e.headers();
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+
+  const Envelope sut = Envelope::read(HeadersView(block));
+
+  EXPECT_EQ(sut.message_id, e.message_id);
+  EXPECT_EQ(sut.reply_to, "replies.x");
+  EXPECT_EQ(sut.tracestate, "a=b");
+  EXPECT_EQ(sut.traceparent, e.traceparent);
+  ASSERT_TRUE(sut.expires().has_value());
+  EXPECT_EQ(envelope::format_time(*sut.expires()), "2030-01-01T00:00:00.000Z");
+}
+
+}  // namespace
+}  // namespace shmbus::service

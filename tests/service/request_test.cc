@@ -1,0 +1,246 @@
+// Request / response: in one process (replies, faults, no endpoint, an expired request), and
+// across processes (4 requesters x 100,000 requests against 2 responders; a responder killed -9).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <future>
+
+#include "messages.h"
+#include "service_test_support.h"
+
+namespace shmbus::service {
+namespace {
+
+using namespace std::chrono_literals;
+using shmbus::test::eventually;
+using shmbus::test::TempBus;
+
+shop::OrderStatus status_of(const shop::GetOrderStatus& q) {
+  return {q.order, q.requester, q.seq, "shipped-" + std::to_string(q.order)};
+}
+
+Endpoint responder(Bus bus, uint32_t concurrency = 1) {
+  EndpointOptions o = test::fast_options();
+  o.concurrency = concurrency;
+  Endpoint e(std::move(bus), "orders", o);
+  e.handle<shop::GetOrderStatus>([](const shop::GetOrderStatus& q, Context& ctx) {
+    if (q.order < 0) throw std::out_of_range("no order " + std::to_string(q.order));
+    ctx.reply(status_of(q));
+  });
+  return e;
+}
+
+RequestErrc code_of(std::future<shop::OrderStatus>& f) {
+  try {
+    f.get();
+  } catch (const RequestError& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "a reply came";
+  return RequestErrc::kClosed;
+}
+
+TEST(Request, TheReplyComesBackCorrelated) {
+  TempBus tb;
+  Bus bus = tb.open();
+  Endpoint orders = responder(bus);
+  orders.start();
+  Client sut(bus, test::client_options());
+
+  auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({42, 0, 1}, "orders", 10s);
+
+  ASSERT_EQ(reply.wait_for(20s), std::future_status::ready);
+  const shop::OrderStatus s = reply.get();
+  EXPECT_EQ(s.order, 42);
+  EXPECT_EQ(s.status, "shipped-42");
+  EXPECT_EQ(sut.pending_requests(), 0u);
+}
+
+TEST(Request, ARouteNamesTheEndpoint) {
+  TempBus tb;
+  Bus bus = tb.open();
+  Endpoint orders = responder(bus);
+  orders.start();
+  Client sut(bus, test::client_options());
+  sut.route<shop::GetOrderStatus>("orders");
+
+  auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({5, 0, 0}, 10s);
+
+  ASSERT_EQ(reply.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(reply.get().order, 5);
+}
+
+TEST(Request, AHandlerThatFailsEveryAttemptAnswersWithARemoteFault) {
+  TempBus tb;
+  Bus bus = tb.open();
+  Endpoint orders = responder(bus);
+  orders.start();
+  Client sut(bus, test::client_options());
+
+  auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({-1, 0, 0}, "orders", 20s);
+
+  ASSERT_EQ(reply.wait_for(30s), std::future_status::ready);
+  try {
+    reply.get();
+    ADD_FAILURE() << "a reply came";
+  } catch (const RequestError& e) {
+    EXPECT_EQ(e.code(), RequestErrc::kRemoteFault);
+    EXPECT_NE(std::string(e.what()).find("std::out_of_range: no order -1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Request, NoQueueBoundToTheCommandTopicIsNoEndpointNotATimeout) {
+  TempBus tb;
+  Client sut(tb.open(), test::client_options());
+
+  auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, "orders", 10s);
+
+  ASSERT_EQ(reply.wait_for(1s), std::future_status::ready);  // at once, not after 10 s
+  EXPECT_EQ(code_of(reply), RequestErrc::kNoEndpoint);
+}
+
+TEST(Request, AnExpiredRequestTimesOutAndIsNeverAnswered) {
+  TempBus tb;
+  Bus bus = tb.open();
+  std::atomic<int> answered{0};
+  Endpoint orders(bus, "orders", test::fast_options());
+  orders.handle<shop::GetOrderStatus>([&](const shop::GetOrderStatus& q, Context& ctx) {
+    ++answered;
+    ctx.reply(status_of(q));
+  });
+  orders.start();
+  orders.stop();  // the queue is there, nobody consumes
+  Client sut(bus, test::client_options());
+
+  auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, "orders", 200ms);
+  ASSERT_EQ(reply.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(code_of(reply), RequestErrc::kTimeout);
+  orders.start();  // too late: the caller gave up
+
+  const auto dead = test::dead_letters(bus, "orders", 1);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].reason, "expired");
+  EXPECT_EQ(answered.load(), 0);
+}
+
+TEST(Request, TheReplyTopicGoesWithItsClient) {
+  TempBus tb;
+  Bus bus = tb.open();
+  Endpoint orders = responder(bus);
+  orders.start();
+  std::string topic;
+  {
+    Client sut(bus, test::client_options());
+    auto reply = sut.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, "orders", 10s);
+    ASSERT_EQ(reply.wait_for(20s), std::future_status::ready);
+    topic = sut.reply_topic();
+    EXPECT_TRUE(bus.topic_exists(topic));
+  }
+  EXPECT_FALSE(bus.topic_exists(topic));
+}
+
+// A responder process: serves "orders" until the parent closes `stop_fd`'s other end.
+int serve_orders(const std::string& bus_path, int ready_fd, int stop_fd) {
+  Endpoint e = responder(Bus::open(bus_path), /*concurrency=*/1);
+  e.start();
+  char x = 1;
+  if (::write(ready_fd, &x, 1) != 1) return 2;
+  while (::read(stop_fd, &x, 1) > 0) {
+  }
+  e.stop();
+  std::fprintf(stderr, "responder %d handled %llu\n", static_cast<int>(::getpid()),
+               static_cast<unsigned long long>(e.stats().handled));
+  return 0;
+}
+
+// A requester process: `n` requests, at most `window` outstanding; every reply must be its own.
+int request_many(const std::string& bus_path, int requester, int n, size_t window) {
+  Client client(Bus::open(bus_path), test::client_options("requester-" + std::to_string(requester)));
+  std::deque<std::pair<int, std::future<shop::OrderStatus>>> outstanding;
+  int bad = 0;
+  const auto check = [&] {
+    auto [seq, f] = std::move(outstanding.front());
+    outstanding.pop_front();
+    try {
+      const shop::OrderStatus s = f.get();
+      const shop::OrderStatus want = status_of({seq * 7 + requester, requester, seq});
+      if (s.requester != requester || s.seq != seq || s.order != want.order || s.status != want.status) ++bad;
+    } catch (const std::exception& e) {
+      if (bad++ < 3) std::fprintf(stderr, "requester %d, request %d: %s\n", requester, seq, e.what());
+    }
+  };
+  for (int seq = 0; seq < n; ++seq) {
+    outstanding.emplace_back(seq, client.request<shop::GetOrderStatus, shop::OrderStatus>(
+                                      {seq * 7 + requester, requester, seq}, "orders", 60s));
+    if (outstanding.size() >= window) check();
+  }
+  while (!outstanding.empty()) check();
+  return bad == 0 ? 0 : 10;
+}
+
+int scale() {
+  const char* s = std::getenv("SHMBUS_SOAK_SCALE");
+  return s ? std::max(1, std::atoi(s)) : 1;
+}
+
+TEST(RequestProcesses, FourRequestersAndTwoRespondersEveryReplyReachesItsOwnRequester) {
+  TempBus tb;
+  Bus bus = tb.open();
+  { Endpoint declare = responder(bus); declare.start(); }  // the queue exists before anyone asks
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(stop), 0);
+  std::vector<pid_t> responders;
+  for (int i = 0; i < 2; ++i) {
+    responders.push_back(shmbus::test::spawn([&] { ::close(stop[1]); return serve_orders(tb.path(), ready[1], stop[0]); }));
+  }
+  ::close(stop[0]);
+  for (int i = 0; i < 2; ++i) {
+    char x;
+    ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  }
+  const int n = 100000 * scale();  // the size; 10,000 was 0.3 s here
+  const auto start = std::chrono::steady_clock::now();
+
+  std::vector<pid_t> requesters;
+  for (int r = 0; r < 4; ++r) requesters.push_back(shmbus::test::spawn([&] { return request_many(tb.path(), r, n, 64); }));
+  for (pid_t p : requesters) EXPECT_EQ(shmbus::test::wait_child(p, 300s), 0);
+  const auto took = std::chrono::steady_clock::now() - start;
+
+  ::close(stop[1]);
+  for (pid_t p : responders) EXPECT_EQ(shmbus::test::wait_child(p, 60s), 0);
+  const QueueStats s = bus.queue("orders").stats();
+  EXPECT_EQ(s.acked, 4u * n);
+  EXPECT_EQ(s.dead_lettered, 0u);
+  std::fprintf(stderr, "4 x %d requests, 2 responders: %.2f s (%.0f requests/s)\n", n,
+               std::chrono::duration<double>(took).count(), 4.0 * n / std::chrono::duration<double>(took).count());
+}
+
+TEST(RequestProcesses, ARequestTimesOutWhenItsResponderIsKilled) {
+  TempBus tb;
+  Bus bus = tb.open();
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(stop), 0);
+  const pid_t child = shmbus::test::spawn([&] { return serve_orders(tb.path(), ready[1], stop[0]); });
+  char x;
+  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  Client sut(bus, test::client_options());  // threads only after the fork
+  auto first = sut.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, "orders", 20s);
+  ASSERT_EQ(first.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(first.get().order, 1);
+
+  ::kill(child, SIGKILL);
+  EXPECT_EQ(shmbus::test::wait_child(child), 128 + SIGKILL);
+  auto second = sut.request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 0}, "orders", 500ms);
+
+  ASSERT_EQ(second.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(code_of(second), RequestErrc::kTimeout);  // the queue is there: not kNoEndpoint
+  ::close(stop[1]);
+}
+
+}  // namespace
+}  // namespace shmbus::service
