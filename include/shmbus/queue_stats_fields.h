@@ -66,6 +66,8 @@ void for_each_field(const QueueStats& s, Visitor&& visit) {
         uint64_t{s.lost});
   visit(StatField{"oldest_ready_ns", kCount, every, "CLOCK_REALTIME timestamp of the oldest ready record (0: none)"},
         static_cast<uint64_t>(s.oldest_ready_ns));
+  visit(StatField{"oldest_ready_age", kSeconds, every, "how long the oldest ready record has waited (0: none)"},
+        double{s.oldest_ready_age});
   visit(StatField{"dlq_depth", kCount, every, "dead letters not yet replayed or purged"}, uint64_t{s.dlq_depth});
   visit(StatField{"topics", kNames, every, "bound journal topics (with a state file)"},
         std::span<const std::string>(s.topics));

@@ -48,7 +48,7 @@ void ConsumerImpl::attach(BoundTopic& bound) {
     if (!s.owner.compare_exchange_strong(owner, token_, std::memory_order_acq_rel)) continue;
     // Relaxed: the generation is read only by stats; the owner CAS published the slot.
     const uint64_t generation = s.generation.fetch_add(1, std::memory_order_relaxed) + 1;
-    Attached attached{&bound, bound.topic->log(), i, generation, false, {}};
+    Attached attached{&bound, bound.topic->log(), i, generation, false, {}, ~0ull, 0};
     if (!bound.topic->storage().keeps_records()) {
       attached.ring = true;
       try {
@@ -216,7 +216,10 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     log::TailValue next{d.position + v.frame_bytes, d.seq};
     switch (v.state) {
       case log::FrameState::kEmpty:
-      case log::FrameState::kPending: return Errc::kTimeout;  // nothing new (yet)
+      case log::FrameState::kPending:
+        // Nothing new yet, or a claim whose publisher died before its commit: voided, we go on.
+        if (unblock_dispatch(a, d)) continue;
+        return Errc::kTimeout;
       case log::FrameState::kLapped:
       case log::FrameState::kCorrupt: return Errc::kCorrupt;
       case log::FrameState::kPadding: next.seq += log::seq_step(v.word); break;

@@ -51,6 +51,9 @@ class ConsumerImpl {
     // oldest record the queue still needs (hold_ring()).
     bool ring = false;
     topic::SlotHandle reader;
+    // unblock_dispatch(): where D has waited since when (CLOCK_MONOTONIC_COARSE).
+    uint64_t waiting_at = ~0ull;
+    int64_t waiting_since_ns = 0;
   };
   void attach_new_topics() noexcept;
   void attach(BoundTopic& bound);
@@ -63,6 +66,8 @@ class ConsumerImpl {
   // settled skipped; anything else (a segment that cannot be mapped now) goes back uncharged.
   void unfillable(Attached& a, uint64_t seq, uint64_t control, int64_t deadline, log::FrameState found) noexcept;
   void advance_frontier(Attached& a) noexcept;
+  // stuck_dispatch.cc: D waits at a claim whose publisher died (no subscriber may ever void it).
+  bool unblock_dispatch(Attached& a, log::TailValue d) noexcept;
   // ring_hold.cc: memory topics.
   void hold_ring(Attached& a) noexcept;
   void release_ring(Attached& a) noexcept;

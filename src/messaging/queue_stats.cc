@@ -1,4 +1,5 @@
 // What a queue reports (a scan of each state file's entries below D), and purging it.
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -101,6 +102,9 @@ QueueStats QueueImpl::stats() {
       const log::FrameView v = log::read_frame(log, t->topic->meta().tail, at.position, at.seq);
       if (v.state == log::FrameState::kData) s.oldest_ready_ns = log::header_of(v.bytes)->timestamp_ns;
     }
+  }
+  if (s.oldest_ready_ns != 0) {
+    s.oldest_ready_age = std::max(0.0, static_cast<double>(base::realtime_ns() - s.oldest_ready_ns) / 1e9);
   }
   try {
     const TopicStats dlq = bus_->stats(dead_letter_topic(name_));

@@ -375,5 +375,39 @@ TEST(QueueCrash, AConsumerKilledAtEveryQueueStepLosesNothingAndSettlesEachRecord
   }
 }
 
+// A publisher killed between its claim and its commit, on a journal topic nobody subscribes to:
+// no subscriber will void the claim, so the queue's consumer does, and the records after it flow.
+TEST(QueueCrash, APublisherKilledMidClaimDoesNotStallAQueueWhoseTopicHasNoSubscriber) {
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("jobs", journal());
+  Queue queue = bus.create_queue("workers", workers());
+  const pid_t victim = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    Publisher p = b.publisher("jobs");
+    if (!p.publish("before")) return 1;
+    Result<Claim> c = p.claim(64);
+    if (c) ::raise(SIGKILL);
+    return 2;
+  });
+  ASSERT_EQ(test::wait_child(victim), 128 + SIGKILL);
+  const pid_t survivor = test::spawn([&] {
+    Bus b = Bus::open(tb.path());
+    return b.publisher("jobs").publish("after") ? 0 : 1;
+  });
+  ASSERT_EQ(test::wait_child(survivor), 0);
+  Consumer c = queue.consumer();
+  std::vector<std::string> got;
+  for (auto until = std::chrono::steady_clock::now() + 20s; got.size() < 2 && std::chrono::steady_clock::now() < until;) {
+    Result<Delivery> d = c.receive(100ms);
+    if (!d) continue;
+    got.emplace_back(d->message().text());
+    ASSERT_TRUE(c.ack(*d).has_value());
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(bus.stats("jobs").unblocked, 1u);
+  EXPECT_EQ(queue.stats().skipped, 1u);  // the dead claim's seq
+}
+
 }  // namespace
 }  // namespace shmbus

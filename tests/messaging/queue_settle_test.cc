@@ -160,12 +160,12 @@ TEST(QueueStatsFields, ListEveryMemberOnceInTheTablesOrder) {
     }
   });
 
-  // 28 = the members of QueueStats and QueueConfig: a member added there needs its row here.
+  // 29 = the members of QueueStats and QueueConfig: a member added there needs its row here.
   const std::vector<std::string> expected = {
       "name",     "bindings",  "max_deliveries", "lease",        "retry",         "filter",         "ordering_key",
       "single_active", "dedup_window", "expired_action", "ready", "in_flight",     "scheduled",      "consumers",
       "acked",    "nacked",    "redelivered",    "dead_lettered", "skipped",      "delayed",        "parked",
-      "parked_keys", "expired", "deduplicated", "lost", "oldest_ready_ns", "dlq_depth",  "topics"};
+      "parked_keys", "expired", "deduplicated", "lost", "oldest_ready_ns", "oldest_ready_age", "dlq_depth",  "topics"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(acked, 7u);
 }

@@ -332,3 +332,35 @@ def test_a_consumer_killed_holding_a_delivery_loses_it_to_another_with_the_next_
     assert holder.returncode == -signal.SIGKILL and holder.stdout.strip() == "orphan", holder.stderr
     d = q.consumer().receive(timeout=10)  # a sweep gives a dead owner's lease back within ~10 ms
     assert d is not None and bytes(d) == b"orphan" and d.attempt == 2
+
+
+def test_handler_style_settles_as_the_handler_says(b):
+    b.create_topic("work", kind="journal", segment_size=1 << 20)
+    q = b.create_queue("h", bindings=["work"], max_deliveries=2, retry="exponential:min=10ms,max=20ms,factor=1,jitter=0")
+    pub = b.publisher("work")
+    for text in (b"ok", b"boom", b"bad", b"none"):
+        pub.publish(text)
+    seen = []
+
+    def handler(d):
+        seen.append((bytes(d.payload), d.attempt))
+        if bytes(d.payload) == b"boom":
+            raise ValueError("no good")
+        if bytes(d.payload) == b"bad":
+            return shmbus.Outcome.REJECT
+        return None if bytes(d.payload) == b"none" else shmbus.Outcome.ACK
+
+    with q.consumer() as c:
+        handled = 0
+        deadline = time.monotonic() + 10
+        while handled < 5 and time.monotonic() < deadline:
+            handled += c.handle(handler, max=16, timeout=0.1)
+        with pytest.raises(TypeError, match="shmbus.Outcome"):
+            pub.publish(b"odd")
+            c.handle(lambda d: 42, timeout=5)
+    assert handled == 5
+    assert seen == [(b"ok", 1), (b"boom", 1), (b"bad", 1), (b"none", 1), (b"boom", 2)]
+    s = q.stats()
+    assert (s.acked, s.dead_lettered) == (2, 2)
+    dl = {m.headers["x-death-reason"]: m.headers.get("x-death-error") for m in b.subscribe("h.dlq", start="earliest").receive_many(10, timeout=5)}
+    assert dl == {"delivery_limit": "ValueError: no good", "rejected": "rejected by the handler"}

@@ -15,10 +15,12 @@ from ._errors import __all__ as _error_names
 from ._shmbus import (Bus, Claim, Consumer, CursorStats, Delivery, HeaderFilter, Message, Publisher, Queue,
                       QueueStats, Subscription, TopicStats, __version__, check_journal, pattern_matches,
                       validate_pattern, validate_topic_name)
-from . import _aio
+from . import _aio, _handler
+from ._handler import Outcome
 
 _aio.install(Publisher, Subscription, Consumer)
+_handler.install(Consumer)
 
-__all__ = ["Bus", "Claim", "Consumer", "CursorStats", "Delivery", "HeaderFilter", "Message", "Publisher", "Queue",
+__all__ = ["Bus", "Claim", "Consumer", "CursorStats", "Delivery", "HeaderFilter", "Message", "Outcome", "Publisher", "Queue",
            "QueueStats", "Subscription", "TopicStats", "check_journal", "pattern_matches", "validate_pattern",
            "validate_topic_name", "__version__", *_error_names]
