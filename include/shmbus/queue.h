@@ -83,7 +83,7 @@ struct QueueStats {
   uint64_t parked_keys = 0;   // keys with parked records
   uint64_t expired = 0;       // dead-lettered or dropped because their expires-at passed
   uint64_t deduplicated = 0;  // dropped: their message-id was seen within the dedup window
-  uint64_t lost = 0;          // memory topics: records the ring overwrote before the queue settled them
+  uint64_t lost = 0;          // records a ring overwrote, or a journal's retention deleted, before the queue settled them
   int64_t oldest_ready_ns = 0;  // CLOCK_REALTIME timestamp of the oldest ready record (0: none)
   double oldest_ready_age = 0;  // seconds since then, when the stats were taken (0: none)
   uint64_t dlq_depth = 0;     // dead letters not yet handled: records of <queue>.dlq past its

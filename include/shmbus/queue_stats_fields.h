@@ -62,7 +62,7 @@ void for_each_field(const QueueStats& s, Visitor&& visit) {
         uint64_t{s.expired});
   visit(StatField{"deduplicated", kCount, every, "records dropped: their message-id was seen within the dedup window"},
         uint64_t{s.deduplicated});
-  visit(StatField{"lost", kCount, every, "memory topics: records the ring overwrote before the queue settled them"},
+  visit(StatField{"lost", kCount, every, "records a ring overwrote or retention deleted before the queue settled them"},
         uint64_t{s.lost});
   visit(StatField{"oldest_ready_ns", kCount, every, "CLOCK_REALTIME timestamp of the oldest ready record (0: none)"},
         static_cast<uint64_t>(s.oldest_ready_ns));

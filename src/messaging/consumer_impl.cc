@@ -164,8 +164,11 @@ void ConsumerImpl::unfillable(Attached& a, uint64_t seq, uint64_t control, int64
   Control next = Control::decode(control);
   next.owner = 0;
   next.started = false;
-  // On a ring, a record overwritten before we took it is lost, not retried.
-  const bool lapped = a.ring && (found == log::FrameState::kLapped || found == log::FrameState::kCorrupt);
+  // A record a ring overwrote, or retention deleted, before the queue settled it is lost, not retried.
+  const uint64_t position = state.entry(seq).position.load(std::memory_order_relaxed);
+  // Acquire: pairs with retention's release before it deletes.
+  const bool deleted = !a.ring && position < a.bound->topic->meta().journal.first_position.load(std::memory_order_acquire);
+  const bool lapped = deleted || (a.ring && (found == log::FrameState::kLapped || found == log::FrameState::kCorrupt));
   next.state = found == log::FrameState::kPadding || lapped ? EntryState::kSkipped : EntryState::kReady;
   if (!messaging::cas_entry(state.entry(seq), held, {next.encode(), 0})) return;
   if (next.state == EntryState::kSkipped) {
@@ -210,6 +213,12 @@ Result<Delivery> ConsumerImpl::take_new(Attached& a, int64_t now_ns) noexcept {
     // Acquire: pairs with the claim's tail store or CAS.
     if (a.ring && a.bound->topic->meta().tail.position.load(std::memory_order_acquire) > d.position + a.log.lap_bytes()) {
       skip_lapped(a, d);
+      return Errc::kTimeout;
+    }
+    // Retention deleted D's segment before the queue took its records. Acquire: pairs with
+    // retention's release before it deletes.
+    if (!a.ring && d.position < a.bound->topic->meta().journal.first_position.load(std::memory_order_acquire)) {
+      skip_behind_retention(a, d);
       return Errc::kTimeout;
     }
     const log::FrameView v = log::read_frame(a.log, a.bound->topic->meta().tail, d.position, d.seq);

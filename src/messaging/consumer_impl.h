@@ -71,8 +71,11 @@ class ConsumerImpl {
   // ring_hold.cc: memory topics.
   void hold_ring(Attached& a) noexcept;
   void release_ring(Attached& a) noexcept;
-  // D fell a lap behind the ring's tail: the records passed over are lost (counted); D moves to the tail.
+  // pass_over.cc: D fell a lap behind a ring's tail, or behind a journal's retention: the
+  // records passed over are lost (counted); D moves to `to` (the tail; the oldest retained).
+  void pass_over(Attached& a, log::TailValue d, log::TailValue to) noexcept;
   void skip_lapped(Attached& a, log::TailValue d) noexcept;
+  void skip_behind_retention(Attached& a, log::TailValue d) noexcept;
   // admission.cc: what happens to a record just leased before the caller sees it.
   enum class Admission : uint8_t { kDeliver, kSettled, kDeferred };
   Admission admit(Attached& a, Delivery& d, bool first_dispatch, int64_t now_ns) noexcept;

@@ -120,7 +120,7 @@ struct alignas(base::kHotPad) Hints {
   std::atomic<uint64_t> skipped;
   std::atomic<uint64_t> expired;
   std::atomic<uint64_t> deduplicated;
-  std::atomic<uint64_t> lost;  // memory topics: records a ring overwrote before the queue settled them
+  std::atomic<uint64_t> lost;  // records a ring overwrote or retention deleted before the queue settled them
   // Single-active queues: the consumer that takes deliveries, slot | slot generation << 8
   // (0: none); taken by CAS from 0 or from a slot whose owner died or changed.
   // SYNC: active consumer — acq_rel CAS; pairs with the release that frees it (release_all()).

@@ -50,28 +50,4 @@ void ConsumerImpl::release_ring(Attached& a) noexcept {
   if (a.ring) topic::detach_subscriber(a.bound->topic->meta(), a.reader);
 }
 
-// The records from D to the ring's tail were overwritten before the queue took them (a consumer
-// evicted, or no consumer at all for a lap): their entries are settled skipped and counted lost,
-// and D jumps to the tail, a window at a time.
-void ConsumerImpl::skip_lapped(Attached& a, log::TailValue d) noexcept {
-  messaging::QueueFileHandle& state = *a.bound->state;
-  QueueFile& q = state.file();
-  const log::TailValue tail = log::read_tail_exact(a.bound->topic->meta().tail);
-  const uint64_t f = q.frontier.seq.load(std::memory_order_acquire);
-  if (tail.seq <= d.seq || tail.seq >= f + state.window()) return;  // F must move on first
-  uint64_t lost = 0;
-  for (uint64_t s = d.seq; s < tail.seq; ++s) {
-    const Control fresh = Control::fresh(state.lap_of(s));
-    EntryPair seen = messaging::load_entry(state.entry(s));
-    Control skipped = fresh;
-    skipped.state = EntryState::kSkipped;
-    if (seen.control == fresh.encode() && messaging::cas_entry(state.entry(s), seen, {skipped.encode(), 0})) ++lost;
-  }
-  // Each entry is settled by one CAS, ours or a racing skipper's: counted once either way.
-  q.hints.lost.fetch_add(lost, std::memory_order_relaxed);  // relaxed: statistics
-  log::TailValue expected = d;
-  log::cas_tail(q.dispatch, expected, tail);  // a racing skipper may have moved D already
-  advance_frontier(a);
-}
-
 }  // namespace shmbus::detail

@@ -418,6 +418,43 @@ TEST(Queue, SyncWritesABatchOfSettlementsToDisk) {
   EXPECT_EQ(Consumer().sync().error(), Errc::kClosed);
 }
 
+// Retention deletes segments whatever a queue still had to take: the queue counts what it lost
+// and goes on at the oldest retained record; every record is acked or lost, none twice.
+TEST(Queue, RecordsRetentionDeletedBeforeDispatchAreCountedLostAndTheRestFlow) {
+  TempBus tb;
+  Bus bus = tb.open();
+  TopicConfig topic = journal();
+  topic.segment_bytes = 64 << 10;
+  topic.retain_bytes = 2 * (64 << 10);
+  bus.create_topic("jobs", topic);
+  Queue queue = bus.create_queue("workers", bound_to("jobs"));
+  constexpr uint64_t kRecords = 6000;  // ~10 segments of 128-byte frames
+  {
+    Publisher pub = bus.publisher("jobs");
+    for (uint64_t i = 0; i < kRecords; ++i) ASSERT_TRUE(pub.publish(std::to_string(i) + std::string(80, 'r')));
+  }
+  ASSERT_GT(bus.stats("jobs").deleted_segments, 0u) << "retention did not run";
+  Consumer c = queue.consumer();
+  uint64_t acked = 0, previous = 0;
+  bool increasing = true;
+  for (;;) {
+    Result<Delivery> d = c.receive(500ms);
+    if (!d) break;
+    const uint64_t n = std::stoull(text_of(*d));
+    increasing &= acked == 0 || n > previous;
+    previous = n;
+    ASSERT_TRUE(c.ack(*d).has_value());
+    ++acked;
+  }
+  const QueueStats s = queue.stats();
+  EXPECT_TRUE(increasing);
+  EXPECT_GT(s.lost, 0u);
+  EXPECT_GT(acked, 0u);
+  EXPECT_EQ(s.acked, acked);
+  EXPECT_EQ(s.acked + s.lost, kRecords);
+  EXPECT_EQ(previous, kRecords - 1);
+}
+
 TEST(QueueBadInput, UnknownQueueSaysHowToCreateIt) {
   TempBus tb;
   Bus bus = tb.open();
