@@ -359,7 +359,9 @@ def test_handler_style_settles_as_the_handler_says(b):
             pub.publish(b"odd")
             c.handle(lambda d: 42, timeout=5)
     assert handled == 5
-    assert seen == [(b"ok", 1), (b"boom", 1), (b"bad", 1), (b"none", 1), (b"boom", 2)]
+    # The retry of "boom" comes after its backoff, before or after "none": only the set is fixed.
+    assert sorted(seen) == sorted([(b"ok", 1), (b"boom", 1), (b"bad", 1), (b"none", 1), (b"boom", 2)])
+    assert seen.index((b"boom", 1)) < seen.index((b"boom", 2))
     s = q.stats()
     assert (s.acked, s.dead_lettered) == (2, 2)
     dl = {m.headers["x-death-reason"]: m.headers.get("x-death-error") for m in b.subscribe("h.dlq", start="earliest").receive_many(10, timeout=5)}
