@@ -1,6 +1,7 @@
 // shmbus::Queue and shmbus::Consumer: thin handles over messaging/.
 #include <optional>
 #include <string>
+
 #include "messaging/consumer_impl.h"
 #include "messaging/queue_impl.h"
 #include "shmbus/error.h"

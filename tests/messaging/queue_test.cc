@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <algorithm>
+#include <stdexcept>
 #include <fstream>
 #include <map>
 #include <set>
@@ -453,6 +455,55 @@ TEST(Queue, RecordsRetentionDeletedBeforeDispatchAreCountedLostAndTheRestFlow) {
   EXPECT_EQ(s.acked, acked);
   EXPECT_EQ(s.acked + s.lost, kRecords);
   EXPECT_EQ(previous, kRecords - 1);
+}
+
+// The handler style: the handler's outcome settles each delivery; a handler that throws made a
+// failed attempt, and its what() is the dead letter's error text on the last one.
+TEST(Queue, HandlerStyleSettlesAsTheHandlerSaysAndAThrowIsAFailedAttempt) {
+  TempBus tb;
+  Bus bus = tb.open();
+  bus.create_topic("jobs", journal());
+  QueueConfig config = bound_to("jobs");
+  config.max_deliveries = 2;
+  Queue queue = bus.create_queue("workers", config);
+  Publisher pub = bus.publisher("jobs");
+  for (const char* text : {"ok", "boom", "bad", "ok"}) ASSERT_TRUE(pub.publish(text));
+  Consumer c = queue.consumer();
+  std::vector<std::string> seen;
+  auto handler = [&](const Delivery& d) {
+    seen.push_back(text_of(d) + "#" + std::to_string(d.attempt()));
+    if (text_of(d) == "boom") throw std::runtime_error("boom!");
+    return text_of(d) == "bad" ? Outcome::kReject : Outcome::kAck;
+  };
+  size_t handled = 0;
+  for (auto until = std::chrono::steady_clock::now() + 10s; handled < 5 && std::chrono::steady_clock::now() < until;) {
+    Result<size_t> n = c.handle(handler, 16, 100ms);
+    if (n) {
+      handled += *n;
+    } else {
+      ASSERT_EQ(n.error(), Errc::kTimeout);
+    }
+  }
+  EXPECT_EQ(handled, 5u);
+  // The retry of "boom" comes after its backoff: before or after the second "ok", by timing.
+  std::vector<std::string> sorted = seen;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<std::string>{"bad#1", "boom#1", "boom#2", "ok#1", "ok#1"}));
+  EXPECT_LT(std::find(seen.begin(), seen.end(), "boom#1"), std::find(seen.begin(), seen.end(), "boom#2"));
+  const QueueStats s = queue.stats();
+  EXPECT_EQ(s.acked, 2u);
+  EXPECT_EQ(s.dead_lettered, 2u);
+  std::map<std::string, std::string> errors;  // x-death-reason -> x-death-error
+  Subscription dlq = bus.subscribe("workers.dlq", {StartAt::earliest()});
+  for (auto until = std::chrono::steady_clock::now() + 5s; errors.size() < 2 && std::chrono::steady_clock::now() < until;) {
+    (void)dlq.receive([&](const Message& m) {
+      errors[std::string(m.headers.find("x-death-reason").value_or(""))] =
+          std::string(m.headers.find("x-death-error").value_or(""));
+    }, 16, 100ms);
+  }
+  EXPECT_EQ(errors["delivery_limit"], "boom!");
+  EXPECT_EQ(errors["rejected"], "rejected by the handler");
+  EXPECT_EQ(Consumer().handle(handler).error(), Errc::kClosed);
 }
 
 TEST(QueueBadInput, UnknownQueueSaysHowToCreateIt) {
