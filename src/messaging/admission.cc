@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "base/cas16.h"
+#include "base/process_identity.h"
 #include "messaging/consumer_impl.h"
 #include "shmbus/envelope.h"
 #include "shmbus/headers.h"
@@ -137,7 +138,9 @@ ConsumerImpl::Admission ConsumerImpl::admit(Attached& a, Delivery& d, bool first
   }
   if (const std::optional<std::string_view> at = headers.find(header_keys::kExpiresAt)) {
     const std::optional<int64_t> expires = envelope::parse_time_ns(*at);
-    if (expires && *expires <= now_ns) {
+    // The precise clock here (the caller's is coarse, a few ms behind): a responder that checks
+    // the same deadline must never find expired what the queue let through.
+    if (expires && *expires <= base::realtime_ns()) {
       if (config.expired == ExpiredAction::kDrop) {
         settle_unwanted(a, d, q.hints.expired);
       } else {
