@@ -5,11 +5,11 @@
 // however slow, is left alone (its topic's subscribers unblock it after the unblock timeout).
 #include <optional>
 
-#include "base/mapped_file.h"
 #include "base/process_identity.h"
 #include "log/abandoned_claim.h"
 #include "messaging/consumer_impl.h"
 #include "topic/slots.h"
+#include "topic/void_claims.h"
 
 namespace shmbus::detail {
 namespace {
@@ -29,26 +29,7 @@ bool ConsumerImpl::unblock_dispatch(Attached& a, log::TailValue d) noexcept {
   if (!log::claimed_by_tail(meta.tail, d.position)) return false;  // the end of the log: just idle
   const log::AbandonedSpan span = log::find_abandoned_span(a.log, meta.tail, d.position, d.seq);
   if (span.kind != log::AbandonedSpan::Kind::kFound || topic::live_claimant(meta, span.position, span.end)) return false;
-  log::VoidResult voided = log::VoidResult::kNotVoided;
-  try {
-    // We map the log read-only; the void goes through bytes mapped read-write for it.
-    std::optional<base::WritableRange> ranges[2];
-    std::byte* bytes[2] = {};
-    uint16_t epochs[2] = {};
-    for (uint32_t i = 0; i < span.part_count(); ++i) {
-      const log::VoidPart part = span.part(i);
-      const auto [path, offset] = a.bound->topic->storage().file_offset_of(part.position);
-      bytes[i] = ranges[i].emplace(path, offset, part.end - part.position).at(offset);
-      epochs[i] = a.log.epoch(part.position);
-    }
-    voided = log::void_span(span, bytes, epochs);
-  } catch (const std::exception&) {
-    return false;  // cannot map now: a later look tries again
-  }
-  // Relaxed: statistics. Exactly one unblocker's CAS at p wins, so the claims are counted once.
-  if (voided == log::VoidResult::kVoided) {
-    meta.counters.unblocked.fetch_add(span.seqs == 0 ? 1 : span.seqs, std::memory_order_relaxed);
-  }
+  if (!topic::void_abandoned(*a.bound->topic, a.log, span)) return false;  // cannot map now: a later look tries again
   a.waiting_at = ~0ull;
   return true;  // voided (by us or another) or committed meanwhile: read D's frame again
 }

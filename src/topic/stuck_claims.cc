@@ -5,6 +5,7 @@
 
 #include "base/process_identity.h"
 #include "log/abandoned_claim.h"
+#include "topic/void_claims.h"
 #include "shmbus/error.h"
 #include "topic/subscriber_impl.h"
 
@@ -75,27 +76,8 @@ SubscriberImpl::Unblock SubscriberImpl::maybe_unblock(int64_t now_ns) noexcept {
     skip_to(span.end, span.boundary_seq);
     return Unblock::kReadAgain;
   }
-  // We map the log read-only; the void goes through bytes mapped read-write for it (one range
-  // per lap the span touches).
-  log::VoidResult voided = log::VoidResult::kNotVoided;
-  try {
-    std::optional<base::WritableRange> ranges[2];
-    std::byte* bytes[2] = {};
-    uint16_t epochs[2] = {};
-    for (uint32_t i = 0; i < span.part_count(); ++i) {
-      const log::VoidPart part = span.part(i);
-      const auto [path, offset] = topic_->storage().file_offset_of(part.position);
-      bytes[i] = ranges[i].emplace(path, offset, part.end - part.position).at(offset);
-      epochs[i] = storage_.epoch(part.position);
-    }
-    voided = log::void_span(span, bytes, epochs);
-  } catch (const Error&) {
-    return Unblock::kWait;  // cannot map: a later poll tries again
-  }
-  // Relaxed: statistics. Exactly one unblocker's CAS at p wins, so the claims are counted once.
-  if (voided == log::VoidResult::kVoided) {
-    meta_.counters.unblocked.fetch_add(span.seqs == 0 ? 1 : span.seqs, std::memory_order_relaxed);
-  }
+  // Through bytes mapped read-write for it (we map the log read-only).
+  if (!topic::void_abandoned(*topic_, storage_, span)) return Unblock::kWait;  // cannot map: a later poll tries again
   pending_position_ = ~0ull;
   return Unblock::kReadAgain;  // voided by us or another, or committed meanwhile
 }

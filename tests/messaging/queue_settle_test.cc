@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shmbus/shmbus.h"
+#include "support/queue_support.h"
 #include "support/test_bus.h"
 
 namespace shmbus {
@@ -14,21 +15,11 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::TempBus;
+using test::text_of;
 
-TopicConfig journal() {
-  TopicConfig c;
-  c.kind = TopicKind::kJournal;
-  c.segment_bytes = 1 << 20;
-  return c;
-}
-
+TopicConfig journal() { return test::small_journal(); }
 QueueConfig bound_to(std::string pattern, uint32_t max_deliveries = 10) {
-  QueueConfig c;
-  c.bindings = {std::move(pattern)};
-  c.max_deliveries = max_deliveries;
-  c.retry.min = 10ms;
-  c.retry.max = 50ms;
-  return c;
+  return test::queue_bound_to(std::move(pattern), max_deliveries);
 }
 
 // The first dead letter of `queue`, or fails the test.

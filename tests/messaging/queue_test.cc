@@ -16,6 +16,7 @@
 #include "messaging/queue_state.h"
 #include "shmbus/envelope.h"
 #include "shmbus/shmbus.h"
+#include "support/queue_support.h"
 #include "support/test_bus.h"
 
 namespace shmbus {
@@ -23,23 +24,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::TempBus;
+using test::text_of;
 
-TopicConfig journal() {
-  TopicConfig c;
-  c.kind = TopicKind::kJournal;
-  c.segment_bytes = 1 << 20;
-  return c;
+TopicConfig journal() { return test::small_journal(); }
+QueueConfig bound_to(std::string pattern, uint32_t max_deliveries = 10) {
+  return test::queue_bound_to(std::move(pattern), max_deliveries);
 }
-
-QueueConfig bound_to(std::string pattern) {
-  QueueConfig c;
-  c.bindings = {std::move(pattern)};
-  c.retry.min = 10ms;
-  c.retry.max = 50ms;
-  return c;
-}
-
-std::string text_of(const Delivery& d) { return std::string(d.message().text()); }
 
 TEST(Queue, DeliversEachRecordOnceInOrderAndCountsAcks) {
   TempBus tb;
