@@ -10,7 +10,9 @@ jobs=$(nproc)
 
 # A private RabbitMQ node for the bridge tests (label `bridge`), stopped at exit whatever happens.
 rabbit_dir=$(mktemp -d /tmp/shmbus-rabbitmq.XXXXXX)
-trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" || true; rm -rf "$rabbit_dir"' EXIT
+# Quiet: the run's output ends with ctest's and pytest's summaries (a failed stop says so on stderr
+# of the log kept beside the node's, /tmp/shmbus-rabbitmq-stop.log).
+trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" > /tmp/shmbus-rabbitmq-stop.log 2>&1 || true; rm -rf "$rabbit_dir"' EXIT
 tools/rabbitmq_node.sh start "$rabbit_dir"
 SHMBUS_AMQP_URL=$(sed -n 's/^AMQP_URL=//p' "$rabbit_dir/env")
 # The bridge's soak tests stop and start this node (tools/rabbitmq_node.sh on the same dir).
