@@ -109,7 +109,9 @@ class Client:
         return self._publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
 
     def cancel_scheduled(self, endpoint: str, message_id: str) -> int:
-        """Cancels a scheduled command by its id; returns how many records were cancelled."""
+        """Cancels a scheduled command by its id; returns how many records were cancelled (0 if the
+        queue has not taken it in yet: its dispatcher reads the topic on its own; QueueStats.delayed
+        counts what it holds back)."""
         with self.bus.queue(endpoint) as q:
             return q.cancel(message_id)
 
