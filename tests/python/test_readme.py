@@ -22,6 +22,7 @@ def example(name):
     ("python-async", ["metrics.cpu b'load 0'", "metrics.cpu b'load 2'"]),
     ("python-interop", ["sensors.temp b'21.5' {'unit': 'C'}"]),
     ("python-queue", ["jobs.resize 1 {'type': 'Resize@1'} b'640x480'", "acked 1 dead-lettered 1 dlq 1"]),
+    ("python-service", ["order 42 by ann, conversation ", "order 42: shipped", "order 43: shipped (awaited)"]),
 ])
 def test_readme_example_runs(name, expected, tmp_path, cli, python_env):
     env = dict(python_env)

@@ -39,7 +39,8 @@ def test_publishing_a_command_is_refused_with_advice_to_send_it(client):
 
 def test_sending_an_event_is_refused_with_advice_to_publish_it(client):
     with pytest.raises(shmbus.InvalidArgumentError, match=re.escape(
-            "cannot send OrderPlaced@2 (a event): an event goes to every endpoint that handles it: publish(message) it")):
+            "cannot send OrderPlaced@2 (a event): an event goes to every endpoint that handles it: "
+            "publish(message) it")):
         client.send(OrderPlaced(1, "ann"), "sales")
 
 

@@ -32,7 +32,8 @@ class _Pending:
     __slots__ = ("deadline", "request", "request_type", "reply_type", "endpoint", "timeout", "future")
 
     def __init__(self, deadline, request, reply_type, endpoint, timeout, future):
-        self.deadline, self.request, self.request_type, self.reply_type = deadline, request, request.type_header, reply_type
+        self.deadline, self.request, self.request_type = deadline, request, request.type_header
+        self.reply_type = reply_type
         self.endpoint, self.timeout, self.future = endpoint, timeout, future
 
 
@@ -44,7 +45,7 @@ def _when(at=None, delay=None):
         return time.time() + (delay.total_seconds() if isinstance(delay, datetime.timedelta) else float(delay))
     if isinstance(at, datetime.datetime):
         if at.tzinfo is None:
-            raise TypeError("schedule(at=...) needs an aware datetime (e.g. datetime.now(timezone.utc)), not a naive one")
+            raise TypeError("schedule(at=...) needs an aware datetime (datetime.now(timezone.utc)), not a naive one")
         return at.timestamp()
     return float(at)
 
@@ -86,7 +87,7 @@ class Client:
         check_publish(t)
         return self._publish(Outgoing(event_topic(t), Envelope.start(t, self.source), t.encode(event)))
 
-    def _command(self, command, endpoint, not_before=None, expires_at=None, reply_to=""):
+    def _command(self, command, endpoint, not_before=None):
         t = type_of(command)
         check_send(t)
         with self._send_lock:
