@@ -216,6 +216,27 @@ def test_a_failing_handler_is_retried_then_dead_lettered_and_one_fault_is_publis
     assert (stats.retried, stats.nacked, stats.faulted, stats.handled) == (3, 2, 1, 0)
 
 
+def test_durable_retries_come_after_the_exponential_backoff_within_its_jitter(bus, client):
+    times = []
+    ep = service.Endpoint(bus, "sales", max_deliveries=4, retry="exponential:min=200ms,max=10s,factor=2,jitter=0.2",
+                          journal=JOURNAL, idle_wait=0.005)
+
+    @ep.handle(OrderPlaced)
+    def decline(e, ctx):
+        times.append(time.monotonic())
+        raise RuntimeError("card declined")
+
+    with ep:
+        client.publish(OrderPlaced(1, "ann"))
+        dead_letters(bus, "sales", 1)
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert len(gaps) == 3
+    for n, gap in enumerate(gaps):
+        base = 0.2 * 2 ** n
+        # Never early; late by at most a generous scheduling slack on shared cores.
+        assert base * 0.8 - 0.005 <= gap <= base * 1.2 + 0.5, (n, gaps)
+
+
 def test_a_never_retried_exception_dead_letters_at_once_and_retry_on_retries_only_those(bus, client):
     calls = {"sales": 0, "billing": 0}
     sales = service.Endpoint(bus, "sales", immediate_retries=2, **fast()).never_retry(ValueError)
