@@ -13,11 +13,11 @@ import time
 
 from .._errors import Error
 from ._envelope import Envelope, format_time
-from ._errors import BadReply, ClientClosed, RemoteFault, RequestTimeout
-from ._fault import FaultType
+from ._errors import ClientClosed
 from ._kinds import (REPLY_TOPIC_PREFIX, check_publish, check_request, check_send, command_topic, event_topic,
                      routed_endpoint)
-from ._message import DecodeError, type_of
+from ._message import type_of
+from ._pending import Pending, complete, time_out
 from ._sender import Outgoing, Sender
 
 _REPLY_WAIT = 0.01  # seconds; also how late a timeout may fire
@@ -28,21 +28,13 @@ def _topic_word(text):
     return out or "client"
 
 
-class _Pending:
-    __slots__ = ("deadline", "request", "request_type", "reply_type", "endpoint", "timeout", "future")
-
-    def __init__(self, deadline, request, reply_type, endpoint, timeout, future):
-        self.deadline, self.request, self.request_type = deadline, request, request.type_header
-        self.reply_type = reply_type
-        self.endpoint, self.timeout, self.future = endpoint, timeout, future
-
-
-def _when(at=None, delay=None):
-    """Unix seconds of `at` (a datetime, or Unix seconds) or of now + `delay` (seconds or a timedelta)."""
+def when(at=None, delay=None, now=None):
+    """Unix seconds of `at` (a datetime, or Unix seconds) or of now + `delay` (seconds or a
+    timedelta; `now`: Unix seconds, None: the real now)."""
     if (at is None) == (delay is None):
         raise TypeError("schedule takes one of at= (a datetime or Unix seconds) and delay= (seconds or a timedelta)")
     if delay is not None:
-        return time.time() + (delay.total_seconds() if isinstance(delay, datetime.timedelta) else float(delay))
+        return (time.time() if now is None else now) + (delay.total_seconds() if isinstance(delay, datetime.timedelta) else float(delay))
     if isinstance(at, datetime.datetime):
         if at.tzinfo is None:
             raise TypeError("schedule(at=...) needs an aware datetime (datetime.now(timezone.utc)), not a naive one")
@@ -106,7 +98,7 @@ class Client:
     def schedule(self, command, endpoint: str = "", *, at=None, delay=None) -> str:
         """send(), delivered not before `at` or after `delay` (the queue's not-before: durable,
         uncharged). Returns the message-id, which cancel_scheduled() takes."""
-        t, to, env = self._command(command, endpoint, not_before=_when(at, delay))
+        t, to, env = self._command(command, endpoint, not_before=when(at, delay))
         return self._publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
 
     def cancel_scheduled(self, endpoint: str, message_id: str) -> int:
@@ -142,7 +134,7 @@ class Client:
         future.set_running_or_notify_cancel()
         # In the table before it is sent: the reply can come before publish returns.
         with self._pending_lock:
-            self._pending[env.message_id] = _Pending(time.monotonic() + timeout, t, reply_type, to, timeout,
+            self._pending[env.message_id] = Pending(time.monotonic() + timeout, t, reply_type, to, timeout,
                                                      future)
         try:
             self._publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
@@ -203,9 +195,7 @@ class Client:
                 expired = [k for k, r in self._pending.items() if r.deadline <= now]
                 expired = [self._pending.pop(k) for k in expired]
             for r in expired:
-                r.future.set_exception(RequestTimeout(
-                    f"no reply to {r.request_type} from endpoint {r.endpoint} within {int(r.timeout * 1000)} ms: the "
-                    f"endpoint is slow, stopped or dead (shmbus queue stat {r.endpoint} shows its consumers)"))
+                time_out(r)
 
     def _on_reply(self, m):
         try:
@@ -213,23 +203,7 @@ class Client:
             r = self._take(env.correlation_id)
             if r is None:
                 return  # timed out already, or not ours
-            payload = bytes(m.data)
-            if env.type.startswith("Fault<"):
-                try:
-                    fault = FaultType(r.request).decode(payload)
-                    text = (f"{r.request_type} failed at endpoint {fault.endpoint} after {fault.attempts} attempt(s): "
-                            f"{fault.exception_type}: {fault.exception_message}")
-                except DecodeError as e:
-                    fault, text = None, f"{r.request_type} failed at its endpoint (its Fault is unreadable: {e})"
-                return r.future.set_exception(RemoteFault(text, fault))
-            if env.type != r.reply_type.type_header:
-                return r.future.set_exception(BadReply(
-                    f"the reply to {r.request_type} is a {env.type}, not the {r.reply_type.type_header} asked for: the "
-                    "two sides disagree"))
-            try:
-                r.future.set_result(r.reply_type.decode(payload))
-            except DecodeError as e:
-                r.future.set_exception(BadReply(str(e)))
+            complete(r, env, bytes(m.data))
         except Exception as e:  # noqa: BLE001 - one bad reply must not end the reader
             print(f"shmbus client: a reply could not be handled: {e}", file=sys.stderr)
 

@@ -1,15 +1,19 @@
 """An endpoint: a service's named durable queue plus the handlers registered on it. It declares
 the very queue the C++ Endpoint declares (name, bindings, settings; service/endpoint.cc), so a C++
-and a Python process can be the same endpoint, and re-declaring it after a restart agrees."""
+and a Python process can be the same endpoint, and re-declaring it after a restart agrees.
+Before a delivery is handled, a circuit breaker (a kill switch) and a rate limit may hold the
+handler threads back: the messages wait in the queue meanwhile. The same endpoint runs
+in-process on a virtual clock on a TestBus (shmbus.service.testing)."""
 import dataclasses
 import threading
 
 from .. import _shmbus
 from .._errors import Error, InvalidArgumentError
-from ._dispatch import HandlerThread
+from ._breaker import BreakerState, CircuitBreaker, CircuitBreakerOptions, options_of
+from ._bus_host import BusHost
 from ._kinds import check_handle, check_send, command_topic, event_topic
 from ._message import parse_type_header, type_of
-from ._sender import journal_options
+from ._rate_limit import RateLimiter, RateLimitOptions
 
 
 @dataclasses.dataclass
@@ -20,6 +24,11 @@ class EndpointStats:
     rejected: int = 0         # dead-lettered undecodable or unknown (never reached a handler)
     faulted: int = 0          # dead-lettered after the last attempt (a Fault published)
     replies_dropped: int = 0  # replies not sent: the requester's deadline had passed
+    breaker: BreakerState = BreakerState.CLOSED  # now
+    breaker_opened: int = 0   # times the breaker opened (after a failed trial too)
+    breaker_closed: int = 0   # times a trial succeeded and closed it
+    released: int = 0         # given back uncharged: the breaker opened after they were received
+    rate_limited: int = 0     # deliveries that waited for the rate limit
 
 
 class Endpoint:
@@ -30,11 +39,17 @@ class Endpoint:
     immediate_retries, max_deliveries (the queue's, 1..255), retry (the queue's backoff, e.g.
     "exponential:min=100ms,max=30s"; None: the default), lease (seconds), expired ("dead-letter"
     or "drop"), journal (create_topic keywords of the topics it creates), idle_wait (seconds an
-    idle thread waits per look), handler_timeout (seconds; 0: none; must be under the lease)."""
+    idle thread waits per look), handler_timeout (seconds; 0: none; must be under the lease),
+    breaker (a CircuitBreakerOptions or a dict of its fields, e.g. dict(window=20, minimum=10,
+    failure_ratio=0.5, cool_down=30); None: none), rate_limit (a RateLimitOptions or a dict,
+    e.g. dict(per_second=100, burst=10); None: none).
+
+    `bus` is a shmbus.Bus, or a shmbus.service.testing.TestBus: the same endpoint in-process on
+    its virtual clock (`concurrency` is then ignored: one handler runs at a time)."""
 
     def __init__(self, bus, name: str, *, concurrency: int = 1, immediate_retries: int = 0, max_deliveries: int = 5,
                  retry=None, lease: float = 30.0, expired: str = "dead-letter", journal=None,
-                 idle_wait: float = 0.02, handler_timeout: float = 0.0):
+                 idle_wait: float = 0.02, handler_timeout: float = 0.0, breaker=None, rate_limit=None):
         _shmbus.validate_topic_name(name)
         if concurrency < 1:
             raise InvalidArgumentError(f'endpoint "{name}": concurrency {concurrency} would handle nothing: give it 1 '
@@ -43,25 +58,31 @@ class Endpoint:
             raise InvalidArgumentError(f'endpoint "{name}": handler_timeout ({int(handler_timeout * 1000)} ms) must '
                                        f"be shorter than the lease ({int(lease * 1000)} ms), or the message is "
                                        "redelivered to another handler while the first still runs")
+        breaker = options_of(CircuitBreakerOptions, breaker, f'endpoint "{name}": breaker')
+        rate_limit = options_of(RateLimitOptions, rate_limit, f'endpoint "{name}": rate_limit')
         self.bus = bus
         self.name = name
         self.options = dict(concurrency=concurrency, immediate_retries=immediate_retries,
                             max_deliveries=max_deliveries, retry=retry, lease=lease, expired=expired,
-                            journal=journal, idle_wait=idle_wait, handler_timeout=handler_timeout)
+                            journal=journal, idle_wait=idle_wait, handler_timeout=handler_timeout,
+                            breaker=breaker, rate_limit=rate_limit)
+        self.breaker = CircuitBreaker(breaker, name)
+        self.rate = RateLimiter(rate_limit, name)
+        # Where it runs: the bus's queue and threads, or a TestBus's in-memory queue.
+        make_host = getattr(bus, "_endpoint_host", None)
+        self.host = make_host() if make_host is not None else BusHost(bus)
+        self.clock = self.host.clock
         self._handlers = {}  # "Name@version" -> (MessageType, handler)
         self._routes = {}
         self._retry_on = ()
         self._never_retry = ()
-        self._queue = None
-        self._threads = []
-        self._stopping = threading.Event()
         self._stats = EndpointStats()
         self._stats_lock = threading.Lock()
 
     # --- registration (before start) ---------------------------------------------------------------
 
     def _require_stopped(self, what):
-        if self._threads:
+        if self.host.running:
             raise InvalidArgumentError(f'endpoint "{self.name}" is running: set its {what} before start() (or after '
                                        "stop())")
 
@@ -112,50 +133,29 @@ class Endpoint:
     def start(self) -> "Endpoint":
         """Declares the queue and starts the handler threads. Raises if the queue exists with other
         settings or bindings (the handlers changed): drain it and `shmbus queue rm NAME`."""
-        if self._threads:
-            return self
-        config = self.queue_config()
-        for topic in config["bindings"]:
-            self.bus.create_topic(topic, **journal_options(self.options["journal"]))
-        try:
-            self._queue = self.bus.create_queue(self.name, **config)
-        except Error as e:
-            raise type(e)(f'endpoint "{self.name}" cannot declare its queue: {e} (if its handlers or options changed, '
-                          f"drain the old queue and remove it: shmbus queue rm {self.name})") from None
-        self._stopping.clear()
-        # A Consumer per thread, made here so that a failure to attach raises from start();
-        # prefetch 1: a thread handles one message at a time and holds no other.
-        consumers = [self._queue.consumer(prefetch=1) for _ in range(self.options["concurrency"])]
-        for i, c in enumerate(consumers):
-            t = threading.Thread(target=HandlerThread(self, c).run, name=f"shmbus-endpoint-{self.name}-{i}",
-                                 daemon=True)
-            self._threads.append(t)
-            t.start()
+        self.host.start(self)
         return self
 
     def stop(self) -> None:
         """Graceful: each thread finishes and settles the message it handles, gives back what it
         holds uncharged, and ends; returns once all have. Idempotent."""
-        if not self._threads:
-            return
-        self._stopping.set()
-        for t in self._threads:
-            t.join()
-        self._threads = []
+        self.host.stop()
 
     @property
     def running(self) -> bool:
-        return bool(self._threads)
+        return self.host.running
 
     @property
     def queue(self):
-        if self._queue is None:
+        """The bus queue (after start()); an endpoint on a TestBus has none (Error)."""
+        if self.host.queue is None:
             raise Error(f'endpoint "{self.name}" has no queue before start()')
-        return self._queue
+        return self.host.queue
 
     def stats(self) -> EndpointStats:
         with self._stats_lock:
-            return dataclasses.replace(self._stats)
+            return dataclasses.replace(self._stats, breaker=self.breaker.state, breaker_opened=self.breaker.opened,
+                                       breaker_closed=self.breaker.closed)
 
     def __enter__(self):
         return self.start()

@@ -166,23 +166,25 @@ class Envelope:
         return {key: getattr(self, field) for field, key in _FIELDS if getattr(self, field)}
 
     @staticmethod
-    def _fresh(message_type, source):
+    def _fresh(message_type, source, now):
         return Envelope(message_id=new_message_id(), type=message_type.type_header, kind=message_type.kind,
-                        content_type=JSON_CONTENT_TYPE, sent_time=format_time(time.time()), source=source)
+                        content_type=JSON_CONTENT_TYPE, sent_time=format_time(time.time() if now is None else now),
+                        source=source)
 
     @staticmethod
-    def start(message_type, source: str) -> "Envelope":
-        """The first message of a flow: new ids, a new trace."""
-        e = Envelope._fresh(message_type, source)
+    def start(message_type, source: str, now: Optional[float] = None) -> "Envelope":
+        """The first message of a flow: new ids, a new trace. `now`: the sent-time (Unix
+        seconds; None: the real now; a TestBus gives its virtual one)."""
+        e = Envelope._fresh(message_type, source, now)
         e.correlation_id = e.conversation_id = e.message_id
         e.traceparent = str(TraceContext.start())
         return e
 
     @staticmethod
-    def caused_by(parent: "Envelope", message_type, source: str) -> "Envelope":
+    def caused_by(parent: "Envelope", message_type, source: str, now: Optional[float] = None) -> "Envelope":
         """A message sent while `parent` is handled: correlation and conversation kept, causation =
         parent's id, the trace continued (same trace-id, new span), tracestate kept with it."""
-        e = Envelope._fresh(message_type, source)
+        e = Envelope._fresh(message_type, source, now)
         # A parent from outside this layer may lack ids: the flow then starts at the parent.
         e.correlation_id = parent.correlation_id or parent.message_id or e.message_id
         e.conversation_id = parent.conversation_id or e.correlation_id
