@@ -60,10 +60,11 @@ class CircuitBreaker:
         self.window = int(o.window)
         self.minimum = int(o.minimum)
         self.ratio = float(o.failure_ratio)
-        self.cool_down = float(o.cool_down)
+        cool_down = float(o.cool_down)
+        self.cool_down_ns = int(round(cool_down * 1e9)) if math.isfinite(cool_down) else 0
         self._lock = threading.Lock()
         self._state = BreakerState.CLOSED
-        self._until = 0.0  # open: the end of the cool-down (clock.now())
+        self._until = 0  # open: the end of the cool-down (clock.now_ns())
         self._slots = []   # the last outcomes, True = failed (a ring of `window`)
         self._next = 0
         self._failures = 0
@@ -79,7 +80,7 @@ class CircuitBreaker:
             raise InvalidArgumentError(at + f"minimum must be 1..{self.window} (the window), not {self.minimum}")
         if not (0 < self.ratio <= 1):
             raise InvalidArgumentError(at + "failure_ratio must be in (0, 1], e.g. 0.5")
-        if not (self.cool_down > 0) or math.isinf(self.cool_down):
+        if not (self.cool_down_ns > 0):
             raise InvalidArgumentError(at + "cool_down must be positive")
 
     @property
@@ -90,8 +91,8 @@ class CircuitBreaker:
     def state(self) -> BreakerState:
         return self._state
 
-    def ready_at(self, now: float) -> float:
-        """When a delivery may next be admitted (<= now: now); inf while a trial runs."""
+    def ready_at(self, now: int) -> float:
+        """When a delivery may next be admitted (ns; <= now: now); inf while a trial runs."""
         if not self.enabled:
             return now
         with self._lock:
@@ -101,7 +102,7 @@ class CircuitBreaker:
                 return max(now, self._until)
             return math.inf
 
-    def admit(self, now: float) -> str:
+    def admit(self, now: int) -> str:
         """PASS_YES (closed), PASS_TRIAL (the cool-down is over and this caller won the trial), PASS_NO."""
         if not self.enabled:
             return PASS_YES
@@ -113,7 +114,7 @@ class CircuitBreaker:
             self._state = BreakerState.HALF_OPEN
             return PASS_TRIAL
 
-    def record(self, passed: str, verdict: str, now: float) -> bool:
+    def record(self, passed: str, verdict: str, now: int) -> bool:
         """The outcome of a delivery admitted with `passed`. True when the state changed (the
         caller wakes the threads waiting for it)."""
         if not self.enabled or passed == PASS_NO:
@@ -125,7 +126,7 @@ class CircuitBreaker:
                     self._state = BreakerState.CLOSED
                     self.closed += 1
                 elif verdict == FAILURE:
-                    self._state, self._until = BreakerState.OPEN, now + self.cool_down
+                    self._state, self._until = BreakerState.OPEN, now + self.cool_down_ns
                     self.opened += 1
                 else:  # not judged (rejected, given back): open until now, the next may try
                     self._state, self._until = BreakerState.OPEN, now
@@ -136,7 +137,7 @@ class CircuitBreaker:
             self._put(verdict == FAILURE)
             if verdict != FAILURE or not self._tripped():
                 return False
-            self._state, self._until = BreakerState.OPEN, now + self.cool_down
+            self._state, self._until = BreakerState.OPEN, now + self.cool_down_ns
             self.opened += 1
             return True
 

@@ -90,11 +90,11 @@ class BusHost:
         with self._cv:
             self._cv.notify_all()
 
-    def wait_until(self, until: float) -> bool:
-        """Blocks until `until` (clock.now()), a wake() or stop(); False once stopping."""
+    def wait_until(self, until) -> bool:
+        """Blocks until `until` (clock.now_ns()), a wake() or stop(); False once stopping."""
         with self._cv:
             if not self._stopping:
-                self._cv.wait(max(0.0, until - self.clock.now()))
+                self._cv.wait(max(0.0, (until - self.clock.now_ns()) / 1e9))
             return not self._stopping
 
 
@@ -108,14 +108,15 @@ class HandlerThread:
 
     def run(self):
         clock, idle = self.e.clock, self.e.options["idle_wait"]
+        idle_ns = int(idle * 1e9)
         try:
             while not self.host.stopping:
-                now = clock.now()
+                now = clock.now_ns()
                 # The breaker is open (or a trial runs) or the rate limit is spent: wait, taking
                 # nothing; at most idle_wait at a time, to look at the stop flag and a trial's end.
                 ready = self.pipeline.ready_at(now)
                 if ready > now:
-                    self.host.wait_until(min(ready, now + idle))
+                    self.host.wait_until(min(ready, now + idle_ns))
                     continue
                 d = self.consumer.receive(timeout=idle)
                 if d is not None:
@@ -127,12 +128,12 @@ class HandlerThread:
 
     def handle(self, d):
         clock = self.e.clock
-        passed = self.pipeline.admit(clock.now())
+        passed = self.pipeline.admit(clock.now_ns())
         if passed == PASS_NO:  # it opened since ready_at
             return self.give_back(d, passed)
         first = True
         while True:
-            later = self.pipeline.rate_wait(clock.now(), first)
+            later = self.pipeline.rate_wait(clock.now_ns(), first)
             if later is None:
                 break
             first = False

@@ -11,19 +11,20 @@ from ._sender import Outgoing
 
 class Context:
     def __init__(self, handled: Envelope, endpoint: str, routes: dict, outgoing: list, attempt: int,
-                 immediate_retry: int, deadline: float, clock=REAL_CLOCK):
+                 immediate_retry: int, deadline_ns, clock=REAL_CLOCK):
         self.envelope = handled          # the message being handled
         self.endpoint = endpoint         # the endpoint handling it
         self.attempt = attempt           # its queue delivery (1 = first)
         self.immediate_retry = immediate_retry  # within it, the immediate retry (0 = first try)
-        self.deadline = deadline         # clock.now() when this attempt times out (inf: never)
+        self.deadline = deadline_ns / 1e9  # clock.now() when this attempt times out (inf: never)
         self.clock = clock               # the endpoint's: real on a bus, a TestBus's virtual one
+        self._deadline_ns = deadline_ns
         self._routes = routes
         self._outgoing = outgoing
 
     def past_deadline(self) -> bool:
         """True once the endpoint's handler_timeout passed: a long handler gives up."""
-        return self.clock.now() > self.deadline
+        return self.clock.now_ns() > self._deadline_ns
 
     def _caused(self, message_type) -> Envelope:
         return Envelope.caused_by(self.envelope, message_type, self.endpoint, self.clock.wall())

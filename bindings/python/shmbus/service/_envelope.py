@@ -4,6 +4,7 @@ headers every service message carries. Written exactly as the C++ layer writes t
 C++ and Python services read each other's messages."""
 import calendar
 import dataclasses
+import math
 import re
 import secrets
 import threading
@@ -103,7 +104,9 @@ class TraceContext:
 # --- times: RFC 3339 UTC with milliseconds, "2026-12-01T12:00:00.000Z" ---------------------------
 
 def format_time(unix_seconds: float) -> str:
-    ms = int(unix_seconds * 1000) if not isinstance(unix_seconds, int) else unix_seconds * 1000
+    # Truncated to the millisecond, as the C++ one; half a microsecond of slack, so that a float
+    # that stands for a whole millisecond (1.001 is 1.000999...) keeps it.
+    ms = math.floor(unix_seconds * 1000 + 0.0005) if not isinstance(unix_seconds, int) else unix_seconds * 1000
     seconds, millis = divmod(ms, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 

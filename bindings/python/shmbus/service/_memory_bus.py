@@ -26,6 +26,13 @@ from ._retry_policy import RetryPolicy
 MAX_STEPS_AT_ONCE = 1_000_000
 
 
+def _wall_ns(text) -> Optional[int]:
+    """A not-before or expires-at header as Unix ns (to the microsecond: exact for the
+    millisecond form format_time writes), None if none or unreadable."""
+    seconds = parse_time(text) if text else None
+    return None if seconds is None else round(seconds * 1e6) * 1000
+
+
 class Settled(str, enum.Enum):
     """What became of one delivery to an endpoint; compares equal to the C++ to_string()."""
     ACKED = "acked"                  # handled
@@ -92,7 +99,7 @@ class _Record:
 class _Entry:
     record: _Record
     failed: int = 0        # failed deliveries so far
-    due: float = 0.0       # clock.now()
+    due: int = 0           # clock.now_ns()
     order: int = 0         # among entries due at once: first in, first out
     delayed: bool = False  # held back by not-before (cancel_scheduled may take it)
 
@@ -207,13 +214,13 @@ class MemoryBus:
                 complete(waiting, env, r.payload)
             return True
         # As a queue joins a topic at its tail: only queues declared by now get the record.
-        not_before = parse_time(env.not_before) if env.not_before else None
+        not_before = _wall_ns(env.not_before)
         for q in self.queues.values():
             if not any(_shmbus.pattern_matches(b, r.topic) for b in q.config["bindings"]):
                 continue
-            entry = _Entry(r, 0, self.clock.now(), self._next_order())
-            if not_before is not None and not_before > self.clock.wall():
-                entry.due, entry.delayed = self.clock.steady_of_wall(not_before), True
+            entry = _Entry(r, 0, self.clock.now_ns(), self._next_order())
+            if not_before is not None and not_before > self.clock.wall_ns():
+                entry.due, entry.delayed = self.clock.steady_of_wall_ns(not_before), True
             q.entries.append(entry)
         return True
 
@@ -259,7 +266,7 @@ class MemoryBus:
         return self._order
 
     def _retry_later(self, q, entry):
-        entry.due = self.clock.now() + q.retry.delay_ns(entry.failed, self._rng.random()) / 1e9
+        entry.due = self.clock.now_ns() + q.retry.delay_ns(entry.failed, self._rng.random())
         entry.order, entry.delayed = self._next_order(), False
         q.entries.append(entry)
 
@@ -274,7 +281,7 @@ class MemoryBus:
     def _step(self, q) -> bool:
         if q.endpoint is None:
             return False
-        now = self.clock.now()
+        now = self.clock.now_ns()
         due = [e for e in q.entries if e.due <= now]
         if not due:
             return False
@@ -284,8 +291,8 @@ class MemoryBus:
         entry = min(due, key=lambda e: (e.due, e.order))
         q.entries.remove(entry)
         r = entry.record
-        expires = r.envelope.expires()
-        if expires is not None and expires <= self.clock.wall():
+        expires = _wall_ns(r.envelope.expires_at)
+        if expires is not None and expires <= self.clock.wall_ns():
             self._consumed(q, entry, Settled.EXPIRED, "")
             if q.config["expired"] == "dead-letter":
                 self._dead_letter(q, entry, "expired", "")
@@ -309,7 +316,7 @@ class MemoryBus:
         return True
 
     def _expire_requests(self) -> bool:
-        now = self.clock.now()
+        now = self.clock.now_ns()
         late = [k for k, r in self.pending.items() if r.deadline <= now]
         for k in late:
             time_out(self.pending.pop(k))
@@ -332,8 +339,8 @@ class MemoryBus:
             if not progressed:
                 return
 
-    def _next_event(self) -> Optional[float]:
-        now = self.clock.now()
+    def _next_event(self) -> Optional[int]:
+        now = self.clock.now_ns()
         times = []
         for q in self.queues.values():
             if q.endpoint is not None and q.entries:
@@ -342,27 +349,21 @@ class MemoryBus:
         later = [t for t in times if now < t < math.inf]
         return min(later) if later else None
 
-    def _set(self, steady: float) -> None:
-        """Moves the clock to `steady` (a now()), at least to it despite the rounding to ns."""
-        self.clock.elapsed_ns = max(self.clock.elapsed_ns, self.clock.steady_ns(steady))
-        while self.clock.now() < steady:
-            self.clock.elapsed_ns += 1
-
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise InvalidArgumentError("TestBus.advance: time runs forward only")
-        target_ns = self.clock.elapsed_ns + int(round(seconds * 1e9))
+        target = self.clock.elapsed_ns + int(round(seconds * 1e9))
         if self._dispatching:  # a handler "takes" the time; the rest runs after it
-            self.clock.elapsed_ns = target_ns
+            self.clock.elapsed_ns = target
             return
         self.run_due()
         while True:
             t = self._next_event()
-            if t is None or self.clock.steady_ns(t) > target_ns:
+            if t is None or t > target:
                 break
-            self._set(t)
+            self.clock.elapsed_ns = max(self.clock.elapsed_ns, t)  # a handler may have taken time
             self.run_due()
-        self.clock.elapsed_ns = max(self.clock.elapsed_ns, target_ns)
+        self.clock.elapsed_ns = max(self.clock.elapsed_ns, target)
         self.run_due()
 
     def close(self) -> None:

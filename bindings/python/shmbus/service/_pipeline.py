@@ -17,7 +17,7 @@ What the pipeline needs of the world it runs in:
   - a Settlement of the delivery: ack(), nack(error), reject(error), each False if the lease
     was lost (another consumer has the record now);
   - an outbox: publish(Outgoing), require_endpoint(name) (NoEndpoint unless one is bound);
-  - the endpoint's clock (now(), wall()) and host (wake(): the breaker changed state)."""
+  - the endpoint's clock (now_ns(), wall()) and host (wake(): the breaker changed state)."""
 import asyncio
 import inspect
 import math
@@ -55,15 +55,16 @@ class Pipeline:
 
     # --- step 0: admission ----------------------------------------------------------------------
 
-    def ready_at(self, now: float) -> float:
-        """When the next delivery may be taken (the breaker's and the rate limit's; <= now: at once)."""
+    def ready_at(self, now: int):
+        """When the next delivery may be taken (clock.now_ns(): the breaker's and the rate
+        limit's; <= now: at once; inf: a trial runs)."""
         return max(self.e.breaker.ready_at(now), self.e.rate.ready_at(now))
 
-    def admit(self, now: float) -> str:
+    def admit(self, now: int) -> str:
         """The breaker's word on a received delivery (PASS_NO: give it back, gave_back())."""
         return self.e.breaker.admit(now)
 
-    def rate_wait(self, now: float, first_try: bool):
+    def rate_wait(self, now: int, first_try: bool):
         """The rate limit's turn for a delivery: None, or when to try again (counted once per delivery)."""
         later = self.e.rate.take(now)
         if later is not None and first_try:
@@ -77,7 +78,7 @@ class Pipeline:
         self._judge(passed, NOT_JUDGED)
 
     def _judge(self, passed, verdict):
-        if self.e.breaker.record(passed, verdict, self.clock.now()):
+        if self.e.breaker.record(passed, verdict, self.clock.now_ns()):
             self.e.host.wake()
 
     # --- steps 1-5 --------------------------------------------------------------------------------
@@ -97,12 +98,13 @@ class Pipeline:
             return self._reject_unhandled(s, reason)
         message_type, handler = entry
         timeout = self.e.options["handler_timeout"]
+        timeout_ns = int(round(timeout * 1e9))
         retry = 0
         while True:
             outgoing = []
-            started = self.clock.now()
+            started = self.clock.now_ns()
             ctx = Context(env, self.e.name, self.e._routes, outgoing, attempt, retry,
-                          started + timeout if timeout > 0 else math.inf, self.clock)
+                          started + timeout_ns if timeout > 0 else math.inf, self.clock)
             try:
                 message = message_type.decode(payload)
             except DecodeError as ex:
@@ -110,8 +112,9 @@ class Pipeline:
             try:
                 self._call(handler, message, ctx, env, timeout)
                 if ctx.past_deadline():
-                    raise HandlerTimeout(f"the handler of {env.type} took {int((self.clock.now() - started) * 1000)} "
-                                         f"ms, over the endpoint's handler_timeout of {int(timeout * 1000)} ms")
+                    took_ms = (self.clock.now_ns() - started) // 1_000_000
+                    raise HandlerTimeout(f"the handler of {env.type} took {took_ms} ms, over the endpoint's "
+                                         f"handler_timeout of {int(timeout * 1000)} ms")
                 self._send_outgoing(env, outgoing)
                 if s.ack():
                     self.e._count("handled")

@@ -24,9 +24,9 @@ class RateLimiter:
     """Shared by the endpoint's handler threads: one lock, held for a few operations."""
 
     def __init__(self, options: RateLimitOptions, endpoint: str):
-        self.interval = 0.0
-        self.tolerance = 0.0
-        self._tat = -math.inf  # long ago
+        self.interval = 0   # ns
+        self.tolerance = 0  # ns
+        self._tat = None    # the theoretical arrival time, clock.now_ns(); None: long ago
         self._lock = threading.Lock()
         per_second, burst = options.per_second, options.burst
         if per_second == 0:
@@ -36,28 +36,28 @@ class RateLimiter:
             raise InvalidArgumentError(at + "per_second must be in (0, 1e9], or 0 for none")
         if burst < 1 or int(burst) != burst:
             raise InvalidArgumentError(at + "burst must be 1 or more")
-        # In whole nanoseconds, as the C++ one.
-        self.interval = max(1, round(1e9 / per_second)) / 1e9
+        self.interval = max(1, round(1e9 / per_second))
         self.tolerance = self.interval * (int(burst) - 1)
 
     @property
     def enabled(self) -> bool:
         return self.interval > 0
 
-    def ready_at(self, now: float) -> float:
-        """When the next delivery may go (<= now: now). Takes nothing."""
+    def ready_at(self, now: int) -> int:
+        """When the next delivery may go (ns; <= now: now). Takes nothing."""
         if not self.enabled:
             return now
         with self._lock:
-            return max(now, self._tat - self.tolerance)
+            return now if self._tat is None else max(now, self._tat - self.tolerance)
 
-    def take(self, now: float) -> Optional[float]:
-        """Takes the turn of one delivery at `now` (None), or says when to try again."""
+    def take(self, now: int) -> Optional[int]:
+        """Takes the turn of one delivery at `now` (None), or says when to try again (ns)."""
         if not self.enabled:
             return None
         with self._lock:
-            allowed = self._tat - self.tolerance
+            tat = now if self._tat is None else self._tat
+            allowed = tat - self.tolerance
             if now < allowed:
                 return allowed
-            self._tat = max(self._tat, now) + self.interval
+            self._tat = max(tat, now) + self.interval
             return None

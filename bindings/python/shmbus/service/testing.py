@@ -73,7 +73,7 @@ class TestBus:
         return self._s.elapsed
 
     def now(self) -> float:
-        """The virtual steady clock (as time.monotonic())."""
+        """The virtual steady clock, seconds (as time.monotonic(); it starts at 0)."""
         return self._s.clock.now()
 
     def wall(self) -> float:
@@ -116,7 +116,7 @@ class TestBus:
         q = self._s.queues.get(endpoint)
         if q is None:
             raise Error(f'no queue "{endpoint}" on the TestBus: start its Endpoint first')
-        now = self._s.clock.now()
+        now = self._s.clock.now_ns()
         keep = [e for e in q.entries if not (e.delayed and e.due > now and e.record.envelope.message_id == message_id)]
         cancelled = len(q.entries) - len(keep)
         q.entries = keep
@@ -137,7 +137,9 @@ class TestBus:
         env.expires_at = format_time(self.wall() + timeout)
         future = concurrent.futures.Future()
         future.set_running_or_notify_cancel()
-        s.pending[env.message_id] = Pending(s.clock.now() + timeout, t, reply_type, to, timeout, future)
+        # The deadline in the virtual clock's ns (a Client's is time.monotonic()).
+        s.pending[env.message_id] = Pending(s.clock.now_ns() + int(round(timeout * 1e9)), t, reply_type, to, timeout,
+                                            future)
         try:
             s.require_endpoint(to)
             s.publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
