@@ -2,6 +2,7 @@
 `concurrency`, each with its own Consumer, Sender and Pipeline. A thread blocks (a condition,
 woken by the breaker's transitions and by stop()) while the breaker is open or the rate limit
 says wait; it never spins."""
+import math
 import sys
 import threading
 
@@ -112,11 +113,13 @@ class HandlerThread:
         try:
             while not self.host.stopping:
                 now = clock.now_ns()
-                # The breaker is open (or a trial runs) or the rate limit is spent: wait, taking
-                # nothing; at most idle_wait at a time, to look at the stop flag and a trial's end.
+                # The breaker is open or the rate limit is spent: wait, taking nothing, until then
+                # (stop() and the breaker's transitions wake us). While a trial runs nobody knows
+                # for how long: idle_wait at a time.
                 ready = self.pipeline.ready_at(now)
                 if ready > now:
-                    self.host.wait_until(min(ready, now + idle_ns))
+                    self.pipeline.note_wait(now)
+                    self.host.wait_until(now + idle_ns if ready == math.inf else ready)
                     continue
                 d = self.consumer.receive(timeout=idle)
                 if d is not None:

@@ -28,7 +28,7 @@ class EndpointStats:
     breaker_opened: int = 0   # times the breaker opened (after a failed trial too)
     breaker_closed: int = 0   # times a trial succeeded and closed it
     released: int = 0         # given back uncharged: the breaker opened after they were received
-    rate_limited: int = 0     # deliveries that waited for the rate limit
+    rate_limited: int = 0     # times a handler thread waited for the rate limit (bus only)
 
 
 class Endpoint:

@@ -65,11 +65,16 @@ class Pipeline:
         return self.e.breaker.admit(now)
 
     def rate_wait(self, now: int, first_try: bool):
-        """The rate limit's turn for a delivery: None, or when to try again (counted once per delivery)."""
+        """The rate limit's turn for a delivery: None, or when to try again (a wait counted on first_try)."""
         later = self.e.rate.take(now)
         if later is not None and first_try:
             self.e._count("rate_limited")
         return later
+
+    def note_wait(self, now: int) -> None:
+        """The driver waits before receiving, as ready_at said: counted if the rate limit is why."""
+        if self.e.rate.ready_at(now) > now:
+            self.e._count("rate_limited")
 
     def gave_back(self, passed: str) -> None:
         """A delivery given back without being handled (stopping, or the breaker opened)."""

@@ -13,9 +13,9 @@ from .._errors import InvalidArgumentError
 @dataclasses.dataclass(frozen=True)
 class RateLimitOptions:
     """Deliveries per second over all handler threads of the endpoint in this process (`burst`
-    may go at once after a quiet spell). A handler thread over the rate blocks until its turn,
-    holding the one delivery it received. A delivery takes one token (immediate retries are not
-    counted again)."""
+    may go at once after a quiet spell). A handler thread over the rate blocks until its turn
+    before it receives (or, if another thread took the turn meanwhile, holding the one delivery
+    it received). A delivery takes one turn (immediate retries are not counted again)."""
     per_second: float = 0.0  # 0: no limit
     burst: int = 1           # >= 1
 
