@@ -17,6 +17,7 @@ from ._clock import VirtualClock
 from ._envelope import Envelope, parse_time
 from ._errors import ClientClosed, NoEndpoint
 from ._kinds import command_topic
+from ._message import type_of
 from ._pending import complete, time_out
 from ._pipeline import Pipeline
 from ._retry_policy import RetryPolicy
@@ -55,12 +56,10 @@ class Recorded:
 
     def is_(self, message_type) -> bool:
         """Whether it is a `message_type` (a registered class or a MessageType): its type header."""
-        from ._message import type_of
         return self.envelope.type == type_of(message_type).type_header
 
     def as_(self, message_type):
         """Its payload decoded as `message_type` (DecodeError if it is not one)."""
-        from ._message import type_of
         return type_of(message_type).decode(self.payload)
 
 
