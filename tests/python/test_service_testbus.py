@@ -513,3 +513,35 @@ def test_a_handler_feeding_itself_at_one_instant_is_stopped_with_an_error(bus, m
     ep.start()
     with pytest.raises(shmbus.Error, match="endpoint loop seems to feed itself forever"):
         bus.send(ReserveStock(1, 1), "loop")
+
+
+def test_a_request_answered_after_a_retry_completes_on_advance_with_its_flow_kept(bus):
+    orders = service.Endpoint(bus, "orders", **options(3))
+    tries = []
+
+    def answer(q, ctx):
+        tries.append(bus.elapsed)
+        if len(tries) == 1:
+            raise Transient("db busy")
+        ctx.publish(StockReserved(q["order"]))
+        ctx.reply(status_of(q))
+
+    orders.handle(GetOrderStatus, answer)
+    orders.start()
+
+    f = bus.request_future(GetOrderStatus(order=8), "orders", reply=OrderStatus, timeout=10)
+    assert not f.done() and bus.pending_requests == 1
+    bus.advance(2)  # the retry comes 0.8 .. 1.2 s later
+
+    assert f.result(timeout=0) == {"order": 8, "status": "shipped"}
+    assert 0.8 <= tries[1] <= 1.2
+    request, = bus.sent()
+    event, = bus.published()
+    reply, = bus.replies()
+    for r in (event, reply):
+        assert r.envelope.correlation_id == request.envelope.message_id
+        assert r.envelope.causation_id == request.envelope.message_id
+        assert r.envelope.conversation_id == request.envelope.conversation_id
+        assert r.at == tries[1]
+    assert reply.topic == request.envelope.reply_to == "replies.test-bus"
+    assert [k.settled for k in bus.consumed("orders")] == [Settled.RETRIED, Settled.ACKED]
