@@ -545,3 +545,9 @@ def test_a_request_answered_after_a_retry_completes_on_advance_with_its_flow_kep
         assert r.at == tries[1]
     assert reply.topic == request.envelope.reply_to == "replies.test-bus"
     assert [k.settled for k in bus.consumed("orders")] == [Settled.RETRIED, Settled.ACKED]
+
+
+def test_a_client_on_a_test_bus_is_refused_with_what_to_use_instead(bus):
+    with pytest.raises(shmbus.InvalidArgumentError, match="a Client cannot be made on a TestBus: the TestBus has the "
+                                                          "client's verbs itself"):
+        service.Client(bus, "web")

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from .._errors import Error
+from .._errors import Error, InvalidArgumentError
 from ._envelope import Envelope, format_time
 from ._errors import ClientClosed
 from ._kinds import (REPLY_TOPIC_PREFIX, check_publish, check_request, check_send, command_topic, event_topic,
@@ -34,7 +34,8 @@ def when(at=None, delay=None, now=None):
     if (at is None) == (delay is None):
         raise TypeError("schedule takes one of at= (a datetime or Unix seconds) and delay= (seconds or a timedelta)")
     if delay is not None:
-        return (time.time() if now is None else now) + (delay.total_seconds() if isinstance(delay, datetime.timedelta) else float(delay))
+        seconds = delay.total_seconds() if isinstance(delay, datetime.timedelta) else float(delay)
+        return (time.time() if now is None else now) + seconds
     if isinstance(at, datetime.datetime):
         if at.tzinfo is None:
             raise TypeError("schedule(at=...) needs an aware datetime (datetime.now(timezone.utc)), not a naive one")
@@ -47,6 +48,10 @@ class Client:
     ``with``) fails what still waits (ClientClosed) and removes the reply topic."""
 
     def __init__(self, bus, source: str = "client", *, journal=None, reply_capacity: int = 1 << 20):
+        if hasattr(bus, "_endpoint_host"):
+            raise InvalidArgumentError("a Client cannot be made on a TestBus: the TestBus has the client's verbs "
+                                       "itself (publish, send, schedule, request_future); give the code under test "
+                                       "those, or test it on a real bus")
         self.bus = bus
         self.source = source
         self._reply_capacity = reply_capacity

@@ -11,7 +11,8 @@ _NUMBER = re.compile(r"[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def _bad(spec, why):
-    return InvalidArgumentError(f'retry policy "{spec}": {why} (e.g. exponential:min=100ms,max=30s,factor=2,jitter=0.2)')
+    return InvalidArgumentError(f'retry policy "{spec}": {why} '
+                                "(e.g. exponential:min=100ms,max=30s,factor=2,jitter=0.2)")
 
 
 def _duration(spec, text):
