@@ -133,3 +133,15 @@ def test_the_rate_limit_spaces_deliveries_and_its_threads_block(bus, client):
     assert sut.stats().handled == 12
     # Blocked, not spinning: the two waiting threads (and the test's wait) used a small part of the time that went by.
     assert cpu < 0.5 * wall, (cpu, wall)
+
+
+@pytest.mark.parametrize("spec", ["linear:min=1s", "exponential:min=5s,max=1s", "exponential:jitter=2",
+                                  "exponential:min=10parsecs", "exponential:factor=0.5", "exponential:min",
+                                  "exponential:speed=2", "exponential:factor=2x"])
+def test_the_test_bus_refuses_a_retry_policy_with_the_words_of_a_bus_queue(bus, spec):
+    # The TestBus reads the policy in Python (service.RetryPolicy): the same refusals as the queue's parser.
+    with pytest.raises(shmbus.InvalidArgumentError) as on_bus:
+        bus.create_queue("q", bindings=["t"], retry=spec)
+    with pytest.raises(shmbus.InvalidArgumentError) as in_python:
+        service.RetryPolicy.parse(spec)
+    assert str(in_python.value) == str(on_bus.value)

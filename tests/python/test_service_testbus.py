@@ -551,3 +551,21 @@ def test_a_client_on_a_test_bus_is_refused_with_what_to_use_instead(bus):
     with pytest.raises(shmbus.InvalidArgumentError, match="a Client cannot be made on a TestBus: the TestBus has the "
                                                           "client's verbs itself"):
         service.Client(bus, "web")
+
+
+def test_the_retry_policy_is_read_as_the_queue_reads_it(bus):
+    p = service.RetryPolicy.parse("exponential:min=250ms,max=1m,factor=3,jitter=0")
+    assert (p.min, p.max, p.factor, p.jitter) == (0.25, 60.0, 3.0, 0.0)
+    assert service.RetryPolicy.parse(None) == service.RetryPolicy(0.1, 30.0, 2.0, 0.2)  # the queue's default
+    assert [p.delay_ns(n, 0.5) for n in (1, 2, 3, 4, 5)] == [250_000_000, 750_000_000, 2_250_000_000,
+                                                             6_750_000_000, 20_250_000_000]
+    assert p.delay_ns(9, 0.5) == 60_000_000_000  # capped at max
+    for spec, why in [("linear:min=1s", "only exponential backoff is known"), ("exponential:min=5s,max=1s",
+                      "max is below min"), ("exponential:jitter=2", "jitter must be 0 .. 1"),
+                      ("exponential:min=10parsecs", 'unknown unit "parsecs": use ms, s or m')]:
+        with pytest.raises(shmbus.InvalidArgumentError, match=pytest.importorskip("re").escape(why)):
+            service.RetryPolicy.parse(spec)
+    ep = service.Endpoint(bus, "sales", retry="exponential:factor=0.5")
+    ep.handle(ReserveStock, lambda c, ctx: None)
+    with pytest.raises(shmbus.InvalidArgumentError, match="factor must be 1 .. 100"):
+        ep.start()
