@@ -547,10 +547,50 @@ def test_a_request_answered_after_a_retry_completes_on_advance_with_its_flow_kep
     assert [k.settled for k in bus.consumed("orders")] == [Settled.RETRIED, Settled.ACKED]
 
 
-def test_a_client_on_a_test_bus_is_refused_with_what_to_use_instead(bus):
-    with pytest.raises(shmbus.InvalidArgumentError, match="a Client cannot be made on a TestBus: the TestBus has the "
-                                                          "client's verbs itself"):
-        service.Client(bus, "web")
+def ask_status(client, order):
+    """Code written against a service.Client: it runs on the TestBus unchanged."""
+    return client.request(GetOrderStatus(order=order), reply=OrderStatus, timeout=2)
+
+
+def test_a_client_on_the_test_bus_has_the_same_verbs(bus):
+    orders = service.Endpoint(bus, "orders")
+    orders.handle(GetOrderStatus, lambda q, ctx: ctx.reply(status_of(q)))
+    orders.start()
+    web = service.Client(bus, "web")
+    web.route(GetOrderStatus, "orders")
+
+    assert ask_status(web, 9) == {"order": 9, "status": "shipped"}
+    web.publish(OrderPlaced(9, "ann"))
+    orders.stop()
+    late = web.request_future(GetOrderStatus(order=1), reply=OrderStatus, timeout=2)
+    gone = service.Client(bus, "gone")
+    closed = gone.request_future(GetOrderStatus(order=2), "orders", reply=OrderStatus, timeout=2)
+    gone.close()
+    bus.advance(2)
+
+    with pytest.raises(service.RequestTimeout):
+        late.result(timeout=0)
+    with pytest.raises(service.ClientClosed, match="the gone making request GetOrderStatus@1 went away"):
+        closed.result(timeout=0)
+    with pytest.raises(service.ClientClosed):
+        gone.publish(OrderPlaced(1, "x"))
+    sent = bus.sent()
+    assert len(sent) == 3
+    assert sent[0].envelope.source == "web"
+    assert sent[0].envelope.reply_to == web.reply_topic == "replies.client-1"
+    assert sent[2].envelope.reply_to != web.reply_topic
+    assert len(bus.replies()) == 1
+    assert bus.published()[0].envelope.source == "web"
+    assert web.pending_requests == 0 and bus.pending_requests == 0
+    later = service.Endpoint(bus, "later")
+    got = []
+    later.handle(ReserveStock, lambda c, ctx: got.append((c.order, bus.elapsed, ctx.envelope.source)))
+    later.start()
+    web.schedule(ReserveStock(1, 1), "later", delay=5)
+    assert web.cancel_scheduled("later", web.schedule(ReserveStock(2, 1), "later", delay=5)) == 1
+    bus.advance(5)
+    assert got == [(1, 7.0, "web")]
+    web.close()
 
 
 def test_the_retry_policy_is_read_as_the_queue_reads_it(bus):

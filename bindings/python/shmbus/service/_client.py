@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from .._errors import Error, InvalidArgumentError
+from .._errors import Error
 from ._envelope import Envelope, format_time
 from ._errors import ClientClosed
 from ._kinds import (REPLY_TOPIC_PREFIX, check_publish, check_request, check_send, command_topic, event_topic,
@@ -48,10 +48,10 @@ class Client:
     ``with``) fails what still waits (ClientClosed) and removes the reply topic."""
 
     def __init__(self, bus, source: str = "client", *, journal=None, reply_capacity: int = 1 << 20):
-        if hasattr(bus, "_endpoint_host"):
-            raise InvalidArgumentError("a Client cannot be made on a TestBus: the TestBus has the client's verbs "
-                                       "itself (publish, send, schedule, request_future); give the code under test "
-                                       "those, or test it on a real bus")
+        # On a shmbus.service.testing.TestBus: the same verbs in-process on its virtual clock, with
+        # this client's own source, routes and reply topic (journal, reply_capacity unused).
+        make_verbs = getattr(bus, "_client_verbs", None)
+        self._memory = make_verbs(source) if make_verbs is not None else None
         self.bus = bus
         self.source = source
         self._reply_capacity = reply_capacity
@@ -69,6 +69,12 @@ class Client:
 
     # --- publish, send, schedule ---------------------------------------------------------------
 
+    def _open(self, message):
+        """`message`, once this client is known not to be closed (on a TestBus; on a bus the sender checks)."""
+        if self._closed:
+            raise ClientClosed("the Client is closed")
+        return message
+
     def _publish(self, out: Outgoing) -> str:
         with self._send_lock:
             if self._closed:
@@ -80,6 +86,8 @@ class Client:
 
     def publish(self, event) -> str:
         """An event, to every endpoint that handles it; returns its message-id."""
+        if self._memory is not None:
+            return self._memory.publish(self._open(event))
         t = type_of(event)
         check_publish(t)
         return self._publish(Outgoing(event_topic(t), Envelope.start(t, self.source), t.encode(event)))
@@ -97,12 +105,16 @@ class Client:
     def send(self, command, endpoint: str = "") -> str:
         """A command to `endpoint`'s queue (or the one route() names); returns its message-id.
         NoEndpoint if no queue is bound to its command topic."""
+        if self._memory is not None:
+            return self._memory.send(self._open(command), endpoint)
         t, to, env = self._command(command, endpoint)
         return self._publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
 
     def schedule(self, command, endpoint: str = "", *, at=None, delay=None) -> str:
         """send(), delivered not before `at` or after `delay` (the queue's not-before: durable,
         uncharged). Returns the message-id, which cancel_scheduled() takes."""
+        if self._memory is not None:
+            return self._memory.schedule(self._open(command), endpoint, at, delay)
         t, to, env = self._command(command, endpoint, not_before=when(at, delay))
         return self._publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
 
@@ -110,10 +122,15 @@ class Client:
         """Cancels a scheduled command by its id; returns how many records were cancelled (0 if the
         queue has not taken it in yet: its dispatcher reads the topic on its own; QueueStats.delayed
         counts what it holds back)."""
+        if self._memory is not None:
+            return self._memory.cancel_scheduled(endpoint, message_id)
         with self.bus.queue(endpoint) as q:
             return q.cancel(message_id)
 
     def route(self, command_type, endpoint: str) -> "Client":
+        if self._memory is not None:
+            self._memory.route(command_type, endpoint)
+            return self
         t = type_of(command_type)
         check_send(t)
         with self._send_lock:
@@ -126,7 +143,10 @@ class Client:
         """A command whose handler answers with ctx.reply(<a `reply` message>): a Future of the reply,
         or of RequestTimeout, NoEndpoint (checked before sending), RemoteFault, BadReply,
         ClientClosed. The deadline travels as expires-at: the queue dead-letters (or drops) the
-        request once it passed, and a responder does not answer it."""
+        request once it passed, and a responder does not answer it. On a TestBus: done when the
+        reply came (within the call, or an advance()), or at its timeout on the virtual clock."""
+        if self._memory is not None:
+            return self._memory.request_future(self._open(command), endpoint, reply, timeout)
         t = type_of(command)
         reply_type = type_of(reply)
         check_request(t, reply_type)
@@ -149,20 +169,28 @@ class Client:
         return future
 
     def request(self, command, endpoint: str = "", *, reply, timeout: float = 5.0):
-        """request_future(...).result(): blocks until the reply (or its error)."""
+        """request_future(...).result(): blocks until the reply (or its error). On a TestBus it never
+        blocks: the reply when it came within the call, else an Error (use request_future)."""
+        if self._memory is not None:
+            return self._memory.request(self._open(command), endpoint, reply, timeout)
         return self.request_future(command, endpoint, reply=reply, timeout=timeout).result()
 
     async def request_async(self, command, endpoint: str = "", *, reply, timeout: float = 5.0):
-        """``await client.request_async(...)``: the reply, without blocking the event loop."""
+        """``await client.request_async(...)``: the reply, without blocking the event loop (on a
+        TestBus, as request())."""
+        if self._memory is not None:
+            return self._memory.request(self._open(command), endpoint, reply, timeout)
         return await asyncio.wrap_future(self.request_future(command, endpoint, reply=reply, timeout=timeout))
 
     @property
     def reply_topic(self) -> str:
-        """The topic this client's replies come to ("" before its first request)."""
-        return self._reply_topic
+        """The topic this client's replies come to ("" before its first request; on a TestBus, its own)."""
+        return self._memory.side.reply_topic if self._memory is not None else self._reply_topic
 
     @property
     def pending_requests(self) -> int:
+        if self._memory is not None:
+            return len(self._memory.side.pending)
         with self._pending_lock:
             return len(self._pending)
 
@@ -220,6 +248,8 @@ class Client:
             if self._closed:
                 return
             self._closed = True
+        if self._memory is not None:
+            return self._memory.bus.close(self._memory.side)
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()

@@ -176,20 +176,28 @@ class MemoryHost:
         pass  # one thread: the loop looks at the breaker after each step
 
 
+class ClientSide:
+    """The sending side of a flow on the TestBus: the TestBus's own verbs, or a Client made on it."""
+
+    def __init__(self, source, reply_topic):
+        self.source = source
+        self.routes = {}
+        self.reply_topic = reply_topic
+        self.pending = {}  # correlation-id -> Pending (deadline: clock.now_ns())
+
+
 class MemoryBus:
     """The outbox of every endpoint on it, and its queues. One thread at a time (the test's)."""
 
-    reply_topic = "replies.test-bus"
-
     def __init__(self, start=None, seed=1, source="test"):
-        self.source = source
         self.clock = VirtualClock(start)
         self.records = []
         self.queues = {}
         self.consumed = []
         self.dead = []
-        self.pending = {}  # correlation-id -> Pending
-        self.routes = {}
+        self.own = ClientSide(source, "replies.test-bus")
+        self._sides = [self.own]
+        self._clients = 0
         self._rng = random.Random(seed)
         self._order = 0
         self._dispatching = False
@@ -201,14 +209,15 @@ class MemoryBus:
     # --- the outbox -------------------------------------------------------------------------------
 
     def publish(self, out) -> bool:
-        # A reply to a requester that is not this TestBus's has nobody to go to (as a reply topic gone).
-        if out.reply and out.topic != self.reply_topic:
+        # A reply to a requester that is gone has nobody to go to (as a reply topic removed).
+        requester = next((side for side in self._sides if side.reply_topic == out.topic), None)
+        if out.reply and requester is None:
             return False
         env = out.envelope
         r = _Record(out.topic, dataclasses.replace(env), env.headers(), bytes(out.payload), self.elapsed)
         self.records.append(r)
         if out.reply:
-            waiting = self.pending.pop(env.correlation_id, None)
+            waiting = requester.pending.pop(env.correlation_id, None)
             if waiting is not None:
                 complete(waiting, env, r.payload)
             return True
@@ -316,10 +325,13 @@ class MemoryBus:
 
     def _expire_requests(self) -> bool:
         now = self.clock.now_ns()
-        late = [k for k, r in self.pending.items() if r.deadline <= now]
-        for k in late:
-            time_out(self.pending.pop(k))
-        return bool(late)
+        any_late = False
+        for side in list(self._sides):  # a copy: a callback may make a Client
+            late = [k for k, r in side.pending.items() if r.deadline <= now]
+            for k in late:
+                time_out(side.pending.pop(k))
+            any_late = any_late or bool(late)
+        return any_late
 
     def run_due(self) -> None:
         """Runs everything due now, until nothing is."""
@@ -344,7 +356,7 @@ class MemoryBus:
         for q in self.queues.values():
             if q.endpoint is not None and q.entries:
                 times.append(max(min(e.due for e in q.entries), q.pipeline.ready_at(now)))
-        times += [r.deadline for r in self.pending.values()]
+        times += [r.deadline for side in self._sides for r in side.pending.values()]
         later = [t for t in times if now < t < math.inf]
         return min(later) if later else None
 
@@ -365,8 +377,18 @@ class MemoryBus:
         self.clock.elapsed_ns = max(self.clock.elapsed_ns, target)
         self.run_due()
 
-    def close(self) -> None:
-        """Fails the requests still waiting (ClientClosed)."""
-        left, self.pending = list(self.pending.values()), {}
+    # --- the sending sides ------------------------------------------------------------------------
+
+    def add_side(self, source) -> ClientSide:
+        self._clients += 1
+        side = ClientSide(source, f"replies.client-{self._clients}")
+        self._sides.append(side)
+        return side
+
+    def close(self, side) -> None:
+        """Fails the requests `side` still waits for (ClientClosed); its replies go nowhere now."""
+        if side is not self.own and side in self._sides:
+            self._sides.remove(side)
+        left, side.pending = list(side.pending.values()), {}
         for r in left:
-            r.future.set_exception(ClientClosed(f"the TestBus making request {r.request_type} went away"))
+            r.future.set_exception(ClientClosed(f"the {side.source} making request {r.request_type} went away"))

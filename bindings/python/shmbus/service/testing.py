@@ -23,21 +23,11 @@ returns. One thread at a time (the test's)."""
 import concurrent.futures
 import datetime
 
-from .. import _shmbus
-from .._errors import Error
-from ._client import when
-from ._envelope import Envelope, format_time
-from ._kinds import check_publish, check_request, check_send, command_topic, event_topic, routed_endpoint
 from ._memory_bus import Consumed, DeadLetter, MemoryBus, MemoryHost, Recorded, Settled
+from ._memory_verbs import MemoryVerbs, seconds_of
 from ._message import type_of
-from ._pending import Pending
-from ._sender import Outgoing
 
 __all__ = ["Consumed", "DeadLetter", "Recorded", "Settled", "TestBus"]
-
-
-def _seconds(d) -> float:
-    return d.total_seconds() if isinstance(d, datetime.timedelta) else float(d)
 
 
 class TestBus:
@@ -54,10 +44,15 @@ class TestBus:
                 raise TypeError("TestBus(start=...) needs an aware datetime (datetime.now(timezone.utc))")
             start = start.timestamp()
         self._s = MemoryBus(start, seed, source)
+        self._verbs = MemoryVerbs(self._s, self._s.own)
 
     def _endpoint_host(self):
         """An Endpoint made on this TestBus runs here (shmbus.service.Endpoint asks for it)."""
         return MemoryHost(self._s)
+
+    def _client_verbs(self, source):
+        """The verbs of a service.Client made on this TestBus: its own sending side."""
+        return MemoryVerbs(self._s, self._s.add_side(source))
 
     # --- the virtual clocks -------------------------------------------------------------------------
 
@@ -65,7 +60,7 @@ class TestBus:
         """Moves the clocks `seconds` (or a timedelta) on, running everything that falls due on the
         way, in time order: delayed redeliveries, scheduled commands, request timeouts, breaker
         cool-downs, rate-limited deliveries."""
-        self._s.advance(_seconds(seconds))
+        self._s.advance(seconds_of(seconds))
 
     @property
     def elapsed(self) -> float:
@@ -81,89 +76,38 @@ class TestBus:
         return self._s.clock.wall()
 
     # --- the verbs of a Client (each starts a flow), handled before they return -----------------
+    # A service.Client(test_bus, source=...) has the same, with its own source, routes and reply
+    # topic (code written against a Client runs on a TestBus unchanged).
 
     def publish(self, event) -> str:
-        t = type_of(event)
-        check_publish(t)
-        env = Envelope.start(t, self._s.source, self.wall())
-        self._s.publish(Outgoing(event_topic(t), env, t.encode(event)))
-        self._s.run_due()
-        return env.message_id
-
-    def _send(self, command, endpoint, not_before=None):
-        t = type_of(command)
-        check_send(t)
-        to = routed_endpoint(t, endpoint, self._s.routes)
-        env = Envelope.start(t, self._s.source, self.wall())
-        if not_before is not None:
-            env.not_before = format_time(not_before)
-        self._s.require_endpoint(to)
-        self._s.publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
-        self._s.run_due()
-        return env.message_id
+        return self._verbs.publish(event)
 
     def send(self, command, endpoint: str = "") -> str:
         """A command to `endpoint` (or the one route() names); NoEndpoint if none is started."""
-        return self._send(command, endpoint)
+        return self._verbs.send(command, endpoint)
 
     def schedule(self, command, endpoint: str = "", *, at=None, delay=None) -> str:
         """send(), delivered not before `at` (a datetime or Unix seconds) or after `delay`
         (seconds or a timedelta) of virtual time. Returns the message-id cancel_scheduled() takes."""
-        return self._send(command, endpoint, when(at, delay, now=self.wall()))
+        return self._verbs.schedule(command, endpoint, at, delay)
 
     def cancel_scheduled(self, endpoint: str, message_id: str) -> int:
         """Cancels a scheduled command that is not due yet; returns how many were cancelled."""
-        q = self._s.queues.get(endpoint)
-        if q is None:
-            raise Error(f'no queue "{endpoint}" on the TestBus: start its Endpoint first')
-        now = self._s.clock.now_ns()
-        keep = [e for e in q.entries if not (e.delayed and e.due > now and e.record.envelope.message_id == message_id)]
-        cancelled = len(q.entries) - len(keep)
-        q.entries = keep
-        return cancelled
+        return self._verbs.cancel_scheduled(endpoint, message_id)
 
     def request_future(self, command, endpoint: str = "", *, reply, timeout: float = 5.0) -> concurrent.futures.Future:
         """A Future of the reply: done once the reply came (within this call, or an advance()), or
         once `timeout` passed on the virtual clock (RequestTimeout); NoEndpoint, RemoteFault,
         BadReply as a Client's."""
-        t = type_of(command)
-        reply_type = type_of(reply)
-        check_request(t, reply_type)
-        s = self._s
-        to = routed_endpoint(t, endpoint, s.routes)
-        timeout = _seconds(timeout)
-        env = Envelope.start(t, s.source, self.wall())
-        env.reply_to = s.reply_topic
-        env.expires_at = format_time(self.wall() + timeout)
-        future = concurrent.futures.Future()
-        future.set_running_or_notify_cancel()
-        # The deadline in the virtual clock's ns (a Client's is time.monotonic()).
-        s.pending[env.message_id] = Pending(s.clock.now_ns() + int(round(timeout * 1e9)), t, reply_type, to, timeout,
-                                            future)
-        try:
-            s.require_endpoint(to)
-            s.publish(Outgoing(command_topic(to), env, t.encode(command), endpoint=to))
-        except Exception as e:  # noqa: BLE001 - the future carries it
-            if s.pending.pop(env.message_id, None) is not None:
-                future.set_exception(e)
-            return future
-        s.run_due()
-        return future
+        return self._verbs.request_future(command, endpoint, reply, timeout)
 
     def request(self, command, endpoint: str = "", *, reply, timeout: float = 5.0):
         """The reply (or its error) when it came within the call; a request its handler answers
         only later (after an advance()) needs request_future(). Never blocks."""
-        future = self.request_future(command, endpoint, reply=reply, timeout=timeout)
-        if not future.done():
-            raise Error(f"the request {type_of(command).type_header} was not answered within the call: use "
-                        "request_future() and advance() the TestBus")
-        return future.result()
+        return self._verbs.request(command, endpoint, reply, timeout)
 
     def route(self, command_type, endpoint: str) -> "TestBus":
-        t = type_of(command_type)
-        check_send(t)
-        _shmbus.validate_topic_name(endpoint)
-        self._s.routes[t.name] = endpoint
+        self._verbs.route(command_type, endpoint)
         return self
 
     # --- what went by, in order -----------------------------------------------------------------
@@ -205,7 +149,7 @@ class TestBus:
 
     @property
     def pending_requests(self) -> int:
-        return len(self._s.pending)
+        return len(self._s.own.pending)
 
     def queued(self, endpoint: str) -> int:
         """Messages of `endpoint`'s queue not settled yet (ready, waiting for a retry, or scheduled)."""
@@ -215,7 +159,8 @@ class TestBus:
     # --- closing ----------------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._s.close()
+        """Fails the requests of its own verbs still waiting (ClientClosed)."""
+        self._s.close(self._s.own)
 
     def __enter__(self):
         return self
