@@ -7,7 +7,7 @@ import sys
 import threading
 
 from .._errors import Error, StaleLeaseError
-from ._breaker import PASS_NO
+from ._breaker import PASS_NO, PASS_YES
 from ._clock import REAL_CLOCK
 from ._pipeline import Pipeline
 from ._sender import Sender, journal_options
@@ -112,15 +112,16 @@ class HandlerThread:
         idle_ns = int(idle * 1e9)
         try:
             while not self.host.stopping:
-                now = clock.now_ns()
                 # The breaker is open or the rate limit is spent: wait, taking nothing, until then
                 # (stop() and the breaker's transitions wake us). While a trial runs nobody knows
                 # for how long: idle_wait at a time.
-                ready = self.pipeline.ready_at(now)
-                if ready > now:
-                    self.pipeline.note_wait(now)
-                    self.host.wait_until(now + idle_ns if ready == math.inf else ready)
-                    continue
+                if self.pipeline.gated:
+                    now = clock.now_ns()
+                    ready = self.pipeline.ready_at(now)
+                    if ready > now:
+                        self.pipeline.note_wait(now)
+                        self.host.wait_until(now + idle_ns if ready == math.inf else ready)
+                        continue
                 d = self.consumer.receive(timeout=idle)
                 if d is not None:
                     self.handle(d)
@@ -131,17 +132,19 @@ class HandlerThread:
 
     def handle(self, d):
         clock = self.e.clock
-        passed = self.pipeline.admit(clock.now_ns())
-        if passed == PASS_NO:  # it opened since ready_at
-            return self.give_back(d, passed)
-        first = True
-        while True:
-            later = self.pipeline.rate_wait(clock.now_ns(), first)
-            if later is None:
-                break
-            first = False
-            if not self.host.wait_until(later):
+        passed = PASS_YES
+        if self.pipeline.gated:
+            passed = self.pipeline.admit(clock.now_ns())
+            if passed == PASS_NO:  # it opened since ready_at
                 return self.give_back(d, passed)
+            first = True
+            while True:
+                later = self.pipeline.rate_wait(clock.now_ns(), first)
+                if later is None:
+                    break
+                first = False
+                if not self.host.wait_until(later):
+                    return self.give_back(d, passed)
         try:
             self.pipeline.handle(d.headers, d.payload, d.attempt, ConsumerSettlement(self.consumer, d), passed)
         except Exception as ex:  # noqa: BLE001 - the endpoint goes on; the record goes back

@@ -47,6 +47,8 @@ class Pipeline:
         self.outbox = outbox
         self.clock = endpoint.clock
         self.loop = None  # an event loop of its own, made for the first async handler
+        # A breaker or a rate limit: without, admission is skipped (no clock read on the way).
+        self.gated = endpoint.breaker.enabled or endpoint.rate.enabled
 
     def close(self):
         if self.loop is not None:
