@@ -5,6 +5,7 @@ the requests waiting, and the loop that drives each endpoint's Pipeline, the ver
 threads run on a bus, with this file's Settlement and outbox instead of a Consumer and a Sender."""
 import dataclasses
 import enum
+import heapq
 import math
 import random
 import sys
@@ -89,9 +90,13 @@ class _Record:
     headers: dict
     payload: bytes
     at: float
+    _recorded: Optional[Recorded] = None
 
     def recorded(self) -> Recorded:
-        return Recorded(self.topic, dataclasses.replace(self.envelope), self.payload, self.at)
+        """The one Recorded of this record (made once; every list of the TestBus shares it)."""
+        if self._recorded is None:
+            self._recorded = Recorded(self.topic, dataclasses.replace(self.envelope), self.payload, self.at)
+        return self._recorded
 
 
 @dataclasses.dataclass
@@ -108,9 +113,29 @@ class _Queue:
     name: str
     config: dict
     retry: RetryPolicy
-    entries: list = dataclasses.field(default_factory=list)  # not settled, not in flight
+    # Not settled, not in flight: a heap by (due, order), so the next due is found at once.
+    heap: list = dataclasses.field(default_factory=list)
     endpoint: object = None  # while started
     pipeline: Optional[Pipeline] = None
+
+    def push(self, entry) -> None:
+        heapq.heappush(self.heap, (entry.due, entry.order, entry))  # orders are unique: entries never compared
+
+    def first_due(self) -> int:
+        return self.heap[0][0]
+
+    def pop(self):
+        return heapq.heappop(self.heap)[2]
+
+    def remove_if(self, matches) -> int:
+        keep = [item for item in self.heap if not matches(item[2])]
+        removed = len(self.heap) - len(keep)
+        heapq.heapify(keep)
+        self.heap = keep
+        return removed
+
+    def __len__(self):
+        return len(self.heap)
 
 
 class _Settlement:
@@ -229,7 +254,7 @@ class MemoryBus:
             entry = _Entry(r, 0, self.clock.now_ns(), self._next_order())
             if not_before is not None and not_before > self.clock.wall_ns():
                 entry.due, entry.delayed = self.clock.steady_of_wall_ns(not_before), True
-            q.entries.append(entry)
+            q.push(entry)
         return True
 
     def require_endpoint(self, endpoint: str) -> None:
@@ -276,7 +301,7 @@ class MemoryBus:
     def _retry_later(self, q, entry):
         entry.due = self.clock.now_ns() + q.retry.delay_ns(entry.failed, self._rng.random())
         entry.order, entry.delayed = self._next_order(), False
-        q.entries.append(entry)
+        q.push(entry)
 
     def _dead_letter(self, q, entry, reason, error):
         self.dead.append(DeadLetter(q.name, entry.record.recorded(), reason, error, self.elapsed))
@@ -290,14 +315,12 @@ class MemoryBus:
         if q.endpoint is None:
             return False
         now = self.clock.now_ns()
-        due = [e for e in q.entries if e.due <= now]
-        if not due:
+        if not q.heap or q.first_due() > now:
             return False
         pipeline = q.pipeline
         if pipeline.ready_at(now) > now:
             return False  # the breaker is open, or the rate is spent
-        entry = min(due, key=lambda e: (e.due, e.order))
-        q.entries.remove(entry)
+        entry = q.pop()
         r = entry.record
         expires = _wall_ns(r.envelope.expires_at)
         if expires is not None and expires <= self.clock.wall_ns():
@@ -308,7 +331,7 @@ class MemoryBus:
         # One thread: what ready_at allowed, admit and rate_wait grant.
         passed = pipeline.admit(now)
         if passed == PASS_NO or pipeline.rate_wait(now, True) is not None:
-            q.entries.append(entry)
+            q.push(entry)
             pipeline.gave_back(passed)
             return False
         s = _Settlement(self, q, entry)
@@ -318,7 +341,7 @@ class MemoryBus:
         except Exception as ex:  # noqa: BLE001 - as a handler thread: the delivery goes back
             print(f"shmbus TestBus endpoint {q.name}: {ex} (the delivery goes back to the queue)", file=sys.stderr)
             if not s.settled:
-                q.entries.append(entry)
+                q.push(entry)
         finally:
             self._dispatching = False
         return True
@@ -354,8 +377,8 @@ class MemoryBus:
         now = self.clock.now_ns()
         times = []
         for q in self.queues.values():
-            if q.endpoint is not None and q.entries:
-                times.append(max(min(e.due for e in q.entries), q.pipeline.ready_at(now)))
+            if q.endpoint is not None and q.heap:
+                times.append(max(q.first_due(), q.pipeline.ready_at(now)))
         times += [r.deadline for side in self._sides for r in side.pending.values()]
         later = [t for t in times if now < t < math.inf]
         return min(later) if later else None

@@ -52,10 +52,7 @@ class MemoryVerbs:
         if q is None:
             raise Error(f'no queue "{endpoint}" on the TestBus: start its Endpoint first')
         now = self.bus.clock.now_ns()
-        keep = [e for e in q.entries if not (e.delayed and e.due > now and e.record.envelope.message_id == message_id)]
-        cancelled = len(q.entries) - len(keep)
-        q.entries = keep
-        return cancelled
+        return q.remove_if(lambda e: e.delayed and e.due > now and e.record.envelope.message_id == message_id)
 
     def request_future(self, command, endpoint="", reply=None, timeout=5.0) -> concurrent.futures.Future:
         t = type_of(command)

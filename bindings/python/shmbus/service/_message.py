@@ -3,6 +3,7 @@ carried as JSON exactly as the C++ layer writes it (nlohmann-json's dump(): comp
 The `type` header is "Name@version"; a type registered in Python and in C++ with the same name
 and version is the same message."""
 import dataclasses
+import functools
 import json
 import re
 import typing
@@ -57,6 +58,14 @@ def _to_json(value):
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _fields_of(cls):
+    """A dataclass's fields with their resolved type hints: looked up once per class (each decode
+    would otherwise evaluate them again)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f, hints.get(f.name, Any)) for f in dataclasses.fields(cls))
+
+
 def _from_json(value, hint, where):
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -75,11 +84,10 @@ def _from_json(value, hint, where):
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise ValueError(f"{where}: type must be object, but is {_json_name(value)}")
-        hints = typing.get_type_hints(hint)
         kwargs = {}
-        for f in dataclasses.fields(hint):
+        for f, field_hint in _fields_of(hint):
             if f.name in value:
-                kwargs[f.name] = _from_json(value[f.name], hints.get(f.name, Any), f"{where}.{f.name}")
+                kwargs[f.name] = _from_json(value[f.name], field_hint, f"{where}.{f.name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ValueError(f"{where}: key '{f.name}' not found")
         return hint(**kwargs)

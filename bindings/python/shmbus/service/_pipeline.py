@@ -85,7 +85,8 @@ class Pipeline:
         self._judge(passed, NOT_JUDGED)
 
     def _judge(self, passed, verdict):
-        if self.e.breaker.record(passed, verdict, self.clock.now_ns()):
+        b = self.e.breaker
+        if b.enabled and b.record(passed, verdict, self.clock.now_ns()):
             self.e.host.wake()
 
     # --- steps 1-5 --------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class TestBus:
     def queued(self, endpoint: str) -> int:
         """Messages of `endpoint`'s queue not settled yet (ready, waiting for a retry, or scheduled)."""
         q = self._s.queues.get(endpoint)
-        return 0 if q is None else len(q.entries)
+        return 0 if q is None else len(q)
 
     # --- closing ----------------------------------------------------------------------------------
 
