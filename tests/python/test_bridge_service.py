@@ -222,3 +222,20 @@ def test_a_command_to_a_remote_endpoint_waits_in_the_stand_in_queue_while_the_br
         if bridge.alive():
             bridge.stop()
         bus_a.close()
+
+
+@pytest.mark.parametrize("name", ["host-a.toml", "host-b.toml"])
+def test_the_documented_two_host_configs_pass_check(tmp_path, cli, name):
+    import re
+    text = (ROOT / "docs" / "bridge.md").read_text()
+    config = re.search(r"```toml\n(# " + re.escape(name) + r".*?)\n```", text, re.S).group(1)
+    path = tmp_path / name
+    path.write_text(config)
+    env = dict(os.environ, SHMBUS_AMQP_URL="amqp://guest:s3cr3t@127.0.0.1:5672/")
+
+    r = subprocess.run([cli, "bridge", "--config", str(path), "--check"], capture_output=True, text=True, timeout=30,
+                       env=env)
+
+    assert r.returncode == 0, r.stderr
+    assert "through bus queue bridge." in r.stdout and "named by each routing key" in r.stdout
+    assert "origin host-" in r.stdout and "s3cr3t" not in r.stdout
