@@ -15,7 +15,8 @@ import time
 import pytest
 
 import shmbus
-from bridge_helpers import ROOT, Bridge, declare_queue, drain, need_broker, unique, wait_for, write_config
+from bridge_helpers import (ROOT, Bridge, declare_queue, drain, need_broker, pika, pika_channel, unique, wait_for,
+                            write_config)
 
 pytestmark = pytest.mark.bridge
 
@@ -239,3 +240,74 @@ def test_the_documented_two_host_configs_pass_check(tmp_path, cli, name):
     assert r.returncode == 0, r.stderr
     assert "through bus queue bridge." in r.stdout and "named by each routing key" in r.stdout
     assert "origin host-" in r.stdout and "s3cr3t" not in r.stdout
+
+
+def test_stand_in_queue_loses_nothing_when_the_bridge_is_killed(tmp_path, cli):
+    """kill -9 of the bridge with deliveries leased and publishes unconfirmed: the dead consumer's
+    leases go back to the queue, the restarted bridge sends them; every command reaches the
+    broker at least once, a duplicate with the message-id of its first copy."""
+    need_broker()
+    x, seen = unique("shmbus-"), unique("q-")
+    a_path = str(tmp_path / "host-a")
+    bus_a = shmbus.Bus(a_path)
+    config = host_config(tmp_path, "host-a", "host-a", x, outbound=[
+        {"name": "commands-out", "topics": "commands.inventory", "queue": "bridge.inventory", "exchange": x,
+         "window": 16}], inbound=[])
+    declare_queue(seen, x, "topic", "commands.#")
+    bridge = Bridge(cli, a_path, config)
+    try:
+        bridge.start().wait_running()
+        bus_a.create_topic("commands.inventory", kind="journal")
+        pub = bus_a.publisher("commands.inventory")
+        n = 2000
+        for i in range(n):
+            pub.publish(b"%d" % i, {"message-id": f"cmd-{i}", "type": "ReserveStock@1", "kind": "command"})
+        bridge.wait_link("commands-out", lambda l: l["confirmed"] >= 100, 60, "some confirmed")
+        bridge.kill9()
+        bridge.start().wait_running()
+        bridge.wait_link("commands-out", lambda l: l["lag"] == 0 and l["in_flight"] == 0, 120, "the queue drained")
+        got = drain(seen, n, timeout=120, idle=3)
+        ids = [p.message_id for _, p, _ in got]
+        assert set(ids) == {f"cmd-{i}" for i in range(n)}, "lost = none, unexpected = none"
+        assert all(body == b"%d" % int(p.message_id[4:]) for _, p, body in got)
+    finally:
+        if bridge.alive():
+            bridge.stop()
+        bus_a.close()
+
+
+def test_topics_from_routing_keys_are_created_skipped_or_dead_lettered(tmp_path, cli):
+    need_broker()
+    x = unique("x-")
+    bus_path = str(tmp_path / "bus")
+    bus = shmbus.Bus(bus_path)
+    q_create, q_keep = unique("q-"), unique("q-")
+    config = write_config(tmp_path / "b.toml", exchanges=[{"name": x, "type": "topic"}], inbound=[
+        {"name": "create", "queue": q_create, "topic_from": "routing_key",
+         "bindings": [{"exchange": x, "routing_key": "made.#"}]},
+        {"name": "keep", "queue": q_keep, "topic_from": "routing_key", "create_topics": False, "topic_kind": "memory",
+         "bindings": [{"exchange": x, "routing_key": "only.#"}]}])
+    bus.create_topic("only.here", kind="journal")
+    bridge = Bridge(cli, bus_path, config)
+    try:
+        bridge.start().wait_running()
+        conn, ch = pika_channel()
+        for key, body in (("made.eu.created", b"1"), ("made..bad", b"2"), ("only.here", b"3"), ("only.elsewhere", b"4")):
+            ch.basic_publish(x, key, body, pika.BasicProperties(message_id=key))
+        conn.close()
+
+        bridge.wait_link("create", lambda l: l["confirmed"] == 2, 60, "both acked")
+        bridge.wait_link("keep", lambda l: l["confirmed"] == 2, 60, "both acked")
+        made = records(bus, "made.eu.created")
+        dead = records(bus, q_create + ".undecodable")
+        here = records(bus, "only.here")
+
+        assert [p for _, p in made] == [b"1"] and bus.stats("made.eu.created").kind == "journal"
+        assert [p for _, p in dead] == [b"2"] and "names no bus topic" in dead[0][0]["x-death-error"]
+        assert [p for _, p in here] == [b"3"]
+        assert "only.elsewhere" not in bus.topics()
+        assert bridge.link("keep")["skipped"] == 1 and bridge.link("create")["dead_lettered"] == 1
+    finally:
+        if bridge.alive():
+            bridge.stop()
+        bus.close()
