@@ -266,7 +266,8 @@ void InboundLink::dead_letter(const Delivery& d, const std::string& why) {
   }
   const std::string now = std::to_string(realtime_ns());
   headers.push_back({"x-death-reason", "undecodable"});
-  headers.push_back({"x-death-error", why.substr(0, 4096)});
+  const std::string error = why.substr(0, 4096);  // named: a Header only views its bytes
+  headers.push_back({"x-death-error", error});
   headers.push_back({"x-death-count", "1"});
   headers.push_back({"x-first-death-time", now});
   headers.push_back({"x-last-death-time", now});
