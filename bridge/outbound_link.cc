@@ -115,6 +115,9 @@ void OutboundLink::open_queue() {
   if (consumer_) return;
   QueueConfig c;
   c.bindings = {link_.topics};
+  // The bridge never fails a delivery on purpose (it releases, uncharged); only leases lost to a
+  // crash or a stall count, and those must not dead-letter a command after a few kills.
+  c.max_deliveries = 255;
   queue_ = bus_.create_queue(link_.queue, c);
   consumer_ = queue_.consumer({.prefetch = static_cast<uint32_t>(window_.capacity())});
 }
