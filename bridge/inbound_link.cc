@@ -166,52 +166,47 @@ void InboundLink::make_reply_topic(const Delivery& d) {
   reply_topics_.insert(name);
 }
 
+// Where `d` goes: its topic's publisher, or nullptr when it is settled here already (skipped,
+// dead-lettered: committed_tag_ moved) or could not be (failed_ set: not acked, redelivered).
+Publisher* InboundLink::destination(const Delivery& d) noexcept {
+  for (const Header& h : d.headers) {
+    if (h.key == kOriginHeader && !config_.origin.empty() && h.value == config_.origin) {
+      committed_tag_ = d.tag;  // our own, back through the exchange
+      status_.skipped.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
+  std::string why;
+  Publisher* pub = &publisher_;
+  try {
+    if (link_.topic_from_routing_key) pub = topic_publisher(d.routing_key, why);
+    if (pub != nullptr && link_.reply_topic_capacity != 0) make_reply_topic(d);
+  } catch (const std::exception& e) {
+    fail("local topic " + std::string(d.routing_key) + ": " + e.what() + " (not acked: the broker redelivers it)");
+    failed_ = true;
+    return nullptr;
+  }
+  if (pub != nullptr) return pub;
+  if (why.empty()) {  // no such topic here (create_topics off): not ours
+    committed_tag_ = d.tag;
+    status_.skipped.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  try {
+    dead_letter(d, why);
+    committed_tag_ = d.tag;
+    status_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    fail(std::string("dead-lettering failed: ") + e.what());
+    failed_ = true;
+  }
+  return nullptr;
+}
+
 void InboundLink::deliver(const Delivery& d) noexcept {
   if (d.redelivered) status_.redelivered.fetch_add(1, std::memory_order_relaxed);
-  for (const Header& h : d.headers) {
-    if (h.key == kOriginHeader && h.value == config_.origin && !config_.origin.empty()) {  // our own, back through the exchange
-      committed_tag_ = d.tag;
-      status_.skipped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-  }
-  Publisher* pub = &publisher_;
-  if (link_.topic_from_routing_key) {
-    std::string why;
-    try {
-      pub = topic_publisher(d.routing_key, why);
-      if (pub != nullptr && link_.reply_topic_capacity != 0) make_reply_topic(d);
-    } catch (const std::exception& e) {
-      fail("local topic " + std::string(d.routing_key) + ": " + e.what() + " (not acked: the broker redelivers it)");
-      failed_ = true;
-      return;
-    }
-    if (pub == nullptr && why.empty()) {  // no such topic here (create_topics off): not ours
-      committed_tag_ = d.tag;
-      status_.skipped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    if (pub == nullptr) {
-      try {
-        dead_letter(d, why);
-        committed_tag_ = d.tag;
-        status_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
-        return;
-      } catch (const std::exception& e) {
-        fail(std::string("dead-lettering failed: ") + e.what());
-        failed_ = true;
-        return;
-      }
-    }
-  } else if (link_.reply_topic_capacity != 0) {
-    try {
-      make_reply_topic(d);
-    } catch (const std::exception& e) {
-      fail(std::string("reply topic: ") + e.what() + " (not acked: the broker redelivers it)");
-      failed_ = true;
-      return;
-    }
-  }
+  Publisher* pub = destination(d);
+  if (pub == nullptr) return;
   Publisher& publisher = *pub;
   const std::string_view topic = link_.topic_from_routing_key ? d.routing_key : std::string_view(link_.topic);
   Result<uint64_t> put = Errc::kInvalidArgument;

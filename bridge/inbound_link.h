@@ -35,6 +35,7 @@ class InboundLink {
   bool connect(const std::atomic<bool>& stop);
   void session(const std::atomic<bool>& stop);
   void deliver(const Delivery& d) noexcept;
+  Publisher* destination(const Delivery& d) noexcept;
   Publisher* topic_publisher(std::string_view topic, std::string& why);
   void make_reply_topic(const Delivery& d);
   TopicConfig topic_config() const;
