@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/messages.h"
+#include "messages.h"
 
 namespace svc = shmbus::service;
 using namespace std::chrono_literals;
