@@ -11,6 +11,7 @@
 #include "bridge/link_factory.h"
 #include "bridge/link_status.h"
 #include "bridge/log.h"
+#include "bridge/origin.h"
 #include "bridge/outbound_link.h"
 #include "bridge/status_file.h"
 #include "shmbus/bus.h"
@@ -19,10 +20,16 @@ namespace shmbus::bridge {
 
 using namespace std::chrono_literals;
 
-void run_bridge(const BridgeConfig& config, const std::string& bus_name, const std::function<bool()>& stop_requested) {
-  const InstanceLock lock(config.lock_path());
-  Bus bus = Bus::open(config.bus.empty() ? bus_name : config.bus);
+void run_bridge(const BridgeConfig& given, const std::string& bus_name, const std::function<bool()>& stop_requested) {
+  const InstanceLock lock(given.lock_path());
+  BridgeConfig config = given;  // the links keep references to it: it lives until they end
+  if (config.bus.empty()) config.bus = bus_name;
+  if (config.origin == "auto") config.origin = default_origin(config.bus);
+  Bus bus = Bus::open(config.bus);
   const Log log("-");
+  if (!config.origin.empty()) {
+    log.info("origin " + config.origin + " (x-shmbus-origin: what came in through a bridge is not sent out again)");
+  }
   for (const std::string& w : config.warnings) log.info("warning: " + w);
 
   std::vector<std::unique_ptr<LinkStatus>> statuses;
@@ -36,14 +43,15 @@ void run_bridge(const BridgeConfig& config, const std::string& bus_name, const s
     auto& s = *statuses.emplace_back(std::make_unique<LinkStatus>());
     s.name = o.name;
     s.direction = "outbound";
-    s.route = "bus " + o.topics + " -> exchange " + o.exchange.name + " (cursor " + o.cursor + ")";
+    s.route = "bus " + o.topics + " -> exchange " + o.exchange.name +
+              (o.queue.empty() ? " (cursor " + o.cursor + ")" : " (bus queue " + o.queue + ")");
     outbound.push_back(std::make_unique<OutboundLink>(bus, config, o, make_sink(config, o), s, excluded));
   }
   for (const InboundConfig& in : config.inbound) {
     auto& s = *statuses.emplace_back(std::make_unique<LinkStatus>());
     s.name = in.name;
     s.direction = "inbound";
-    s.route = "queue " + in.queue + " -> bus " + in.topic;
+    s.route = "queue " + in.queue + " -> bus " + (in.topic_from_routing_key ? std::string("<routing key>") : in.topic);
     inbound.push_back(std::make_unique<InboundLink>(bus, config, in, make_source(config, in), s));
   }
 

@@ -177,9 +177,15 @@ OutboundConfig read_outbound(KeyReader& r, size_t index) {
   check_exchange_type(r, o.exchange.type);
   o.exchange.declare = r.boolean("declare", true);
   o.exchange.durable = r.boolean("durable", true);
-  o.cursor = r.required("cursor", "\"to-rabbit\"");
-  check_cursor_name(r, o.cursor);
-  o.dead_letter_topic = r.text("dead_letter_topic", o.cursor + ".returned");
+  o.queue = r.text("queue", "");
+  if (o.queue.empty()) {
+    o.cursor = r.required("cursor", "\"to-rabbit\" (or queue = \"...\")");
+    check_cursor_name(r, o.cursor);
+  } else {
+    if (r.has("cursor")) r.fail("cursor", "give cursor or queue, not both: a queue link keeps no cursor");
+    as_bus_name(r, "queue", [&] { validate_topic_name(o.queue); });
+  }
+  o.dead_letter_topic = r.text("dead_letter_topic", (o.queue.empty() ? o.cursor : o.queue) + ".returned");
   as_bus_name(r, "dead_letter_topic", [&] { validate_topic_name(o.dead_letter_topic); });
   o.window = static_cast<uint32_t>(r.integer("window", 1, 65535).value_or(1024));
   const std::string start = r.text("start", "earliest");
@@ -225,8 +231,20 @@ InboundConfig read_inbound(KeyReader& r, size_t index, const std::string& file) 
       in.bindings.push_back(read_binding(*n.as_table(), file, r.where() + " bindings #" + std::to_string(i)));
     }
   }
-  in.topic = r.required("topic", "\"payments.received\"");
-  as_bus_name(r, "topic", [&] { validate_topic_name(in.topic); });
+  const std::string from = r.text("topic_from", "");
+  if (!from.empty() && from != "routing_key") r.fail("topic_from", "must be \"routing_key\" (or give topic instead)");
+  in.topic_from_routing_key = !from.empty();
+  if (in.topic_from_routing_key) {
+    if (r.has("topic")) r.fail("topic", "give topic or topic_from, not both");
+  } else {
+    in.topic = r.required("topic", "\"payments.received\" (or topic_from = \"routing_key\")");
+    as_bus_name(r, "topic", [&] { validate_topic_name(in.topic); });
+  }
+  in.create_topics = r.boolean("create_topics", true);
+  in.reply_topic_capacity = static_cast<uint64_t>(r.integer("reply_topic_bytes", 0, int64_t{1} << 40).value_or(0));
+  if (in.reply_topic_capacity != 0 && (in.reply_topic_capacity < 4096 || (in.reply_topic_capacity & (in.reply_topic_capacity - 1)) != 0)) {
+    r.fail("reply_topic_bytes", "must be a power of two from 4096 (a memory topic's ring), or 0 for none");
+  }
   const std::string kind = r.text("topic_kind", "journal");
   if (kind != "journal" && kind != "memory") r.fail("topic_kind", "must be \"journal\" or \"memory\"");
   in.journal = kind == "journal";
@@ -236,7 +254,7 @@ InboundConfig read_inbound(KeyReader& r, size_t index, const std::string& file) 
     parse_fsync(in.fsync, c);
   });
   in.prefetch = static_cast<uint32_t>(r.integer("prefetch", 1, 65535).value_or(256));
-  in.dead_letter_topic = r.text("dead_letter_topic", in.topic + ".undecodable");
+  in.dead_letter_topic = r.text("dead_letter_topic", (in.topic_from_routing_key ? in.queue : in.topic) + ".undecodable");
   as_bus_name(r, "dead_letter_topic", [&] { validate_topic_name(in.dead_letter_topic); });
   r.finish();
   return in;
@@ -271,13 +289,14 @@ void check_links(BridgeConfig& c, const std::string& file) {
   };
   for (const OutboundConfig& o : c.outbound) {
     unique_name(o.name);
-    if (!cursors.insert(o.cursor).second) {
+    if (!o.cursor.empty() && !cursors.insert(o.cursor).second) {
       throw Error(file + ": two outbound links use the cursor " + o.cursor +
                       ": one cursor is one outbox position, give each link its own",
                   ErrorKind::kInvalidArgument);
     }
     for (const InboundConfig& in : c.inbound) {
-      if (pattern_matches(o.topics, in.topic)) {
+      // (Topics from routing keys: x-shmbus-origin keeps what comes in from going out again.)
+      if (!in.topic_from_routing_key && pattern_matches(o.topics, in.topic)) {
         c.warnings.push_back("inbound " + in.name + " writes " + in.topic + ", which outbound " + o.name +
                              " forwards to exchange " + o.exchange.name + ": a loop if that routes back to " + in.queue);
       }
@@ -309,6 +328,8 @@ BridgeConfig parse_config(std::string_view text, const std::string& path) {
   if (const toml::table* bridge = top.table("bridge")) {
     KeyReader r(*bridge, "[bridge]", file);
     c.state_dir = r.text("state_dir", "");
+    c.origin = r.text("origin", "");
+    if (c.origin.size() > 255) r.fail("origin", "must be at most 255 bytes");
     r.finish();
   }
   if (const toml::table* broker = top.table("broker")) {

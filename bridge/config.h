@@ -54,6 +54,11 @@ struct OutboundConfig {
   std::string topics;  // a topic name or a pattern of them
   ExchangeConfig exchange;
   std::string cursor;              // named cursor on every journal topic matched: the outbox position
+  // Instead of cursors: a bus queue bound to `topics`, declared by the bridge and consumed by the
+  // link, each delivery acked once the broker confirmed it. It stands in locally for a remote
+  // endpoint (a service's "is a queue bound to commands.<endpoint>" check finds it), and honours
+  // expires-at and not-before before anything leaves the host. "" = cursors.
+  std::string queue;
   std::string dead_letter_topic;   // returned (unroutable) messages; default "<cursor>.returned"
   uint32_t window = 1024;          // publishes in flight, unconfirmed
   bool from_earliest = true;       // a new cursor starts at the oldest record (the whole outbox)
@@ -72,6 +77,14 @@ struct InboundConfig {
   std::optional<int64_t> max_length;
   std::vector<BindingConfig> bindings;
   std::string topic;                 // local topic the messages land in
+  // topic_from = "routing_key": each message lands in the topic its routing key names (the
+  // service layer's commands.<endpoint>, events.<Type>, replies.<client>); `topic` is then "".
+  bool topic_from_routing_key = false;
+  bool create_topics = true;         // a topic missing here is created; false: the message is skipped
+  // A message whose reply-to names a topic missing here gets it created as a memory topic of
+  // this many bytes first, so that a local responder can answer into it (and an outbound link
+  // forwarding replies.# carries the answer back). 0: off.
+  uint64_t reply_topic_capacity = 0;
   bool journal = true;               // created as a journal topic if missing (false: memory)
   std::string fsync = "never";       // of a journal topic created here
   uint32_t prefetch = 256;
@@ -82,6 +95,10 @@ struct BridgeConfig {
   std::string path;       // the file read ("" when parsed from text)
   std::string bus;        // bus name or path ("": the command line's --bus)
   std::string state_dir;  // lock and status files; default: the config's directory
+  // Who this bridge is in x-shmbus-origin (loop prevention between buses, docs/bridge.md
+  // "Across hosts"); "auto": "<host name>:<bus>". "" (the default): off, every record is sent
+  // as it is and every message comes in (a round trip through the broker comes back equal).
+  std::string origin;
   BrokerConfig broker;
   std::vector<ExchangeConfig> exchanges;  // [[exchange]]: extra ones, for bindings
   std::vector<OutboundConfig> outbound;

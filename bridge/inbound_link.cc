@@ -4,6 +4,8 @@
 #include <thread>
 #include <vector>
 
+#include "bridge/origin.h"
+
 namespace shmbus::bridge {
 
 using namespace std::chrono_literals;
@@ -54,14 +56,9 @@ void InboundLink::run(const std::atomic<bool>& stop) {
 
 bool InboundLink::connect(const std::atomic<bool>& stop) {
   try {
-    if (!publisher_) {
+    if (!publisher_ && !link_.topic_from_routing_key) {
       // The local topic: used as it is if it exists, else created as the config says.
-      TopicConfig c;
-      if (link_.journal) {
-        c.kind = TopicKind::kJournal;
-        parse_fsync(link_.fsync, c);
-      }
-      bus_.create_topic(link_.topic, c);
+      bus_.create_topic(link_.topic, topic_config());
       publisher_ = bus_.publisher(link_.topic);
     }
     source_->open();
@@ -119,11 +116,102 @@ void InboundLink::ack_committed() {
   acked_tag_ = committed_tag_;
 }
 
+TopicConfig InboundLink::topic_config() const {
+  TopicConfig c;
+  if (link_.journal) {
+    c.kind = TopicKind::kJournal;
+    parse_fsync(link_.fsync, c);
+  }
+  return c;
+}
+
+// The publisher of `topic` (a routing key), or nullptr with `why` ("" when the message is to be
+// skipped: no such topic here and create_topics is off). Allocates for a topic met first.
+Publisher* InboundLink::topic_publisher(std::string_view topic, std::string& why) {
+  if (auto it = publishers_.find(topic); it != publishers_.end()) return &it->second;
+  const std::string name(topic);
+  try {
+    validate_topic_name(name);
+  } catch (const Error& e) {
+    why = "routing key \"" + name.substr(0, 200) + "\" names no bus topic: " + e.what();
+    return nullptr;
+  }
+  if (!link_.create_topics && !bus_.topic_exists(name)) return nullptr;
+  if (link_.create_topics) bus_.create_topic(name, topic_config());  // an existing one is used as it is
+  // Reply topics come and go with their clients: past this many the cache starts afresh.
+  if (publishers_.size() >= 256) publishers_.clear();
+  return &publishers_.emplace(name, bus_.publisher(name)).first->second;
+}
+
+// A request from another host: its reply-to topic must exist here, or a local responder would
+// take its client for gone. Made as a memory topic (as a Client makes its own).
+void InboundLink::make_reply_topic(const Delivery& d) {
+  std::string_view reply_to;
+  for (const Header& h : d.headers) {
+    if (h.key == header_keys::kReplyTo) reply_to = h.value;
+  }
+  if (reply_to.empty() || reply_topics_.contains(reply_to)) return;
+  const std::string name(reply_to);
+  try {
+    validate_topic_name(name);
+  } catch (const Error&) {
+    return;  // an AMQP reply queue's name, not a topic: nothing to make
+  }
+  if (!bus_.topic_exists(name)) {
+    TopicConfig c;
+    c.capacity = link_.reply_topic_capacity;
+    bus_.create_topic(name, c);
+  }
+  if (reply_topics_.size() >= 4096) reply_topics_.clear();
+  reply_topics_.insert(name);
+}
+
+// Where `d` goes: its topic's publisher, or nullptr when it is settled here already (skipped,
+// dead-lettered: committed_tag_ moved) or could not be (failed_ set: not acked, redelivered).
+Publisher* InboundLink::destination(const Delivery& d) noexcept {
+  for (const Header& h : d.headers) {
+    if (h.key == kOriginHeader && !config_.origin.empty() && h.value == config_.origin) {
+      committed_tag_ = d.tag;  // our own, back through the exchange
+      status_.skipped.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
+  std::string why;
+  Publisher* pub = &publisher_;
+  try {
+    if (link_.topic_from_routing_key) pub = topic_publisher(d.routing_key, why);
+    if (pub != nullptr && link_.reply_topic_capacity != 0) make_reply_topic(d);
+  } catch (const std::exception& e) {
+    fail("local topic " + std::string(d.routing_key) + ": " + e.what() + " (not acked: the broker redelivers it)");
+    failed_ = true;
+    return nullptr;
+  }
+  if (pub != nullptr) return pub;
+  if (why.empty()) {  // no such topic here (create_topics off): not ours
+    committed_tag_ = d.tag;
+    status_.skipped.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  try {
+    dead_letter(d, why);
+    committed_tag_ = d.tag;
+    status_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    fail(std::string("dead-lettering failed: ") + e.what());
+    failed_ = true;
+  }
+  return nullptr;
+}
+
 void InboundLink::deliver(const Delivery& d) noexcept {
   if (d.redelivered) status_.redelivered.fetch_add(1, std::memory_order_relaxed);
+  Publisher* pub = destination(d);
+  if (pub == nullptr) return;
+  Publisher& publisher = *pub;
+  const std::string_view topic = link_.topic_from_routing_key ? d.routing_key : std::string_view(link_.topic);
   Result<uint64_t> put = Errc::kInvalidArgument;
-  if (encoded_headers_size(d.headers) != SIZE_MAX) put = publisher_.publish(d.payload, d.headers);
-  if (put || (put.error() == Errc::kNotDurable && wait_durable(put.value()))) {
+  if (encoded_headers_size(d.headers) != SIZE_MAX) put = publisher.publish(d.payload, d.headers);
+  if (put || (put.error() == Errc::kNotDurable && wait_durable(std::string(topic), put.value()))) {
     committed_tag_ = d.tag;
     status_.forwarded.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -131,7 +219,7 @@ void InboundLink::deliver(const Delivery& d) noexcept {
   if (put.error() == Errc::kTooLarge || put.error() == Errc::kInvalidArgument) {
     // The bus cannot hold it: no retry would help. Dead-letter it and ack it.
     try {
-      dead_letter(d, put.error() == Errc::kTooLarge ? publisher_.explain(Errc::kTooLarge)
+      dead_letter(d, put.error() == Errc::kTooLarge ? publisher.explain(Errc::kTooLarge)
                                                     : std::string("a header key or value is over 65535 bytes"));
       committed_tag_ = d.tag;
       status_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -140,18 +228,18 @@ void InboundLink::deliver(const Delivery& d) noexcept {
       fail(std::string("dead-lettering failed: ") + e.what());
     }
   } else {
-    fail("publish to local topic " + link_.topic + " failed: " + publisher_.explain(put.error()) +
+    fail("publish to local topic " + std::string(topic) + " failed: " + publisher.explain(put.error()) +
          " (not acked: the broker redelivers it)");
   }
   failed_ = true;  // not committed: no ack, the connection goes and the broker redelivers
 }
 
 // fsync `always` said kNotDurable: published, not yet known on disk. Ack only once it is.
-bool InboundLink::wait_durable(uint64_t position) {
+bool InboundLink::wait_durable(const std::string& topic, uint64_t position) {
   const auto until = Clock::now() + 10s;
   while (Clock::now() < until) {
     try {
-      if (bus_.stats(link_.topic).flushed_position > position) return true;
+      if (bus_.stats(topic).flushed_position > position) return true;
     } catch (const std::exception&) {
       return false;
     }
@@ -173,7 +261,8 @@ void InboundLink::dead_letter(const Delivery& d, const std::string& why) {
   }
   const std::string now = std::to_string(realtime_ns());
   headers.push_back({"x-death-reason", "undecodable"});
-  headers.push_back({"x-death-error", why.substr(0, 4096)});
+  const std::string error = why.substr(0, 4096);  // named: a Header only views its bytes
+  headers.push_back({"x-death-error", error});
   headers.push_back({"x-death-count", "1"});
   headers.push_back({"x-first-death-time", now});
   headers.push_back({"x-last-death-time", now});

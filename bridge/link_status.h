@@ -23,6 +23,9 @@ struct LinkStatus {
   std::atomic<uint64_t> nacked{0};        // outbound: the broker could not take them (resent)
   std::atomic<uint64_t> redelivered{0};   // outbound: resent after a reconnect; inbound: broker redeliveries
   std::atomic<uint64_t> dead_lettered{0}; // inbound: messages the bus cannot hold
+  // Not forwarded, by rule: outbound, records a bridge brought into this bus (x-shmbus-origin);
+  // inbound, our own messages come back, and messages for a topic missing here (create_topics off).
+  std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> in_flight{0};     // outbound: unconfirmed; inbound: committed, not yet acked
   std::atomic<uint64_t> lag{0};           // outbound: records between the cursors and the tails
   std::atomic<uint64_t> lost{0};          // outbound memory topics: records lapped before we read them

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <thread>
 
+#include "bridge/origin.h"
 #include "shmbus/pattern.h"
 
 namespace shmbus::bridge {
@@ -21,6 +22,7 @@ struct OutboundLink::Reader {
   uint64_t sent_through = 0; // highest position sent + 1 in this process: below it a send is a resend
   uint64_t lost_before = 0;  // lost() of subscriptions closed before
   bool touched = false;
+  bool skipped = false;      // a bridged record was passed over in this poll
   std::string id_buffer;     // "<topic>@<position>" for records without a message-id
 };
 
@@ -79,6 +81,7 @@ void OutboundLink::run(const std::atomic<bool>& stop) {
 
 bool OutboundLink::connect(const std::atomic<bool>& stop) {
   try {
+    if (!link_.queue.empty()) open_queue();
     sink_->open();
   } catch (const TransportError& e) {
     sink_->close();
@@ -86,6 +89,12 @@ bool OutboundLink::connect(const std::atomic<bool>& stop) {
     const auto delay = e.kind() == FailureKind::kConfig ? backoff_.longest() : backoff_.next();
     fail(std::string(e.what()) + "; retrying in " + std::to_string(delay.count()) + " ms");
     status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
+    sleep_unless_stopped(delay, stop);
+    return false;
+  } catch (const std::exception& e) {  // the bus side: the queue cannot be made or opened
+    status_.failures.fetch_add(1, std::memory_order_relaxed);
+    const auto delay = backoff_.longest();
+    fail("local queue " + link_.queue + ": " + e.what() + "; retrying in " + std::to_string(delay.count()) + " ms");
     sleep_unless_stopped(delay, stop);
     return false;
   }
@@ -96,11 +105,24 @@ bool OutboundLink::connect(const std::atomic<bool>& stop) {
   first_seq_ = 1;
   window_.clear();
   failed_ = false;
-  for (auto& r : readers_) open_reader(*r);
+  for (auto& r : readers_) open_reader(*r, false);
   return true;
 }
 
-void OutboundLink::open_reader(Reader& r) {
+// Declared with the link's pattern as its binding (opened as it is after a restart; another
+// config is refused with the queue layer's message). Deliveries held are the window at most.
+void OutboundLink::open_queue() {
+  if (consumer_) return;
+  QueueConfig c;
+  c.bindings = {link_.topics};
+  // The bridge never fails a delivery on purpose (it releases, uncharged); only leases lost to a
+  // crash or a stall count, and those must not dead-letter a command after a few kills.
+  c.max_deliveries = 255;
+  queue_ = bus_.create_queue(link_.queue, c);
+  consumer_ = queue_.consumer({.prefetch = static_cast<uint32_t>(window_.capacity())});
+}
+
+void OutboundLink::open_reader(Reader& r, bool appeared) {
   try {
     const TopicStats stats = bus_.stats(r.topic);
     r.journal = stats.kind == TopicKind::kJournal;
@@ -109,7 +131,10 @@ void OutboundLink::open_reader(Reader& r) {
       options.cursor = link_.cursor;
       options.commit = CommitMode::kManual;
     } else {
-      options.start = StartAt::latest();  // a memory topic has no outbox: what comes from now on
+      // A memory topic has no outbox: what comes from now on. One that appeared while the link
+      // runs is read from its first record: a reply topic made for a request just brought in
+      // gets its reply within milliseconds, before the next listing would have seen it.
+      options.start = appeared ? StartAt::earliest() : StartAt::latest();
     }
     r.sub = bus_.subscribe(r.topic, options);
     r.in_flight.clear();
@@ -131,11 +156,12 @@ void OutboundLink::refresh_topics() {
     auto known = std::find_if(readers_.begin(), readers_.end(), [&](const auto& r) { return r->topic == name; });
     if (known == readers_.end()) {
       readers_.push_back(std::make_unique<Reader>(name, link_.window));
-      open_reader(*readers_.back());
+      open_reader(*readers_.back(), listed_);
     } else if (!(*known)->sub) {
-      open_reader(**known);  // it failed to open before
+      open_reader(**known, false);  // it failed to open before
     }
   }
+  listed_ = true;
   status_.topics.store(readers_.size(), std::memory_order_relaxed);
 }
 
@@ -148,7 +174,7 @@ void OutboundLink::session(const std::atomic<bool>& stop) {
       return;
     }
     const auto now = Clock::now();
-    if (now - last_refresh >= 100ms) {
+    if (now - last_refresh >= 100ms && link_.queue.empty()) {
       refresh_topics();
       last_refresh = now;
     }
@@ -156,7 +182,7 @@ void OutboundLink::session(const std::atomic<bool>& stop) {
       update_lag();
       last_lag = now;
     }
-    const size_t sent = publish_round();
+    const size_t sent = link_.queue.empty() ? publish_round() : publish_queue_round();
     if (failed_) break;
     std::chrono::milliseconds wait = 20ms;            // idle: heartbeats and new records
     if (sent > 0) wait = 0ms;                         // busy: take what has arrived, go on
@@ -191,6 +217,8 @@ void OutboundLink::teardown() {
     r->in_flight.clear();
   }
   status_.in_flight.store(0, std::memory_order_relaxed);
+  // Queue links: what is unconfirmed goes back to the queue uncharged, ready for the next session.
+  for (size_t i = 0; i < window_.size(); ++i) settle(window_[i], false);
   window_.clear();
   sink_->close();
   status_.connected.store(false, std::memory_order_relaxed);
@@ -207,6 +235,11 @@ size_t OutboundLink::publish_round() {
     if (!r.sub) continue;
     const size_t budget = std::min<size_t>(window_.capacity() - window_.size(), 256);
     const Result<size_t> got = r.sub.controlled_poll([&](const Message& m) { return send(r, m); }, budget);
+    if (r.skipped && r.journal && r.in_flight.empty() && r.sub) {
+      // Only bridged records were passed over: nothing waits for a confirm, the cursor follows.
+      static_cast<void>(r.sub.commit(r.sub.position()));
+    }
+    r.skipped = false;
     if (got) {
       sent += *got;
     } else if (got.error() == Errc::kCorrupt) {
@@ -219,7 +252,67 @@ size_t OutboundLink::publish_round() {
   return sent;
 }
 
+size_t OutboundLink::publish_queue_round() {
+  if (sink_->blocked() || !consumer_) return 0;
+  size_t sent = 0;
+  while (!failed_ && !window_.full() && sent < 256) {
+    Result<shmbus::Delivery> got = consumer_.try_receive();
+    if (!got) break;  // kTimeout: none ready; kHeldLimit: the window holds them all
+    shmbus::Delivery& d = *got;
+    ++sent;
+    const Message& m = d.message();
+    if (!config_.origin.empty() && m.headers.find(kOriginHeader)) {  // brought in by a bridge: not ours to send on
+      static_cast<void>(consumer_.ack(d));
+      status_.skipped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    std::string_view id;
+    if (auto given = m.headers.find(header_keys::kMessageId)) {
+      id = *given;
+    } else {
+      queue_id_buffer_.assign(m.topic);
+      queue_id_buffer_ += '@';
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, m.position);
+      static_cast<void>(ec);
+      queue_id_buffer_.append(digits, end);
+      id = queue_id_buffer_;
+    }
+    const Result<uint64_t> seq = sink_->publish({m.topic, m.headers, id, m.payload, config_.origin});
+    if (!seq) {
+      static_cast<void>(consumer_.release(d));  // not in flight: given back for the next session
+      failed_ = true;
+      fail(sink_->last_error());
+      break;
+    }
+    Entry& e = window_.push();
+    e.reader = nullptr;
+    e.position = m.position;
+    e.message_id.assign(id);
+    e.confirmed = false;
+    e.returned = false;
+    e.delivery = std::move(d);
+    status_.forwarded.fetch_add(1, std::memory_order_relaxed);
+    if (e.delivery.attempt() > 1) status_.redelivered.fetch_add(1, std::memory_order_relaxed);
+  }
+  return sent;
+}
+
+// A queue link's delivery: acked once confirmed, else released (uncharged: it comes again).
+void OutboundLink::settle(Entry& e, bool confirmed) noexcept {
+  if (!e.delivery) return;
+  // kStaleLease (the lease ran out meanwhile) changes nothing: the queue delivers it again, a
+  // duplicate with the same message-id (at least once).
+  static_cast<void>(confirmed ? consumer_.ack(e.delivery) : consumer_.release(e.delivery));
+  e.delivery = shmbus::Delivery();
+}
+
 PollAction OutboundLink::send(Reader& r, const Message& m) noexcept {
+  if (!config_.origin.empty() && m.headers.find(kOriginHeader)) {  // brought in by a bridge: not ours to send on
+    r.skipped = true;
+    status_.skipped.fetch_add(1, std::memory_order_relaxed);
+    return PollAction::kContinue;
+  }
   std::string_view id;
   if (auto given = m.headers.find(header_keys::kMessageId)) {
     id = *given;
@@ -233,7 +326,7 @@ PollAction OutboundLink::send(Reader& r, const Message& m) noexcept {
     r.id_buffer.append(digits, end);
     id = r.id_buffer;
   }
-  const Result<uint64_t> seq = sink_->publish({m.topic, m.headers, id, m.payload});
+  const Result<uint64_t> seq = sink_->publish({m.topic, m.headers, id, m.payload, config_.origin});
   if (!seq) {
     failed_ = true;  // this record is not in flight: the next session reads it again
     fail(sink_->last_error());
@@ -271,10 +364,14 @@ void OutboundLink::pop_confirmed() noexcept {
   uint64_t popped = 0;
   while (!window_.empty() && window_.front().confirmed) {
     Reader* r = window_.front().reader;
-    r->in_flight.pop();
-    if (!r->touched) {
-      r->touched = true;
-      touched_.push_back(r);  // within its reserve unless more than 64 topics are in one ack
+    if (r == nullptr) {
+      settle(window_.front(), true);  // a queue link's delivery
+    } else {
+      r->in_flight.pop();
+      if (!r->touched) {
+        r->touched = true;
+        touched_.push_back(r);  // within its reserve unless more than 64 topics are in one ack
+      }
     }
     window_.pop();
     ++first_seq_;
@@ -341,7 +438,8 @@ void OutboundLink::dead_letter(const ReturnedMessage& message, const Entry* entr
   headers.push_back({"x-first-death-time", now});
   headers.push_back({"x-last-death-time", now});
   if (entry != nullptr) {
-    headers.push_back({"x-original-topic", entry->reader->topic});
+    headers.push_back({"x-original-topic", entry->reader != nullptr ? std::string_view(entry->reader->topic)
+                                                                    : entry->delivery.message().topic});
     headers.push_back({"x-original-position", position});
   }
   const Result<uint64_t> put = dead_letters_.publish(message.payload, headers);
@@ -356,6 +454,15 @@ void OutboundLink::dead_letter(const ReturnedMessage& message, const Entry* entr
 
 void OutboundLink::update_lag() {
   uint64_t lag = 0, lost = 0;
+  if (consumer_) {
+    try {
+      const QueueStats q = queue_.stats();
+      lag = q.ready + q.scheduled;
+      lost = q.lost;
+    } catch (const std::exception&) {
+      // the queue removed meanwhile: the next session declares it again
+    }
+  }
   for (auto& r : readers_) {
     lost += r->lost_before + r->sub.lost();
     if (!r->journal) continue;

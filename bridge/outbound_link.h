@@ -9,6 +9,11 @@
 // A return (unroutable) arrives before its ack: the message goes to the dead-letter topic
 // first. A nack, a lost connection or a crash: every subscription is reopened at its cursor and
 // what was in flight is sent again (duplicates carry the earlier copy's message-id).
+//
+// With `queue` set the link reads a bus queue instead (bound to the pattern, declared here):
+// each delivery is acked once its publish is confirmed; on a nack, a lost connection or a stop
+// the unconfirmed ones are released (uncharged) and come again. A record carrying
+// x-shmbus-origin came in through a bridge and is not sent out again (bridge/origin.h).
 #pragma once
 
 #include <atomic>
@@ -24,6 +29,7 @@
 #include "bridge/log.h"
 #include "bridge/transport.h"
 #include "shmbus/bus.h"
+#include "shmbus/queue.h"
 
 namespace shmbus::bridge {
 
@@ -42,6 +48,7 @@ class OutboundLink final : private SinkEvents {
     Reader* reader = nullptr;
     uint64_t position = 0;
     std::string message_id;  // its capacity is kept across uses of the slot
+    shmbus::Delivery delivery;  // queue links: settled once confirmed (or released)
     bool confirmed = false;
     bool returned = false;
   };
@@ -51,8 +58,11 @@ class OutboundLink final : private SinkEvents {
   void drain(std::chrono::milliseconds limit);
   void teardown();
   void refresh_topics();
-  void open_reader(Reader& r);
+  void open_reader(Reader& r, bool appeared);
+  void open_queue();
   size_t publish_round();
+  size_t publish_queue_round();
+  void settle(Entry& e, bool confirmed) noexcept;
   PollAction send(Reader& r, const Message& m) noexcept;
   void pop_confirmed() noexcept;
   void update_lag();
@@ -76,6 +86,10 @@ class OutboundLink final : private SinkEvents {
   uint64_t first_seq_ = 1;  // the seq of window_[0]
   size_t round_robin_ = 0;
   bool failed_ = false;
+  bool listed_ = false;      // the topics were listed once: a memory topic found later is new
+  Queue queue_;              // queue links
+  Consumer consumer_;
+  std::string queue_id_buffer_;
   std::string dead_letter_buffer_;
   Publisher dead_letters_;
 };

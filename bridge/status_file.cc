@@ -44,6 +44,7 @@ nlohmann::json link_json(const LinkStatus& l) {
       {"nacked", l.nacked.load(std::memory_order_relaxed)},
       {"redelivered", l.redelivered.load(std::memory_order_relaxed)},
       {"dead_lettered", l.dead_lettered.load(std::memory_order_relaxed)},
+      {"skipped", l.skipped.load(std::memory_order_relaxed)},
       {"in_flight", l.in_flight.load(std::memory_order_relaxed)},
       {"lag", l.lag.load(std::memory_order_relaxed)},
       {"lost", l.lost.load(std::memory_order_relaxed)},
@@ -102,6 +103,7 @@ std::string read_status(const BridgeConfig& config, bool as_json) {
         << l.value("in_flight", 0ull) << ", lag " << l.value("lag", 0ull);
     if (l.value("lost", 0ull) != 0) out << ", lost " << l.value("lost", 0ull);
     if (l.value("dead_lettered", 0ull) != 0) out << ", dead-lettered " << l.value("dead_lettered", 0ull);
+    if (l.value("skipped", 0ull) != 0) out << ", skipped " << l.value("skipped", 0ull);
     out << "\n  connects " << l.value("connects", 0ull) << ", failures " << l.value("failures", 0ull);
     const std::string error = l.value("last_error", "");
     out << ", last error " << (error.empty() ? "none" : error + " (" + iso_time(l.value("last_error_ns", int64_t{0})) + ")");

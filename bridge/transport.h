@@ -41,6 +41,7 @@ struct OutgoingMessage {
   HeadersView headers;
   std::string_view message_id;  // used when the headers carry no message-id
   std::span<const std::byte> payload;
+  std::string_view origin;      // sent as the x-shmbus-origin header ("": none)
 };
 
 // A message the broker gave back (mandatory, unroutable): as an incoming message would read.
@@ -83,6 +84,7 @@ class Sink {
 struct Delivery {
   uint64_t tag = 0;          // ack(tag) settles it and every earlier one
   bool redelivered = false;  // the broker delivered it before (to us or another consumer)
+  std::string_view routing_key;     // as published
   std::span<const Header> headers;  // message-id always present (derived if the sender gave none)
   std::span<const std::byte> payload;
 };

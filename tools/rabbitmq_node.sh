@@ -2,7 +2,7 @@
 # A private RabbitMQ node for tests, without systemd (Debian's rabbitmq-server package).
 #
 #   tools/rabbitmq_node.sh start DIR   # starts a node whose every file is in DIR, waits for it,
-#                                      # writes DIR/env (NODE, PORT, AMQP_URL, ...) to source
+#                                      # writes DIR/env (NODE, PORT, AMQP_URL, AMQPS_URL, ...) to source
 #   tools/rabbitmq_node.sh stop DIR    # stops exactly that node (and the epmd its start launched)
 #
 # A start on a DIR whose node was stopped starts that node again (same name, port and data):
@@ -11,6 +11,9 @@
 # The node listens on 127.0.0.1 only, on a port found free at start; its name, data, logs,
 # config and plugins are its own, so it neither sees nor disturbs a system node (the Debian
 # postinst tries to start one through invoke-rc.d; in a container policy-rc.d usually denies it).
+# Besides plain AMQP it opens a TLS listener (AMQPS_URL, TLS_PORT) with a private CA made here
+# by openssl (DIR/tls: ca.pem, a server certificate for localhost / 127.0.0.1, and a client
+# certificate the node accepts; TLS_CA, TLS_CLIENT_CERT, TLS_CLIENT_KEY in DIR/env).
 # Every wait is bounded; nothing reads stdin. Needs root (Debian's wrapper then runs the node
 # as the `rabbitmq` user) or the `rabbitmq` user itself.
 # Tunables: RABBITMQ_NODE_START_TIMEOUT (s, default 120), RABBITMQ_NODE_STOP_TIMEOUT (s, default 60).
@@ -54,6 +57,49 @@ pick_ports() {
   return 1
 }
 
+# Another free port below the ephemeral range, for the TLS listener: not P, not P + 20000.
+pick_tls_port() {
+  local low p _
+  read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  for _ in $(seq 1 200); do
+    p=$((10000 + RANDOM % (low - 10000)))
+    if [ "$p" -ne "$1" ] && [ "$p" -ne $(($1 + 20000)) ] && ! port_in_use "$p"; then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
+
+# A private CA, a server certificate it signed (CN localhost; SAN DNS:localhost, IP:127.0.0.1)
+# and a client certificate it signed (CN shmbus-test-client), made once per DIR: a restarted
+# node keeps them, so clients keep trusting it. EC P-256 keys: quick to make, Erlang and
+# OpenSSL both take them.
+make_certs() {
+  local t="$dir/tls"
+  [ -f "$t/server.pem" ] && [ -f "$t/client.pem" ] && return 0
+  command -v openssl > /dev/null || die "openssl is not installed (apt-get install openssl): the TLS listener needs it"
+  rm -rf "$t"; mkdir -p "$t"
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  {
+    openssl req -x509 "${key[@]}" -keyout "$t/ca.key" -out "$t/ca.pem" -days 3650 \
+      -subj "/CN=shmbus test CA $(basename "$dir")" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req "${key[@]}" -keyout "$t/server.key" -out "$t/server.csr" -subj "/CN=localhost"
+    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+      "basicConstraints=CA:FALSE" > "$t/server.ext"
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+      -out "$t/server.pem" -days 3650 -extfile "$t/server.ext"
+    openssl req "${key[@]}" -keyout "$t/client.key" -out "$t/client.csr" -subj "/CN=shmbus-test-client"
+    printf '%s\n' "extendedKeyUsage=clientAuth" "basicConstraints=CA:FALSE" > "$t/client.ext"
+    openssl x509 -req -in "$t/client.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+      -out "$t/client.pem" -days 3650 -extfile "$t/client.ext"
+  } > "$t/openssl.out" 2>&1 || { cat "$t/openssl.out" >&2; die "openssl could not make the test certificates in $t"; }
+  rm -f "$t"/*.csr "$t"/*.ext
+  chmod 600 "$t"/*.key
+  [ "$(id -u)" -eq 0 ] && chown -R rabbitmq:rabbitmq "$t"
+  return 0
+}
+
 log_tail() {
   local f
   for f in "$dir"/server.out "$dir"/log/*.log; do
@@ -77,24 +123,35 @@ start() {
     die "the rabbitmq user cannot write $dir (a parent directory is closed to it: use a DIR under /tmp)"
   fi
 
-  local port node
+  local port node tls_port
   if [ -f "$dir/env.stopped" ]; then
     # The same node again (a broker restart): same name, so the same data directory (durable
     # queues and their messages survive), and the same port, so clients reconnect to it.
     node=$(sed -n 's/^NODE=//p' "$dir/env.stopped")
     port=$(sed -n 's/^PORT=//p' "$dir/env.stopped")
-    if port_in_use "$port" || port_in_use $((port + 20000)); then
-      die "port $port or $((port + 20000)) of node $node is taken now: cannot restart it on the same port"
+    tls_port=$(sed -n 's/^TLS_PORT=//p' "$dir/env.stopped")
+    [ -n "$tls_port" ] || tls_port=$(pick_tls_port "$port") || die "found no free port for the TLS listener"
+    if port_in_use "$port" || port_in_use $((port + 20000)) || port_in_use "$tls_port"; then
+      die "port $port, $((port + 20000)) or $tls_port of node $node is taken now: cannot restart it on the same ports"
     fi
   else
     port=$(pick_ports) || die "found no free port pair (P, P+20000) below the ephemeral range"
+    tls_port=$(pick_tls_port "$port") || die "found no free port for the TLS listener"
     node="shmbus-test-$$-$RANDOM@localhost"
   fi
+  make_certs
 
   # Only the node's own files: an empty rabbitmq-env.conf and rabbitmq.conf of its own, so
   # /etc/rabbitmq (NODENAME=, NODE_PORT=, listeners) cannot redirect it onto the system node.
   : > "$dir/rabbitmq-env.conf"
+  # TLS: the peer is verified when it shows a certificate (it must be our CA's), not required to.
   printf '%s\n' "listeners.tcp.default = 127.0.0.1:$port" "loopback_users.guest = true" \
+    "listeners.ssl.default = 127.0.0.1:$tls_port" \
+    "ssl_options.cacertfile = $dir/tls/ca.pem" \
+    "ssl_options.certfile = $dir/tls/server.pem" \
+    "ssl_options.keyfile = $dir/tls/server.key" \
+    "ssl_options.verify = verify_peer" \
+    "ssl_options.fail_if_no_peer_cert = false" \
     > "$dir/rabbitmq.conf"
   echo '[].' > "$dir/enabled_plugins"
   [ "$(id -u)" -eq 0 ] && chown rabbitmq:rabbitmq "$dir"/rabbitmq-env.conf "$dir"/rabbitmq.conf "$dir"/enabled_plugins
@@ -126,6 +183,11 @@ start() {
     echo "DIST_PORT=$((port + 20000))"
     echo "AMQP_URL=amqp://guest:guest@127.0.0.1:$port/"
     echo "SHMBUS_AMQP_URL=amqp://guest:guest@127.0.0.1:$port/"
+    echo "TLS_PORT=$tls_port"
+    echo "AMQPS_URL=amqps://guest:guest@localhost:$tls_port/"
+    echo "TLS_CA=$dir/tls/ca.pem"
+    echo "TLS_CLIENT_CERT=$dir/tls/client.pem"
+    echo "TLS_CLIENT_KEY=$dir/tls/client.key"
     echo "SERVER_PID=$server_pid"
     echo "PID_FILE=$dir/node.pid"
     echo "LOG_DIR=$dir/log"
@@ -160,7 +222,7 @@ start() {
   done
   echo "EPMD_PID=$epmd_new" >> "$dir/env.partial"
   mv "$dir/env.partial" "$dir/env"
-  echo "rabbitmq node $node up on 127.0.0.1:$port in $(elapsed "$t0") s (env: $dir/env)"
+  echo "rabbitmq node $node up on 127.0.0.1:$port (TLS $tls_port) in $(elapsed "$t0") s (env: $dir/env)"
 }
 
 is_node_process() {  # pid: a live process started for $NODE (our start exported RABBITMQ_NODENAME)

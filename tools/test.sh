@@ -15,9 +15,14 @@ rabbit_dir=$(mktemp -d /tmp/shmbus-rabbitmq.XXXXXX)
 trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" > /tmp/shmbus-rabbitmq-stop.log 2>&1 || true; rm -rf "$rabbit_dir"' EXIT
 tools/rabbitmq_node.sh start "$rabbit_dir"
 SHMBUS_AMQP_URL=$(sed -n 's/^AMQP_URL=//p' "$rabbit_dir/env")
+# Its TLS listener and private CA (tests/python/test_bridge_tls.py).
+SHMBUS_AMQPS_URL=$(sed -n 's/^AMQPS_URL=//p' "$rabbit_dir/env")
+SHMBUS_TLS_CA=$(sed -n 's/^TLS_CA=//p' "$rabbit_dir/env")
+SHMBUS_TLS_CLIENT_CERT=$(sed -n 's/^TLS_CLIENT_CERT=//p' "$rabbit_dir/env")
+SHMBUS_TLS_CLIENT_KEY=$(sed -n 's/^TLS_CLIENT_KEY=//p' "$rabbit_dir/env")
 # The bridge's soak tests stop and start this node (tools/rabbitmq_node.sh on the same dir).
 SHMBUS_RABBITMQ_DIR=$rabbit_dir
-export SHMBUS_AMQP_URL SHMBUS_RABBITMQ_DIR
+export SHMBUS_AMQP_URL SHMBUS_RABBITMQ_DIR SHMBUS_AMQPS_URL SHMBUS_TLS_CA SHMBUS_TLS_CLIENT_CERT SHMBUS_TLS_CLIENT_KEY
 
 echo "== Layers"
 tools/check_layers.sh

@@ -60,7 +60,7 @@ Result<void> AmqpSource::receive(FunctionRef<void(const Delivery&)> handler, std
   if (r.reply_type == AMQP_RESPONSE_NORMAL) {
     const std::span<const Header> headers = decoder_.decode(envelope.message.properties, envelope.message.body,
                                                             envelope.exchange, envelope.routing_key, envelope.redelivered != 0);
-    handler(Delivery{envelope.delivery_tag, envelope.redelivered != 0, headers,
+    handler(Delivery{envelope.delivery_tag, envelope.redelivered != 0, as_view(envelope.routing_key), headers,
                      std::span(static_cast<const std::byte*>(envelope.message.body.bytes), envelope.message.body.len)});
     amqp_destroy_envelope(&envelope);
     return {};

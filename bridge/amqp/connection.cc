@@ -2,11 +2,33 @@
 #include "bridge/amqp/connection.h"
 
 #include <sys/time.h>
+#include <unistd.h>
 
 namespace shmbus::bridge::amqp {
 namespace {
 
 timeval to_timeval(std::chrono::seconds s) { return {static_cast<time_t>(s.count()), 0}; }
+
+// Trusted when ca_cert is not given (Debian's bundle): rabbitmq-c alone would trust no CA at all.
+constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+// What a failed TLS connect means and what to do, by rabbitmq-c's status. "": not a TLS
+// failure (the socket's own errors are transient: the broker may come back).
+std::string tls_advice(int rc, const std::string& ca_file) {
+  switch (rc) {
+    case AMQP_STATUS_SSL_PEER_VERIFY_FAILED:
+      return "the broker's certificate is not signed by a CA in " + ca_file +
+             ": give the CA that signed it as [broker.tls] ca_cert (or, for a test broker only, verify_peer = false)";
+    case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
+      return "the broker's certificate does not name this host: connect by a DNS name the certificate holds "
+             "(rabbitmq-c checks DNS names, not IP addresses) or set [broker.tls] verify_hostname = false";
+    case AMQP_STATUS_SSL_CONNECTION_FAILED:
+      return "the TLS handshake failed: is this port the broker's TLS listener, is its certificate one our "
+             "[broker.tls] ca_cert trusts, and does it accept our client certificate (cert, key)?";
+    case AMQP_STATUS_SSL_ERROR: return "a TLS error: check the [broker.tls] files and the broker's TLS settings";
+    default: return {};
+  }
+}
 
 amqp_field_value_t boolean(bool b) {
   amqp_field_value_t v{};
@@ -47,12 +69,15 @@ void Connection::open() {
   if (state_ == nullptr) throw TransportError("out of memory for a connection", FailureKind::kTransient);
   const BrokerAddress& a = broker_.address;
   amqp_socket_t* socket = nullptr;
+  std::string ca_file;
   if (a.tls) {
     socket = amqp_ssl_socket_new(state_);
     if (socket == nullptr) throw TransportError("cannot make a TLS socket (rabbitmq-c built without OpenSSL?)", FailureKind::kConfig);
     const TlsConfig& t = broker_.tls;
-    if (!t.ca_cert.empty() && amqp_ssl_socket_set_cacert(socket, t.ca_cert.c_str()) != AMQP_STATUS_OK) {
-      throw TransportError("tls ca_cert " + t.ca_cert + " cannot be read: give a PEM file", FailureKind::kConfig);
+    ca_file = t.ca_cert.empty() ? kSystemCaBundle : t.ca_cert;
+    if ((!t.ca_cert.empty() || ::access(kSystemCaBundle, R_OK) == 0) &&
+        amqp_ssl_socket_set_cacert(socket, ca_file.c_str()) != AMQP_STATUS_OK) {
+      throw TransportError("tls ca_cert " + ca_file + " cannot be read: give a PEM file", FailureKind::kConfig);
     }
     if (!t.cert.empty() && amqp_ssl_socket_set_key(socket, t.cert.c_str(), t.key.c_str()) != AMQP_STATUS_OK) {
       throw TransportError("tls cert " + t.cert + " / key " + t.key + " cannot be read: give PEM files that match",
@@ -66,6 +91,12 @@ void Connection::open() {
   if (socket == nullptr) throw TransportError("cannot make a socket", FailureKind::kTransient);
   timeval connect_timeout = to_timeval(broker_.connect_timeout);
   const int rc = amqp_socket_open_noblock(socket, a.host.c_str(), a.port, &connect_timeout);
+  if (const std::string advice = a.tls ? tls_advice(rc, ca_file) : std::string(); !advice.empty()) {
+    // A refusal of our TLS settings, not an absent broker: retried at the longest delay only.
+    broken_ = true;
+    throw TransportError("cannot connect to " + where() + " over TLS: " + amqp_error_string2(rc) + " (" + advice + ")",
+                         FailureKind::kConfig);
+  }
   if (rc != AMQP_STATUS_OK) {
     broken_ = true;
     throw TransportError("cannot connect to " + a.host + ":" + std::to_string(a.port) + ": " + amqp_error_string2(rc) +
@@ -99,6 +130,14 @@ void Connection::open() {
       throw TransportError("login to " + where() + " refused: " + text +
                                (vhost ? " (the vhost does not exist or the user may not use it: check the URL's path)"
                                       : " (check user and password: [broker] url, user, password or password_env)"),
+                           FailureKind::kConfig);
+    }
+    if (a.tls && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_SSL_ERROR) {
+      // Under TLS 1.3 the broker judges our client certificate after our side of the handshake
+      // is done: its refusal ends the session during login (measured with RabbitMQ 3.10).
+      throw TransportError("login to " + where() + " over TLS failed: " + text +
+                               " (the broker ended the TLS session: does it accept our client certificate "
+                               "[broker.tls] cert, key, or does it require one?)",
                            FailureKind::kConfig);
     }
     throw TransportError("login to " + where() + " failed: " + text, FailureKind::kTransient);

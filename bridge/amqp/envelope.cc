@@ -254,7 +254,10 @@ const amqp_basic_properties_t& Encoder::encode(const OutgoingMessage& m, std::st
   recycle_amqp_pool(&pool_);
   const std::string_view kinds = m.headers.find(kKindsHeader).value_or(std::string_view());
   for (const Header h : m.headers) {
-    if (h.key == kKindsHeader || set_property(h.key, h.value, login_user)) continue;
+    if (h.key == kKindsHeader || (h.key == kOriginHeader && !m.origin.empty()) ||
+        set_property(h.key, h.value, login_user)) {
+      continue;
+    }
     amqp_table_entry_t e{};
     e.key = as_bytes(h.key);
     const char kind = kinds.empty() ? 0 : kind_of(kinds, h.key);
@@ -265,6 +268,13 @@ const amqp_basic_properties_t& Encoder::encode(const OutgoingMessage& m, std::st
       e.value.value.bytes = as_bytes(h.value);
     }
     entries_.push_back(e);  // within the reserved capacity unless a message has > 64 headers
+  }
+  if (!m.origin.empty()) {  // after the record's own headers: a copy it carried is replaced
+    amqp_table_entry_t e{};
+    e.key = as_bytes(kOriginHeader);
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = as_bytes(m.origin);
+    entries_.push_back(e);
   }
   if ((props_._flags & AMQP_BASIC_MESSAGE_ID_FLAG) == 0) {
     props_.message_id = as_bytes(m.message_id);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bridge/amqp/rabbitmq_c.h"
+#include "bridge/origin.h"
 #include "bridge/transport.h"
 
 namespace shmbus::bridge::amqp {

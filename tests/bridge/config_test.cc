@@ -113,5 +113,50 @@ TEST(BridgeConfig, AnInboundTopicForwardedBackOutIsAWarning) {
   EXPECT_NE(sut.warnings[0].find("loop"), std::string::npos);
 }
 
+constexpr const char* kTwoHostConfig = R"(
+[bridge]
+origin = "host-a"
+[broker]
+url = "amqps://guest:guest@localhost:5671/"
+tls = { ca_cert = "/etc/ca.pem" }
+[[outbound]]
+topics = "commands.inventory"
+queue = "bridge.inventory"
+exchange = "shmbus"
+[[inbound]]
+queue = "host-a-in"
+topic_from = "routing_key"
+reply_topic_bytes = 1048576
+)";
+
+TEST(TwoHostConfig, QueueLinksRoutingKeyTopicsAndOriginAreRead) {
+  const BridgeConfig sut = parse_config(kTwoHostConfig, "b.toml");
+
+  EXPECT_EQ(sut.origin, "host-a");
+  ASSERT_EQ(sut.outbound.size(), 1u);
+  EXPECT_EQ(sut.outbound[0].queue, "bridge.inventory");
+  EXPECT_EQ(sut.outbound[0].cursor, "");
+  EXPECT_EQ(sut.outbound[0].dead_letter_topic, "bridge.inventory.returned");
+  ASSERT_EQ(sut.inbound.size(), 1u);
+  EXPECT_TRUE(sut.inbound[0].topic_from_routing_key);
+  EXPECT_TRUE(sut.inbound[0].create_topics);
+  EXPECT_EQ(sut.inbound[0].reply_topic_capacity, 1048576u);
+  EXPECT_EQ(sut.inbound[0].dead_letter_topic, "host-a-in.undecodable");
+  EXPECT_EQ(sut.broker.tls.ca_cert, "/etc/ca.pem");
+  EXPECT_NE(describe_plan(sut).find("through bus queue bridge.inventory"), std::string::npos);
+  EXPECT_NE(describe_plan(sut).find("origin host-a"), std::string::npos);
+}
+
+TEST(TwoHostConfig, EachContradictionIsRefusedWithTheKey) {
+  const std::string out = "[broker]\n[[outbound]]\ntopics=\"a\"\nexchange=\"x\"\n";
+  const std::string in = "[broker]\n[[inbound]]\nqueue=\"q\"\n";
+
+  EXPECT_NE(refusal(out + "queue=\"q\"\ncursor=\"c\"\n").find("cursor: give cursor or queue, not both"), std::string::npos);
+  EXPECT_NE(refusal(out).find("needs cursor"), std::string::npos);
+  EXPECT_NE(refusal(in + "topic=\"t\"\ntopic_from=\"routing_key\"\n").find("give topic or topic_from"), std::string::npos);
+  EXPECT_NE(refusal(in + "topic_from=\"headers\"\n").find("topic_from: must be \"routing_key\""), std::string::npos);
+  EXPECT_NE(refusal(in + "topic_from=\"routing_key\"\nreply_topic_bytes=5000\n").find("power of two"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace shmbus::bridge

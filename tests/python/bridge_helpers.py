@@ -14,6 +14,23 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 AMQP_URL = os.environ.get("SHMBUS_AMQP_URL", "")
 RABBIT_DIR = os.environ.get("SHMBUS_RABBITMQ_DIR", "")
+
+
+def _node_env():
+    """DIR/env of the test broker (tools/rabbitmq_node.sh writes it), as a dict."""
+    try:
+        text = (pathlib.Path(RABBIT_DIR) / "env").read_text() if RABBIT_DIR else ""
+    except OSError:
+        text = ""
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+# The broker's TLS listener and its private CA (tools/test.sh exports them; else DIR/env has them).
+_NODE = _node_env()
+AMQPS_URL = os.environ.get("SHMBUS_AMQPS_URL") or _NODE.get("AMQPS_URL", "")
+TLS_CA = os.environ.get("SHMBUS_TLS_CA") or _NODE.get("TLS_CA", "")
+TLS_CLIENT_CERT = os.environ.get("SHMBUS_TLS_CLIENT_CERT") or _NODE.get("TLS_CLIENT_CERT", "")
+TLS_CLIENT_KEY = os.environ.get("SHMBUS_TLS_CLIENT_KEY") or _NODE.get("TLS_CLIENT_KEY", "")
 # The soak tests' size: 1 = the issue's 100,000 messages and 20+ kills.
 SCALE = float(os.environ.get("SHMBUS_SOAK_SCALE", "1"))
 
@@ -34,6 +51,12 @@ def need_node_dir():
     need_broker()
     if not RABBIT_DIR:
         pytest.skip("SHMBUS_RABBITMQ_DIR is not set: the broker cannot be restarted (tools/test.sh sets it)")
+
+
+def need_tls():
+    need_broker()
+    if not (AMQPS_URL and TLS_CA):
+        pytest.skip("no TLS listener: SHMBUS_AMQPS_URL / SHMBUS_TLS_CA are not set (tools/test.sh sets them)")
 
 
 def unique(prefix):
