@@ -87,13 +87,7 @@ class ClientImpl {
   void read_replies() noexcept {
     while (!stopping_.load(std::memory_order_relaxed)) {
       (void)reply_subscription_.receive([&](const Message& m) { on_reply(m); }, 256, kReplyWait);
-      for (PendingRequest& r : pending_.take_expired(std::chrono::steady_clock::now())) {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timeout).count();
-        r.done({}, request_error(RequestErrc::kTimeout,
-                                 "no reply to " + r.request_type + " from endpoint " + r.endpoint + " within " +
-                                     std::to_string(ms) + " ms: the endpoint is slow, stopped or dead (" +
-                                     "shmbus queue stat " + r.endpoint + " shows its consumers)"));
-      }
+      for (PendingRequest& r : pending_.take_expired(std::chrono::steady_clock::now())) time_out(r);
     }
   }
 
@@ -102,19 +96,7 @@ class ClientImpl {
       const Envelope env = Envelope::read(m.headers);
       std::optional<PendingRequest> r = pending_.take(env.correlation_id);
       if (!r) return;  // timed out already, or not ours
-      if (env.type.starts_with("Fault<")) {
-        const FaultInfo info = nlohmann::json::parse(m.text()).get<FaultInfo>();
-        return r->done({}, request_error(RequestErrc::kRemoteFault,
-                                         r->request_type + " failed at endpoint " + info.endpoint + " after " +
-                                             std::to_string(info.attempts) + " attempt(s): " + info.exception_type +
-                                             ": " + info.exception_message));
-      }
-      if (env.type != r->reply_type) {
-        return r->done({}, request_error(RequestErrc::kBadReply, "the reply to " + r->request_type + " is a " +
-                                                                     env.type + ", not the " + r->reply_type +
-                                                                     " asked for: the two sides disagree"));
-      }
-      r->done(m.text(), nullptr);
+      complete(*r, env, m.text());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmbus client: a reply could not be handled: %s\n", e.what());
     }
