@@ -76,10 +76,12 @@ class HandlerThread {
     const Clock& clock = e_.clock();
     while (!host_.stopping()) {
       const TimePoint now = clock.now();
-      // The breaker is open (or a trial runs) or the rate limit is spent: wait, taking nothing.
-      // At most idle_wait at a time, to look at the stop flag and a trial's end.
+      // The breaker is open or the rate limit is spent: wait, taking nothing, until then (stop()
+      // and the breaker's transitions wake us). While a trial runs nobody knows for how long:
+      // idle_wait at a time.
       if (const TimePoint ready = pipeline_.ready_at(now); ready > now) {
-        (void)host_.wait_until(std::min(ready, now + e_.options.idle_wait));
+        pipeline_.note_wait(now);
+        (void)host_.wait_until(ready == TimePoint::max() ? now + e_.options.idle_wait : ready);
         continue;
       }
       Result<Delivery> d = consumer_.receive(e_.options.idle_wait);

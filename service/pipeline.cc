@@ -20,6 +20,10 @@ std::optional<TimePoint> Pipeline::rate_wait(TimePoint now, bool first_try) noex
   return later;
 }
 
+void Pipeline::note_wait(TimePoint now) noexcept {
+  if (e_.rate.ready_at(now) > now) e_.counters.add(e_.counters.rate_limited);
+}
+
 void Pipeline::gave_back(CircuitBreaker::Pass pass) noexcept {
   if (pass == CircuitBreaker::Pass::kNo) e_.counters.add(e_.counters.released);
   if (e_.breaker.record(pass, Verdict::kNotJudged, e_.clock().now())) e_.host->wake();

@@ -32,8 +32,10 @@ class Pipeline {
   TimePoint ready_at(TimePoint now) const noexcept;
   // The breaker's word on a received delivery (kNo: give it back uncharged, count_released()).
   CircuitBreaker::Pass pass(TimePoint now) noexcept { return e_.breaker.admit(now); }
-  // The rate limit's turn for it: nullopt, or when to try again (counted once per delivery).
+  // The rate limit's turn for it: nullopt, or when to try again (a wait counted on first_try).
   std::optional<TimePoint> rate_wait(TimePoint now, bool first_try) noexcept;
+  // The driver waits before receiving, as ready_at said: counted if the rate limit is why.
+  void note_wait(TimePoint now) noexcept;
   // A delivery given back without being handled (stopping, or the breaker opened).
   void gave_back(CircuitBreaker::Pass pass) noexcept;
 

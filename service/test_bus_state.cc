@@ -89,9 +89,13 @@ class MemoryHost final : public EndpointHost {
 
 }  // namespace
 
+// The default start is the real now in whole milliseconds, the envelope's precision: a time
+// written into a header (not-before, expires-at) then reads back exactly.
 VirtualClock::VirtualClock(std::chrono::system_clock::time_point wall_start)
     : steady_start_(std::chrono::steady_clock::now()),
-      wall_start_(wall_start == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now() : wall_start) {}
+      wall_start_(wall_start == std::chrono::system_clock::time_point{}
+                      ? std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now())
+                      : wall_start) {}
 
 std::chrono::system_clock::time_point VirtualClock::wall() const noexcept { return wall_start_ + wall_duration(elapsed()); }
 

@@ -97,7 +97,7 @@ struct EndpointStats {
   uint64_t breaker_opened = 0;   // times the breaker opened (after a failed trial too)
   uint64_t breaker_closed = 0;   // times a trial succeeded and closed it
   uint64_t released = 0;         // given back uncharged: the breaker opened after they were received
-  uint64_t rate_limited = 0;     // deliveries that waited for the rate limit
+  uint64_t rate_limited = 0;     // times a handler thread waited for the rate limit (bus only)
 };
 
 class Endpoint {

@@ -39,7 +39,8 @@ std::unique_ptr<EndpointHost> test_host(TestBus& bus);
 }  // namespace detail
 
 struct TestBusOptions {
-  // The virtual wall clock at the start (sent-time, expires-at, not-before); {}: the real now.
+  // The virtual wall clock at the start (sent-time, expires-at, not-before); {}: the real now,
+  // in whole milliseconds (the precision of the envelope's times).
   std::chrono::system_clock::time_point start{};
   uint64_t seed = 1;            // the retries' jitter
   std::string source = "test";  // the `source` of what the TestBus itself sends
