@@ -97,6 +97,48 @@ TEST(Resilience, TheBreakerPausesTheEndpointWithTheMessagesInTheQueueAndResumes)
   EXPECT_EQ(bus.queue("payments").stats().dead_lettered, 0u);
 }
 
+// Four handler threads, one trial at a time: while the breaker is half-open exactly one handler
+// runs, however often the trial fails.
+TEST(Resilience, AmongFourHandlerThreadsOnlyOneTakesTheTrial) {
+  TempBus tb;
+  Bus bus = tb.open();
+  EndpointOptions o = test::fast_options(/*max_deliveries=*/50);
+  o.concurrency = 4;
+  o.retry = {.min = 10ms, .max = 10ms, .factor = 1, .jitter = 0};
+  o.breaker = {.window = 4, .minimum = 4, .failure_ratio = 1.0, .cool_down = 150ms};
+  std::atomic<bool> down{true};
+  std::atomic<int> in_trial{0}, most_in_trial{0}, trials{0}, handled{0};
+  Endpoint* self = nullptr;
+  Endpoint sut(bus, "payments", o);
+  sut.handle<shop::ReserveStock>([&](const shop::ReserveStock&, Context&) {
+    const bool trial = self->stats().breaker == BreakerState::kHalfOpen;
+    if (trial) {
+      ++trials;
+      const int now = ++in_trial;
+      int most = most_in_trial.load();
+      while (now > most && !most_in_trial.compare_exchange_weak(most, now)) {
+      }
+      std::this_thread::sleep_for(20ms);  // long enough for another thread to come in, were it let
+      --in_trial;
+    }
+    if (down) throw Transient("gateway down");
+    ++handled;
+  });
+  self = &sut;
+  sut.start();
+  Client client(bus, test::client_options());
+
+  for (int i = 0; i < 20; ++i) client.send(shop::ReserveStock{i, 1}, "payments");
+  ASSERT_TRUE(eventually([&] { return trials >= 3; }, 30s));
+  down = false;
+
+  ASSERT_TRUE(eventually([&] { return handled == 20; }, 30s));
+  EXPECT_EQ(most_in_trial.load(), 1);
+  EXPECT_GE(sut.stats().breaker_opened, 3u);  // the first trip and each failed trial
+  EXPECT_EQ(sut.stats().breaker_closed, 1u);
+  EXPECT_EQ(bus.queue("payments").stats().dead_lettered, 0u);
+}
+
 double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
