@@ -59,8 +59,8 @@ const char* to_string(BreakerState state) noexcept;  // "closed", "open", "half-
 
 // Deliveries per second over all handler threads of the endpoint in this process (a token
 // bucket: `burst` may go at once after a quiet spell). A handler thread over the rate blocks
-// until its turn (it holds the one delivery it received). Immediate retries are not counted
-// again: a delivery takes one token.
+// until its turn before it receives (or, if another thread took the turn meanwhile, holding the
+// one delivery it received). Immediate retries are not counted again: a delivery takes one turn.
 struct RateLimitOptions {
   double per_second = 0;  // 0: no limit
   uint32_t burst = 1;     // >= 1
