@@ -1,11 +1,7 @@
 // TestBus: the verbs of a Client and the assertions, over its MemoryBus.
 #include "shmbus/service/test_bus.h"
 
-#include <algorithm>
-
 #include "kinds.h"
-#include "shmbus/envelope.h"
-#include "shmbus/service/topology.h"
 #include "test_bus_state.h"
 
 namespace shmbus::service {
@@ -14,13 +10,13 @@ TestBus::TestBus(TestBusOptions options) : state_(std::make_shared<detail::Memor
 TestBus::TestBus(TestBus&&) noexcept = default;
 TestBus& TestBus::operator=(TestBus&& other) noexcept {
   if (this != &other) {
-    if (state_) state_->close();
+    if (state_) state_->close(state_->own);
     state_ = std::move(other.state_);
   }
   return *this;
 }
 TestBus::~TestBus() {
-  if (state_) state_->close();
+  if (state_) state_->close(state_->own);
 }
 
 void TestBus::advance(std::chrono::nanoseconds d) { state_->advance(d); }
@@ -29,68 +25,27 @@ std::chrono::steady_clock::time_point TestBus::now() const noexcept { return sta
 std::chrono::system_clock::time_point TestBus::wall() const noexcept { return state_->clock.wall(); }
 
 std::string TestBus::publish_json(const MessageType& type, std::string json) {
-  detail::check_publish(type);
-  detail::MemoryBus& s = *state_;
-  const Envelope env = Envelope::start(type, s.options.source, s.clock.wall());
-  s.publish({event_topic(type), env, std::move(json), false, {}});
-  s.run_due();
-  return env.message_id;
+  return state_->publish_from(state_->own, type, std::move(json));
 }
 
 std::string TestBus::send_json(const MessageType& type, std::string json, std::string_view endpoint,
                                std::optional<std::chrono::system_clock::time_point> not_before) {
-  detail::check_send(type);
-  detail::MemoryBus& s = *state_;
-  const std::string to = detail::routed_endpoint(type, endpoint, s.routes);
-  Envelope env = Envelope::start(type, s.options.source, s.clock.wall());
-  if (not_before) env.not_before = envelope::format_time(*not_before);
-  s.require_endpoint(to);
-  s.publish({command_topic(to), env, std::move(json), false, to});
-  s.run_due();
-  return env.message_id;
+  return state_->send_from(state_->own, type, std::move(json), endpoint, not_before);
 }
 
 uint64_t TestBus::cancel_scheduled(std::string_view endpoint, std::string_view message_id) {
-  detail::MemoryBus& s = *state_;
-  auto it = s.queues.find(endpoint);
-  if (it == s.queues.end()) {
-    throw Error("no queue \"" + std::string(endpoint) + "\" on the TestBus: start its Endpoint first",
-                ErrorKind::kNotFound);
-  }
-  std::vector<detail::QueueEntry>& entries = it->second.entries;
-  const detail::TimePoint now = s.clock.now();
-  const auto cancelled = [&](const detail::QueueEntry& e) {
-    return e.delayed && e.due > now && e.record->envelope.message_id == message_id;
-  };
-  const auto n = std::count_if(entries.begin(), entries.end(), cancelled);
-  entries.erase(std::remove_if(entries.begin(), entries.end(), cancelled), entries.end());
-  return static_cast<uint64_t>(n);
+  return state_->cancel_scheduled(endpoint, message_id);
 }
 
 void TestBus::request_json(const MessageType& type, std::string json, std::string_view endpoint,
                            std::chrono::nanoseconds timeout, const MessageType& reply_type, Client::ReplyCallback done) {
-  detail::check_request(type, reply_type);
-  detail::MemoryBus& s = *state_;
-  const std::string to = detail::routed_endpoint(type, endpoint, s.routes);
-  Envelope env = Envelope::start(type, s.options.source, s.clock.wall());
-  env.reply_to = s.reply_topic;
-  env.expires_at = envelope::format_time(s.clock.wall() + std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
-  const std::string id = env.message_id;
-  s.pending.add(id, {s.clock.now() + timeout, env.type, reply_type.type_header(), to, timeout, std::move(done)});
-  try {
-    s.require_endpoint(to);
-    s.publish({command_topic(to), std::move(env), std::move(json), false, to});
-  } catch (...) {
-    if (std::optional<detail::PendingRequest> r = s.pending.take(id)) r->done({}, std::current_exception());
-    return;
-  }
-  s.run_due();
+  state_->request_from(state_->own, type, std::move(json), endpoint, timeout, reply_type, std::move(done));
 }
 
 void TestBus::add_route(const MessageType& type, std::string endpoint) {
   detail::check_send(type);
   validate_queue_name(endpoint);
-  state_->routes[type.name] = std::move(endpoint);
+  state_->own.routes[type.name] = std::move(endpoint);
 }
 
 namespace {
@@ -138,7 +93,7 @@ std::vector<DeadLetter> TestBus::dead_letters(std::string_view endpoint) const {
   return out;
 }
 
-size_t TestBus::pending_requests() const { return state_->pending.size(); }
+size_t TestBus::pending_requests() const { return state_->own.pending.size(); }
 
 size_t TestBus::queued(std::string_view endpoint) const {
   auto it = state_->queues.find(endpoint);
@@ -159,6 +114,9 @@ const char* to_string(Settled s) noexcept {
 namespace detail {
 
 std::unique_ptr<EndpointHost> test_host(TestBus& bus) { return make_memory_host(bus.state_); }
+std::unique_ptr<MemoryClient> test_client(TestBus& bus, const ClientOptions& options) {
+  return std::make_unique<MemoryClient>(bus.state_, options);
+}
 
 }  // namespace detail
 }  // namespace shmbus::service

@@ -116,13 +116,28 @@ Message MemoryRecord::message() const noexcept {
 
 Recorded MemoryRecord::recorded() const { return {topic, envelope, payload, at}; }
 
-MemoryBus::MemoryBus(TestBusOptions o) : options(std::move(o)), clock(options.start), rng_(options.seed) {}
+MemoryBus::MemoryBus(TestBusOptions o) : options(std::move(o)), clock(options.start), rng_(options.seed) {
+  own.source = options.source;
+  own.reply_topic = "replies.test-bus";
+  sides_.push_back(&own);
+}
+
+void MemoryBus::add_side(ClientSide& side) {
+  side.reply_topic = "replies.client-" + std::to_string(++clients_);
+  sides_.push_back(&side);
+}
+
+void MemoryBus::remove_side(ClientSide& side) noexcept { std::erase(sides_, &side); }
 
 double MemoryBus::uniform() noexcept { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
 void MemoryBus::publish(const Outgoing& out) {
-  // A reply to a requester that is not this TestBus's has nobody to go to (as a reply topic gone).
-  if (out.reply && out.topic != reply_topic) return;
+  // A reply to a requester that is gone has nobody to go to (as a reply topic removed).
+  ClientSide* requester = nullptr;
+  for (ClientSide* side : sides_) {
+    if (side->reply_topic == out.topic) requester = side;
+  }
+  if (out.reply && !requester) return;
   MemoryRecord& r = records.emplace_back();
   r.topic = out.topic;
   r.envelope = out.envelope;
@@ -133,7 +148,7 @@ void MemoryBus::publish(const Outgoing& out) {
   r.at = clock.elapsed();
   r.seq = records.size() - 1;
   if (out.reply) {
-    if (std::optional<PendingRequest> waiting = pending.take(r.envelope.correlation_id)) {
+    if (std::optional<PendingRequest> waiting = requester->pending.take(r.envelope.correlation_id)) {
       complete(*waiting, r.envelope, r.payload);
     }
     return;
@@ -243,9 +258,13 @@ bool MemoryBus::step(MemoryQueue& q) {
 }
 
 bool MemoryBus::expire_requests() {
-  std::vector<PendingRequest> late = pending.take_expired(clock.now());
-  for (PendingRequest& r : late) time_out(r);
-  return !late.empty();
+  bool any = false;
+  for (size_t i = 0; i < sides_.size(); ++i) {  // by index: a callback may make a Client
+    std::vector<PendingRequest> late = sides_[i]->pending.take_expired(clock.now());
+    for (PendingRequest& r : late) time_out(r);
+    any = any || !late.empty();
+  }
+  return any;
 }
 
 void MemoryBus::run_due() {
@@ -277,7 +296,9 @@ std::optional<TimePoint> MemoryBus::next_event() const {
     for (const QueueEntry& e : q.entries) first = std::min(first, e.due);
     consider(std::max(first, q.pipeline->ready_at(now)));
   }
-  if (const auto deadline = pending.next_deadline()) consider(*deadline);
+  for (const ClientSide* side : sides_) {
+    if (const auto deadline = side->pending.next_deadline()) consider(*deadline);
+  }
   return best;
 }
 
@@ -300,11 +321,21 @@ std::unique_ptr<EndpointHost> make_memory_host(std::shared_ptr<MemoryBus> bus) {
   return std::make_unique<MemoryHost>(std::move(bus));
 }
 
-void MemoryBus::close() noexcept {
-  for (PendingRequest& r : pending.take_all()) {
-    r.done({}, std::make_exception_ptr(RequestError(RequestErrc::kClosed, "the TestBus making request " +
+void MemoryBus::close(ClientSide& side) noexcept {
+  for (PendingRequest& r : side.pending.take_all()) {
+    r.done({}, std::make_exception_ptr(RequestError(RequestErrc::kClosed, "the " + side.source + " making request " +
                                                                              r.request_type + " went away")));
   }
+}
+
+MemoryClient::MemoryClient(std::shared_ptr<MemoryBus> bus, const ClientOptions& options) : bus_(std::move(bus)) {
+  side_.source = options.source;
+  bus_->add_side(side_);
+}
+
+MemoryClient::~MemoryClient() {
+  bus_->remove_side(side_);
+  bus_->close(side_);
 }
 
 }  // namespace shmbus::service::detail

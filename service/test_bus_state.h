@@ -70,6 +70,14 @@ struct MemoryQueue {
   std::unique_ptr<Pipeline> pipeline;
 };
 
+// The sending side of a flow on the TestBus: the TestBus's own verbs, or a Client made on it.
+struct ClientSide {
+  std::string source;
+  Routes routes;
+  std::string reply_topic;
+  PendingRequests pending;
+};
+
 class MemoryBus final : public Outbox {
  public:
   explicit MemoryBus(TestBusOptions options);
@@ -83,7 +91,19 @@ class MemoryBus final : public Outbox {
   // Runs everything due now, until nothing is.
   void run_due();
   void advance(std::chrono::nanoseconds d);
-  void close() noexcept;  // fails the requests still waiting (kClosed)
+  void close(ClientSide& side) noexcept;  // fails its requests still waiting (kClosed)
+
+  // The verbs of a Client (test_bus_verbs.cc), from `side`: each starts a flow and runs what it
+  // causes before it returns.
+  std::string publish_from(const ClientSide& side, const MessageType& type, std::string json);
+  std::string send_from(const ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
+                        std::optional<std::chrono::system_clock::time_point> not_before);
+  void request_from(ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
+                    std::chrono::nanoseconds timeout, const MessageType& reply_type, Client::ReplyCallback done);
+  uint64_t cancel_scheduled(std::string_view endpoint, std::string_view message_id);
+  // A Client on the TestBus: its side gets replies to its own reply topic until it is removed.
+  void add_side(ClientSide& side);
+  void remove_side(ClientSide& side) noexcept;
 
   // Settling an entry (MemorySettlement).
   void retry_later(MemoryQueue& q, QueueEntry entry);
@@ -96,9 +116,7 @@ class MemoryBus final : public Outbox {
   std::map<std::string, MemoryQueue, std::less<>> queues;
   std::vector<Consumed> consumed;
   std::vector<DeadLetter> dead;
-  PendingRequests pending;
-  Routes routes;
-  const std::string reply_topic = "replies.test-bus";
+  ClientSide own;  // the TestBus's verbs
 
  private:
   bool step(MemoryQueue& q);
@@ -106,6 +124,8 @@ class MemoryBus final : public Outbox {
   std::optional<TimePoint> next_event() const;
   double uniform() noexcept;
 
+  std::vector<ClientSide*> sides_;  // own first, then the Clients'
+  uint64_t clients_ = 0;
   std::mt19937_64 rng_;
   uint64_t order_ = 0;
   bool dispatching_ = false;
@@ -114,5 +134,18 @@ class MemoryBus final : public Outbox {
 // The EndpointHost of an endpoint on a TestBus (test_host() in shmbus/service/test_bus.h hands
 // it the TestBus's MemoryBus).
 std::unique_ptr<EndpointHost> make_memory_host(std::shared_ptr<MemoryBus> bus);
+
+// A Client made on a TestBus (Client(TestBus&, ...)).
+class MemoryClient {
+ public:
+  MemoryClient(std::shared_ptr<MemoryBus> bus, const ClientOptions& options);
+  ~MemoryClient();  // fails what still waits (kClosed)
+  MemoryBus& bus() noexcept { return *bus_; }
+  ClientSide& side() noexcept { return side_; }
+
+ private:
+  std::shared_ptr<MemoryBus> bus_;
+  ClientSide side_;
+};
 
 }  // namespace shmbus::service::detail

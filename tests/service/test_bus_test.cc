@@ -445,5 +445,40 @@ TEST(TestBus, KindsAreEnforcedAsOnTheBus) {
   EXPECT_THROW(sut.queue(), Error);
 }
 
+// Code written against Client& runs on the TestBus unchanged: its own source, routes and reply
+// topic, requests timed out by advance(), what still waits failed when it goes.
+shop::OrderStatus ask_status(Client& client, int order) {
+  return client.request<shop::GetOrderStatus, shop::OrderStatus>({order, 0, 0}, 2s).get();
+}
+
+TEST(TestBus, AClientOnTheTestBusHasTheSameVerbs) {
+  TestBus bus;
+  Endpoint orders(bus, "orders");
+  orders.handle<shop::GetOrderStatus>([](const shop::GetOrderStatus& q, Context& ctx) { ctx.reply(status_of(q)); });
+  orders.start();
+  Client web(bus, {.source = "web"});
+  web.route<shop::GetOrderStatus>("orders");
+
+  EXPECT_EQ(ask_status(web, 9).order, 9);
+  web.publish(shop::OrderPlaced{9, "ann"});
+  orders.stop();
+  auto late = web.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, 2s);
+  auto never = std::make_unique<Client>(bus, ClientOptions{.source = "gone"});
+  auto closed = never->request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 0}, "orders", 2s);
+  never.reset();
+  bus.advance(2s);
+
+  EXPECT_EQ(code_of(late), RequestErrc::kTimeout);
+  EXPECT_EQ(code_of(closed), RequestErrc::kClosed);
+  const auto sent = bus.sent();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[0].envelope.source, "web");
+  EXPECT_EQ(sent[0].envelope.reply_to, web.reply_topic());
+  EXPECT_NE(web.reply_topic(), sent[2].envelope.reply_to);
+  EXPECT_EQ(bus.replies().size(), 1u);
+  EXPECT_EQ(bus.published()[0].envelope.source, "web");
+  EXPECT_EQ(web.pending_requests(), 0u);
+}
+
 }  // namespace
 }  // namespace shmbus::service

@@ -10,6 +10,7 @@
 //   bus.send(ReserveStock{42, 1}, "inventory");    // handled before send() returns
 //   bus.advance(30s);                              // retries, schedules, timeouts, cool-downs fire
 //   EXPECT_EQ(bus.published_of<StockReserved>().size(), 1u);
+// Code that takes a Client& gets a Client(test_bus, options) with the same verbs on it.
 // Deterministic: one handler runs at a time, on the caller's thread, in the order messages
 // became due; retry jitter comes from `seed`. Virtual time moves only by advance(): a handler
 // that calls advance(d) "takes" d (its timeout can fire), and what falls due meanwhile runs
@@ -35,7 +36,9 @@ class TestBus;
 namespace detail {
 class MemoryBus;
 class EndpointHost;
+class MemoryClient;
 std::unique_ptr<EndpointHost> test_host(TestBus& bus);
+std::unique_ptr<MemoryClient> test_client(TestBus& bus, const ClientOptions& options);
 }  // namespace detail
 
 struct TestBusOptions {
@@ -101,7 +104,8 @@ class TestBus {
   std::chrono::steady_clock::time_point now() const noexcept;
   std::chrono::system_clock::time_point wall() const noexcept;
 
-  // The verbs of a Client (each starts a flow), handled before they return.
+  // The verbs of a Client (each starts a flow, with TestBusOptions::source), handled before
+  // they return. A Client(test_bus, options) has the same, with its own source and routes.
   template <ServiceMessage T>
   std::string publish(const T& event) { return publish_json(message_type_of<T>(), encode(event)); }
   template <ServiceMessage T>
@@ -174,6 +178,7 @@ class TestBus {
 
  private:
   friend std::unique_ptr<detail::EndpointHost> detail::test_host(TestBus& bus);
+  friend std::unique_ptr<detail::MemoryClient> detail::test_client(TestBus& bus, const ClientOptions& options);
   std::shared_ptr<detail::MemoryBus> state_;  // shared with its endpoints: either may go first
 };
 
