@@ -75,14 +75,16 @@ class HandlerThread {
   void run() noexcept {
     const Clock& clock = e_.clock();
     while (!host_.stopping()) {
-      const TimePoint now = clock.now();
       // The breaker is open or the rate limit is spent: wait, taking nothing, until then (stop()
       // and the breaker's transitions wake us). While a trial runs nobody knows for how long:
       // idle_wait at a time.
-      if (const TimePoint ready = pipeline_.ready_at(now); ready > now) {
-        pipeline_.note_wait(now);
-        (void)host_.wait_until(ready == TimePoint::max() ? now + e_.options.idle_wait : ready);
-        continue;
+      if (pipeline_.gated()) {
+        const TimePoint now = clock.now();
+        if (const TimePoint ready = pipeline_.ready_at(now); ready > now) {
+          pipeline_.note_wait(now);
+          (void)host_.wait_until(ready == TimePoint::max() ? now + e_.options.idle_wait : ready);
+          continue;
+        }
       }
       Result<Delivery> d = consumer_.receive(e_.options.idle_wait);
       if (!d) continue;  // kTimeout: look at the stop flag again
@@ -93,12 +95,15 @@ class HandlerThread {
  private:
   void handle(Delivery& d) noexcept {
     const Clock& clock = e_.clock();
-    const CircuitBreaker::Pass pass = pipeline_.pass(clock.now());
-    if (pass == CircuitBreaker::Pass::kNo) return give_back(d, pass);  // it opened since ready_at
-    for (bool first = true;; first = false) {
-      const std::optional<TimePoint> later = pipeline_.rate_wait(clock.now(), first);
-      if (!later) break;
-      if (!host_.wait_until(*later)) return give_back(d, pass);
+    CircuitBreaker::Pass pass = CircuitBreaker::Pass::kYes;
+    if (pipeline_.gated()) {
+      pass = pipeline_.pass(clock.now());
+      if (pass == CircuitBreaker::Pass::kNo) return give_back(d, pass);  // it opened since ready_at
+      for (bool first = true;; first = false) {
+        const std::optional<TimePoint> later = pipeline_.rate_wait(clock.now(), first);
+        if (!later) break;
+        if (!host_.wait_until(*later)) return give_back(d, pass);
+      }
     }
     try {
       ConsumerSettlement s(consumer_, d);

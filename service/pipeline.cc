@@ -36,7 +36,8 @@ void Pipeline::handle(const Message& m, uint32_t attempt, Settlement& s, Circuit
     CircuitBreaker::Pass pass;
     Verdict verdict = Verdict::kNotJudged;
     ~Judge() {
-      if (p.e_.breaker.record(pass, verdict, p.e_.clock().now())) p.e_.host->wake();
+      CircuitBreaker& b = p.e_.breaker;
+      if (b.enabled() && b.record(pass, verdict, p.e_.clock().now())) p.e_.host->wake();
     }
   } judge{*this, pass};
   judge.verdict = run(m, attempt, s);

@@ -26,7 +26,11 @@ namespace shmbus::service::detail {
 // Thread-safety: one thread at a time (each handler thread has its own).
 class Pipeline {
  public:
-  Pipeline(EndpointImpl& e, Outbox& outbox) : e_(e), outbox_(outbox) {}
+  Pipeline(EndpointImpl& e, Outbox& outbox)
+      : e_(e), outbox_(outbox), gated_(e.breaker.enabled() || e.rate.enabled()) {}
+
+  // Has a breaker or a rate limit: without, admission is skipped (no clock read on the way).
+  bool gated() const noexcept { return gated_; }
 
   // When the next delivery may be taken (the breaker's and the rate limit's; <= now: at once).
   TimePoint ready_at(TimePoint now) const noexcept;
@@ -55,6 +59,7 @@ class Pipeline {
 
   EndpointImpl& e_;
   Outbox& outbox_;
+  const bool gated_;
   std::vector<Outgoing> outgoing_;
 };
 
