@@ -1,4 +1,5 @@
-// Endpoint: handler registration, the queue's declaration, the handler threads' lives.
+// Endpoint: handler registration and the options; where it runs is its host (bus_host.cc on a
+// Bus, test_bus_state.cc on a TestBus).
 #include "shmbus/service/endpoint.h"
 
 #include <algorithm>
@@ -8,7 +9,7 @@
 #include "kinds.h"
 #include "sender.h"
 #include "shmbus/service/topology.h"
-#include "test_bus_state.h"
+#include "shmbus/service/test_bus.h"
 
 namespace shmbus::service {
 namespace detail {

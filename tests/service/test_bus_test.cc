@@ -312,6 +312,24 @@ TEST(TestBus, RejectedMessagesAndNeverRetriedExceptionsDoNotOpenTheBreaker) {
   EXPECT_EQ(bus.dead_letters("payments").size(), 8u);
 }
 
+TEST(TestBus, InconsistentBreakerAndRateOptionsAreRefused) {
+  TestBus bus;
+  const auto with = [](CircuitBreakerOptions b, RateLimitOptions r) {
+    EndpointOptions o;
+    o.breaker = b;
+    o.rate_limit = r;
+    return o;
+  };
+
+  EXPECT_THROW(Endpoint(bus, "a", with({.window = 4, .minimum = 5}, {})), Error);
+  EXPECT_THROW(Endpoint(bus, "a", with({.window = 4, .minimum = 0}, {})), Error);
+  EXPECT_THROW(Endpoint(bus, "a", with({.window = 4, .minimum = 2, .failure_ratio = 0}, {})), Error);
+  EXPECT_THROW(Endpoint(bus, "a", with({.window = 4, .minimum = 2, .cool_down = 0ms}, {})), Error);
+  EXPECT_THROW(Endpoint(bus, "a", with({}, {.per_second = -1})), Error);
+  EXPECT_THROW(Endpoint(bus, "a", with({}, {.per_second = 5, .burst = 0})), Error);
+  EXPECT_NO_THROW(Endpoint(bus, "a", with({.window = 4, .minimum = 4}, {.per_second = 5, .burst = 1})));
+}
+
 TEST(TestBus, TheRateLimitSpacesDeliveriesAfterABurst) {
   TestBus bus;
   EndpointOptions o = options();
