@@ -15,6 +15,7 @@
 #include "shmbus/service/envelope.h"
 #include "shmbus/service/fault.h"
 #include "shmbus/service/topology.h"
+#include "test_bus_state.h"
 
 namespace shmbus::service {
 namespace detail {
@@ -87,13 +88,7 @@ class ClientImpl {
   void read_replies() noexcept {
     while (!stopping_.load(std::memory_order_relaxed)) {
       (void)reply_subscription_.receive([&](const Message& m) { on_reply(m); }, 256, kReplyWait);
-      for (PendingRequest& r : pending_.take_expired(std::chrono::steady_clock::now())) {
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timeout).count();
-        r.done({}, request_error(RequestErrc::kTimeout,
-                                 "no reply to " + r.request_type + " from endpoint " + r.endpoint + " within " +
-                                     std::to_string(ms) + " ms: the endpoint is slow, stopped or dead (" +
-                                     "shmbus queue stat " + r.endpoint + " shows its consumers)"));
-      }
+      for (PendingRequest& r : pending_.take_expired(std::chrono::steady_clock::now())) time_out(r);
     }
   }
 
@@ -102,19 +97,7 @@ class ClientImpl {
       const Envelope env = Envelope::read(m.headers);
       std::optional<PendingRequest> r = pending_.take(env.correlation_id);
       if (!r) return;  // timed out already, or not ours
-      if (env.type.starts_with("Fault<")) {
-        const FaultInfo info = nlohmann::json::parse(m.text()).get<FaultInfo>();
-        return r->done({}, request_error(RequestErrc::kRemoteFault,
-                                         r->request_type + " failed at endpoint " + info.endpoint + " after " +
-                                             std::to_string(info.attempts) + " attempt(s): " + info.exception_type +
-                                             ": " + info.exception_message));
-      }
-      if (env.type != r->reply_type) {
-        return r->done({}, request_error(RequestErrc::kBadReply, "the reply to " + r->request_type + " is a " +
-                                                                     env.type + ", not the " + r->reply_type +
-                                                                     " asked for: the two sides disagree"));
-      }
-      r->done(m.text(), nullptr);
+      complete(*r, env, m.text());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmbus client: a reply could not be handled: %s\n", e.what());
     }
@@ -138,17 +121,20 @@ class ClientImpl {
 
 Client::Client(Bus bus, ClientOptions options)
     : impl_(std::make_unique<detail::ClientImpl>(std::move(bus), std::move(options))) {}
+Client::Client(TestBus& bus, ClientOptions options) : memory_(detail::test_client(bus, options)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;
 
 std::string Client::publish_json(const MessageType& type, std::string json) {
+  if (memory_) return memory_->bus().publish_from(memory_->side(), type, std::move(json));
   detail::check_publish(type);
   return impl_->publish({event_topic(type), Envelope::start(type, impl_->options_.source), std::move(json), false, {}});
 }
 
 std::string Client::send_json(const MessageType& type, std::string json, std::string_view endpoint,
                               std::optional<std::chrono::system_clock::time_point> not_before) {
+  if (memory_) return memory_->bus().send_from(memory_->side(), type, std::move(json), endpoint, not_before);
   detail::check_send(type);
   std::string to;
   {
@@ -161,11 +147,16 @@ std::string Client::send_json(const MessageType& type, std::string json, std::st
 }
 
 uint64_t Client::cancel_scheduled(std::string_view endpoint, std::string_view message_id) {
+  if (memory_) return memory_->bus().cancel_scheduled(endpoint, message_id);
   return impl_->bus_.queue(endpoint).cancel(message_id);
 }
 
 void Client::request_json(const MessageType& type, std::string json, std::string_view endpoint,
                           std::chrono::nanoseconds timeout, const MessageType& reply_type, ReplyCallback done) {
+  if (memory_) {
+    return memory_->bus().request_from(memory_->side(), type, std::move(json), endpoint, timeout, reply_type,
+                                       std::move(done));
+  }
   detail::check_request(type, reply_type);
   std::string to;
   {
@@ -190,14 +181,21 @@ void Client::request_json(const MessageType& type, std::string json, std::string
 void Client::add_route(const MessageType& type, std::string endpoint) {
   detail::check_send(type);
   validate_queue_name(endpoint);
+  if (memory_) {
+    memory_->side().routes[type.name] = std::move(endpoint);
+    return;
+  }
   std::lock_guard<std::mutex> guard(impl_->send_mu_);
   impl_->routes_[type.name] = std::move(endpoint);
 }
 
 std::string Client::reply_topic() const {
+  if (memory_) return memory_->side().reply_topic;
   std::lock_guard<std::mutex> guard(impl_->topic_mu_);
   return impl_->reply_topic_;
 }
-size_t Client::pending_requests() const { return impl_->pending_.size(); }
+size_t Client::pending_requests() const {
+  return memory_ ? memory_->side().pending.size() : impl_->pending_.size();
+}
 
 }  // namespace shmbus::service

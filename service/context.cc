@@ -1,28 +1,38 @@
 // A handler's verbs: each outgoing message continues the handled one's flow, and waits in the
-// batch until the handler returns (dispatch.cc sends it).
+// batch until the handler returns (pipeline.cc sends it).
 #include "shmbus/service/context.h"
 
+#include "clock.h"
 #include "kinds.h"
 #include "sender.h"
 #include "shmbus/service/topology.h"
 
 namespace shmbus::service {
+namespace {
+
+const detail::Clock& clock_or_real(const detail::Clock* clock) { return clock ? *clock : detail::real_clock(); }
+
+}  // namespace
+
+bool Context::past_deadline() const noexcept { return clock_or_real(clock_).now() > deadline_; }
 
 void Context::publish_json(const MessageType& type, std::string json) {
   detail::check_publish(type);
-  outgoing_.push_back({event_topic(type), Envelope::caused_by(handled_, type, endpoint_), std::move(json), false, {}});
+  outgoing_.push_back({event_topic(type), Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
+                       std::move(json), false, {}});
 }
 
 void Context::send_json(const MessageType& type, std::string json, std::string_view endpoint) {
   detail::check_send(type);
   std::string to = detail::routed_endpoint(type, endpoint, routes_);
-  outgoing_.push_back({command_topic(to), Envelope::caused_by(handled_, type, endpoint_), std::move(json), false,
-                       std::move(to)});
+  outgoing_.push_back({command_topic(to), Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
+                       std::move(json), false, std::move(to)});
 }
 
 void Context::reply_json(const MessageType& type, std::string json) {
   detail::check_reply(type, handled_);
-  outgoing_.push_back({handled_.reply_to, Envelope::caused_by(handled_, type, endpoint_), std::move(json), true, {}});
+  outgoing_.push_back({handled_.reply_to, Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
+                       std::move(json), true, {}});
 }
 
 }  // namespace shmbus::service

@@ -1,21 +1,22 @@
-// Endpoint: handler registration, the queue's declaration, the handler threads' lives.
+// Endpoint: handler registration and the options; where it runs is its host (bus_host.cc on a
+// Bus, test_bus_state.cc on a TestBus).
 #include "shmbus/service/endpoint.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "dispatch.h"
 #include "endpoint_impl.h"
 #include "kinds.h"
 #include "sender.h"
 #include "shmbus/service/topology.h"
+#include "shmbus/service/test_bus.h"
 
 namespace shmbus::service {
 namespace detail {
 
-EndpointImpl::EndpointImpl(Bus b, std::string n, EndpointOptions o)
-    : bus(std::move(b)), name(std::move(n)), options(std::move(o)) {
-  validate_queue_name(name);
+EndpointImpl::EndpointImpl(std::unique_ptr<EndpointHost> h, std::string n, EndpointOptions o)
+    : name((validate_queue_name(n), std::move(n))), options(std::move(o)), breaker(options.breaker, name),
+      rate(options.rate_limit, name), host(std::move(h)) {
   if (options.concurrency == 0) {
     throw Error("endpoint \"" + name + "\": concurrency 0 would handle nothing: give it 1 or more",
                 ErrorKind::kInvalidArgument);
@@ -50,7 +51,7 @@ const HandlerEntry* EndpointImpl::find(std::string_view type_header, std::string
 // The handler threads read handlers, routes and filters without a lock: they change only
 // while no thread runs.
 void EndpointImpl::require_stopped(const char* what) const {
-  if (!threads.empty()) {
+  if (host->running()) {
     throw Error("endpoint \"" + name + "\" is running: set its " + what + " before start() (or after stop())",
                 ErrorKind::kInvalidArgument);
   }
@@ -84,7 +85,10 @@ QueueConfig EndpointImpl::queue_config() const {
 }  // namespace detail
 
 Endpoint::Endpoint(Bus bus, std::string name, EndpointOptions options)
-    : impl_(std::make_unique<detail::EndpointImpl>(std::move(bus), std::move(name), std::move(options))) {}
+    : impl_(std::make_unique<detail::EndpointImpl>(detail::bus_host(std::move(bus)), std::move(name),
+                                                   std::move(options))) {}
+Endpoint::Endpoint(TestBus& bus, std::string name, EndpointOptions options)
+    : impl_(std::make_unique<detail::EndpointImpl>(detail::test_host(bus), std::move(name), std::move(options))) {}
 Endpoint::Endpoint(Endpoint&&) noexcept = default;
 Endpoint& Endpoint::operator=(Endpoint&& other) noexcept {
   if (this != &other) {
@@ -117,50 +121,23 @@ void Endpoint::add_filter(bool retry, std::function<bool(const std::exception_pt
   (retry ? impl_->retry_on : impl_->never_retry).push_back(std::move(matches));
 }
 
-void Endpoint::start() {
-  detail::EndpointImpl& e = *impl_;
-  if (!e.threads.empty()) return;
-  const QueueConfig config = e.queue_config();
-  const TopicConfig journal = detail::journal_config(e.options.journal);
-  for (const std::string& topic : config.bindings) e.bus.create_topic(topic, journal);
-  try {
-    e.queue = e.bus.create_queue(e.name, config);
-  } catch (const Error& error) {
-    throw Error("endpoint \"" + e.name + "\" cannot declare its queue: " + error.what() +
-                    " (if its handlers or options changed, drain the old queue and remove it: shmbus queue rm " +
-                    e.name + ")",
-                error.kind());
-  }
-  e.stopping.store(false, std::memory_order_relaxed);
-  // A Consumer per thread (one thread at a time per Consumer), made here so that a failure to
-  // attach throws from start() instead of ending a thread; prefetch 1: a thread handles one
-  // message at a time and should hold no other that a free consumer could take.
-  std::vector<Consumer> consumers;
-  for (uint32_t i = 0; i < e.options.concurrency; ++i) consumers.push_back(e.queue->consumer({.prefetch = 1}));
-  for (Consumer& c : consumers) {
-    e.threads.emplace_back([&e, c = std::move(c)]() mutable { detail::run_handler_thread(e, std::move(c)); });
-  }
-}
+void Endpoint::start() { impl_->host->start(*impl_); }
 
 void Endpoint::stop() {
-  if (!impl_ || impl_->threads.empty()) return;
-  impl_->stopping.store(true, std::memory_order_relaxed);
-  for (std::thread& t : impl_->threads) t.join();
-  impl_->threads.clear();
+  if (impl_) impl_->host->stop();
 }
 
-bool Endpoint::running() const noexcept { return impl_ && !impl_->threads.empty(); }
+bool Endpoint::running() const noexcept { return impl_ && impl_->host->running(); }
 const std::string& Endpoint::name() const noexcept { return impl_->name; }
 
-Queue Endpoint::queue() const {
-  if (!impl_->queue) throw Error("endpoint \"" + impl_->name + "\" has no queue before start()");
-  return impl_->bus.queue(impl_->name);
-}
+Queue Endpoint::queue() const { return impl_->host->queue(); }
 
 EndpointStats Endpoint::stats() const noexcept {
   const detail::EndpointCounters& c = impl_->counters;
   const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
-  return {get(c.handled), get(c.retried), get(c.nacked), get(c.rejected), get(c.faulted), get(c.replies_dropped)};
+  const detail::CircuitBreaker& b = impl_->breaker;
+  return {get(c.handled),  get(c.retried),         get(c.nacked), get(c.rejected), get(c.faulted),
+          get(c.replies_dropped), b.state(), b.opened(), b.closed(), get(c.released), get(c.rate_limited)};
 }
 
 }  // namespace shmbus::service

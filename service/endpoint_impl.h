@@ -1,16 +1,18 @@
-// An endpoint's state, shared by its handler threads.
+// An endpoint's state, shared by its handler threads (or its TestBus).
 #pragma once
 
 #include <atomic>
 #include <exception>
 #include <functional>
 #include <map>
-#include <optional>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "circuit_breaker.h"
+#include "rate_limiter.h"
 #include "shmbus/service/endpoint.h"
+#include "transport.h"
 
 namespace shmbus::service::detail {
 
@@ -22,6 +24,7 @@ struct HandlerEntry {
 struct EndpointCounters {
   // relaxed throughout: counters for stats(), read on their own.
   std::atomic<uint64_t> handled{0}, retried{0}, nacked{0}, rejected{0}, faulted{0}, replies_dropped{0};
+  std::atomic<uint64_t> released{0}, rate_limited{0};
   void add(std::atomic<uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
@@ -29,7 +32,7 @@ using ExceptionFilter = std::function<bool(const std::exception_ptr&)>;
 
 class EndpointImpl {
  public:
-  EndpointImpl(Bus bus, std::string name, EndpointOptions options);
+  EndpointImpl(std::unique_ptr<EndpointHost> host, std::string name, EndpointOptions options);
 
   // The handler for a record's type header, or nullptr with `reason` saying why none.
   const HandlerEntry* find(std::string_view type_header, std::string& reason) const;
@@ -37,17 +40,20 @@ class EndpointImpl {
   bool retryable(const std::exception_ptr& error) const;
   QueueConfig queue_config() const;
   void require_stopped(const char* what) const;  // throws Error while handler threads run
+  const Clock& clock() const noexcept { return host->clock(); }
 
-  Bus bus;
   const std::string name;
   const EndpointOptions options;
   std::map<std::string, HandlerEntry, std::less<>> handlers;  // by "Name@version"
   Routes routes;
   std::vector<ExceptionFilter> retry_on, never_retry;
-  std::optional<Queue> queue;
-  std::vector<std::thread> threads;
-  std::atomic<bool> stopping{false};  // relaxed: a flag polled between deliveries; join() syncs the rest
+  CircuitBreaker breaker;
+  RateLimiter rate;
   EndpointCounters counters;
+  std::unique_ptr<EndpointHost> host;  // last: stopped (its threads joined) before the rest goes
 };
+
+// The bus's host: the queue, a Consumer and a thread per `concurrency`.
+std::unique_ptr<EndpointHost> bus_host(Bus bus);
 
 }  // namespace shmbus::service::detail

@@ -29,13 +29,13 @@ void for_each_field(E& e, F&& f) {
   f(hk::kTracestate, e.tracestate);
 }
 
-Envelope fresh(const MessageType& type, std::string_view source) {
+Envelope fresh(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now) {
   Envelope e;
   e.message_id = new_message_id();
   e.type = type.type_header();
   e.kind = to_string(type.kind);
   e.content_type = std::string(kJsonContentType);
-  e.sent_time = envelope::format_time(std::chrono::system_clock::now());
+  e.sent_time = envelope::format_time(now);
   e.source = std::string(source);
   return e;
 }
@@ -60,15 +60,24 @@ std::vector<Header> Envelope::headers() const {
 }
 
 Envelope Envelope::start(const MessageType& type, std::string_view source) {
-  Envelope e = fresh(type, source);
+  return start(type, source, std::chrono::system_clock::now());
+}
+
+Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source) {
+  return caused_by(parent, type, source, std::chrono::system_clock::now());
+}
+
+Envelope Envelope::start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now) {
+  Envelope e = fresh(type, source, now);
   e.correlation_id = e.message_id;
   e.conversation_id = e.message_id;
   e.traceparent = TraceContext::start().to_string();
   return e;
 }
 
-Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source) {
-  Envelope e = fresh(type, source);
+Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
+                             std::chrono::system_clock::time_point now) {
+  Envelope e = fresh(type, source, now);
   // A parent from outside this layer may lack ids: the flow then starts at the parent.
   e.correlation_id = !parent.correlation_id.empty() ? parent.correlation_id : parent.message_id;
   e.conversation_id = !parent.conversation_id.empty() ? parent.conversation_id : e.correlation_id;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "shmbus/service/client.h"
+#include "shmbus/service/envelope.h"
 
 namespace shmbus::service::detail {
 
@@ -33,10 +34,19 @@ class PendingRequests {
   std::vector<PendingRequest> take_expired(std::chrono::steady_clock::time_point now);
   std::vector<PendingRequest> take_all();
   size_t size() const;
+  // The earliest deadline of those waiting (nullopt: none waits).
+  std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, PendingRequest> by_id_;
 };
+
+// Completes `r` with the reply that came (envelope `env`, JSON `payload`): the reply, or the
+// error it means (a Fault: kRemoteFault; another type: kBadReply). Throws if a Fault's JSON is
+// not one.
+void complete(PendingRequest& r, const Envelope& env, std::string_view payload);
+// Fails `r` with kTimeout.
+void time_out(PendingRequest& r);
 
 }  // namespace shmbus::service::detail

@@ -39,18 +39,17 @@ Publisher& Sender::publisher(const std::string& topic, bool create) {
   return publishers_.emplace(topic, bus_.publisher(topic)).first->second;
 }
 
-bool Sender::publish(const Outgoing& out) {
+void Sender::publish(const Outgoing& out) {
   // A reply topic is the Client's: if it is gone, so is the client, and creating it again would
   // leave a topic nobody reads. (Between this check and the publish it can still go: then the
   // publisher writes into a removed topic, which harms nobody.)
-  if (out.reply && !publishers_.contains(out.topic) && !bus_.topic_exists(out.topic)) return false;
+  if (out.reply && !publishers_.contains(out.topic) && !bus_.topic_exists(out.topic)) return;
   Publisher& pub = publisher(out.topic, !out.reply);
   const std::vector<Header> headers = out.envelope.headers();
   const Result<uint64_t> r = pub.publish(out.payload, headers);
   if (!r && r.error() != Errc::kNotDurable) {  // kNotDurable: published, not yet on disk
     throw Error("publishing " + out.envelope.type + " to " + out.topic + " failed: " + pub.explain(r.error()));
   }
-  return true;
 }
 
 void Sender::require_endpoint(std::string_view endpoint) {

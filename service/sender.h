@@ -10,6 +10,7 @@
 #include "shmbus/bus.h"
 #include "shmbus/service/context.h"
 #include "shmbus/service/envelope.h"
+#include "transport.h"
 
 namespace shmbus::service::detail {
 
@@ -24,17 +25,17 @@ struct Outgoing {
 // The endpoint a command without one goes to: its route, or Error saying how to give one.
 std::string routed_endpoint(const MessageType& type, std::string_view endpoint, const Routes& routes);
 
-// Thread-safety: one thread at a time.
-class Sender {
+// The bus's Outbox. Thread-safety: one thread at a time.
+class Sender final : public Outbox {
  public:
   Sender(Bus bus, TopicConfig journal);
 
   // Publishes `out`. An event or command topic that does not exist is created (a journal). A
-  // reply whose topic is gone is dropped and false returned: its Client went away. Throws
-  // Error (what Publisher::explain says) if the publish fails.
-  bool publish(const Outgoing& out);
+  // reply whose topic is gone is dropped: its Client went away. Throws Error (what
+  // Publisher::explain says) if the publish fails.
+  void publish(const Outgoing& out) override;
   // Throws RequestError kNoEndpoint unless a queue is bound to commands.<endpoint>.
-  void require_endpoint(std::string_view endpoint);
+  void require_endpoint(std::string_view endpoint) override;
   Bus& bus() noexcept { return bus_; }
 
  private:

@@ -21,7 +21,9 @@ namespace shmbus::service {
 
 namespace detail {
 class ClientImpl;
-}
+class MemoryClient;
+}  // namespace detail
+class TestBus;
 
 struct ClientOptions {
   std::string source = "client";  // the `source` header: who sends (an endpoint's name, a tool)
@@ -32,6 +34,10 @@ struct ClientOptions {
 class Client {
  public:
   explicit Client(Bus bus, ClientOptions options = {});
+  // The same verbs on a TestBus (shmbus/service/test_bus.h): in-process, on its virtual clock,
+  // each handled before it returns; requests time out on TestBus::advance(). Thread-safety
+  // there: the TestBus's (one thread at a time). `journal` and `reply_capacity` are unused.
+  explicit Client(TestBus& bus, ClientOptions options = {});
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
   // Fails requests still waiting (RequestErrc::kClosed) and removes the reply topic.
@@ -100,7 +106,8 @@ class Client {
   void add_route(const MessageType& type, std::string endpoint);
 
  private:
-  std::unique_ptr<detail::ClientImpl> impl_;
+  std::unique_ptr<detail::ClientImpl> impl_;      // on a Bus
+  std::unique_ptr<detail::MemoryClient> memory_;  // or on a TestBus
 };
 
 }  // namespace shmbus::service

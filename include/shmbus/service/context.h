@@ -20,6 +20,7 @@
 namespace shmbus::service {
 
 namespace detail {
+class Clock;
 struct Outgoing;
 using Routes = std::map<std::string, std::string, std::less<>>;
 }  // namespace detail
@@ -37,7 +38,8 @@ class Context {
   // When this attempt times out (EndpointOptions::handler_timeout; time_point::max() if it has
   // none): a long handler checks past_deadline() and gives up, as its attempt fails anyway.
   std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
-  bool past_deadline() const noexcept { return std::chrono::steady_clock::now() > deadline_; }
+  // On a TestBus these are the virtual clock's times.
+  bool past_deadline() const noexcept;
 
   // An event, to every endpoint that handles it. Refuses (Error) anything but an event.
   template <ServiceMessage T>
@@ -61,9 +63,10 @@ class Context {
 
   Context(const Envelope& handled, std::string endpoint, const detail::Routes& routes,
           std::vector<detail::Outgoing>& outgoing, uint32_t attempt, uint32_t immediate_retry,
-          std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) noexcept
+          std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
+          const detail::Clock* clock = nullptr) noexcept  // nullptr: the real clocks
       : handled_(handled), endpoint_(std::move(endpoint)), routes_(routes), outgoing_(outgoing),
-        attempt_(attempt), immediate_retry_(immediate_retry), deadline_(deadline) {}
+        attempt_(attempt), immediate_retry_(immediate_retry), deadline_(deadline), clock_(clock) {}
 
  private:
   const Envelope& handled_;
@@ -73,6 +76,7 @@ class Context {
   uint32_t attempt_;
   uint32_t immediate_retry_;
   std::chrono::steady_clock::time_point deadline_;
+  const detail::Clock* clock_;
 };
 
 }  // namespace shmbus::service

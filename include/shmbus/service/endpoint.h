@@ -12,6 +12,9 @@
 //     queue's durable backoff); after `max_deliveries` deliveries, or at once for an exception
 //     that is never retried (never_retry / retry_on), dead-lettered with the exception's type
 //     and text, and Fault<T> published once (and sent to a requester as the answer).
+// Before a delivery is handled, a circuit breaker (a kill switch) and a rate limit may hold the
+// handler threads back: the messages wait in the queue meanwhile.
+// The same endpoint runs in-process on a virtual clock on a TestBus (shmbus/service/test_bus.h).
 #pragma once
 
 #include <chrono>
@@ -33,6 +36,35 @@ namespace shmbus::service {
 namespace detail {
 class EndpointImpl;
 }
+class TestBus;
+
+// The kill switch (MassTransit's): when most of the endpoint's recent deliveries failed, it
+// pauses the endpoint (opens), lets one trial delivery through after a cool-down (half-open),
+// and resumes (closes) if that one succeeds, or opens again if it fails. While it is open, no
+// handler thread takes a message: they stay in the queue, none is dead-lettered for it.
+// A delivery is judged when its handler is done with it: a success (acked) or a failure (it
+// threw, or ran over its timeout, with an exception the filters retry, after the immediate
+// retries). Rejected messages (unknown, undecodable) and never-retried exceptions are the
+// message's fault, not the endpoint's, and are not judged.
+struct CircuitBreakerOptions {
+  uint32_t window = 0;       // the last `window` judged deliveries count; 0: no breaker
+  uint32_t minimum = 10;     // it opens only once this many are in the window (1..window) ...
+  double failure_ratio = 0.5;  // ... and this share of them failed (0 < ratio <= 1)
+  std::chrono::milliseconds cool_down{30000};  // how long it stays open before the trial
+};
+
+// The breaker's state (EndpointStats::breaker).
+enum class BreakerState : uint8_t { kClosed, kOpen, kHalfOpen };
+const char* to_string(BreakerState state) noexcept;  // "closed", "open", "half-open"
+
+// Deliveries per second over all handler threads of the endpoint in this process (a token
+// bucket: `burst` may go at once after a quiet spell). A handler thread over the rate blocks
+// until its turn before it receives (or, if another thread took the turn meanwhile, holding the
+// one delivery it received). Immediate retries are not counted again: a delivery takes one turn.
+struct RateLimitOptions {
+  double per_second = 0;  // 0: no limit
+  uint32_t burst = 1;     // >= 1
+};
 
 struct EndpointOptions {
   uint32_t concurrency = 1;          // handler threads (messages handled at once)
@@ -49,6 +81,8 @@ struct EndpointOptions {
   // A thread cannot be stopped from outside, so long handlers should look at
   // Context::past_deadline() and give up. Must be shorter than the lease.
   std::chrono::milliseconds handler_timeout{0};
+  CircuitBreakerOptions breaker{};  // off by default (window 0)
+  RateLimitOptions rate_limit{};    // off by default (per_second 0)
 };
 
 // What an endpoint did since start() (this process only).
@@ -59,12 +93,20 @@ struct EndpointStats {
   uint64_t rejected = 0;       // dead-lettered undecodable or unknown (never reached a handler)
   uint64_t faulted = 0;        // dead-lettered after the last attempt (a Fault published)
   uint64_t replies_dropped = 0;  // replies not sent: the requester's deadline had passed
+  BreakerState breaker = BreakerState::kClosed;  // now
+  uint64_t breaker_opened = 0;   // times the breaker opened (after a failed trial too)
+  uint64_t breaker_closed = 0;   // times a trial succeeded and closed it
+  uint64_t released = 0;         // given back uncharged: the breaker opened after they were received
+  uint64_t rate_limited = 0;     // times a handler thread waited for the rate limit (bus only)
 };
 
 class Endpoint {
  public:
   // `name`: a queue name (topic-name words). Throws Error if it cannot name a queue.
   Endpoint(Bus bus, std::string name, EndpointOptions options = {});
+  // The same endpoint on a TestBus: in-process, on its virtual clock, without a bus directory.
+  // `concurrency` is ignored there (the TestBus runs one handler at a time, deterministically).
+  Endpoint(TestBus& bus, std::string name, EndpointOptions options = {});
   Endpoint(Endpoint&&) noexcept;
   Endpoint& operator=(Endpoint&&) noexcept;
   ~Endpoint();  // stop()
@@ -101,7 +143,7 @@ class Endpoint {
   bool running() const noexcept;
 
   const std::string& name() const noexcept;
-  Queue queue() const;  // after start()
+  Queue queue() const;  // after start(); an endpoint on a TestBus has none (Error)
   EndpointStats stats() const noexcept;
 
   using Invoker = std::function<void(std::string_view payload, Context& ctx)>;

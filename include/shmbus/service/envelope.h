@@ -41,6 +41,10 @@ struct Envelope {
   // A message sent while `parent` is handled: correlation and conversation kept, causation =
   // parent's id, the trace continued (same trace-id, new span), tracestate kept.
   static Envelope caused_by(const Envelope& parent, const MessageType& type, std::string_view source);
+  // The same, with `now` as the sent-time (a TestBus's virtual clock).
+  static Envelope start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now);
+  static Envelope caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
+                            std::chrono::system_clock::time_point now);
 
   // expires_at, parsed (nullopt if none or unreadable).
   std::optional<std::chrono::system_clock::time_point> expires() const noexcept;

@@ -1,5 +1,5 @@
 // The whole service-bus API (docs/service.md): typed events, commands and replies; endpoints;
-// the envelope; request/response.
+// the envelope; request/response; the TestBus harness.
 #pragma once
 
 #include "shmbus/service/client.h"
@@ -11,5 +11,6 @@
 #include "shmbus/service/fault.h"
 #include "shmbus/service/message_id.h"
 #include "shmbus/service/message_type.h"
+#include "shmbus/service/test_bus.h"
 #include "shmbus/service/topology.h"
 #include "shmbus/service/trace_context.h"
