@@ -35,6 +35,7 @@
 #include "shmbus/bus.h"
 #include "shmbus/error.h"
 #include "shmbus/publisher.h"
+#include "shmbus/subscription.h"
 #include "shmbus/topic.h"
 
 namespace shmbus::bench {
@@ -164,17 +165,16 @@ void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
   }
 }
 
-// The bridge forwarding the N records of `topic` through a fresh cursor.
-TimedRun bridge_outbound(Context& x, const std::string& topic) {
-  const std::string cursor = "c" + std::to_string(x.run++);
-  BridgeProcess bridge(x.o, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
+// Outbound progress, the same observer for both sides: the broker queue's depth (a passive
+// declare on the admin connection every millisecond) from the first message in it to the N-th.
+// (bus.stats() would see the bridge's cursor, but it scans the journal's files: polled this
+// often it takes a share of the two CPUs the bridge and the broker need.)
+TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>& check) {
   TimedRun run;
   run.total = x.o.messages;
   const double until = now_s() + 300;
   for (;;) {
-    const TopicStats s = x.bus.stats(topic);
-    const CursorStats* c = find_cursor(s, cursor);
-    const uint64_t done = c != nullptr ? s.published - c->lag_records : 0;
+    const uint64_t done = x.admin.depth(queue);
     if (done > 0) {
       const double t = now_s();
       if (run.first_s == 0) {
@@ -182,21 +182,48 @@ TimedRun bridge_outbound(Context& x, const std::string& topic) {
         run.at_first = done;
       }
       run.last_s = t;
-      if (done >= x.o.messages) break;
+      if (done >= x.o.messages) return run;
     }
-    bridge.check_alive();
-    if (now_s() > until) throw Error("bridge bench: the outbound bridge did not confirm every record within 300 s");
-    std::this_thread::sleep_for(200us);
+    check();
+    if (now_s() > until) throw Error("bridge bench: the queue did not reach N messages within 300 s");
+    std::this_thread::sleep_for(1ms);
   }
+}
+
+// The bridge forwarding the N records of `topic` through a fresh cursor.
+TimedRun bridge_outbound(Context& x, const std::string& topic) {
+  const std::string cursor = "c" + std::to_string(x.run++);
+  BridgeProcess bridge(x.o, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
+  const TimedRun run = watch_depth(x, kOutQueue, [&] { bridge.check_alive(); });
+  // Its cursor passes the last record once the last confirm came back (not timed).
+  wait_until([&] {
+    const TopicStats s = x.bus.stats(topic);
+    const CursorStats* c = find_cursor(s, cursor);
+    return c != nullptr && c->lag_records == 0;
+  }, 60, "the bridge's cursor to reach the tail");
   bridge.stop();
-  wait_until([&] { return x.admin.depth(kOutQueue) >= x.o.messages; }, 30, "the queue to hold what the bridge sent");
   x.admin.purge(kOutQueue);
   return run;
 }
 
 TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
-  TimedRun run = x.client.publish_confirmed(kExchange, topic, x.o.messages, bytes, x.o.window);
-  wait_until([&] { return x.admin.depth(kOutQueue) >= x.o.messages; }, 30, "the queue to hold what was published");
+  std::string error;
+  std::thread publisher([&] {
+    try {
+      x.client.publish_confirmed(kExchange, topic, x.o.messages, bytes, x.o.window);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  TimedRun run;
+  try {
+    run = watch_depth(x, kOutQueue, [] {});
+  } catch (...) {
+    publisher.join();
+    throw;
+  }
+  publisher.join();
+  if (!error.empty()) throw Error(error);
   x.admin.purge(kOutQueue);
   return run;
 }
@@ -220,9 +247,14 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
   BridgeProcess bridge(x.o, x.bus.path(), config);
   TimedRun run;
   run.total = x.o.messages;
+  // Counted by a subscription polled every millisecond (no waiter: the bridge's publishes
+  // wake nobody), from the first record committed to the N-th.
+  Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::earliest()));
+  uint64_t done = 0;
   const double until = now_s() + 300;
   for (;;) {
-    const uint64_t done = x.bus.stats(topic).published;
+    const Result<size_t> got = sub.poll([](const Message&) {});
+    if (got) done += *got;
     if (done > 0) {
       const double t = now_s();
       if (run.first_s == 0) {
@@ -234,8 +266,9 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
     }
     bridge.check_alive();
     if (now_s() > until) throw Error("bridge bench: the inbound bridge did not commit every message within 300 s");
-    std::this_thread::sleep_for(200us);
+    std::this_thread::sleep_for(1ms);
   }
+  sub = Subscription();
   bridge.stop();  // acks what it committed, then exits
   x.bus.remove_topic(topic, true);
   return run;
