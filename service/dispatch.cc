@@ -11,6 +11,7 @@
 #include "dispatch.h"
 
 #include <cstdio>
+#include <thread>
 
 #include "failure.h"
 #include "sender.h"
@@ -27,7 +28,7 @@ class HandlerThread {
 
   void run() noexcept {
     while (!e_.stopping.load(std::memory_order_relaxed)) {
-      Result<Delivery> d = consumer_.receive(e_.options.idle_wait);
+      Result<Delivery> d = next();
       if (!d) continue;  // kTimeout: look at the stop flag again
       try {
         handle(*d);
@@ -40,6 +41,18 @@ class HandlerThread {
   }
 
  private:
+  // The next delivery, or kTimeout after idle_wait (then the caller looks at the stop flag).
+  Result<Delivery> next() noexcept {
+    const WaitStrategy wait = e_.options.wait;
+    if (wait == WaitStrategy::kBlock) return consumer_.receive(e_.options.idle_wait);
+    const auto until = std::chrono::steady_clock::now() + e_.options.idle_wait;
+    for (;;) {
+      Result<Delivery> d = consumer_.try_receive();
+      if (d || d.error() != Errc::kTimeout || std::chrono::steady_clock::now() >= until) return d;
+      if (wait == WaitStrategy::kYield) std::this_thread::yield();
+    }
+  }
+
   void handle(Delivery& d) {
     const Envelope env = Envelope::read(d.message().headers);
     std::string reason;
