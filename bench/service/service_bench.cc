@@ -70,6 +70,7 @@ struct Options {
   size_t round_trips = 20000;
   uint64_t messages = 200000;
   std::string only;
+  std::string waits = "spin,block";  // the round trips' wait strategies
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -214,6 +215,7 @@ double consumer_drain(BenchContext& ctx, uint64_t m, uint32_t threads) {
 // The pipeline's steps alone, in this process, on one record of the queue: ns per call.
 struct StepCosts {
   double envelope_read = 0, json_decode = 0, json_bytes = 0, header_bytes = 0;
+  double envelope_start = 0, envelope_caused_by = 0, json_encode = 0;  // the sending side
 };
 
 StepCosts step_costs(BenchContext& ctx) {
@@ -236,15 +238,24 @@ StepCosts step_costs(BenchContext& ctx) {
   for (int i = 0; i < kCalls; ++i) sink += static_cast<size_t>(svc::decode<bench_msg::PlaceOrder>(m.text()).quantity);
   t1 = ctx.clock.ticks();
   s.json_decode = ctx.clock.to_ns(t1 - t0) / kCalls;
+  const svc::Envelope handled = svc::Envelope::read(m.headers);
+  const svc::MessageType type = svc::message_type_of<bench_msg::PlaceOrder>();
+  t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) sink += svc::Envelope::start(type, "bench").message_id.size();
+  t1 = ctx.clock.ticks();
+  s.envelope_start = ctx.clock.to_ns(t1 - t0) / kCalls;
+  t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) sink += svc::Envelope::caused_by(handled, type, "bench").message_id.size();
+  t1 = ctx.clock.ticks();
+  s.envelope_caused_by = ctx.clock.to_ns(t1 - t0) / kCalls;
+  const bench_msg::PlaceOrder order = sample_order(1);
+  t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) sink += svc::encode(order).size();
+  t1 = ctx.clock.ticks();
+  s.json_encode = ctx.clock.to_ns(t1 - t0) / kCalls;
   asm volatile("" : : "r"(sink));
   (void)c.ack(*d);
   return s;
-}
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
 }
 
 int run(int argc, char** argv) {
@@ -260,11 +271,12 @@ int run(int argc, char** argv) {
     else if (a == "--round-trips") o.round_trips = std::stoul(next());
     else if (a == "--messages") o.messages = std::stoull(next());
     else if (a == "--only") o.only = next();
+    else if (a == "--waits") o.waits = next();
     else if (a == "--quick") { o.repetitions = 2; o.round_trips = 2000; o.messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_service_bench [--scratch DIR] [--repetitions 5] [--round-trips 20000]\n"
-                   "  [--messages 200000] [--only round-trip|throughput|steps] [--quick]\n");
+                   "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block] [--quick]\n");
       return 2;
     }
   }
@@ -278,7 +290,9 @@ int run(int argc, char** argv) {
   const bool rt = o.only.empty() || o.only == "round-trip";
   const bool tp = o.only.empty() || o.only == "throughput";
   const bool st = o.only.empty() || o.only == "steps";
-  const WaitStrategy waits[] = {WaitStrategy::kSpin, WaitStrategy::kBlock};
+  std::vector<WaitStrategy> waits;
+  if (o.waits.find("spin") != std::string::npos) waits.push_back(WaitStrategy::kSpin);
+  if (o.waits.find("block") != std::string::npos) waits.push_back(WaitStrategy::kBlock);
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
   std::map<WaitStrategy, std::vector<Percentiles>> service, raw, raw_journal;
@@ -331,15 +345,13 @@ int run(int argc, char** argv) {
                   pick(raw_journal[w], &Percentiles::p50, 2).median, pick(raw_journal[w], &Percentiles::p99, 2).median,
                   r.median, r.min, r.max, r.median <= 3 ? "met" : "MISSED");
     }
-    std::printf("\nper repetition, service p50 ns: spin %s; block %s\n\n", [&] {
-      std::string s;
-      for (auto& p : service[WaitStrategy::kSpin]) s += fmt("%.0f ", p.p50);
-      return s;
-    }().c_str(), [&] {
-      std::string s;
-      for (auto& p : service[WaitStrategy::kBlock]) s += fmt("%.0f ", p.p50);
-      return s;
-    }().c_str());
+    std::printf("\nper repetition, service p50 / raw memory ping-pong round trip p50, ns:");
+    for (WaitStrategy w : waits) {
+      std::printf(" %s", name_of(w));
+      for (size_t i = 0; i < service[w].size(); ++i) std::printf(" %.0f/%.0f", service[w][i].p50, 2 * raw[w][i].p50);
+      std::printf(";");
+    }
+    std::printf("\n\n");
   }
   if (tp) {
     std::printf("| drain of %llu queued commands | endpoint msg/s | per thread | raw Consumer msg/s | endpoint / raw (paired) | "
@@ -362,14 +374,16 @@ int run(int argc, char** argv) {
                 thread_counts[1], ctx.cpus.shared ? "1" : "2");
   }
   if (st && !steps.empty()) {
-    std::vector<double> env, dec;
-    for (auto& s : steps) {
-      env.push_back(s.envelope_read);
-      dec.push_back(s.json_decode);
-    }
-    std::printf("pipeline steps alone (this process, one record, ns per call, medians): Envelope::read %.0f "
-                "(%.0f header bytes), decode<PlaceOrder> %.0f (%.0f JSON bytes)\n",
-                spread_of(env).median, steps[0].header_bytes, spread_of(dec).median, steps[0].json_bytes);
+    auto med = [&](double StepCosts::*f) {
+      std::vector<double> v;
+      for (auto& s : steps) v.push_back(s.*f);
+      return spread_of(v).median;
+    };
+    std::printf("pipeline steps alone (this process, one record, ns per call, medians): receiving: Envelope::read %.0f "
+                "(%.0f header bytes), decode<PlaceOrder> %.0f (%.0f JSON bytes); sending: Envelope::start %.0f, "
+                "Envelope::caused_by %.0f, encode<PlaceOrder> %.0f\n",
+                med(&StepCosts::envelope_read), steps[0].header_bytes, med(&StepCosts::json_decode), steps[0].json_bytes,
+                med(&StepCosts::envelope_start), med(&StepCosts::envelope_caused_by), med(&StepCosts::json_encode));
   }
   return 0;
 }
