@@ -53,7 +53,8 @@ echo "RabbitMQ $(dpkg-query -W -f='${Version}' rabbitmq-server 2> /dev/null || e
   "build $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt")"
 echo "uptime before: $(uptime)"
 echo
-"$exe" --cli "$cli" --amqp-url "$AMQP_URL" --scratch "$scratch" --repetitions "${SHMBUS_BRIDGE_BENCH_REPS:-5}" "$@" &
+broker_pid=$(cat "$PID_FILE" 2> /dev/null || echo 0)
+"$exe" --cli "$cli" --amqp-url "$AMQP_URL" --broker-pid "$broker_pid" --scratch "$scratch" --repetitions "${SHMBUS_BRIDGE_BENCH_REPS:-5}" "$@" &
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=""

@@ -16,6 +16,8 @@ struct TimedRun {
   double last_s = 0;        // of the N-th
   uint64_t at_first = 0;    // how many were done at first_s
   uint64_t total = 0;
+  double cpu_s = -1;     // CPU time of our side (the bridge process, or the bare client's thread)
+  double broker_s = -1;  // CPU time of the broker over the run
   double per_s() const { return last_s > first_s ? static_cast<double>(total - at_first) / (last_s - first_s) : 0; }
 };
 

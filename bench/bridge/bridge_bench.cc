@@ -14,6 +14,7 @@
 // The floor (cache-line ping-pong, one-way) is measured at the start of every repetition.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +59,27 @@ struct Options {
   uint64_t latency_messages = 100000;
   double latency_interval_us = 10;
   std::string only;
+  int broker_pid = 0;  // the broker's OS process, for its CPU time (0: not reported)
 };
+
+// utime + stime of a process from /proc (clock ticks), in seconds; -1 if unreadable.
+double process_cpu_s(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');  // the command may hold spaces
+  if (close == std::string::npos) return -1;
+  unsigned long long utime = 0, stime = 0;
+  // After ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+  if (std::sscanf(stat.c_str() + close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double thread_cpu_s() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -90,21 +111,27 @@ class BridgeProcess {
   ~BridgeProcess() { stop(); }
   BridgeProcess(const BridgeProcess&) = delete;
   BridgeProcess& operator=(const BridgeProcess&) = delete;
+  // SIGTERM, and its CPU time once it has ended (from wait4: microseconds, whole life).
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     const double until = now_s() + 30;
     int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    rusage usage{};
+    while (::wait4(pid_, &status, WNOHANG, &usage) == 0) {
       if (now_s() > until) {
         ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
+        ::wait4(pid_, &status, 0, &usage);
         break;
       }
       std::this_thread::sleep_for(5ms);
     }
+    cpu_s_ = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+             static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
     pid_ = -1;
   }
+  double cpu_s() const { return cpu_s_; }
+  pid_t pid() const { return pid_; }
   void check_alive() {
     int status = 0;
     if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -118,6 +145,7 @@ class BridgeProcess {
  private:
   std::string log_;
   pid_t pid_ = -1;
+  double cpu_s_ = -1;
 };
 
 std::string config_head(const Options& o) {
@@ -169,9 +197,11 @@ void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
 // declare on the admin connection every millisecond) from the first message in it to the N-th.
 // (bus.stats() would see the bridge's cursor, but it scans the journal's files: polled this
 // often it takes a share of the two CPUs the bridge and the broker need.)
-TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>& check) {
+// `ours`: the bridge's pid, whose CPU time is taken over the same window (0: not ours to take).
+TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>& check, int ours = 0) {
   TimedRun run;
   run.total = x.o.messages;
+  double cpu0 = -1, broker0 = -1;
   const double until = now_s() + 300;
   for (;;) {
     const uint64_t done = x.admin.depth(queue);
@@ -180,9 +210,15 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
       if (run.first_s == 0) {
         run.first_s = t;
         run.at_first = done;
+        cpu0 = process_cpu_s(ours);
+        broker0 = process_cpu_s(x.o.broker_pid);
       }
       run.last_s = t;
-      if (done >= x.o.messages) return run;
+      if (done >= x.o.messages) {
+        if (cpu0 >= 0) run.cpu_s = process_cpu_s(ours) - cpu0;
+        if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
+        return run;
+      }
     }
     check();
     if (now_s() > until) throw Error("bridge bench: the queue did not reach N messages within 300 s");
@@ -194,7 +230,7 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
 TimedRun bridge_outbound(Context& x, const std::string& topic) {
   const std::string cursor = "c" + std::to_string(x.run++);
   BridgeProcess bridge(x.o, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
-  const TimedRun run = watch_depth(x, kOutQueue, [&] { bridge.check_alive(); });
+  TimedRun run = watch_depth(x, kOutQueue, [&] { bridge.check_alive(); }, bridge.pid());
   // Its cursor passes the last record once the last confirm came back (not timed).
   wait_until([&] {
     const TopicStats s = x.bus.stats(topic);
@@ -208,9 +244,12 @@ TimedRun bridge_outbound(Context& x, const std::string& topic) {
 
 TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   std::string error;
+  double cpu = -1;
   std::thread publisher([&] {
     try {
+      const double cpu0 = thread_cpu_s();
       x.client.publish_confirmed(kExchange, topic, x.o.messages, bytes, x.o.window);
+      cpu = thread_cpu_s() - cpu0;
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -224,9 +263,12 @@ TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   }
   publisher.join();
   if (!error.empty()) throw Error(error);
+  run.cpu_s = cpu;  // the thread's whole run (the window is most of it)
   x.admin.purge(kOutQueue);
   return run;
 }
+
+std::string inbound_topic(size_t bytes) { return "bench.in." + std::to_string(bytes); }
 
 void fill_queue(Context& x, size_t bytes) {
   x.admin.purge(kInQueue);
@@ -236,20 +278,23 @@ void fill_queue(Context& x, size_t bytes) {
 
 TimedRun bridge_inbound(Context& x, size_t bytes) {
   fill_queue(x, bytes);
-  const std::string topic = "bench.in." + std::to_string(bytes) + "." + std::to_string(x.run++);
-  TopicConfig c;
-  c.kind = TopicKind::kJournal;
-  x.bus.create_topic(topic, c);
+  // One topic per size for the whole run (made and warmed before the first repetition): its
+  // segments are created as a long-running bridge meets them, once per segment_bytes written,
+  // not two fresh 64 MiB segments per repetition.
+  const std::string topic = inbound_topic(bytes);
+  ++x.run;
   const std::string config =
       write_config(x.o, "in-" + std::to_string(x.run),
                    "\n[[inbound]]\nname = \"in\"\nqueue = \"" + std::string(kInQueue) + "\"\ntopic = \"" + topic +
                        "\"\nprefetch = " + std::to_string(x.o.prefetch) + "\n");
+  // Subscribed at the tail before the bridge starts: counts this run's records only.
+  Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::latest()));
   BridgeProcess bridge(x.o, x.bus.path(), config);
+  double cpu0 = -1, broker0 = -1;
   TimedRun run;
   run.total = x.o.messages;
   // Counted by a subscription polled every millisecond (no waiter: the bridge's publishes
   // wake nobody), from the first record committed to the N-th.
-  Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::earliest()));
   uint64_t done = 0;
   const double until = now_s() + 300;
   for (;;) {
@@ -260,6 +305,8 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
       if (run.first_s == 0) {
         run.first_s = t;
         run.at_first = done;
+        cpu0 = process_cpu_s(bridge.pid());
+        broker0 = process_cpu_s(x.o.broker_pid);
       }
       run.last_s = t;
       if (done >= x.o.messages) break;
@@ -268,15 +315,21 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
     if (now_s() > until) throw Error("bridge bench: the inbound bridge did not commit every message within 300 s");
     std::this_thread::sleep_for(1ms);
   }
+  if (cpu0 >= 0) run.cpu_s = process_cpu_s(bridge.pid()) - cpu0;
+  if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
   sub = Subscription();
   bridge.stop();  // acks what it committed, then exits
-  x.bus.remove_topic(topic, true);
   return run;
 }
 
 TimedRun bare_inbound(Context& x, size_t bytes) {
   fill_queue(x, bytes);
-  return x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);
+  const double broker0 = process_cpu_s(x.o.broker_pid);
+  const double cpu0 = thread_cpu_s();
+  TimedRun run = x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);
+  run.cpu_s = thread_cpu_s() - cpu0;
+  if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
+  return run;
 }
 
 // publish() of 64 B records into a journal topic, one every `latency_interval_us`, with or
@@ -344,7 +397,15 @@ std::string join(const std::vector<double>& v, const char* f) {
 }
 
 struct Pair {
-  std::vector<double> ours, reference;
+  std::vector<double> ours, reference;                  // msg/s
+  std::vector<double> ours_cpu, reference_cpu;          // our side's CPU us per message
+  std::vector<double> ours_broker, reference_broker;    // the broker's CPU us per message
+  void add(bool bridge, const TimedRun& r) {
+    const double n = static_cast<double>(r.total);
+    (bridge ? ours : reference).push_back(r.per_s());
+    (bridge ? ours_cpu : reference_cpu).push_back(r.cpu_s >= 0 ? r.cpu_s / n * 1e6 : -1);
+    (bridge ? ours_broker : reference_broker).push_back(r.broker_s >= 0 ? r.broker_s / n * 1e6 : -1);
+  }
 };
 
 int run(int argc, char** argv) {
@@ -365,12 +426,13 @@ int run(int argc, char** argv) {
     else if (a == "--latency-messages") o.latency_messages = std::stoull(next());
     else if (a == "--latency-interval-us") o.latency_interval_us = std::stod(next());
     else if (a == "--only") o.only = next();
+    else if (a == "--broker-pid") o.broker_pid = std::stoi(next());
     else if (a == "--quick") { o.repetitions = 2; o.messages = 5000; o.latency_messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_bridge_bench --cli PATH/shmbus --amqp-url URL --scratch DIR [--repetitions 5]\n"
                    "  [--messages 50000] [--window 1024] [--prefetch 256] [--latency-messages 100000]\n"
-                   "  [--latency-interval-us 10] [--only outbound|inbound|latency] [--quick]\n"
+                   "  [--latency-interval-us 10] [--only outbound|inbound|latency] [--broker-pid PID] [--quick]\n"
                    "tools/bridge_bench.sh builds it, starts a private RabbitMQ node and runs it.\n");
       return 2;
     }
@@ -393,6 +455,9 @@ int run(int argc, char** argv) {
   if (outbound) {
     for (size_t b : sizes) fill_topic(x.bus, "bench.out." + std::to_string(b), o.messages, b);
   }
+  if (inbound) {
+    for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b);  // its first segments exist
+  }
   std::vector<double> floor;
   std::map<size_t, Pair> out, in;
   std::vector<Percentiles> lat_with, lat_without;
@@ -402,14 +467,14 @@ int run(int argc, char** argv) {
     for (size_t b : sizes) {
       const std::string topic = "bench.out." + std::to_string(b);
       if (outbound) {
-        if (ours_first) out[b].ours.push_back(bridge_outbound(x, topic).per_s());
-        out[b].reference.push_back(bare_outbound(x, topic, b).per_s());
-        if (!ours_first) out[b].ours.push_back(bridge_outbound(x, topic).per_s());
+        if (ours_first) out[b].add(true, bridge_outbound(x, topic));
+        out[b].add(false, bare_outbound(x, topic, b));
+        if (!ours_first) out[b].add(true, bridge_outbound(x, topic));
       }
       if (inbound) {
-        if (ours_first) in[b].ours.push_back(bridge_inbound(x, b).per_s());
-        in[b].reference.push_back(bare_inbound(x, b).per_s());
-        if (!ours_first) in[b].ours.push_back(bridge_inbound(x, b).per_s());
+        if (ours_first) in[b].add(true, bridge_inbound(x, b));
+        in[b].add(false, bare_inbound(x, b));
+        if (!ours_first) in[b].add(true, bridge_inbound(x, b));
       }
     }
     if (latency) {
@@ -428,16 +493,19 @@ int run(int argc, char** argv) {
               fl.median, fl.min, fl.max, o.repetitions, static_cast<unsigned long long>(o.messages), o.window, o.prefetch);
   auto table = [&](const char* title, std::map<size_t, Pair>& m) {
     if (m.empty()) return;
-    std::printf("| %s | bridge msg/s (median) | bare rabbitmq-c msg/s (median) | paired ratio bridge/bare (median, min-max) | target | per repetition: bridge; bare |\n",
+    std::printf("| %s | bridge msg/s | bare rabbitmq-c msg/s | paired ratio bridge/bare (min-max) | target | CPU us/msg: bridge / bare | "
+                "broker CPU us/msg: with bridge / with bare | per repetition msg/s: bridge; bare |\n",
                 title);
-    std::printf("|---|---:|---:|---|---|---|\n");
+    std::printf("|---|---:|---:|---|---|---|---|---|\n");
     for (auto& [b, p] : m) {
       std::vector<double> ratios;
       for (size_t i = 0; i < p.ours.size() && i < p.reference.size(); ++i) ratios.push_back(p.ours[i] / p.reference[i]);
       const Spread r = spread_of(ratios);
-      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %s; %s |\n", b, spread_of(p.ours).median,
-                  spread_of(p.reference).median, r.median, r.min, r.max, r.median >= 0.9 ? "met" : "MISSED",
-                  join(p.ours, "%.0f").c_str(), join(p.reference, "%.0f").c_str());
+      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.1f / %.1f | %.1f / %.1f | %s; %s |\n", b,
+                  spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
+                  r.median >= 0.9 ? "met" : "MISSED", spread_of(p.ours_cpu).median, spread_of(p.reference_cpu).median,
+                  spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, join(p.ours, "%.0f").c_str(),
+                  join(p.reference, "%.0f").c_str());
     }
     std::printf("\n");
   };
