@@ -9,9 +9,6 @@ namespace shmbus::bridge {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Committed but unacked deliveries are acked after this long without a new one.
-constexpr std::chrono::milliseconds kQuiet{1};
-
 namespace {
 
 void sleep_unless_stopped(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
@@ -94,13 +91,11 @@ bool InboundLink::connect(const std::atomic<bool>& stop) {
 
 void InboundLink::session(const std::atomic<bool>& stop) {
   // Ack in batches: once a quarter of the prefetch window is committed, or when the queue is
-  // quiet (no delivery for kQuiet), so the broker keeps the window full. Not whenever the
-  // socket is momentarily drained: mid-stream that happens every few messages, and each small
-  // ack costs the broker more than the messages it settles (measured: bench/RESULTS.md).
+  // quiet, so the broker keeps the window full.
   const uint64_t batch = std::max<uint64_t>(1, link_.prefetch / 4);
   while (!failed_ && !stop.load(std::memory_order_relaxed)) {
     const bool pending = committed_tag_ != acked_tag_;
-    const Result<void> r = source_->receive([this](const Delivery& d) { deliver(d); }, pending ? kQuiet : 100ms);
+    const Result<void> r = source_->receive([this](const Delivery& d) { deliver(d); }, pending ? 0ms : 100ms);
     if (failed_) break;
     if (!r && r.error() == Errc::kClosed) {
       fail(source_->last_error());
