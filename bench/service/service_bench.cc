@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -85,8 +86,10 @@ TopicConfig journal() {
 const char* name_of(WaitStrategy w) { return w == WaitStrategy::kSpin ? "spin" : w == WaitStrategy::kYield ? "yield" : "block"; }
 
 // Round trips of Client::request against an echoing Endpoint in a forked process.
-// Returned as round-trip percentiles (ns).
-Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count) {
+// Returned as round-trip percentiles (ns). `poll_future`: the requester polls its future,
+// yielding, and the client's reply thread yields too (both share our CPU), instead of
+// sleeping in future::get(): what the future's futex hand-off costs.
+Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, bool poll_future = false) {
   ScratchBus scratch(ctx.fresh_bus_path());
   SharedBlock<std::atomic<int>> state;  // 1: the endpoint runs; 2: the parent is done
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
@@ -112,14 +115,19 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     svc::ClientOptions co;
     co.source = "bench";
     co.journal = journal();
-    co.reply_wait = wait;
+    co.reply_wait = poll_future ? WaitStrategy::kYield : wait;
     svc::Client client(scratch.bus(), co);
-    const size_t warmup = count / 10;
+    // Long enough that the one-time work (segments mapped and the next one made ahead) is over.
+    const size_t warmup = count / 2;
     samples.reserve(count);
     for (size_t i = 0; i < warmup + count; ++i) {
       const uint64_t t0 = ctx.clock.ticks();
-      const bench_msg::Pong r =
-          client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s).get();
+      std::future<bench_msg::Pong> f =
+          client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s);
+      if (poll_future) {
+        while (f.wait_for(0s) != std::future_status::ready) std::this_thread::yield();
+      }
+      const bench_msg::Pong r = f.get();
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
       if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
@@ -296,6 +304,7 @@ int run(int argc, char** argv) {
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
   std::map<WaitStrategy, std::vector<Percentiles>> service, raw, raw_journal;
+  std::vector<Percentiles> service_polled;  // spin, the requester polling its future
   std::map<uint32_t, std::vector<double>> endpoint, consumer;
   std::vector<StepCosts> steps;
   for (int rep = 0; rep < o.repetitions; ++rep) {
@@ -307,6 +316,7 @@ int run(int argc, char** argv) {
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
         if (!ours_first) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        if (w == WaitStrategy::kSpin) service_polled.push_back(service_round_trip(ctx, w, o.round_trips, true));
       }
     }
     if (tp) {
@@ -344,6 +354,14 @@ int run(int argc, char** argv) {
                   pick(raw[w], &Percentiles::p50, 2).median, pick(raw[w], &Percentiles::p99, 2).median,
                   pick(raw_journal[w], &Percentiles::p50, 2).median, pick(raw_journal[w], &Percentiles::p99, 2).median,
                   r.median, r.min, r.max, r.median <= 3 ? "met" : "MISSED");
+    }
+    if (!service_polled.empty()) {
+      std::vector<double> ratios;
+      for (size_t i = 0; i < service_polled.size(); ++i) ratios.push_back(service_polled[i].p50 / (2 * raw[WaitStrategy::kSpin][i].p50));
+      const Spread r = spread_of(ratios);
+      std::printf("| spin, requester yielding on its future (no futex hand-off) | %.0f | %.0f | | | %.1f x (%.1f-%.1f) | |\n",
+                  pick(service_polled, &Percentiles::p50, 1).median, pick(service_polled, &Percentiles::p99, 1).median,
+                  r.median, r.min, r.max);
     }
     std::printf("\nper repetition, service p50 / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
