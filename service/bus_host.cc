@@ -86,13 +86,26 @@ class HandlerThread {
           continue;
         }
       }
-      Result<Delivery> d = consumer_.receive(e_.options.idle_wait);
+      Result<Delivery> d = next();
       if (!d) continue;  // kTimeout: look at the stop flag again
       handle(*d);
     }
   }
 
  private:
+  // The next delivery, or kTimeout after idle_wait (then the caller looks at the stop flag).
+  // kSpin / kYield poll the queue instead of sleeping in receive(): the lowest round trip, a core's cost.
+  Result<Delivery> next() noexcept {
+    const WaitStrategy wait = e_.options.wait;
+    if (wait == WaitStrategy::kBlock) return consumer_.receive(e_.options.idle_wait);
+    const auto until = std::chrono::steady_clock::now() + e_.options.idle_wait;
+    for (;;) {
+      Result<Delivery> d = consumer_.try_receive();
+      if (d || d.error() != Errc::kTimeout || std::chrono::steady_clock::now() >= until) return d;
+      if (wait == WaitStrategy::kYield) std::this_thread::yield();
+    }
+  }
+
   void handle(Delivery& d) noexcept {
     const Clock& clock = e_.clock();
     CircuitBreaker::Pass pass = CircuitBreaker::Pass::kYes;

@@ -75,7 +75,7 @@ class ClientImpl {
       c.capacity = options_.reply_capacity;
       bus_.create_topic(topic, c);
       // Subscribed before any request goes out, so no reply can come before we read.
-      reply_subscription_ = bus_.subscribe(topic);
+      reply_subscription_ = bus_.subscribe(topic, {StartAt::latest(), options_.reply_wait});
       {
         std::lock_guard<std::mutex> guard(topic_mu_);
         reply_topic_ = topic;

@@ -42,11 +42,21 @@ Envelope fresh(const MessageType& type, std::string_view source, std::chrono::sy
 
 }  // namespace
 
+// One pass over the headers (a find() per field scanned them 14 times: a fifth of an endpoint's
+// time per message). The first header of a key wins, as with find().
 Envelope Envelope::read(const HeadersView& headers) {
   Envelope e;
-  for_each_field(e, [&](std::string_view key, std::string& value) {
-    if (auto v = headers.find(key)) value = std::string(*v);
-  });
+  uint32_t seen = 0;
+  for (const Header h : headers) {
+    uint32_t bit = 1;
+    for_each_field(e, [&](std::string_view key, std::string& value) {
+      if ((seen & bit) == 0 && key == h.key) {
+        value.assign(h.value);
+        seen |= bit;
+      }
+      bit <<= 1;
+    });
+  }
   return e;
 }
 

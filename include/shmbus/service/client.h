@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "shmbus/bus.h"
+#include "shmbus/message.h"
 #include "shmbus/service/codec.h"
 #include "shmbus/service/errors.h"
 #include "shmbus/service/message_type.h"
@@ -29,6 +30,9 @@ struct ClientOptions {
   std::string source = "client";  // the `source` header: who sends (an endpoint's name, a tool)
   TopicConfig journal{};          // topics it creates (events, commands): a journal like this
   uint64_t reply_capacity = 1ull << 20;  // its reply topic's ring bytes (a memory topic)
+  // How its reply thread waits for replies: kBlock sleeps in the topic's futex; kSpin (or
+  // kYield) polls, for the lowest round trip at the price of a busy core.
+  WaitStrategy reply_wait = WaitStrategy::kBlock;
 };
 
 class Client {

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "shmbus/bus.h"
+#include "shmbus/message.h"
 #include "shmbus/queue.h"
 #include "shmbus/service/codec.h"
 #include "shmbus/service/context.h"
@@ -77,6 +78,9 @@ struct EndpointOptions {
   // with these settings (kind is forced to journal: queues read journals).
   TopicConfig journal{};
   std::chrono::milliseconds idle_wait{20};  // how long an idle handler thread waits per look
+  // How it waits: kBlock sleeps in the queue's wait; kSpin polls (try_receive) and kYield polls
+  // yielding the CPU between looks: the lowest latency, a busy core per handler thread.
+  WaitStrategy wait = WaitStrategy::kBlock;
   // A handler running longer fails its attempt (HandlerTimeout) when it returns; 0: no limit.
   // A thread cannot be stopped from outside, so long handlers should look at
   // Context::past_deadline() and give up. Must be shorter than the lease.
