@@ -6,6 +6,7 @@
 
 #include "commit_signal.h"
 #include "shmbus/error.h"
+#include "shmbus/kill_point.h"
 
 namespace shmbus::outbox {
 namespace {
@@ -154,6 +155,9 @@ class PostgresRelayConnection final : public RelayConnection {
 void PostgresTransaction::commit() {
   if (!owned_) throw Error("outbox: this PostgresTransaction adapts a transaction of yours: commit that one");
   owned_->commit();
+  // The crash window "committed, the relay not told": NOTIFY went with the commit, but a
+  // relay of this process dies here too; the next relay's first read finds the rows.
+  kill_point("outbox.after_commit");
 }
 
 void PostgresTransaction::rollback() noexcept {
@@ -197,7 +201,7 @@ std::shared_ptr<PostgresStore> PostgresStore::open(std::string conninfo) {
   try {
     pqxx::work w(*c);
     // Two services creating the tables at once would collide on the catalog: one at a time.
-    w.exec_params0("SELECT pg_advisory_xact_lock($1)", kSchemaLock);
+    w.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLock);
     w.exec0(kSchema);
     w.commit();
   } catch (const std::exception& e) {

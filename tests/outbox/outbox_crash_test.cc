@@ -55,7 +55,7 @@ TEST_P(OutboxCrashTest, EveryCommittedMessageReachesTheBusInOrderAndNothingElse)
     if (mode == 1) point = "outbox.relay.after_publish:" + std::to_string(1 + rng() % 24);
     const pid_t writer = spawn_writer(database.url(), tb.path(), point, kTransactionsPerRun);
     if (mode == 2) {
-      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 40000));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 15000));
       ::kill(writer, SIGKILL);
     }
     const int code = shmbus::test::wait_child(writer, 120s);
