@@ -74,12 +74,12 @@ class PostgresRelayConnection final : public RelayConnection {
   PostgresRelayConnection(const std::string& conninfo, std::shared_ptr<detail::CommitSignal> wakes)
       : conn_(connect_to(conninfo)), listener_(*conn_), wakes_(std::move(wakes)), seen_wakes_(wakes_->count()) {}
 
-  std::vector<OutboxMessage> unsent(size_t max) override {
+  std::vector<OutboxMessage> unsent(size_t max, int64_t after) override {
     pqxx::nontransaction n(*conn_);
     const pqxx::result r = n.exec_params(
-        "SELECT seq, message_id, topic, headers, payload FROM shmbus_outbox WHERE sent_at IS NULL ORDER BY seq "
-        "LIMIT $1",
-        static_cast<int64_t>(max));
+        "SELECT seq, message_id, topic, headers, payload FROM shmbus_outbox WHERE sent_at IS NULL AND seq > $2 "
+        "ORDER BY seq LIMIT $1",
+        static_cast<int64_t>(max), after);
     std::vector<OutboxMessage> out;
     out.reserve(r.size());
     for (const pqxx::row& row : r) {
@@ -100,7 +100,9 @@ class PostgresRelayConnection final : public RelayConnection {
   }
 
   uint64_t remove_sent(std::chrono::system_clock::time_point before) override {
-    return remove("DELETE FROM shmbus_outbox WHERE sent_at IS NOT NULL AND sent_at < $1", before);
+    // The newest row stays, as in SQLite (there it keeps seqs from being handed out again).
+    return remove("DELETE FROM shmbus_outbox WHERE sent_at IS NOT NULL AND sent_at < $1 AND "
+                  "seq < (SELECT max(seq) FROM shmbus_outbox)", before);
   }
   uint64_t remove_processed(std::chrono::system_clock::time_point before) override {
     return remove("DELETE FROM shmbus_inbox WHERE processed_at < $1", before);
@@ -110,6 +112,10 @@ class PostgresRelayConnection final : public RelayConnection {
     pqxx::nontransaction n(*conn_);
     return n.exec1("SELECT count(*) FROM shmbus_outbox WHERE sent_at IS NULL")[0].as<uint64_t>();
   }
+
+  // A BIGSERIAL value is taken at insert: transaction A may take 10, B 11, and B commit first.
+  bool seq_is_commit_order() const noexcept override { return false; }
+  int64_t resume_after() override { return 0; }
 
   bool wait_for_commit(std::chrono::milliseconds timeout) override {
     const uint64_t before = listener_.count;

@@ -5,8 +5,14 @@
 // A crash after 2 and before 3 leaves rows published but unsent: the next relay publishes them
 // again, the same records with the same message-ids, before anything newer (duplicates, never
 // gaps or reordering). Rows of a transaction that rolled back were never visible to step 1.
+// Where seq order is commit order (SQLite), step 1 reads on after the last seq published and
+// step 3 is put off by up to mark_every, so that the relay's write transactions do not alternate
+// with the service's for the one write lock; the rows published meanwhile are what a crash
+// resends. Where it is not (PostgreSQL), every read starts from the lowest unsent row and step 3
+// follows each batch: a row with a lower seq that commits later is still found.
 #include "relay.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -50,22 +56,35 @@ void Relay::run() noexcept {
   uint64_t reported = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
     try {
-      if (!conn) conn = storage_->relay_connection();
+      if (!conn) {
+        conn = storage_->relay_connection();
+        unmarked_.clear();  // what the last connection published unmarked goes out again
+        published_upto_ = conn->seq_is_commit_order() ? conn->resume_after() : 0;
+      }
       if (!conn->lock_relay()) {  // another relay has this database: stand by
         relaying_.store(false, std::memory_order_relaxed);
-        wait(*conn, options_.sweep);
+        wait(*conn, options_.sweep, true);
         continue;
       }
       relaying_.store(true, std::memory_order_relaxed);
       const size_t read = relay_batch(*conn);
+      mark(*conn, false);
       if (std::chrono::steady_clock::now() >= next_cleanup) {
+        mark(*conn, true);  // cleanup goes by sent_at
         cleanup(*conn);
         next_cleanup = std::chrono::steady_clock::now() + options_.cleanup_every;
       }
       pause_for = kFirstPause;
       if (read == options_.batch) continue;  // there may be more
+      if (flushing_.load(std::memory_order_relaxed) > 0) mark(*conn, true);  // flush(): sent means marked
       drained();
-      wait(*conn, options_.sweep);
+      if (unmarked_.empty()) {
+        wait(*conn, options_.sweep, true);
+      } else {
+        const auto due = unmarked_since_ + options_.mark_every - std::chrono::steady_clock::now();
+        wait(*conn, std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(due), std::chrono::milliseconds(0),
+                               options_.sweep), false);
+      }
     } catch (const std::exception& e) {
       // The database went away (PostgreSQL restarted, the disk is full) or a publish failed:
       // start again from the rows still unsent, after a pause that grows while it fails.
@@ -81,12 +100,17 @@ void Relay::run() noexcept {
       pause_for = std::min(pause_for * 2, kLongestPause);
     }
   }
+  try {
+    if (conn) mark(*conn, true);  // stop(): what was published is marked before the lock goes
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmbus outbox relay (%s): marking sent at stop: %s (those are sent again)\n",
+                 storage_->describe().c_str(), e.what());
+  }
 }
 
 size_t Relay::relay_batch(RelayConnection& conn) {
-  const std::vector<OutboxMessage> batch = conn.unsent(options_.batch);
-  std::vector<int64_t> published;
-  published.reserve(batch.size());
+  const bool ordered = conn.seq_is_commit_order();
+  const std::vector<OutboxMessage> batch = conn.unsent(options_.batch, ordered ? published_upto_ : 0);
   std::exception_ptr failed;
   for (const OutboxMessage& m : batch) {
     try {
@@ -97,14 +121,26 @@ size_t Relay::relay_batch(RelayConnection& conn) {
     }
     // The crash window "published, not marked sent": the next relay publishes it again.
     kill_point("outbox.relay.after_publish");
-    published.push_back(m.seq);
+    if (unmarked_.empty()) unmarked_since_ = std::chrono::steady_clock::now();
+    unmarked_.push_back(m.seq);
+    published_upto_ = m.seq;
+    relayed_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!published.empty()) {
-    conn.mark_sent(published);
-    relayed_.fetch_add(published.size(), std::memory_order_relaxed);
+  if (failed) {
+    mark(conn, true);
+    std::rethrow_exception(failed);
   }
-  if (failed) std::rethrow_exception(failed);
   return batch.size();
+}
+
+void Relay::mark(RelayConnection& conn, bool now) {
+  if (unmarked_.empty()) return;
+  const bool due = !conn.seq_is_commit_order() || unmarked_.size() >= options_.batch * 4 ||
+                   std::chrono::steady_clock::now() >= unmarked_since_ + options_.mark_every;
+  if (!now && !due) return;
+  conn.mark_sent(unmarked_);
+  kill_point("outbox.relay.after_mark");
+  unmarked_.clear();
 }
 
 void Relay::publish(const OutboxMessage& m) {
@@ -132,25 +168,26 @@ void Relay::cleanup(RelayConnection& conn) {
   removed_.fetch_add(removed, std::memory_order_relaxed);
 }
 
-void Relay::wait(RelayConnection& conn, std::chrono::milliseconds timeout) {
+void Relay::wait(RelayConnection& conn, std::chrono::milliseconds timeout, bool sweep) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (!stopping_.load(std::memory_order_relaxed)) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      sweeps_.fetch_add(1, std::memory_order_relaxed);
+      if (sweep) sweeps_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     if (conn.wait_for_commit(std::min(left, std::chrono::milliseconds(kStopSlice)))) {
       wakeups_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.linger.count() > 0) pause(options_.linger);  // let more commits come first
       return;
     }
   }
 }
 
-void Relay::pause(std::chrono::milliseconds d) {
+void Relay::pause(std::chrono::microseconds d) {
   const auto until = std::chrono::steady_clock::now() + d;
   while (!stopping_.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::min(d, std::chrono::milliseconds(kStopSlice)));
+    std::this_thread::sleep_for(std::min<std::chrono::microseconds>(d, kStopSlice));
   }
 }
 
@@ -163,6 +200,11 @@ void Relay::drained() {
 }
 
 bool Relay::flush(std::chrono::milliseconds timeout) {
+  flushing_.fetch_add(1, std::memory_order_relaxed);
+  struct Done {
+    std::atomic<uint32_t>& n;
+    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } done{flushing_};
   std::unique_lock<std::mutex> lock(drained_mu_);
   // The read that ends drained_ + 1 may have begun before this call; drained_ + 2 began after.
   const uint64_t want = drained_ + 2;

@@ -16,9 +16,13 @@
 namespace shmbus::outbox {
 namespace {
 
+// No index on unsent rows: the relay reads on by rowid from the last row it published (seq is
+// commit order here), so an insert writes the table's page alone, and the service's transaction
+// one page more than without the outbox. The index on sent_at (rows enter it when marked, off
+// the service's transactions) serves cleanup and the relay's starting point.
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS shmbus_outbox (
-  seq INTEGER PRIMARY KEY,
+  seq INTEGER PRIMARY KEY,  -- the rowid: max + 1, never reused while cleanup keeps the newest row
   message_id TEXT NOT NULL,
   topic TEXT NOT NULL,
   headers BLOB NOT NULL,
@@ -26,7 +30,6 @@ CREATE TABLE IF NOT EXISTS shmbus_outbox (
   created_at INTEGER NOT NULL,
   sent_at INTEGER
 );
-CREATE INDEX IF NOT EXISTS shmbus_outbox_unsent ON shmbus_outbox(seq) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS shmbus_outbox_sent ON shmbus_outbox(sent_at) WHERE sent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS shmbus_inbox (
   endpoint TEXT NOT NULL,
@@ -42,29 +45,37 @@ CREATE INDEX IF NOT EXISTS shmbus_inbox_age ON shmbus_inbox(processed_at);
 class SqliteRelayConnection final : public RelayConnection {
  public:
   SqliteRelayConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal, std::string lock_path)
-      : db_(db), signal_(std::move(signal)), seen_(signal_->count()), lock_path_(std::move(lock_path)) {}
+      : db_(db),
+        signal_(std::move(signal)),
+        seen_(signal_->count()),
+        lock_path_(std::move(lock_path)),
+        unsent_(db_, "SELECT seq, message_id, topic, headers, payload FROM shmbus_outbox "
+                     "WHERE seq > ?2 AND sent_at IS NULL ORDER BY seq LIMIT ?1"),
+        mark_(db_, "UPDATE shmbus_outbox SET sent_at = ?1 WHERE seq = ?2") {}
   ~SqliteRelayConnection() override {
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the relay lock
-    sqlite3_close_v2(db_);
+    sqlite3_close_v2(db_);  // _v2: closes once the statements below are finalised
   }
 
-  std::vector<OutboxMessage> unsent(size_t max) override {
-    detail::Statement s(db_, "SELECT seq, message_id, topic, headers, payload FROM shmbus_outbox "
-                             "WHERE sent_at IS NULL ORDER BY seq LIMIT ?1");
+  std::vector<OutboxMessage> unsent(size_t max, int64_t after) override {
+    detail::Statement& s = unsent_;
+    sqlite3_reset(s.get());
     sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(max));
+    sqlite3_bind_int64(s.get(), 2, after);
     std::vector<OutboxMessage> out;
     while (s.step("outbox relay: reading unsent messages")) {
       out.push_back({sqlite3_column_int64(s.get(), 0), detail::column_string(s.get(), 1),
                      detail::column_string(s.get(), 2), detail::column_string(s.get(), 3),
                      detail::column_string(s.get(), 4)});
     }
+    sqlite3_reset(s.get());  // ends the read transaction: the WAL can be checkpointed past it
     return out;
   }
 
   void mark_sent(std::span<const int64_t> seqs) override {
     exec("BEGIN IMMEDIATE");
     try {
-      detail::Statement s(db_, "UPDATE shmbus_outbox SET sent_at = ?1 WHERE seq = ?2");
+      detail::Statement& s = mark_;
       const int64_t now = detail::unix_ms(std::chrono::system_clock::now());
       for (int64_t seq : seqs) {
         sqlite3_reset(s.get());
@@ -72,6 +83,7 @@ class SqliteRelayConnection final : public RelayConnection {
         sqlite3_bind_int64(s.get(), 2, seq);
         s.step("outbox relay: marking sent");
       }
+      sqlite3_reset(s.get());
       exec("COMMIT");
     } catch (...) {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -80,7 +92,10 @@ class SqliteRelayConnection final : public RelayConnection {
   }
 
   uint64_t remove_sent(std::chrono::system_clock::time_point before) override {
-    return remove("DELETE FROM shmbus_outbox WHERE sent_at IS NOT NULL AND sent_at < ?1", before);
+    // The newest row stays, sent or not: the next rowid is max + 1, so a seq is never handed out
+    // twice and the relay's "read on after the last seq" finds every new row.
+    return remove("DELETE FROM shmbus_outbox WHERE sent_at IS NOT NULL AND sent_at < ?1 AND "
+                  "seq < (SELECT max(seq) FROM shmbus_outbox)", before);
   }
   uint64_t remove_processed(std::chrono::system_clock::time_point before) override {
     return remove("DELETE FROM shmbus_inbox WHERE processed_at < ?1", before);
@@ -90,6 +105,20 @@ class SqliteRelayConnection final : public RelayConnection {
     detail::Statement s(db_, "SELECT count(*) FROM shmbus_outbox WHERE sent_at IS NULL");
     s.step("outbox: counting unsent messages");
     return static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
+  }
+
+  // Writers of one SQLite database take turns (the write lock from the first write to the
+  // commit) and AUTOINCREMENT never hands out a seq twice: seq order is commit order.
+  bool seq_is_commit_order() const noexcept override { return true; }
+
+  // The last row marked sent (the newest sent_at, found by its index): rows are marked in seq
+  // order, so every row up to it is sent. None marked (or cleaned up): 0, read from the start,
+  // where only unsent rows are left below the first sent one.
+  int64_t resume_after() override {
+    detail::Statement s(db_, "SELECT max(seq) FROM shmbus_outbox WHERE sent_at = "
+                             "(SELECT max(sent_at) FROM shmbus_outbox WHERE sent_at IS NOT NULL)");
+    s.step("outbox relay: finding where to resume");
+    return sqlite3_column_int64(s.get(), 0);
   }
 
   bool wait_for_commit(std::chrono::milliseconds timeout) override { return signal_->wait(seen_, timeout); }
@@ -124,6 +153,8 @@ class SqliteRelayConnection final : public RelayConnection {
   uint64_t seen_;
   std::string lock_path_;
   int lock_fd_ = -1;
+  detail::Statement unsent_;  // prepared once: the relay runs them after every commit
+  detail::Statement mark_;
 };
 
 std::string canonical(const std::string& path) {

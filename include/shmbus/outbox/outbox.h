@@ -39,7 +39,16 @@ struct OutboxOptions {
   TopicConfig journal{};              // topics the relay creates (events, commands): journals
   bool relay = true;                  // run a relay thread (false: write only; another relays)
   std::chrono::milliseconds sweep{1000};  // the relay looks at least this often
-  size_t batch = 256;                 // rows published per read / marked sent per transaction
+  size_t batch = 256;                 // rows published per read
+  // SQLite: published rows are marked sent in one write transaction at most this often (the
+  // relay reads on from the last row it published meanwhile), so the relay's writes do not
+  // take turns with the service's own for the database's one write lock after every commit.
+  // A crash resends what was published since the last mark. PostgreSQL marks every batch.
+  std::chrono::milliseconds mark_every{100};
+  // After a commit's wake-up, the relay waits this long before it reads, so that under a high
+  // commit rate one read takes the rows of many commits (each read costs the database a read
+  // transaction). 0: read at once, the lowest latency. bench/RESULTS.md has both.
+  std::chrono::microseconds linger{0};
   std::chrono::milliseconds keep_sent{std::chrono::hours(24)};  // sent rows deleted after this
   // Inbox marks (shmbus_inbox) of every endpoint in this database deleted after this; 0: the
   // relay leaves them (an Inbox cleans up its own). See docs/outbox.md on retention.
@@ -99,8 +108,8 @@ class Outbox {
   // publishes, marks it sent, and ends; idempotent).
   void start();
   void stop();
-  // Waits until the relay has published every message committed before this call (true), or
-  // `timeout` passed (false, e.g. another process holds the relay lock).
+  // Waits until the relay has published and marked sent every message committed before this
+  // call (true), or `timeout` passed (false, e.g. another process holds the relay lock).
   bool flush(std::chrono::milliseconds timeout);
   OutboxStats stats() const noexcept;
   Storage& storage() noexcept;

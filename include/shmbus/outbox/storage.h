@@ -5,8 +5,9 @@
 //
 // The tables (created by the stores when missing; times are Unix milliseconds):
 //   shmbus_outbox(seq, message_id, topic, headers, payload, created_at, sent_at)
-//     one row per message; seq orders them (commit order for transactions that do not overlap);
-//     sent_at NULL until the relay published it
+//     one row per message; seq orders them (never reused: cleanup keeps the newest row; commit
+//     order for transactions that do not overlap); sent_at NULL until the relay published it
+//     (and marked it)
 //   shmbus_inbox(endpoint, message_id, processed_at)   primary key (endpoint, message_id)
 #pragma once
 
@@ -47,8 +48,16 @@ class Transaction {
 class RelayConnection {
  public:
   virtual ~RelayConnection() = default;
-  // At most `max` committed, unsent messages, lowest seq first.
-  virtual std::vector<OutboxMessage> unsent(size_t max) = 0;
+  // At most `max` committed, unsent messages with seq > `after`, lowest seq first.
+  virtual std::vector<OutboxMessage> unsent(size_t max, int64_t after) = 0;
+  // True if seq order is commit order (SQLite: one writer at a time, seqs never reused): a row
+  // committed later always has a higher seq, so a relay may read on from the last seq it
+  // published and mark rows sent later, in fewer write transactions. PostgreSQL: false (a
+  // sequence number is taken at insert, so a lower one may commit after a higher one).
+  virtual bool seq_is_commit_order() const noexcept = 0;
+  // Where a relay starting now reads from (seq_is_commit_order() only; else 0): every row at or
+  // below this seq is sent.
+  virtual int64_t resume_after() = 0;
   // Marks these messages sent (one transaction).
   virtual void mark_sent(std::span<const int64_t> seqs) = 0;
   // Deletes sent messages older than `before` / processed marks older than `before`; how many.
