@@ -1,8 +1,8 @@
 // One message through a saga (SagaEndpointImpl::handle), inside one store transaction:
 //   1. mark it processed (already there: a duplicate, skipped)
 //   2. load its instance by key (none: start one, or the missing policy)
-//   3. find the transition for the instance's state (none, or finished: unexpected; a timeout
-//      no longer pending: stale)
+//   3. a timeout no longer pending: stale; find the transition for the instance's state (none,
+//      or finished: unexpected)
 //   4. apply it; save the instance (version check); append its outgoing messages
 //   5. commit; then the relay publishes them
 #include "shmbus/saga/saga_endpoint.h"
@@ -104,14 +104,14 @@ void SagaEndpointImpl::handle(const Definition::Route& route, std::string_view p
   } else {
     return missing(route, key);
   }
-  const auto transition = route.by_state.find(instance.state);
-  if (instance.finished || transition == route.by_state.end()) return unexpected(route, key, instance);
   if (route.timeout) {
     auto pending = std::find_if(instance.timeouts.begin(), instance.timeouts.end(),
                                 [&](const auto& t) { return t.second == env.message_id; });
-    if (pending == instance.timeouts.end()) return add(counters.stale);  // cancelled or replaced
+    if (pending == instance.timeouts.end()) return add(counters.stale);  // cancelled, replaced, or finished
     instance.timeouts.erase(pending);
   }
+  const auto transition = route.by_state.find(instance.state);
+  if (instance.finished || transition == route.by_state.end()) return unexpected(route, key, instance);
 
   Step::Effects effects;
   Step step(env, key, instance.state, def.name, instance, effects);

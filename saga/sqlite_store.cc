@@ -103,7 +103,9 @@ std::optional<StoredInstance> load_instance(sqlite3* db, std::string_view saga, 
 
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(SqliteStore& store, sqlite3* db) : store_(store), db_(db) { exec(db_, "BEGIN IMMEDIATE"); }
+  SqliteTransaction(SqliteStore& store, sqlite3* db) : store_(store), db_(db), lock_(store.write_mutex()) {
+    exec(db_, "BEGIN IMMEDIATE");
+  }
   ~SqliteTransaction() override {
     if (active_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     store_.give_back(db_);
@@ -155,6 +157,7 @@ class SqliteTransaction final : public Transaction {
  private:
   SqliteStore& store_;
   sqlite3* db_;
+  std::unique_lock<std::mutex> lock_;  // this process's writers, one at a time
   bool active_ = true;
 };
 
@@ -248,6 +251,7 @@ std::vector<OutgoingMessage> SqliteStore::unsent(size_t max) {
 void SqliteStore::remove_sent(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return;
   sqlite3* db = take();
+  std::lock_guard<std::mutex> writer(write_mu_);
   try {
     exec(db, "BEGIN IMMEDIATE");
     {

@@ -37,8 +37,9 @@ class SqliteStore final : public Store {
   std::optional<StoredInstance> find(std::string_view saga, std::string_view key) override;
   const std::string& path() const noexcept { return path_; }
 
-  // A connection back to the pool (used by the transactions).
+  // A connection back to the pool, the process's write lock (used by the transactions).
   void give_back(sqlite3* db);
+  std::mutex& write_mutex() noexcept { return write_mu_; }
   SqliteStore(std::string path, SqliteOptions options);  // use open()
 
  private:
@@ -46,6 +47,9 @@ class SqliteStore final : public Store {
 
   std::string path_;
   SqliteOptions options_;
+  // Writers of this process queue here before BEGIN IMMEDIATE: SQLite's busy handler sleeps
+  // (up to 100 ms a try) while another connection writes; a mutex hands over at once.
+  std::mutex write_mu_;
   std::mutex mu_;  // guards pool_
   std::vector<sqlite3*> pool_;
 };
