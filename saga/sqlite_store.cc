@@ -122,6 +122,8 @@ constexpr const char* kAppend =
     "INSERT INTO shmbus_saga_outbox(action, topic, envelope, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kUnsent = "SELECT seq, action, topic, envelope, payload FROM shmbus_saga_outbox ORDER BY seq LIMIT ?1";
 constexpr const char* kRemove = "DELETE FROM shmbus_saga_outbox WHERE seq = ?1";
+constexpr const char* kRemoveProcessed = "DELETE FROM shmbus_saga_inbox WHERE processed_at < ?1";
+constexpr const char* kRemoveFinished = "DELETE FROM shmbus_saga WHERE finished = 1 AND updated_at < ?1";
 
 std::optional<StoredInstance> load_instance(SqliteConnection& c, std::string_view saga, std::string_view key) {
   Statement st(c, kLoad);
@@ -277,6 +279,28 @@ void SqliteStore::remove_sent(const std::vector<int64_t>& seqs) {
     throw;
   }
   give_back(std::move(c));
+}
+
+uint64_t SqliteStore::remove_older(const char* sql, std::chrono::system_clock::time_point before) {
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(before.time_since_epoch()).count();
+  std::unique_ptr<SqliteConnection> c = take();
+  uint64_t removed = 0;
+  {
+    std::lock_guard<std::mutex> writer(write_mu_);
+    Statement st(*c, sql);
+    st.bind(1, ms).step();  // one statement: its own transaction
+    removed = static_cast<uint64_t>(st.changes());
+  }
+  give_back(std::move(c));
+  return removed;
+}
+
+uint64_t SqliteStore::remove_processed(std::chrono::system_clock::time_point before) {
+  return remove_older(kRemoveProcessed, before);
+}
+
+uint64_t SqliteStore::remove_finished(std::chrono::system_clock::time_point before) {
+  return remove_older(kRemoveFinished, before);
 }
 
 std::optional<StoredInstance> SqliteStore::find(std::string_view saga, std::string_view key) {

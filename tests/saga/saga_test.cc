@@ -343,6 +343,30 @@ TEST_F(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
   EXPECT_EQ(store->find("s", "k")->state, "b");
 }
 
+TEST_F(SagaFixture, RetentionRemovesOldMarksAndFinishedInstancesOnly) {
+  saga::StoredInstance running, done;
+  running.state = "a";
+  running.data = "{}";
+  done = running;
+  done.finished = true;
+  {
+    auto tx = store->begin();
+    EXPECT_TRUE(tx->mark_processed("s", "m1"));
+    tx->save("s", "running", running, 0);
+    tx->save("s", "done", done, 0);
+    tx->commit();
+  }
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(store->remove_processed(now - 1h), 0u);  // younger than that: kept
+  EXPECT_EQ(store->remove_finished(now - 1h), 0u);
+  EXPECT_EQ(store->remove_processed(now + 1s), 1u);
+  EXPECT_EQ(store->remove_finished(now + 1s), 1u);
+  EXPECT_TRUE(store->find("s", "running"));
+  EXPECT_FALSE(store->find("s", "done"));
+  auto tx = store->begin();
+  EXPECT_TRUE(tx->mark_processed("s", "m1"));  // forgotten: a duplicate this old is handled again
+}
+
 TEST(SagaMachine, RefusesWhatCannotWork) {
   saga::Machine<orders::OrderSaga> m("m");
   const auto key = [](const auto& x, const svc::Envelope&) { return std::to_string(x.order); };

@@ -34,6 +34,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<Transaction> begin() override;
   std::vector<OutgoingMessage> unsent(size_t max) override;
   void remove_sent(const std::vector<int64_t>& seqs) override;
+  uint64_t remove_processed(std::chrono::system_clock::time_point before) override;
+  uint64_t remove_finished(std::chrono::system_clock::time_point before) override;
   std::optional<StoredInstance> find(std::string_view saga, std::string_view key) override;
   const std::string& path() const noexcept { return path_; }
 
@@ -44,6 +46,7 @@ class SqliteStore final : public Store {
 
  private:
   std::unique_ptr<SqliteConnection> take();
+  uint64_t remove_older(const char* sql, std::chrono::system_clock::time_point before);
 
   std::string path_;
   SqliteOptions options_;
