@@ -13,6 +13,7 @@
 #include "order_saga.h"
 #include "participants.h"
 #include "service/service_test_support.h"
+#include "stores.h"
 #include "shmbus/saga/saga.h"
 #include "shmbus/service/service.h"
 #include "support/test_bus.h"
@@ -24,13 +25,16 @@ using shmbus::test::eventually;
 
 namespace {
 
-saga::SqliteOptions fast() { return {.full_sync = false}; }
-
-struct SagaFixture : ::testing::Test {
+// Each test on each store: SQLite, and PostgreSQL when SHMBUS_POSTGRES_URL is set.
+struct SagaFixture : ::testing::TestWithParam<std::string> {
+  void SetUp() override {
+    if (!saga_test::available(GetParam())) GTEST_SKIP() << "no " << GetParam() << " here (SHMBUS_POSTGRES_URL)";
+    store = saga_test::open_store(saga_test::new_store_location(GetParam(), dir.path()));
+  }
   shmbus::test::TempBus temp;
   shmbus::Bus bus = temp.open();
   shmbus::test::TempDir dir{"/tmp", "saga", true};
-  std::shared_ptr<saga::SqliteStore> store = saga::SqliteStore::open(dir.path() + "/sagas.db", fast());
+  std::shared_ptr<saga::Store> store;
 
   bool finished(int order) {
     auto s = store->find("order-saga", std::to_string(order));
@@ -50,7 +54,7 @@ void publish_raw(shmbus::Bus& bus, const svc::MessageType& type, const svc::Enve
   ASSERT_TRUE(r || r.error() == shmbus::Errc::kNotDurable);
 }
 
-TEST_F(SagaFixture, OrderSagaCompletesOrCompensatesEachOrder) {
+TEST_P(SagaFixture, OrderSagaCompletesOrCompensatesEachOrder) {
   constexpr int kOrders = 40;
   orders::Participants participants(bus, dir.path() + "/participants.db", 50);  // not enough for all
   participants.start();
@@ -88,7 +92,7 @@ TEST_F(SagaFixture, OrderSagaCompletesOrCompensatesEachOrder) {
   participants.stop();
 }
 
-TEST_F(SagaFixture, ADuplicateOfAMessageChangesTheInstanceOnce) {
+TEST_P(SagaFixture, ADuplicateOfAMessageChangesTheInstanceOnce) {
   shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
   orders::Participants participants(bus, pdir.path() + "/p.db", 100);
   participants.start();
@@ -109,7 +113,7 @@ TEST_F(SagaFixture, ADuplicateOfAMessageChangesTheInstanceOnce) {
 
 // A message that does not start a saga and finds none: dead-lettered with the reason, ignored,
 // or retried then dead-lettered, as the policy says.
-TEST_F(SagaFixture, MissingSagaDeadLettersWithItsReason) {
+TEST_P(SagaFixture, MissingSagaDeadLettersWithItsReason) {
   saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store);
   sagas.start();
   svc::Client client(bus, {.source = "web"});
@@ -126,7 +130,7 @@ TEST_F(SagaFixture, MissingSagaDeadLettersWithItsReason) {
   EXPECT_FALSE(store->find("order-saga", "404"));
 }
 
-TEST_F(SagaFixture, MissingSagaIgnoredWhenSoConfigured) {
+TEST_P(SagaFixture, MissingSagaIgnoredWhenSoConfigured) {
   saga::SagaOptions options;
   options.missing = saga::MissingPolicy::kIgnore;
   saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store, options);
@@ -139,7 +143,7 @@ TEST_F(SagaFixture, MissingSagaIgnoredWhenSoConfigured) {
   EXPECT_FALSE(store->find("order-saga", "404"));
 }
 
-TEST_F(SagaFixture, MissingSagaRetriedThenDeadLettered) {
+TEST_P(SagaFixture, MissingSagaRetriedThenDeadLettered) {
   saga::SagaOptions options;
   options.missing = saga::MissingPolicy::kRetry;
   options.endpoint.immediate_retries = 0;
@@ -157,7 +161,7 @@ TEST_F(SagaFixture, MissingSagaRetriedThenDeadLettered) {
 }
 
 // A late message in a state with no transition for it is ignored (default) or dead-lettered.
-TEST_F(SagaFixture, UnexpectedMessageIgnoredOrDeadLettered) {
+TEST_P(SagaFixture, UnexpectedMessageIgnoredOrDeadLettered) {
   shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
   orders::Participants participants(bus, pdir.path() + "/p.db", 100);
   participants.start();
@@ -181,7 +185,7 @@ TEST_F(SagaFixture, UnexpectedMessageIgnoredOrDeadLettered) {
 
 // The payment service is down (its queue is there, nobody reads it): the timeout fires and
 // the saga compensates; a payment captured later would be refunded (VoidPayment is sent).
-TEST_F(SagaFixture, TimeoutFiresAndCompensates) {
+TEST_P(SagaFixture, TimeoutFiresAndCompensates) {
   shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
   orders::Participants participants(bus, pdir.path() + "/p.db", 100);
   participants.start(/*with_payments=*/false);
@@ -201,7 +205,7 @@ TEST_F(SagaFixture, TimeoutFiresAndCompensates) {
 
 // A timeout that is cancelled (the payment came in time) never moves the instance: the queue
 // cancels the delayed message, and one that came back anyway would be ignored as stale.
-TEST_F(SagaFixture, CancelledTimeoutDoesNotFire) {
+TEST_P(SagaFixture, CancelledTimeoutDoesNotFire) {
   shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
   orders::Participants participants(bus, pdir.path() + "/p.db", 100);
   participants.start();
@@ -238,7 +242,7 @@ SHMBUS_MESSAGE(Bump, "Bump", 1, event);
 
 namespace {
 
-TEST_F(SagaFixture, OneInstanceIsNeverHandledConcurrentlyAndKeepsItsOrder) {
+TEST_P(SagaFixture, OneInstanceIsNeverHandledConcurrentlyAndKeepsItsOrder) {
   constexpr int kInstances = 20, kBumps = 30;
   std::mutex mu;
   std::set<int> in_flight;
@@ -300,7 +304,7 @@ TEST_F(SagaFixture, OneInstanceIsNeverHandledConcurrentlyAndKeepsItsOrder) {
   }
 }
 
-TEST_F(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
+TEST_P(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
   saga::StoredInstance in;
   in.state = "a";
   in.data = "{}";
@@ -343,7 +347,7 @@ TEST_F(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
   EXPECT_EQ(store->find("s", "k")->state, "b");
 }
 
-TEST_F(SagaFixture, RetentionRemovesOldMarksAndFinishedInstancesOnly) {
+TEST_P(SagaFixture, RetentionRemovesOldMarksAndFinishedInstancesOnly) {
   saga::StoredInstance running, done;
   running.state = "a";
   running.data = "{}";
@@ -366,6 +370,9 @@ TEST_F(SagaFixture, RetentionRemovesOldMarksAndFinishedInstancesOnly) {
   auto tx = store->begin();
   EXPECT_TRUE(tx->mark_processed("s", "m1"));  // forgotten: a duplicate this old is handled again
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, SagaFixture, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 TEST(SagaMachine, RefusesWhatCannotWork) {
   saga::Machine<orders::OrderSaga> m("m");
