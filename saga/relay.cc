@@ -27,8 +27,9 @@ void Relay::abandon(const std::vector<OutgoingMessage>& messages) noexcept {
 
 void Relay::publish_now(const std::vector<OutgoingMessage>& messages) noexcept {
   std::lock_guard<std::mutex> guard(mu_);
+  // Unclaimed first: what this thread fails to publish below is the sweep's to send.
+  for (const OutgoingMessage& m : messages) claimed_.erase(m.seq);
   for (const OutgoingMessage& m : messages) {
-    claimed_.erase(m.seq);
     try {
       deliver(m);
       sent_.insert(m.seq);
