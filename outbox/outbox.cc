@@ -104,7 +104,7 @@ std::string Outbox::send_json(Transaction& tx, const service::MessageType& type,
   return env.message_id;
 }
 
-void Outbox::append(Transaction& tx, std::string_view topic, const service::Envelope& envelope, std::string payload) {
+OutboxMessage encode_message(std::string_view topic, const service::Envelope& envelope, std::string payload) {
   const std::vector<Header> headers = envelope.headers();
   const size_t bytes = encoded_headers_size(headers);
   if (bytes == SIZE_MAX) throw Error("outbox: a header of " + envelope.type + " is longer than 65535 bytes", ErrorKind::kInvalidArgument);
@@ -114,7 +114,11 @@ void Outbox::append(Transaction& tx, std::string_view topic, const service::Enve
   m.headers.resize(bytes);
   encode_headers(headers, std::as_writable_bytes(std::span(m.headers.data(), m.headers.size())));
   m.payload = std::move(payload);
-  tx.append_outbox(m);
+  return m;
+}
+
+void Outbox::append(Transaction& tx, std::string_view topic, const service::Envelope& envelope, std::string payload) {
+  tx.append_outbox(encode_message(topic, envelope, std::move(payload)));
 }
 
 void Outbox::start() { impl_->relay.start(); }

@@ -1,12 +1,14 @@
-// The PostgreSQL saga store: a pool of pqxx connections (each with the statements prepared),
-// READ COMMITTED transactions that lock the loaded instance's row.
+// The PostgreSQL saga store: a pool of pqxx connections (each with the saga's statements
+// prepared), READ COMMITTED transactions that lock the loaded instance's row, and the outbox
+// store's view of each (outbox::PostgresTransaction) for its inbox marks and outbox rows.
 #include "shmbus/saga/postgres_store.h"
+
+#include <optional>
 
 #include <pqxx/pqxx>
 
 #include <nlohmann/json.hpp>
 
-#include "envelope_json.h"
 #include "shmbus/error.h"
 #include "shmbus/saga/errors.h"
 
@@ -18,18 +20,10 @@ CREATE TABLE IF NOT EXISTS shmbus_saga(
   saga TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,
   timeouts TEXT NOT NULL, finished BOOLEAN NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL,
   PRIMARY KEY (saga, key));
-CREATE TABLE IF NOT EXISTS shmbus_saga_inbox(
-  saga TEXT NOT NULL, message_id TEXT NOT NULL, processed_at BIGINT NOT NULL,
-  PRIMARY KEY (saga, message_id));
-CREATE TABLE IF NOT EXISTS shmbus_saga_outbox(
-  seq BIGSERIAL PRIMARY KEY, action INTEGER NOT NULL, topic TEXT NOT NULL,
-  envelope TEXT NOT NULL, payload BYTEA NOT NULL, created_at BIGINT NOT NULL);
 )sql";
 
 // Prepared once per connection, by these names.
 constexpr std::pair<const char*, const char*> kStatements[] = {
-    {"saga_mark", "INSERT INTO shmbus_saga_inbox(saga, message_id, processed_at) VALUES ($1, $2, $3) "
-                  "ON CONFLICT DO NOTHING"},
     {"saga_load", "SELECT state, data, timeouts, finished, version FROM shmbus_saga WHERE saga = $1 AND key = $2"},
     {"saga_load_locked",
      "SELECT state, data, timeouts, finished, version FROM shmbus_saga WHERE saga = $1 AND key = $2 FOR UPDATE"},
@@ -37,11 +31,6 @@ constexpr std::pair<const char*, const char*> kStatements[] = {
                     "VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT DO NOTHING"},
     {"saga_update", "UPDATE shmbus_saga SET state = $3, data = $4, timeouts = $5, finished = $6, version = $7 + 1, "
                     "updated_at = $8 WHERE saga = $1 AND key = $2 AND version = $7"},
-    {"saga_append", "INSERT INTO shmbus_saga_outbox(action, topic, envelope, payload, created_at) "
-                    "VALUES ($1, $2, $3, $4, $5) RETURNING seq"},
-    {"saga_unsent", "SELECT seq, action, topic, envelope, payload FROM shmbus_saga_outbox ORDER BY seq LIMIT $1"},
-    {"saga_remove", "DELETE FROM shmbus_saga_outbox WHERE seq = $1"},
-    {"saga_remove_processed", "DELETE FROM shmbus_saga_inbox WHERE processed_at < $1"},
     {"saga_remove_finished", "DELETE FROM shmbus_saga WHERE finished AND updated_at < $1"},
 };
 
@@ -79,7 +68,7 @@ namespace {
 class PostgresTransaction final : public Transaction {
  public:
   PostgresTransaction(PostgresStore& store, std::unique_ptr<PostgresConnection> c)
-      : store_(store), conn_(std::move(c)), work_(std::make_unique<pqxx::work>(conn_->c)) {}
+      : store_(store), conn_(std::move(c)), work_(std::make_unique<pqxx::work>(conn_->c)), outbox_(*work_) {}
   ~PostgresTransaction() override {
     const bool healthy = !active_ || abort();
     work_.reset();
@@ -87,7 +76,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   bool mark_processed(std::string_view saga, std::string_view message_id) override {
-    return work_->exec_prepared("saga_mark", std::string(saga), std::string(message_id), now_ms()).affected_rows() == 1;
+    return outbox_.mark_processed(saga, message_id);
   }
 
   std::optional<StoredInstance> load(std::string_view saga, std::string_view key) override {
@@ -107,12 +96,7 @@ class PostgresTransaction final : public Transaction {
                               " expected)");
   }
 
-  int64_t append(const OutgoingMessage& m) override {
-    const pqxx::result r =
-        work_->exec_prepared("saga_append", static_cast<int>(m.action), m.topic, detail::envelope_to_json(m.envelope),
-                             pqxx::binarystring(m.payload.data(), m.payload.size()), now_ms());
-    return r[0][0].as<int64_t>();
-  }
+  void append(const OutgoingMessage& m) override { detail::append_to_outbox(outbox_, m); }
 
   void commit() override {
     try {
@@ -122,6 +106,7 @@ class PostgresTransaction final : public Transaction {
     }
     active_ = false;
   }
+  outbox::Transaction& outbox() noexcept override { return outbox_; }
 
  private:
   bool abort() noexcept {
@@ -136,6 +121,7 @@ class PostgresTransaction final : public Transaction {
   PostgresStore& store_;
   std::unique_ptr<PostgresConnection> conn_;
   std::unique_ptr<pqxx::work> work_;
+  outbox::PostgresTransaction outbox_;  // adapts work_: its NOTIFY goes out with our commit
   bool active_ = true;
 };
 
@@ -152,19 +138,25 @@ auto with_work(PostgresStore& store, std::unique_ptr<PostgresConnection> c, F f)
 }  // namespace
 
 std::shared_ptr<PostgresStore> PostgresStore::open(std::string conninfo) {
-  auto store = std::make_shared<PostgresStore>(std::move(conninfo));
+  return open(outbox::PostgresStore::open(std::move(conninfo)));
+}
+
+std::shared_ptr<PostgresStore> PostgresStore::open(std::shared_ptr<outbox::PostgresStore> database) {
+  if (!database) throw Error("saga store: no database given (outbox::PostgresStore::open)", ErrorKind::kInvalidArgument);
+  auto store = std::make_shared<PostgresStore>(std::move(database));
   try {
-    pqxx::connection c(store->conninfo_);
+    pqxx::connection c(store->db_->conninfo());
     pqxx::work w(c);
     w.exec(kSchema);
     w.commit();
   } catch (const std::exception& e) {
-    throw Error("saga store: cannot open PostgreSQL " + store->conninfo_ + ": " + e.what(), ErrorKind::kIo);
+    throw Error("saga store: cannot create the saga table in " + store->db_->describe() + ": " + e.what(),
+                ErrorKind::kIo);
   }
   return store;
 }
 
-PostgresStore::PostgresStore(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+PostgresStore::PostgresStore(std::shared_ptr<outbox::PostgresStore> database) : db_(std::move(database)) {}
 PostgresStore::~PostgresStore() = default;
 
 std::unique_ptr<PostgresConnection> PostgresStore::take() {
@@ -177,9 +169,9 @@ std::unique_ptr<PostgresConnection> PostgresStore::take() {
     }
   }
   try {
-    return std::make_unique<PostgresConnection>(conninfo_);
+    return std::make_unique<PostgresConnection>(db_->conninfo());
   } catch (const std::exception& e) {
-    throw Error("saga store: cannot connect to " + conninfo_ + ": " + e.what(), ErrorKind::kIo);
+    throw Error("saga store: cannot connect to " + db_->describe() + ": " + e.what(), ErrorKind::kIo);
   }
 }
 
@@ -193,33 +185,13 @@ std::unique_ptr<Transaction> PostgresStore::begin() {
 }
 
 std::vector<OutgoingMessage> PostgresStore::unsent(size_t max) {
-  return with_work(*this, take(), [&](pqxx::work& w) {
-    std::vector<OutgoingMessage> out;
-    for (const auto& row : w.exec_prepared("saga_unsent", static_cast<int64_t>(max))) {
-      OutgoingMessage m;
-      m.seq = row[0].as<int64_t>();
-      m.action = static_cast<OutgoingMessage::Action>(row[1].as<int>());
-      m.topic = row[2].as<std::string>();
-      m.envelope = detail::envelope_from_json(row[3].as<std::string>());
-      m.payload = pqxx::binarystring(row[4]).str();
-      out.push_back(std::move(m));
-    }
-    return out;
-  });
-}
-
-void PostgresStore::remove_sent(const std::vector<int64_t>& seqs) {
-  if (seqs.empty()) return;
-  with_work(*this, take(), [&](pqxx::work& w) {
-    for (int64_t seq : seqs) w.exec_prepared("saga_remove", seq);
-    return 0;
-  });
+  std::vector<OutgoingMessage> out;
+  for (const outbox::OutboxMessage& row : db_->relay_connection()->unsent(max, 0)) out.push_back(detail::outgoing_of(row));
+  return out;
 }
 
 uint64_t PostgresStore::remove_processed(std::chrono::system_clock::time_point before) {
-  return with_work(*this, take(), [&](pqxx::work& w) {
-    return static_cast<uint64_t>(w.exec_prepared("saga_remove_processed", ms_of(before)).affected_rows());
-  });
+  return db_->relay_connection()->remove_processed(before);
 }
 
 uint64_t PostgresStore::remove_finished(std::chrono::system_clock::time_point before) {

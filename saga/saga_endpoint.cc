@@ -3,17 +3,24 @@
 //   2. load its instance by key (none: start one, or the missing policy)
 //   3. a timeout no longer pending: stale; find the transition for the instance's state (none,
 //      or finished: unexpected)
-//   4. apply it; save the instance (version check); append its outgoing messages
-//   5. commit; then the relay publishes them
+//   4. apply it; save the instance (version check); append its messages to the outbox
+//   5. commit (the outbox's relay, woken by it, publishes them); then cancel the timeouts it
+//      cancelled (best effort: a missed one comes back no longer pending and is ignored)
 #include "shmbus/saga/saga_endpoint.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
 
-#include "endpoint_check.h"
-#include "relay.h"
 #include "shmbus/headers.h"
+#include "shmbus/outbox/outbox.h"
+#include "shmbus/queue.h"
 #include "shmbus/saga/errors.h"
+#include "shmbus/service/endpoint_lookup.h"
+#include "shmbus/service/errors.h"
 #include "shmbus/service/topology.h"
 
 namespace shmbus::saga {
@@ -26,15 +33,26 @@ service::EndpointOptions endpoint_options(SagaOptions options) {
   return e;
 }
 
+outbox::OutboxOptions outbox_options(const std::string& saga, const SagaOptions& o) {
+  outbox::OutboxOptions out;
+  out.source = saga;
+  out.journal = o.endpoint.journal;
+  out.relay = false;  // started by SagaEndpoint::start, if o.relay
+  out.sweep = o.sweep;
+  out.keep_processed = o.keep_processed;
+  out.cleanup_every = o.cleanup_every;
+  return out;
+}
+
 }  // namespace
 
 class SagaEndpointImpl {
  public:
-  SagaEndpointImpl(Bus bus, const Definition& d, std::shared_ptr<Store> s, SagaOptions o)
-      : def(d), store(std::move(s)), options(std::move(o)), endpoint(bus, def.name, endpoint_options(options)),
-        relay(bus, store, options.endpoint.journal, options.sweep,
-              {options.keep_processed, options.keep_finished, options.cleanup_every}),
-        check(bus) {
+  SagaEndpointImpl(Bus b, const Definition& d, std::shared_ptr<Store> s, SagaOptions o)
+      : def(d), store(std::move(s)), options(std::move(o)), bus(std::move(b)),
+        endpoint(bus, def.name, endpoint_options(options)),
+        outbox(bus, store ? store->outbox_storage() : nullptr, outbox_options(def.name, options)),
+        next_cleanup(std::chrono::steady_clock::now() + options.cleanup_every) {
     if (def.routes.empty()) {
       throw Error("saga " + def.name + " has no transitions: declare them on its Machine first",
                   ErrorKind::kInvalidArgument);
@@ -47,6 +65,14 @@ class SagaEndpointImpl {
   }
 
   void handle(const Definition::Route& route, std::string_view payload, service::Context& ctx);
+  // Throws RequestError kNoEndpoint unless a queue is bound to commands.<name>; found ones are
+  // remembered (as the Client and the Outbox do).
+  void require_endpoint(std::string_view name);
+  // After the commit: the scheduled messages the step cancelled. Failures are left to the
+  // pending-timeout check (a cancelled timeout that still comes is stale).
+  void cancel(const std::vector<OutgoingMessage>& messages) noexcept;
+  // Retention of finished instances, on a handler thread after a commit (keep_finished > 0).
+  void clean_up() noexcept;
 
   // relaxed throughout: counters for stats(), read on their own.
   struct Counters {
@@ -58,15 +84,64 @@ class SagaEndpointImpl {
   const Definition def;
   std::shared_ptr<Store> store;
   const SagaOptions options;
+  Bus bus;
   service::Endpoint endpoint;
-  Relay relay;
-  EndpointCheck check;
+  outbox::Outbox outbox;  // relays the saga's outbox rows (and any other writer's in this database)
   Counters counters;
+  std::atomic<uint64_t> removed_finished{0};  // relaxed: a counter for stats()
 
  private:
+  std::mutex mu;  // guards known_endpoints, queues, next_cleanup
+  std::set<std::string, std::less<>> known_endpoints;
+  std::map<std::string, Queue, std::less<>> queues;
+  std::chrono::steady_clock::time_point next_cleanup;
+
   void missing(const Definition::Route& route, const std::string& key);
   void unexpected(const Definition::Route& route, const std::string& key, const StoredInstance& instance);
 };
+
+void SagaEndpointImpl::require_endpoint(std::string_view name) {
+  std::lock_guard<std::mutex> guard(mu);
+  if (known_endpoints.contains(name)) return;
+  if (!service::endpoint_bound(bus, name)) {
+    throw service::RequestError(service::RequestErrc::kNoEndpoint,
+                                "saga step: no endpoint \"" + std::string(name) + "\": no queue is bound to " +
+                                    service::command_topic(name) +
+                                    ", so nothing would read the command; start that endpoint first");
+  }
+  known_endpoints.emplace(name);
+}
+
+void SagaEndpointImpl::cancel(const std::vector<OutgoingMessage>& messages) noexcept {
+  for (const OutgoingMessage& m : messages) {
+    if (m.action != OutgoingMessage::Action::kCancel) continue;
+    try {
+      std::lock_guard<std::mutex> guard(mu);
+      auto it = queues.find(m.topic);
+      if (it == queues.end()) it = queues.emplace(m.topic, bus.queue(m.topic)).first;
+      (void)it->second.cancel(m.envelope.message_id);  // not there (dispatched, or none): stale later
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shmbus saga %s: cancelling a timeout: %s (it comes back stale and is ignored)\n",
+                   def.name.c_str(), e.what());
+    }
+  }
+}
+
+void SagaEndpointImpl::clean_up() noexcept {
+  if (options.keep_finished.count() <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> guard(mu);
+    if (now < next_cleanup) return;
+    next_cleanup = now + options.cleanup_every;
+  }
+  try {
+    removed_finished.fetch_add(store->remove_finished(std::chrono::system_clock::now() - options.keep_finished),
+                               std::memory_order_relaxed);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmbus saga %s: retention: %s (tried again later)\n", def.name.c_str(), e.what());
+  }
+}
 
 void SagaEndpointImpl::missing(const Definition::Route& route, const std::string& key) {
   add(counters.missing);
@@ -116,7 +191,7 @@ void SagaEndpointImpl::handle(const Definition::Route& route, std::string_view p
   if (instance.finished || transition == route.by_state.end()) return unexpected(route, key, instance);
 
   Step::Effects effects;
-  Step step(env, key, instance.state, def.name, instance, effects);
+  Step step(env, key, instance.state, def.name, instance, effects, &tx->outbox());
   transition->second.apply(instance.data, message.get(), step);
   if (!effects.next_state.empty()) instance.state = effects.next_state;
   instance.finished = effects.finished;
@@ -124,7 +199,7 @@ void SagaEndpointImpl::handle(const Definition::Route& route, std::string_view p
     constexpr std::string_view kCommands = "commands.";
     if (m.action == OutgoingMessage::Action::kPublish && m.topic.starts_with(kCommands) &&
         m.topic != service::command_topic(def.name)) {
-      check.require(std::string_view(m.topic).substr(kCommands.size()));
+      require_endpoint(std::string_view(m.topic).substr(kCommands.size()));
     }
   }
   try {
@@ -133,18 +208,15 @@ void SagaEndpointImpl::handle(const Definition::Route& route, std::string_view p
     add(counters.conflicts);
     throw;
   }
-  for (OutgoingMessage& m : effects.messages) m.seq = tx->append(m);
-  relay.claim(effects.messages);
-  try {
-    tx->commit();
-  } catch (...) {
-    relay.abandon(effects.messages);
-    throw;
+  for (const OutgoingMessage& m : effects.messages) {
+    if (m.action == OutgoingMessage::Action::kPublish) tx->append(m);
   }
+  tx->commit();  // wakes the outbox's relay
   add(counters.transitions);
   if (!found) add(counters.started);
   if (instance.finished) add(counters.finished);
-  relay.publish_now(effects.messages);
+  cancel(effects.messages);
+  clean_up();
 }
 
 }  // namespace detail
@@ -164,30 +236,36 @@ SagaEndpoint::~SagaEndpoint() {
 }
 
 void SagaEndpoint::start() {
-  impl_->relay.sweep();  // what an earlier run committed and did not send goes first
-  impl_->relay.start();
+  // The relay first: what an earlier run committed and did not send goes out first (a relay
+  // starts from the oldest unsent row).
+  if (impl_->options.relay) impl_->outbox.start();
   try {
     impl_->endpoint.start();
   } catch (...) {
-    impl_->relay.stop();
+    impl_->outbox.stop();
     throw;
   }
 }
 
 void SagaEndpoint::stop() {
   impl_->endpoint.stop();
-  impl_->relay.stop();
+  // The relay sends what is committed, if it is the database's relay (another process's
+  // relay, holding the lock, sends it otherwise), and stops.
+  if (impl_->outbox.stats().relaying) (void)impl_->outbox.flush(impl_->options.stop_flush);
+  impl_->outbox.stop();
 }
 
 const std::string& SagaEndpoint::name() const noexcept { return impl_->def.name; }
 service::Endpoint& SagaEndpoint::endpoint() noexcept { return impl_->endpoint; }
+outbox::Outbox& SagaEndpoint::outbox() noexcept { return impl_->outbox; }
 
 SagaStats SagaEndpoint::stats() const noexcept {
   const auto& c = impl_->counters;
   const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  const outbox::OutboxStats relay = impl_->outbox.stats();
   return {get(c.started),    get(c.transitions), get(c.finished),  get(c.duplicates), get(c.missing),
-          get(c.unexpected), get(c.stale),       get(c.conflicts), impl_->relay.relayed(),
-          impl_->relay.removed()};
+          get(c.unexpected), get(c.stale),       get(c.conflicts), relay.relayed,
+          relay.removed + get(impl_->removed_finished)};
 }
 
 }  // namespace shmbus::saga

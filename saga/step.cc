@@ -55,6 +55,11 @@ void Step::cancel(std::string_view name) {
   instance_.timeouts.erase(it);
 }
 
+outbox::Transaction& Step::transaction() const {
+  if (!transaction_) throw Error("saga step: not run by a SagaEndpoint, so there is no transaction", ErrorKind::kInvalidArgument);
+  return *transaction_;
+}
+
 void Step::go(std::string state) { effects_.next_state = std::move(state); }
 
 void Step::complete(std::string state) {

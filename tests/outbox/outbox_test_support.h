@@ -20,6 +20,7 @@
 #include "shmbus/outbox/postgres.h"
 #include "shmbus/outbox/sqlite.h"
 #include "shmbus/service/service.h"
+#include "support/postgres_cluster.h"
 #include "support/test_bus.h"
 
 namespace ledger {
@@ -47,11 +48,8 @@ enum class Backend { kSqlite, kPostgres };
 
 inline const char* name_of(Backend b) { return b == Backend::kSqlite ? "Sqlite" : "Postgres"; }
 
-// The cluster of the PostgreSQL tests (tools/postgres_node.sh, started by tools/test.sh).
-inline std::string postgres_url() {
-  const char* url = std::getenv("SHMBUS_POSTGRES_URL");
-  return url ? url : "";
-}
+using shmbus::test::postgres_url;  // tests/support/postgres_cluster.h
+using shmbus::test::replace_database;
 
 // Small journal segments: tests make many topics in /dev/shm.
 inline TopicConfig small_journal() {
@@ -59,10 +57,6 @@ inline TopicConfig small_journal() {
   c.kind = TopicKind::kJournal;
   c.segment_bytes = 4 << 20;
   return c;
-}
-
-inline std::string replace_database(const std::string& url, const std::string& db) {
-  return url.substr(0, url.rfind('/') + 1) + db;
 }
 
 // Access to a database by its test URL ("sqlite:<path>" or a PostgreSQL URL), either kind.
@@ -157,12 +151,7 @@ class TestDatabase {
     if (backend == Backend::kSqlite) {
       url_ = "sqlite:" + dir_.path() + "/app.db";
     } else {
-      static std::atomic<int> counter{0};
-      name_ = "shmbus_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-      pqxx::connection admin(postgres_url());
-      pqxx::nontransaction n(admin);
-      n.exec0("DROP DATABASE IF EXISTS " + name_);
-      n.exec0("CREATE DATABASE " + name_);
+      name_ = shmbus::test::create_database("shmbus_test");
       url_ = replace_database(postgres_url(), name_);
     }
     Db db(url_);
@@ -174,9 +163,7 @@ class TestDatabase {
   ~TestDatabase() {
     if (backend_ != Backend::kPostgres) return;
     try {
-      pqxx::connection admin(postgres_url());
-      pqxx::nontransaction n(admin);
-      n.exec0("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+      shmbus::test::drop_database(name_);
     } catch (const std::exception&) {
       // A database left behind in a throw-away cluster.
     }

@@ -1,30 +1,23 @@
 // The stores the saga tests run on: a SQLite file, or a fresh database in the PostgreSQL
-// cluster that SHMBUS_POSTGRES_URL names (tools/postgres_node.sh start DIR; . DIR/env; without
+// cluster of the outbox tests (tests/support/postgres_cluster.h: SHMBUS_POSTGRES_URL; without
 // it the PostgreSQL cases skip).
 #pragma once
 
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "shmbus/saga/sqlite_store.h"
 #ifdef SHMBUS_SAGA_POSTGRES
-#include <pqxx/pqxx>
-
 #include "shmbus/saga/postgres_store.h"
+#include "support/postgres_cluster.h"
 #endif
 
 namespace saga_test {
 
-inline const char* postgres_url() { return std::getenv("SHMBUS_POSTGRES_URL"); }
-
 // Whether the store kind `kind` ("sqlite", "postgres") can run here.
 inline bool available(const std::string& kind) {
 #ifdef SHMBUS_SAGA_POSTGRES
-  if (kind == "postgres") return postgres_url() != nullptr;
+  if (kind == "postgres") return !shmbus::test::postgres_url().empty();
 #endif
   return kind == "sqlite";
 }
@@ -33,14 +26,7 @@ inline bool available(const std::string& kind) {
 inline std::string new_store_location(const std::string& kind, const std::string& dir) {
 #ifdef SHMBUS_SAGA_POSTGRES
   if (kind == "postgres") {
-    static std::atomic<int> counter{0};
-    const std::string name = "saga_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    pqxx::connection c(postgres_url());
-    pqxx::nontransaction w(c);
-    w.exec("DROP DATABASE IF EXISTS " + name);
-    w.exec("CREATE DATABASE " + name);
-    std::string url = postgres_url();
-    return url.substr(0, url.rfind('/') + 1) + name;
+    return shmbus::test::replace_database(shmbus::test::postgres_url(), shmbus::test::create_database("saga"));
   }
 #endif
   return dir + "/sagas.db";

@@ -66,6 +66,11 @@ struct OutboxStats {
   bool relaying = false;       // this relay holds the database's relay lock
 };
 
+// The row Outbox::append writes for `envelope` and `payload` to `topic` (headers encoded, the
+// message-id the envelope's): for layers that write outbox rows on their own transactions (the
+// saga stores). Throws Error (kInvalidArgument) for a header longer than 65535 bytes.
+OutboxMessage encode_message(std::string_view topic, const service::Envelope& envelope, std::string payload);
+
 class Outbox {
  public:
   // Starts the relay (unless options.relay is false). Throws Error for bad options.

@@ -1,7 +1,8 @@
 // Runs a saga: a service endpoint named after the machine, whose handlers load the instance
 // a message maps to, apply the transition, and commit the new state, the message's
-// "processed" mark and the messages the transition sends in one store transaction; a relay
-// then publishes those messages (at once, and after a crash from the store).
+// "processed" mark (the outbox layer's inbox) and the messages the transition sends (its
+// outbox) in one store transaction; the outbox's relay, woken by the commit, then publishes
+// those messages (and after a crash, what the database holds unsent).
 //   auto store = saga::SqliteStore::open("orders.db");
 //   saga::SagaEndpoint orders(bus, machine.definition(), store, {.missing = saga::MissingPolicy::kIgnore});
 //   orders.start();  ...  orders.stop();
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "shmbus/bus.h"
+#include "shmbus/outbox/outbox.h"
 #include "shmbus/saga/machine.h"
 #include "shmbus/saga/store.h"
 #include "shmbus/service/endpoint.h"
@@ -48,8 +50,13 @@ struct SagaOptions {
   // The endpoint: concurrency, retries, journal of the topics it creates. Its ordering_key is
   // set to correlation-id unless given.
   service::EndpointOptions endpoint = saga_endpoint_defaults();
+  // The outbox relay of the store's database, run by this endpoint (false: another Outbox on
+  // the same database relays, e.g. the service's own: one relay per database relays anyway).
+  bool relay = true;
   std::chrono::milliseconds sweep{200};  // the relay looks for what a crash left this often
-  // Retention (docs/sagas.md, "Retention"), applied by the relay every `cleanup_every`.
+  std::chrono::milliseconds stop_flush{std::chrono::seconds(5)};  // stop(): at most this for the relay to send
+  // Retention (docs/sagas.md, "Retention"), applied every `cleanup_every`: processed marks by
+  // the outbox's relay (every endpoint's in this database), finished instances by a handler.
   // Processed marks: longer than a duplicate can take to come (the queue's retries, a replayed
   // dead letter, a journal replay); an older duplicate is handled again. Finished instances:
   // 0 keeps them (a late message for one is `unexpected`; once removed it is `missing`).
@@ -82,15 +89,18 @@ class SagaEndpoint {
   SagaEndpoint& operator=(SagaEndpoint&&) noexcept;
   ~SagaEndpoint();  // stop()
 
-  // Relays what an earlier run left unsent, declares the queue and starts the handlers and the
-  // relay. Throws Error as Endpoint::start does.
+  // Starts the relay (it sends what an earlier run left unsent first), declares the queue and
+  // starts the handlers. Throws Error as Endpoint::start does.
   void start();
-  // Graceful (Endpoint::stop), then the relay sends what is committed and stops.
+  // Graceful (Endpoint::stop), then the relay sends what is committed (up to stop_flush) and stops.
   void stop();
 
   const std::string& name() const noexcept;
   SagaStats stats() const noexcept;
   service::Endpoint& endpoint() noexcept;  // routes, filters; before start()
+  // The outbox on the store's database this endpoint writes and relays through: a transition
+  // may publish/send through it on step.transaction() too.
+  outbox::Outbox& outbox() noexcept;
 
  private:
   std::unique_ptr<detail::SagaEndpointImpl> impl_;

@@ -5,6 +5,7 @@
 //   step.schedule("payment", PaymentTimeout{...}, 30s);   // a timeout: a command to this saga
 //   step.cancel("payment");                         // no longer needed
 //   step.go("paying");  /  step.complete("cancelled");
+//   step.transaction<outbox::SqliteTransaction>().exec("UPDATE orders ...");  // the service's own tables
 // Every message continues the flow of the message being handled (correlation, conversation,
 // causation, trace), as Context's verbs do.
 #pragma once
@@ -14,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shmbus/error.h"
+#include "shmbus/outbox/storage.h"
 #include "shmbus/saga/store.h"
 #include "shmbus/service/codec.h"
 #include "shmbus/service/envelope.h"
@@ -51,6 +54,19 @@ class Step {
   // cancelled, later messages for it are ignored.
   void complete(std::string state);
 
+  // The store transaction this step runs in (the instance, its inbox mark and its outbox rows
+  // commit in it): the service's own statements join it, and so do Outbox::publish/send of an
+  // Outbox on the same database. T: outbox::SqliteTransaction or outbox::PostgresTransaction,
+  // as the saga's store (Error kInvalidArgument if it is the other kind).
+  outbox::Transaction& transaction() const;
+  template <class T>
+  T& transaction() const {
+    if (auto* t = dynamic_cast<T*>(&transaction())) return *t;
+    throw Error("saga step: the store's transaction is not of the kind asked for (a SqliteStore gives "
+                "outbox::SqliteTransaction, a PostgresStore outbox::PostgresTransaction)",
+                ErrorKind::kInvalidArgument);
+  }
+
   void send_json(const service::MessageType& type, std::string json, std::string_view endpoint);
   void publish_json(const service::MessageType& type, std::string json);
   void schedule_json(std::string name, const service::MessageType& type, std::string json,
@@ -63,9 +79,9 @@ class Step {
     bool finished = false;
   };
   Step(const service::Envelope& handled, std::string key, std::string state, std::string saga,
-       StoredInstance& instance, Effects& effects) noexcept
+       StoredInstance& instance, Effects& effects, outbox::Transaction* transaction = nullptr) noexcept
       : handled_(handled), key_(std::move(key)), state_(std::move(state)), saga_(std::move(saga)),
-        instance_(instance), effects_(effects) {}
+        instance_(instance), effects_(effects), transaction_(transaction) {}
 
  private:
   service::Envelope caused(const service::MessageType& type) const;
@@ -76,6 +92,7 @@ class Step {
   std::string saga_;
   StoredInstance& instance_;
   Effects& effects_;
+  outbox::Transaction* transaction_;
 };
 
 }  // namespace shmbus::saga
