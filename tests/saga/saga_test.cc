@@ -9,11 +9,14 @@
 #include <random>
 #include <set>
 
+#include <sqlite3.h>
+
 #include "consistency.h"
 #include "order_saga.h"
 #include "participants.h"
 #include "service/service_test_support.h"
 #include "stores.h"
+#include "shmbus/outbox/sqlite.h"
 #include "shmbus/saga/saga.h"
 #include "shmbus/service/service.h"
 #include "support/test_bus.h"
@@ -302,6 +305,91 @@ TEST_P(SagaFixture, OneInstanceIsNeverHandledConcurrentlyAndKeepsItsOrder) {
   for (int id = 0; id < kInstances; ++id) {
     EXPECT_EQ(nlohmann::json::parse(store->find("counter-saga", std::to_string(id))->data).get<Counter>().last, kBumps);
   }
+}
+
+// The service's own table in the saga's database (SQLite file or PostgreSQL database).
+void exec_in(shmbus::outbox::Transaction& tx, const std::string& sql) {
+  if (auto* t = dynamic_cast<shmbus::outbox::SqliteTransaction*>(&tx)) return t->exec(sql);
+#ifdef SHMBUS_SAGA_POSTGRES
+  if (auto* t = dynamic_cast<shmbus::outbox::PostgresTransaction*>(&tx)) return t->exec(sql);
+#endif
+  throw std::logic_error("a transaction of neither store");
+}
+
+int64_t scalar(saga::Store& store, const std::string& sql) {
+  if (auto* s = dynamic_cast<saga::SqliteStore*>(&store)) {
+    shmbus::outbox::SqliteConnection c = s->database()->connect();
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(c.handle(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) throw std::runtime_error(sql);
+    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return v;
+  }
+#ifdef SHMBUS_SAGA_POSTGRES
+  if (auto* s = dynamic_cast<saga::PostgresStore*>(&store)) {
+    shmbus::outbox::PostgresConnection c = s->database()->connect();
+    pqxx::nontransaction n(c.connection());
+    return n.exec1(sql)[0].as<int64_t>();
+  }
+#endif
+  throw std::logic_error("neither store");
+}
+
+// A transition's writes to the service's own table commit in the saga's transaction, with the
+// instance, its inbox mark and its outbox rows: a failed attempt leaves none of them, a
+// duplicate adds none.
+TEST_P(SagaFixture, ServiceTablesCommitInTheSagasTransaction) {
+  {
+    auto tx = store->begin();
+    exec_in(tx->outbox(), "CREATE TABLE bumps (id INTEGER NOT NULL, n INTEGER NOT NULL)");
+    tx->commit();
+  }
+  std::atomic<int> failures{0};
+  const auto apply = [&](Counter& c, const Bump& b, saga::Step& s) {
+    exec_in(s.transaction(), "INSERT INTO bumps(id, n) VALUES (" + std::to_string(b.id) + ", " + std::to_string(b.n) + ")");
+    if (b.n == 2 && failures.fetch_add(1) == 0) throw std::runtime_error("after the insert: rolled back");
+    c.last = b.n;
+    s.publish(orders::OrderCancelled{b.n, "bumped"});  // an outbox row beside the insert
+    if (b.n == 3) s.complete("done");
+  };
+  saga::Machine<Counter> m("table-saga");
+  m.initially<Bump>(saga::by_field(&Bump::id), [&](Counter& c, const Bump& b, saga::Step& s) {
+    apply(c, b, s);
+    s.go("counting");
+  });
+  m.during<Bump>("counting", saga::by_field(&Bump::id), apply);
+  const svc::MessageType cancelled = svc::message_type_of<orders::OrderCancelled>();
+  shmbus::TopicConfig journal;
+  journal.kind = shmbus::TopicKind::kJournal;
+  bus.create_topic(svc::event_topic(cancelled), journal);
+  shmbus::Subscription sub =
+      bus.subscribe(svc::event_topic(cancelled), shmbus::SubscribeOptions(shmbus::StartAt::earliest()));
+  saga::SagaEndpoint sagas(bus, m.definition(), store);
+  sagas.start();
+  const svc::MessageType type = svc::message_type_of<Bump>();
+  for (int n = 1; n <= 3; ++n) {
+    svc::Envelope env = svc::Envelope::start(type, "test");
+    env.correlation_id = "table-7";
+    publish_raw(bus, type, env, svc::encode(Bump{7, n}));
+    if (n == 1) publish_raw(bus, type, env, svc::encode(Bump{7, n}));  // a duplicate: skipped
+  }
+  ASSERT_TRUE(eventually([&] {
+    auto s = store->find("table-saga", "7");
+    return s && s->finished;
+  }, 60s));
+  EXPECT_EQ(failures.load(), 2);  // n = 2 failed once, then went through
+  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM bumps"), 3);
+  EXPECT_EQ(scalar(*store, "SELECT count(*) FROM bumps WHERE n = 2"), 1);
+  EXPECT_EQ(nlohmann::json::parse(store->find("table-saga", "7")->data).get<Counter>().last, 3);
+  int events = 0;
+  ASSERT_TRUE(eventually([&] {
+    (void)sub.receive([&](const shmbus::Message&) { ++events; }, 16, 10ms);
+    return events >= 3;
+  }, 20s));
+  std::this_thread::sleep_for(300ms);  // a fourth (from the rolled-back attempt) would be here by now
+  (void)sub.receive([&](const shmbus::Message&) { ++events; }, 16, 10ms);
+  EXPECT_EQ(events, 3);
+  EXPECT_GE(sagas.stats().duplicates, 1u);
 }
 
 TEST_P(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
