@@ -112,13 +112,13 @@ while IFS= read -r file; do
 done < <(git ls-files 'service/*.h' 'service/*.cc' 'include/shmbus/service/*.h')
 
 # The outbox layer (outbox/, include/shmbus/outbox/: the outbox and the inbox) sits above the
-# service layer: nothing below it includes it, it has one namespace, shmbus::outbox (::detail for
+# service layer and below the saga layer: nothing below it includes it, it has one namespace, shmbus::outbox (::detail for
 # what its files share), and only its PostgreSQL files know libpqxx.
 while IFS= read -r file; do
   if grep -nE '^#include "shmbus/outbox/' "$file"; then
     fail "$file includes the outbox layer, which is built on top of it"
   fi
-done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' 'service/*.h' 'service/*.cc' | grep -v '^include/shmbus/outbox/')
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' 'service/*.h' 'service/*.cc' | grep -vE '^include/shmbus/(outbox|saga)/')
 while IFS= read -r file; do
   while IFS= read -r ns; do
     [ "$ns" = "shmbus::outbox" ] || [ "$ns" = "shmbus::outbox::detail" ] || [ "$ns" = "detail" ] ||
@@ -128,8 +128,10 @@ while IFS= read -r file; do
     *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the PostgreSQL store"; fi ;;
   esac
 done < <(git ls-files 'outbox/*.h' 'outbox/*.cc' 'include/shmbus/outbox/*.h')
-# Sagas (saga/, include/shmbus/saga/) sit above the service layer: they include the public
-# API, the service layer's public headers and their own; nothing below includes them; one
+# Sagas (saga/, include/shmbus/saga/) sit above the outbox layer (their stores are outbox
+# databases, their messages go through its outbox and inbox): they include the public API, the
+# service and outbox layers' public headers (include/shmbus/outbox/, never outbox/'s own files)
+# and their own; nothing below includes them; libpqxx only in the PostgreSQL store; one
 # namespace, shmbus::saga (shmbus::saga::detail for what its own files share).
 while IFS= read -r file; do
   if grep -nE '^#include "shmbus/saga/' "$file"; then
@@ -147,6 +149,9 @@ while IFS= read -r file; do
     [ "$ns" = "shmbus::saga" ] || [ "$ns" = "shmbus::saga::detail" ] || [ "$ns" = "detail" ] ||
       fail "$file: namespace $ns, expected shmbus::saga"
   done < <(sed -n 's/^namespace \([A-Za-z0-9_:]*\) {.*/\1/p' "$file")
+  case "$file" in saga/postgres*|include/shmbus/saga/postgres_store.h) ;;
+    *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the saga's PostgreSQL store"; fi ;;
+  esac
 done < <(git ls-files 'saga/*.h' 'saga/*.cc' 'include/shmbus/saga/*.h')
 
 # Public headers: no src/ includes, no atomics or platform headers.
