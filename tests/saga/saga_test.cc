@@ -212,13 +212,15 @@ TEST_P(SagaFixture, CancelledTimeoutDoesNotFire) {
   shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
   orders::Participants participants(bus, pdir.path() + "/p.db", 100);
   participants.start();
-  saga::SagaEndpoint sagas(bus, orders::order_saga(500ms).definition(), store);
+  // The payment must answer before the timeout: 2 s, for the two hops (each through the outbox's
+  // relay and a queue; ~100 ms each, more on 2 busy cores).
+  saga::SagaEndpoint sagas(bus, orders::order_saga(2s).definition(), store);
   sagas.start();
   svc::Client client(bus, {.source = "web"});
   client.publish(orders::OrderPlaced{3, 1, 30});
   ASSERT_TRUE(eventually([&] { return finished(3); }, 30s));
   EXPECT_EQ(store->find("order-saga", "3")->state, "completed");
-  std::this_thread::sleep_for(1s);  // past the timeout's due time
+  std::this_thread::sleep_for(2500ms);  // past the timeout's due time
   EXPECT_EQ(sagas.stats().unexpected, 0u);
   EXPECT_LE(sagas.stats().stale_timeouts, 1u);  // 0 when the queue's cancel found it first
   EXPECT_EQ(store->find("order-saga", "3")->state, "completed");
