@@ -93,7 +93,7 @@ while IFS= read -r file; do
     fail "$file includes \"$included\": only include/shmbus headers are allowed here"
   done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
 done < <(git ls-files 'bindings/*.h' 'bindings/*.cc' 'tools/*.h' 'tools/*.cc' \
-                      'service/*.h' 'service/*.cc' 'examples/*.h' 'examples/*.cc')
+                      'service/*.h' 'service/*.cc' 'outbox/*.h' 'outbox/*.cc' 'examples/*.h' 'examples/*.cc')
 
 # The service layer (service/, include/shmbus/service/) sits above the public API: nothing below
 # it may include it (src/ and the core public headers), and it has one namespace,
@@ -102,7 +102,7 @@ while IFS= read -r file; do
   if grep -nE '^#include "shmbus/service/' "$file"; then
     fail "$file includes the service layer, which is built on top of it"
   fi
-done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' | grep -v '^include/shmbus/service/')
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' | grep -vE '^include/shmbus/(service|outbox)/')
 while IFS= read -r file; do
   while IFS= read -r ns; do
     # Nested ones (detail, kinds) open inside shmbus::service, which each file opens first.
@@ -110,6 +110,24 @@ while IFS= read -r file; do
       [ "$ns" = "kinds" ] || fail "$file: namespace $ns, expected shmbus::service"
   done < <(sed -n 's/^namespace \([A-Za-z0-9_:]*\) {.*/\1/p' "$file")
 done < <(git ls-files 'service/*.h' 'service/*.cc' 'include/shmbus/service/*.h')
+
+# The outbox layer (outbox/, include/shmbus/outbox/: the outbox and the inbox) sits above the
+# service layer: nothing below it includes it, it has one namespace, shmbus::outbox (::detail for
+# what its files share), and only its PostgreSQL files know libpqxx.
+while IFS= read -r file; do
+  if grep -nE '^#include "shmbus/outbox/' "$file"; then
+    fail "$file includes the outbox layer, which is built on top of it"
+  fi
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' 'service/*.h' 'service/*.cc' | grep -v '^include/shmbus/outbox/')
+while IFS= read -r file; do
+  while IFS= read -r ns; do
+    [ "$ns" = "shmbus::outbox" ] || [ "$ns" = "shmbus::outbox::detail" ] || [ "$ns" = "detail" ] ||
+      fail "$file: namespace $ns, expected shmbus::outbox"
+  done < <(sed -n 's/^namespace \([A-Za-z0-9_:]*\) {.*/\1/p' "$file")
+  case "$file" in outbox/postgres*|include/shmbus/outbox/postgres.h) ;;
+    *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the PostgreSQL store"; fi ;;
+  esac
+done < <(git ls-files 'outbox/*.h' 'outbox/*.cc' 'include/shmbus/outbox/*.h')
 
 # Public headers: no src/ includes, no atomics or platform headers.
 while IFS= read -r file; do

@@ -24,6 +24,15 @@ SHMBUS_TLS_CLIENT_KEY=$(sed -n 's/^TLS_CLIENT_KEY=//p' "$rabbit_dir/env")
 SHMBUS_RABBITMQ_DIR=$rabbit_dir
 export SHMBUS_AMQP_URL SHMBUS_RABBITMQ_DIR SHMBUS_AMQPS_URL SHMBUS_TLS_CA SHMBUS_TLS_CLIENT_CERT SHMBUS_TLS_CLIENT_KEY
 
+# A private PostgreSQL cluster for the outbox and inbox tests (label `postgres`; without
+# SHMBUS_POSTGRES_URL they skip), stopped at exit like the broker.
+pg_dir=$(mktemp -d /tmp/shmbus-postgres.XXXXXX)
+trap 'tools/rabbitmq_node.sh stop "$rabbit_dir" > /tmp/shmbus-rabbitmq-stop.log 2>&1 || true; rm -rf "$rabbit_dir";
+      tools/postgres_node.sh stop "$pg_dir" > /tmp/shmbus-postgres-stop.log 2>&1 || true; rm -rf "$pg_dir"' EXIT
+tools/postgres_node.sh start "$pg_dir"
+SHMBUS_POSTGRES_URL=$(sed -n 's/^SHMBUS_POSTGRES_URL=//p' "$pg_dir/env")
+export SHMBUS_POSTGRES_URL
+
 echo "== Layers"
 tools/check_layers.sh
 

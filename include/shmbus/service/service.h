@@ -6,6 +6,7 @@
 #include "shmbus/service/codec.h"
 #include "shmbus/service/context.h"
 #include "shmbus/service/endpoint.h"
+#include "shmbus/service/endpoint_lookup.h"
 #include "shmbus/service/envelope.h"
 #include "shmbus/service/errors.h"
 #include "shmbus/service/fault.h"

@@ -1,0 +1,220 @@
+// The outbox in one process (and a writer process for the sweep), against SQLite and
+// PostgreSQL alike: what commits is relayed in order with its envelope, what rolls back never
+// is, the relay is woken by a commit, a sweep finds what another process wrote, one relay per
+// database, cleanup by age, the kinds refused.
+#include <gtest/gtest.h>
+
+#include "outbox_test_support.h"
+
+namespace shmbus::outbox::test {
+namespace {
+
+using namespace std::chrono_literals;
+using shmbus::test::eventually;
+using shmbus::test::TempBus;
+
+const std::string kTopic = "events.Ledgered";
+
+class OutboxTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_DATABASE(GetParam());
+    database_ = std::make_unique<TestDatabase>(GetParam());
+    db_ = std::make_unique<Db>(database_->url());
+    bus_.create_topic(kTopic, small_journal());
+  }
+  std::unique_ptr<TestDatabase> database_;
+  std::unique_ptr<Db> db_;
+  TempBus tb_;
+  Bus bus_ = tb_.open();
+};
+
+TEST_P(OutboxTest, CommittedMessagesArriveInOrderWithTheirEnvelope) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options("ordering"));
+  std::vector<std::string> ids;
+  for (int n = 1; n <= 2; ++n) {
+    auto tx = db_->begin();
+    tx->exec("INSERT INTO ledger(n) VALUES (" + std::to_string(n) + ")");
+    for (int i = 0; i < 10; ++i) ids.push_back(sut.publish(tx->tx(), ledger::Ledgered{n, i}));
+    tx->commit();
+  }
+
+  ASSERT_TRUE(sut.flush(30s));
+  const std::vector<Received> got = read_topic(bus_, kTopic, 20);
+
+  ASSERT_EQ(got.size(), 20u);
+  for (size_t k = 0; k < got.size(); ++k) {
+    EXPECT_EQ(got[k].body.at("n").get<int64_t>(), static_cast<int64_t>(1 + k / 10));
+    EXPECT_EQ(got[k].body.at("i").get<int>(), static_cast<int>(k % 10));
+    EXPECT_EQ(got[k].envelope.message_id, ids[k]);  // fixed when written
+    EXPECT_EQ(got[k].envelope.type, "Ledgered@1");
+    EXPECT_EQ(got[k].envelope.kind, "event");
+    EXPECT_EQ(got[k].envelope.source, "ordering");
+    EXPECT_EQ(got[k].envelope.correlation_id, ids[k]);  // each starts its flow
+    EXPECT_FALSE(got[k].envelope.traceparent.empty());
+  }
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM shmbus_outbox WHERE sent_at IS NULL"), 0);
+  EXPECT_EQ(sut.stats().relayed, 20u);
+}
+
+TEST_P(OutboxTest, ARolledBackTransactionPublishesNothing) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  {
+    auto tx = db_->begin();
+    tx->exec("INSERT INTO ledger(n) VALUES (1)");
+    for (int i = 0; i < 5; ++i) sut.publish(tx->tx(), ledger::Ledgered{1, i});
+    tx->rollback();
+  }
+  {
+    auto tx = db_->begin();  // destroyed without commit: rolled back too
+    sut.publish(tx->tx(), ledger::Ledgered{2, 0});
+  }
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{3, 0});
+    tx->commit();
+  }
+
+  ASSERT_TRUE(sut.flush(30s));
+  const std::vector<Received> got = read_topic(bus_, kTopic, 1, 2s);
+
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body.at("n").get<int64_t>(), 3);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM shmbus_outbox"), 1);
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM ledger"), 0);
+}
+
+TEST_P(OutboxTest, TheRelayIsWokenByTheCommit) {
+  OutboxOptions o = test_outbox_options();
+  o.sweep = std::chrono::minutes(10);  // so only the commit's wake-up can deliver within the bound
+  Outbox sut(bus_, db_->storage(), o);
+  ASSERT_TRUE(eventually([&] { return sut.stats().relaying; }));
+  std::this_thread::sleep_for(300ms);  // the relay's first read is over: it waits now
+
+  auto tx = db_->begin();
+  sut.publish(tx->tx(), ledger::Ledgered{1, 0});
+  tx->commit();
+  const std::vector<Received> got = read_topic(bus_, kTopic, 1, 30s);
+
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_GE(sut.stats().wakeups, 1u);
+  EXPECT_EQ(sut.stats().sweeps, 0u);
+}
+
+TEST_P(OutboxTest, WhatAnotherProcessCommittedIsRelayed) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  ASSERT_TRUE(eventually([&] { return sut.stats().relaying; }));
+  // A writer process without a relay of its own (fork + exec: this process has threads now).
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(OUTBOX_PEER, OUTBOX_PEER, "write-only", database_->url().c_str(), tb_.path().c_str(), "5", nullptr);
+    ::_exit(97);
+  }
+  ASSERT_EQ(shmbus::test::wait_child(child), 0);
+
+  const std::vector<Received> got = read_topic(bus_, kTopic, 5, 30s);
+
+  ASSERT_EQ(got.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(got[i].body.at("i").get<int>(), i);
+  // SQLite: no wake-up crosses processes, the sweep found them; PostgreSQL: NOTIFY does.
+  if (GetParam() == Backend::kSqlite) {
+    EXPECT_GE(sut.stats().sweeps, 1u);
+  } else {
+    EXPECT_GE(sut.stats().wakeups, 1u);
+  }
+}
+
+TEST_P(OutboxTest, OneRelayPerDatabaseAndAStandbyTakesOver) {
+  Db other(database_->url());  // another store object, as another service instance would open
+  Outbox first(bus_, db_->storage(), test_outbox_options());
+  ASSERT_TRUE(eventually([&] { return first.stats().relaying; }));
+  Outbox second(bus_, other.storage(), test_outbox_options());
+  for (int n = 1; n <= 50; ++n) {
+    auto tx = db_->begin();
+    first.publish(tx->tx(), ledger::Ledgered{n, 0});
+    tx->commit();
+  }
+  ASSERT_TRUE(first.flush(30s));
+  EXPECT_FALSE(second.stats().relaying);
+
+  first.stop();  // releases the relay lock: the standby takes it at its next look
+  {
+    auto tx = db_->begin();
+    second.publish(tx->tx(), ledger::Ledgered{51, 0});
+    tx->commit();
+  }
+  const std::vector<Received> got = read_topic(bus_, kTopic, 51, 30s);
+
+  ASSERT_EQ(got.size(), 51u);  // each exactly once: never two relays at a time
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k].body.at("n").get<int64_t>(), static_cast<int64_t>(k + 1));
+  EXPECT_TRUE(second.stats().relaying);
+}
+
+TEST_P(OutboxTest, SentRowsAreRemovedAfterKeepSent) {
+  OutboxOptions o = test_outbox_options();
+  o.keep_sent = 0ms;
+  o.cleanup_every = 20ms;
+  Outbox sut(bus_, db_->storage(), o);
+  {
+    auto tx = db_->begin();
+    for (int i = 0; i < 3; ++i) sut.publish(tx->tx(), ledger::Ledgered{1, i});
+    tx->commit();
+  }
+  ASSERT_TRUE(sut.flush(30s));
+
+  // The newest row stays: seqs are never handed out twice (shmbus/outbox/storage.h).
+  EXPECT_TRUE(eventually([&] { return db_->scalar("SELECT count(*) FROM shmbus_outbox") == 1; }));
+  EXPECT_EQ(db_->scalar("SELECT max(seq) FROM shmbus_outbox"), db_->scalar("SELECT max(seq) FROM shmbus_outbox WHERE sent_at IS NOT NULL"));
+  EXPECT_GE(sut.stats().removed, 2u);
+  EXPECT_EQ(read_topic(bus_, kTopic, 3).size(), 3u);
+}
+
+TEST_P(OutboxTest, KindsAreEnforcedAndACommandNeedsAnEndpoint) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  auto tx = db_->begin();
+
+  try {
+    sut.publish_json(tx->tx(), service::message_type_of<ledger::Credit>(), "{}", nullptr);
+    ADD_FAILURE() << "a command was published";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outbox.send(tx, message, endpoint)"), std::string::npos) << e.what();
+  }
+  try {
+    sut.send_json(tx->tx(), service::message_type_of<ledger::Ledgered>(), "{}", "ledger", nullptr);
+    ADD_FAILURE() << "an event was sent";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outbox.publish(tx, message)"), std::string::npos) << e.what();
+  }
+  try {
+    sut.send(tx->tx(), ledger::Credit{1, 1}, "nobody");
+    ADD_FAILURE() << "a command went to an endpoint without a queue";
+  } catch (const service::RequestError& e) {
+    EXPECT_EQ(e.code(), service::RequestErrc::kNoEndpoint);
+  }
+  tx->commit();
+  EXPECT_EQ(db_->scalar("SELECT count(*) FROM shmbus_outbox"), 0);
+}
+
+TEST_P(OutboxTest, ACommandGoesToItsEndpointsQueue) {
+  service::EndpointOptions eo;
+  eo.journal = small_journal();
+  eo.idle_wait = 5ms;
+  service::Endpoint ledger_endpoint(bus_, "ledger", eo);
+  std::atomic<int64_t> sum{0};
+  ledger_endpoint.handle<ledger::Credit>([&](const ledger::Credit& c, service::Context&) { sum += c.amount; });
+  ledger_endpoint.start();
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+
+  auto tx = db_->begin();
+  sut.send(tx->tx(), ledger::Credit{1, 7}, "ledger");
+  sut.send(tx->tx(), ledger::Credit{2, 5}, "ledger");
+  tx->commit();
+
+  EXPECT_TRUE(eventually([&] { return sum.load() == 12; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, OutboxTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return std::string(name_of(info.param)); });
+
+}  // namespace
+}  // namespace shmbus::outbox::test
