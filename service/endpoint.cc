@@ -79,6 +79,7 @@ QueueConfig EndpointImpl::queue_config() const {
   c.lease = options.lease;
   c.retry = options.retry;
   c.expired = options.expired;
+  c.ordering_key = options.ordering_key;
   return c;
 }
 

@@ -102,7 +102,7 @@ while IFS= read -r file; do
   if grep -nE '^#include "shmbus/service/' "$file"; then
     fail "$file includes the service layer, which is built on top of it"
   fi
-done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' | grep -vE '^include/shmbus/(service|outbox)/')
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' | grep -vE '^include/shmbus/(service|outbox|saga)/')
 while IFS= read -r file; do
   while IFS= read -r ns; do
     # Nested ones (detail, kinds) open inside shmbus::service, which each file opens first.
@@ -128,6 +128,26 @@ while IFS= read -r file; do
     *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the PostgreSQL store"; fi ;;
   esac
 done < <(git ls-files 'outbox/*.h' 'outbox/*.cc' 'include/shmbus/outbox/*.h')
+
+# Sagas (saga/, include/shmbus/saga/) sit above the service layer: they include the public
+# API, the service layer's public headers and their own; nothing below includes them; one
+# namespace, shmbus::saga (shmbus::saga::detail for what its own files share).
+while IFS= read -r file; do
+  if grep -nE '^#include "shmbus/saga/' "$file"; then
+    fail "$file includes the saga layer, which is built on top of it"
+  fi
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'include/shmbus/*.h' 'service/*.h' 'service/*.cc' 'bridge/*.h' 'bridge/*.cc' |
+           grep -v '^include/shmbus/saga/')
+while IFS= read -r file; do
+  while IFS= read -r included; do
+    case "$included" in shmbus/*) continue ;; esac
+    [ -e "$(dirname "$file")/$included" ] || fail "$file includes \"$included\": sagas include only include/shmbus headers and saga/ ones"
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file")
+  while IFS= read -r ns; do
+    [ "$ns" = "shmbus::saga" ] || [ "$ns" = "shmbus::saga::detail" ] || [ "$ns" = "detail" ] ||
+      fail "$file: namespace $ns, expected shmbus::saga"
+  done < <(sed -n 's/^namespace \([A-Za-z0-9_:]*\) {.*/\1/p' "$file")
+done < <(git ls-files 'saga/*.h' 'saga/*.cc' 'include/shmbus/saga/*.h')
 
 # Public headers: no src/ includes, no atomics or platform headers.
 while IFS= read -r file; do

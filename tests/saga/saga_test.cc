@@ -1,0 +1,356 @@
+// Sagas in one process: the order saga (completed and compensated), duplicates, the policies
+// for messages without a saga, per-instance order through retries, timeouts, the store's
+// version check and all-or-nothing transaction, and the same flow choreographed.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "consistency.h"
+#include "order_saga.h"
+#include "participants.h"
+#include "service/service_test_support.h"
+#include "shmbus/saga/saga.h"
+#include "shmbus/service/service.h"
+#include "support/test_bus.h"
+
+namespace svc = shmbus::service;
+namespace saga = shmbus::saga;
+using namespace std::chrono_literals;
+using shmbus::test::eventually;
+
+namespace {
+
+saga::SqliteOptions fast() { return {.full_sync = false}; }
+
+struct SagaFixture : ::testing::Test {
+  shmbus::test::TempBus temp;
+  shmbus::Bus bus = temp.open();
+  shmbus::test::TempDir dir{"/tmp", "saga", true};
+  std::shared_ptr<saga::SqliteStore> store = saga::SqliteStore::open(dir.path() + "/sagas.db", fast());
+
+  bool finished(int order) {
+    auto s = store->find("order-saga", std::to_string(order));
+    return s && s->finished;
+  }
+};
+
+// Publishes a raw record of `type` with the envelope given (a duplicate keeps its id).
+void publish_raw(shmbus::Bus& bus, const svc::MessageType& type, const svc::Envelope& env, const std::string& json) {
+  const std::string topic = type.kind == svc::MessageKind::kEvent ? svc::event_topic(type) : "";
+  shmbus::TopicConfig journal;
+  journal.kind = shmbus::TopicKind::kJournal;
+  bus.create_topic(topic, journal);
+  shmbus::Publisher pub = bus.publisher(topic);
+  const auto headers = env.headers();
+  const auto r = pub.publish(json, headers);
+  ASSERT_TRUE(r || r.error() == shmbus::Errc::kNotDurable);
+}
+
+TEST_F(SagaFixture, OrderSagaCompletesOrCompensatesEachOrder) {
+  constexpr int kOrders = 40;
+  orders::Participants participants(bus, dir.path() + "/participants.db", 50);  // not enough for all
+  participants.start();
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  for (int i = 1; i <= kOrders; ++i) client.publish(orders::OrderPlaced{i, 1 + i % 3, 10 * i});
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 1; i <= kOrders; ++i) if (!finished(i)) return false;
+    return true;
+  }, 60s));
+  const orders::Outcome out = orders::check_orders(*store, participants.db(), 1, kOrders, 50);
+  EXPECT_EQ(out.problems, "");
+  EXPECT_EQ(out.completed + out.cancelled, kOrders);
+  for (int i = 1; i <= kOrders; ++i) {
+    const auto s = store->find("order-saga", std::to_string(i));
+    const auto data = nlohmann::json::parse(s->data).get<orders::OrderSaga>();
+    if (orders::payment_declined(i) && s->state == "cancelled" && data.reason != "out of stock") {
+      EXPECT_EQ(data.reason, "payment failed: card declined") << i;
+    }
+    if (!orders::payment_declined(i) && s->state == "cancelled") {
+      EXPECT_EQ(data.reason, "out of stock") << i;
+    }
+    if (s->state == "completed") {
+      EXPECT_FALSE(orders::payment_declined(i)) << i;
+    }
+  }
+  EXPECT_GT(out.completed, 0);
+  EXPECT_GT(out.cancelled, 0);
+  const saga::SagaStats st = sagas.stats();
+  EXPECT_EQ(st.started, uint64_t{kOrders});
+  EXPECT_EQ(st.finished, uint64_t{kOrders});
+  EXPECT_EQ(st.conflicts, 0u);
+  sagas.stop();
+  participants.stop();
+}
+
+TEST_F(SagaFixture, ADuplicateOfAMessageChangesTheInstanceOnce) {
+  shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
+  orders::Participants participants(bus, pdir.path() + "/p.db", 100);
+  participants.start();
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store);
+  sagas.start();
+  const svc::MessageType type = svc::message_type_of<orders::OrderPlaced>();
+  const svc::Envelope env = svc::Envelope::start(type, "web");
+  const std::string json = svc::encode(orders::OrderPlaced{8, 2, 80});
+  ASSERT_FALSE(orders::payment_declined(8));
+  for (int copy = 0; copy < 3; ++copy) publish_raw(bus, type, env, json);
+  ASSERT_TRUE(eventually([&] { return finished(8) && sagas.stats().duplicates == 2; }, 30s));
+  EXPECT_EQ(sagas.stats().started, 1u);
+  EXPECT_EQ(participants.db().integer("SELECT reserved + shipped FROM stock"), 2);
+  EXPECT_EQ(store->find("order-saga", "8")->version, 4);  // placed, reserved, paid, shipped
+  sagas.stop();
+  participants.stop();
+}
+
+// A message that does not start a saga and finds none: dead-lettered with the reason, ignored,
+// or retried then dead-lettered, as the policy says.
+TEST_F(SagaFixture, MissingSagaDeadLettersWithItsReason) {
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::StockReserved{404});
+  const auto letters = svc::test::dead_letters(bus, "order-saga", 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].type, "StockReserved@1");
+  EXPECT_EQ(letters[0].reason, "rejected");
+  EXPECT_NE(letters[0].error.find("SagaNotFound"), std::string::npos) << letters[0].error;
+  EXPECT_NE(letters[0].error.find("no order-saga saga for key \"404\": StockReserved@1 does not start one"),
+            std::string::npos)
+      << letters[0].error;
+  EXPECT_EQ(sagas.stats().missing, 1u);
+  EXPECT_FALSE(store->find("order-saga", "404"));
+}
+
+TEST_F(SagaFixture, MissingSagaIgnoredWhenSoConfigured) {
+  saga::SagaOptions options;
+  options.missing = saga::MissingPolicy::kIgnore;
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store, options);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::StockReserved{404});
+  ASSERT_TRUE(eventually([&] { return sagas.endpoint().stats().handled == 1; }, 20s));
+  EXPECT_EQ(sagas.stats().missing, 1u);
+  EXPECT_EQ(sagas.endpoint().queue().stats().dead_lettered, 0u);
+  EXPECT_FALSE(store->find("order-saga", "404"));
+}
+
+TEST_F(SagaFixture, MissingSagaRetriedThenDeadLettered) {
+  saga::SagaOptions options;
+  options.missing = saga::MissingPolicy::kRetry;
+  options.endpoint.immediate_retries = 0;
+  options.endpoint.max_deliveries = 3;
+  options.endpoint.retry = shmbus::RetryPolicy::parse("exponential:min=10ms,max=50ms,factor=2,jitter=0.2");
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store, options);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::StockReserved{404});
+  const auto letters = svc::test::dead_letters(bus, "order-saga", 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason, "delivery_limit");
+  EXPECT_NE(letters[0].error.find("SagaNotYetStarted"), std::string::npos) << letters[0].error;
+  EXPECT_EQ(sagas.stats().missing, 3u);
+}
+
+// A late message in a state with no transition for it is ignored (default) or dead-lettered.
+TEST_F(SagaFixture, UnexpectedMessageIgnoredOrDeadLettered) {
+  shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
+  orders::Participants participants(bus, pdir.path() + "/p.db", 100);
+  participants.start();
+  saga::SagaOptions options;
+  options.ignore_unexpected = false;
+  saga::SagaEndpoint sagas(bus, orders::order_saga(30s).definition(), store, options);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::OrderPlaced{3, 1, 30});  // 3 is not declined: completes
+  ASSERT_FALSE(orders::payment_declined(3));
+  ASSERT_TRUE(eventually([&] { return finished(3); }, 30s));
+  client.publish(orders::StockReserved{3});
+  const auto letters = svc::test::dead_letters(bus, "order-saga", 1);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_NE(letters[0].error.find("finished in state completed: no transition for StockReserved@1"), std::string::npos)
+      << letters[0].error;
+  EXPECT_EQ(sagas.stats().unexpected, 1u);
+  sagas.stop();
+  participants.stop();
+}
+
+// The payment service is down (its queue is there, nobody reads it): the timeout fires and
+// the saga compensates; a payment captured later would be refunded (VoidPayment is sent).
+TEST_F(SagaFixture, TimeoutFiresAndCompensates) {
+  shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
+  orders::Participants participants(bus, pdir.path() + "/p.db", 100);
+  participants.start(/*with_payments=*/false);
+  saga::SagaEndpoint sagas(bus, orders::order_saga(300ms).definition(), store);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::OrderPlaced{5, 2, 50});
+  ASSERT_TRUE(eventually([&] { return finished(5); }, 30s));
+  const auto s = store->find("order-saga", "5");
+  EXPECT_EQ(s->state, "cancelled");
+  EXPECT_EQ(nlohmann::json::parse(s->data).get<orders::OrderSaga>().reason, "payment timed out");
+  EXPECT_TRUE(s->timeouts.empty());
+  EXPECT_EQ(participants.db().integer("SELECT available FROM stock"), 100);  // released
+  sagas.stop();
+  participants.stop();
+}
+
+// A timeout that is cancelled (the payment came in time) never moves the instance: the queue
+// cancels the delayed message, and one that came back anyway would be ignored as stale.
+TEST_F(SagaFixture, CancelledTimeoutDoesNotFire) {
+  shmbus::test::TempDir pdir{"/tmp", "saga-p", true};
+  orders::Participants participants(bus, pdir.path() + "/p.db", 100);
+  participants.start();
+  saga::SagaEndpoint sagas(bus, orders::order_saga(500ms).definition(), store);
+  sagas.start();
+  svc::Client client(bus, {.source = "web"});
+  client.publish(orders::OrderPlaced{3, 1, 30});
+  ASSERT_TRUE(eventually([&] { return finished(3); }, 30s));
+  EXPECT_EQ(store->find("order-saga", "3")->state, "completed");
+  std::this_thread::sleep_for(1s);  // past the timeout's due time
+  EXPECT_EQ(sagas.stats().unexpected, 0u);
+  EXPECT_LE(sagas.stats().stale_timeouts, 1u);  // 0 when the queue's cancel found it first
+  EXPECT_EQ(store->find("order-saga", "3")->state, "completed");
+  EXPECT_EQ(store->find("order-saga", "3")->version, 4);
+  sagas.stop();
+  participants.stop();
+}
+
+// Per-instance order: messages of one instance on one topic are handled one at a time and in
+// the order published, through random failures and retries, with 4 handler threads.
+struct Bump {
+  int id = 0;
+  int n = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bump, id, n)
+struct Counter {
+  int last = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Counter, last)
+
+}  // namespace
+
+SHMBUS_MESSAGE(Bump, "Bump", 1, event);
+
+namespace {
+
+TEST_F(SagaFixture, OneInstanceIsNeverHandledConcurrentlyAndKeepsItsOrder) {
+  constexpr int kInstances = 20, kBumps = 30;
+  std::mutex mu;
+  std::set<int> in_flight;
+  std::atomic<int> overlaps{0}, out_of_order{0};
+  std::atomic<int> faults{0};
+  const auto apply = [&](Counter& c, const Bump& b, saga::Step& s) {
+    {
+      std::lock_guard<std::mutex> guard(mu);
+      if (!in_flight.insert(b.id).second) overlaps.fetch_add(1);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    {
+      std::lock_guard<std::mutex> guard(mu);
+      in_flight.erase(b.id);
+    }
+    thread_local std::mt19937 rng(std::random_device{}());
+    if (rng() % 5 == 0) {
+      faults.fetch_add(1);
+      throw std::runtime_error("transient");  // retried: the next bump must wait for it
+    }
+    if (b.n != c.last + 1) out_of_order.fetch_add(1);
+    c.last = b.n;
+    if (b.n == kBumps) s.complete("done");
+  };
+  saga::Machine<Counter> m("counter-saga");
+  m.initially<Bump>(saga::by_field(&Bump::id), [&](Counter& c, const Bump& b, saga::Step& s) {
+    apply(c, b, s);
+    s.go("counting");
+  });
+  m.during<Bump>("counting", saga::by_field(&Bump::id), apply);
+  saga::SagaOptions options;
+  options.endpoint.concurrency = 4;
+  options.endpoint.immediate_retries = 0;  // every failure goes back to the queue (and parks the key)
+  options.endpoint.max_deliveries = 100;
+  options.endpoint.retry = shmbus::RetryPolicy::parse("exponential:min=1ms,max=20ms,factor=2,jitter=0.2");
+  saga::SagaEndpoint sagas(bus, m.definition(), store, options);
+  sagas.start();
+  const svc::MessageType type = svc::message_type_of<Bump>();
+  for (int n = 1; n <= kBumps; ++n) {
+    for (int id = 0; id < kInstances; ++id) {
+      svc::Envelope env = svc::Envelope::start(type, "test");
+      env.correlation_id = "counter-" + std::to_string(id);  // the flow of instance `id`
+      publish_raw(bus, type, env, svc::encode(Bump{id, n}));
+    }
+  }
+  ASSERT_TRUE(eventually([&] {
+    for (int id = 0; id < kInstances; ++id) {
+      auto s = store->find("counter-saga", std::to_string(id));
+      if (!s || !s->finished) return false;
+    }
+    return true;
+  }, 120s));
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(out_of_order.load(), 0);
+  EXPECT_GT(faults.load(), 0);
+  EXPECT_EQ(sagas.stats().transitions, uint64_t{kInstances * kBumps});
+  for (int id = 0; id < kInstances; ++id) {
+    EXPECT_EQ(nlohmann::json::parse(store->find("counter-saga", std::to_string(id))->data).get<Counter>().last, kBumps);
+  }
+}
+
+TEST_F(SagaFixture, StoreChecksVersionsAndCommitsAllOrNothing) {
+  saga::StoredInstance in;
+  in.state = "a";
+  in.data = "{}";
+  {
+    auto tx = store->begin();
+    EXPECT_TRUE(tx->mark_processed("s", "m1"));
+    tx->save("s", "k", in, 0);
+    saga::OutgoingMessage m;
+    m.topic = "events.X";
+    m.envelope.message_id = "id-1";
+    tx->append(m);
+    // not committed: rolled back
+  }
+  EXPECT_FALSE(store->find("s", "k"));
+  EXPECT_TRUE(store->unsent(10).empty());
+  {
+    auto tx = store->begin();
+    EXPECT_TRUE(tx->mark_processed("s", "m1"));
+    tx->save("s", "k", in, 0);
+    saga::OutgoingMessage m;
+    m.topic = "events.X";
+    m.envelope.message_id = "id-1";
+    m.payload = std::string("a\0b", 3);
+    tx->append(m);
+    tx->commit();
+  }
+  EXPECT_EQ(store->find("s", "k")->version, 1);
+  const auto rows = store->unsent(10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].envelope.message_id, "id-1");
+  EXPECT_EQ(rows[0].payload, std::string("a\0b", 3));
+  auto tx = store->begin();
+  EXPECT_FALSE(tx->mark_processed("s", "m1"));  // processed before
+  EXPECT_THROW(tx->save("s", "k", in, 0), saga::ConcurrencyConflict);  // it exists
+  EXPECT_THROW(tx->save("s", "k", in, 7), saga::ConcurrencyConflict);  // not that version
+  in.state = "b";
+  tx->save("s", "k", in, 1);
+  tx->commit();
+  EXPECT_EQ(store->find("s", "k")->version, 2);
+  EXPECT_EQ(store->find("s", "k")->state, "b");
+}
+
+TEST(SagaMachine, RefusesWhatCannotWork) {
+  saga::Machine<orders::OrderSaga> m("m");
+  const auto key = [](const auto& x, const svc::Envelope&) { return std::to_string(x.order); };
+  m.during<orders::StockReserved>("a", key, [](orders::OrderSaga&, const orders::StockReserved&, saga::Step&) {});
+  EXPECT_THROW(m.during<orders::StockReserved>("a", key, [](orders::OrderSaga&, const orders::StockReserved&, saga::Step&) {}),
+               shmbus::Error);
+  EXPECT_THROW(m.on_timeout<orders::StockReserved>("b", key, [](orders::OrderSaga&, const orders::StockReserved&, saga::Step&) {}),
+               shmbus::Error);  // a timeout is a command
+}
+
+}  // namespace
