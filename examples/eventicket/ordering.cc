@@ -141,6 +141,7 @@ int run_ordering(const ServiceOptions& options) {
   ob::SqliteConnection reader = db->connect();
 
   httplib::Server http;
+  http.set_tcp_nodelay(true);
   http.Post("/orders", [&](const httplib::Request& req, httplib::Response& res) {
     OrderPlaced order;
     try {

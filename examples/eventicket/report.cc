@@ -110,7 +110,7 @@ QueueTotals print_queues(const std::vector<std::string>& buses) {
       std::printf("  %-28s acked %6llu  retried %4llu  dead-lettered %3llu  (%s)\n", name.c_str(),
                   static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.redelivered),
                   static_cast<unsigned long long>(s.dead_lettered),
-                  std::filesystem::path(path).filename().c_str());
+                  std::filesystem::path(path).parent_path().filename().c_str());
     }
   }
   return t;
