@@ -99,7 +99,18 @@ struct QueueTotals {
   uint64_t redelivered = 0, dead_lettered = 0;
 };
 
-QueueTotals print_queues(const std::vector<std::string>& buses) {
+// Messages an endpoint's inbox marked processed (each applied once); -1 for queues without one.
+int64_t inbox_marks(sqlite3* db, const std::string& queue) {
+  if (queue == "order-saga") return sql_int(db, "SELECT count(*) FROM g.shmbus_saga_inbox WHERE saga = ?1", {queue});
+  for (const char* schema : {"o", "i", "p", "s"}) {
+    const int64_t n =
+        sql_int(db, "SELECT count(*) FROM " + std::string(schema) + ".shmbus_inbox WHERE endpoint = ?1", {queue});
+    if (n > 0) return n;
+  }
+  return -1;
+}
+
+QueueTotals print_queues(sqlite3* db, const std::vector<std::string>& buses) {
   QueueTotals t;
   for (const std::string& path : buses) {
     shmbus::Bus bus = shmbus::Bus::open(path);
@@ -107,9 +118,14 @@ QueueTotals print_queues(const std::vector<std::string>& buses) {
       const shmbus::QueueStats s = bus.queue(name).stats();
       t.redelivered += s.redelivered;
       t.dead_lettered += s.dead_lettered;
-      std::printf("  %-28s acked %6llu  retried %4llu  dead-lettered %3llu  (%s)\n", name.c_str(),
+      // Acked but not marked: duplicates (a redelivery after a kill -9, a relay's resend) that
+      // the inbox acknowledged without applying them again.
+      const int64_t marks = inbox_marks(db, name);
+      const std::string skipped =
+          marks < 0 ? "" : "  duplicates skipped " + std::to_string(static_cast<int64_t>(s.acked) - marks);
+      std::printf("    %-18s acked %4llu  retried %3llu  dead-lettered %2llu%s  (%s)\n", name.c_str(),
                   static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.redelivered),
-                  static_cast<unsigned long long>(s.dead_lettered),
+                  static_cast<unsigned long long>(s.dead_lettered), skipped.c_str(),
                   std::filesystem::path(path).parent_path().filename().c_str());
     }
   }
@@ -141,7 +157,7 @@ int run_report(const ReportOptions& options) {
               static_cast<long long>(sql_int(db, "SELECT count(*) FROM p.payments WHERE status = 'refunded'")),
               static_cast<long long>(sql_int(db, "SELECT count(*) FROM p.payments WHERE status = 'voided'")));
   std::printf("  queues:\n");
-  const QueueTotals t = print_queues(options.buses);
+  const QueueTotals t = print_queues(db, options.buses);
   std::printf("  messages retried %llu, dead-lettered %llu\n", static_cast<unsigned long long>(t.redelivered),
               static_cast<unsigned long long>(t.dead_lettered));
   std::printf("  stock:\n");

@@ -4,7 +4,7 @@
 # workers with kill -9 mid-flight and restarts them, waits until every order is completed or
 # cancelled, and prints a summary with a consistency check (exit 0 only if it holds).
 #
-#   examples/eventicket/run.sh [--orders N] [--two-hosts] [--kill "payments inventory"]
+#   examples/eventicket/run.sh [--orders N] [--two-hosts] [--kill "payments inventory order-saga"]
 #   examples/eventicket/run.sh --serve PORT      # the system, with the API on 127.0.0.1:PORT, until SIGTERM
 #
 # --two-hosts: two buses (two bus directories, "host A": Ordering + saga, "host B": Inventory,
@@ -21,7 +21,7 @@ root=$(cd "$here/../.." && pwd)
 orders=200
 two_hosts=0
 serve_port=""
-kill_list="payments inventory"
+kill_list="payments inventory order-saga"
 timeout=90
 fault=0.2
 rate=50
@@ -174,7 +174,7 @@ start_bridge() {  # host-letter
   for i in $(seq 600); do
     kill -0 "$p" 2> /dev/null || { cat "$logs/bridge-$me.log" >&2; die "the bridge of host $me died"; }
     if "$cli" --bus "$host/bus" bridge status --config "$run/host-$me.toml" --json 2> /dev/null |
-        /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if s.get("pid") == int(sys.argv[1]) and all(l["connected"] for l in s["links"]) else 1)' "$p"; then
+        /usr/bin/python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(0 if s.get("pid") == int(sys.argv[1]) and all(l["connected"] for l in s["links"]) else 1)' "$p" 2> /dev/null; then
       return 0
     fi
     sleep 0.1
