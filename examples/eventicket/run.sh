@@ -12,8 +12,9 @@
 #   $SHMBUS_AMQP_URL if set, else a private node started here (tools/rabbitmq_node.sh).
 # Other options: --timeout S (for every order to finish, default 90), --fault F (Payments'
 #   injected failure rate, default 0.2), --rate R (orders per second, default 50), --seed S,
-#   --payment-timeout-ms MS (default 10000), --build DIR (default $SHMBUS_BUILD_DIR or build/),
-#   --keep (leave the run directory: logs, databases, buses).
+#   --payment-timeout-ms MS (default 10000), --build DIR (default $SHMBUS_BUILD_DIR or build/;
+#   $EVENTICKET and $SHMBUS_CLI name the two programs directly), --keep (leave the run directory:
+#   logs, databases, buses; kept anyway when the run fails).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +31,7 @@ payment_timeout_ms=10000
 build=${SHMBUS_BUILD_DIR:-$root/build}
 keep=0
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --orders) orders=$2; shift 2 ;;
@@ -50,11 +51,11 @@ while [ $# -gt 0 ]; do
 done
 
 say() { echo "run.sh: $*"; }
-die() { echo "run.sh: $*" >&2; exit 1; }
+die() { echo "run.sh: $*" >&2; keep=1; exit 1; }
 
 # --- the programs: the build directory's, built first if they are missing -------------------
-bin=$build/examples/eventicket/eventicket
-cli=$build/tools/cli/shmbus
+bin=${EVENTICKET:-$build/examples/eventicket/eventicket}
+cli=${SHMBUS_CLI:-$build/tools/cli/shmbus}
 if [ ! -x "$bin" ] || [ ! -x "$cli" ]; then
   say "building eventicket and shmbus in $build"
   if [ ! -f "$build/CMakeCache.txt" ]; then
