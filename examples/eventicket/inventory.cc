@@ -66,7 +66,7 @@ int run_inventory(const ServiceOptions& options) {
   shmbus::Bus bus = shmbus::Bus::open(options.bus);
   auto db = ob::SqliteStore::open(options.data + "/inventory.db");
   create_tables(*db);
-  ob::Outbox outbox(bus, db, {.source = "inventory"});
+  ob::Outbox outbox(bus, db, {.source = "inventory", .journal = journal_config()});
   ob::Inbox inbox(db);
   svc::Endpoint endpoint(bus, "inventory", endpoint_options());
 

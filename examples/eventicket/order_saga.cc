@@ -93,6 +93,7 @@ int run_order_saga(const ServiceOptions& options) {
   saga::SagaOptions so;
   so.endpoint.retry.min = std::chrono::milliseconds(20);
   so.endpoint.retry.max = std::chrono::milliseconds(500);
+  so.endpoint.journal = journal_config();
   saga::SagaEndpoint orders(bus, machine.definition(), store, so);
   orders.start();
   std::printf("eventicket saga: ready\n");

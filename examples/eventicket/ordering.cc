@@ -111,7 +111,7 @@ int run_ordering(const ServiceOptions& options) {
   shmbus::Bus bus = shmbus::Bus::open(options.bus);
   auto db = ob::SqliteStore::open(options.data + "/ordering.db");
   create_tables(*db);
-  ob::Outbox outbox(bus, db, {.source = "ordering"});
+  ob::Outbox outbox(bus, db, {.source = "ordering", .journal = journal_config()});
   ob::Inbox inbox(db);
 
   svc::Endpoint view(bus, "ordering", endpoint_options());

@@ -50,7 +50,7 @@ int run_payments(const ServiceOptions& options) {
   auto db = ob::SqliteStore::open(options.data + "/payments.db");
   db->connect().exec(
       "CREATE TABLE IF NOT EXISTS payments(order_id INTEGER PRIMARY KEY, amount INTEGER, status TEXT, attempts INTEGER)");
-  ob::Outbox outbox(bus, db, {.source = "payments"});
+  ob::Outbox outbox(bus, db, {.source = "payments", .journal = journal_config()});
   ob::Inbox inbox(db);
   FlakyGateway gateway(options.fault);
   svc::EndpointOptions eo = endpoint_options();

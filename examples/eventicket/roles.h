@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "shmbus/service/endpoint.h"
+#include "shmbus/topic.h"
 
 namespace eventicket {
 
@@ -54,5 +55,7 @@ void wait_for_stop();
 // Options shared by the services' endpoints: two handler threads, quick durable retries (the
 // example runs in seconds), and journals with small segments.
 shmbus::service::EndpointOptions endpoint_options();
+// The topics the services create (events, commands): journals of 4 MiB segments.
+shmbus::TopicConfig journal_config();
 
 }  // namespace eventicket

@@ -230,23 +230,24 @@ say "placing $orders orders on http://127.0.0.1:$port"
 "$bin" drive --port "$port" --orders "$orders" --rate "$rate" --seed "$seed" --timeout "$timeout" > "$logs/drive.log" 2>&1 &
 driver=$!
 
-# Kill each worker of the list in turn with kill -9 while orders are in flight, and restart it.
+# Kill each worker of the list in turn with kill -9 while orders are being placed (so messages
+# are in flight in every service), and restart it at once: the driver's pace, not the services',
+# decides when, so the kills land mid-run however fast the machine is.
 victims=($kill_list)
-finished_now() { sed -n 's/^progress placed=[0-9]* finished=\([0-9-]*\)$/\1/p' "$logs/drive.log" | tail -1; }
+progress() { sed -n "s/^progress placed=\([0-9]*\) finished=\([0-9-]*\)$/\\$1/p" "$logs/drive.log" | tail -1; }
 k=0
 for victim in "${victims[@]}"; do
   [ -n "${pid[$victim]:-}" ] || die "--kill: no process named $victim (ordering, order-saga, inventory, payments, shipping)"
   k=$((k + 1))
-  want=$((orders * k / (${#victims[@]} + 2)))
+  want=$((orders * k / (${#victims[@]} + 1)))
   while kill -0 "$driver" 2> /dev/null; do
-    f=$(finished_now)
-    [ -n "$f" ] && [ "$f" -ge "$want" ] && break
+    placed=$(progress 1)
+    [ -n "$placed" ] && [ "$placed" -ge "$want" ] && break
     sleep 0.05
   done
-  kill -0 "$driver" 2> /dev/null || break
   kill -9 "${pid[$victim]}"
   wait "${pid[$victim]}" 2> /dev/null || true
-  say "killed $victim (pid ${pid[$victim]}) with kill -9 at $(finished_now) of $orders orders finished; restarting it"
+  say "killed $victim (pid ${pid[$victim]}) with kill -9 at $(progress 1) of $orders orders placed, $(progress 2) finished; restarting it"
   sleep 0.3
   restart "$victim"
 done

@@ -22,7 +22,7 @@ int run_shipping(const ServiceOptions& options) {
   db->connect().exec(
       "CREATE TABLE IF NOT EXISTS shipments(order_id INTEGER PRIMARY KEY, customer TEXT, created_at INTEGER);"
       "CREATE TABLE IF NOT EXISTS shipment_items(order_id INTEGER, sku TEXT, qty INTEGER)");
-  ob::Outbox outbox(bus, db, {.source = "shipping"});
+  ob::Outbox outbox(bus, db, {.source = "shipping", .journal = journal_config()});
   ob::Inbox inbox(db);
   svc::Endpoint endpoint(bus, "shipping", endpoint_options());
 
