@@ -4,7 +4,7 @@
 //   reserving --StockReserved-->             paying     send CapturePayment, schedule PaymentTimeout
 //   reserving --StockRejected-->             cancelled  publish OrderCancelled
 //   paying    --PaymentCaptured-->           shipping   cancel the timeout, send CreateShipment
-//   paying    --Fault<CapturePayment>-->     releasing  cancel the timeout, send ReleaseStock
+//   paying    --Fault<CapturePayment>-->     releasing  cancel the timeout, send VoidPayment, ReleaseStock
 //   paying    --PaymentTimeout-->            releasing  send VoidPayment (a late capture is refunded), ReleaseStock
 //   shipping  --ShipmentCreated-->           completed  publish OrderCompleted
 //   releasing --StockReleased-->             cancelled  publish OrderCancelled
@@ -64,6 +64,11 @@ saga::Machine<Order> order_machine(std::chrono::milliseconds payment_timeout) {
   m.during<svc::Fault<CapturePayment>>("paying", fault_key, [](Order& o, const svc::Fault<CapturePayment>& f, Step& s) {
     o.reason = "payment failed after " + std::to_string(f.fault.attempts) + " attempts: " + f.fault.exception_message;
     s.cancel("payment");
+    // A failed capture may still have succeeded elsewhere: a CapturePayment that came twice
+    // (a relay's resend after a kill -9) can fail its attempts in one copy and succeed in the
+    // other, since an inbox marks only what committed. Void it: a capture is refunded, and a
+    // later one declined.
+    s.send(VoidPayment{o.order}, "payments");
     s.send(ReleaseStock{o.order}, "inventory");  // the compensation of the reservation
     s.go("releasing");
   });
