@@ -118,11 +118,12 @@ QueueTotals print_queues(sqlite3* db, const std::vector<std::string>& buses) {
       const shmbus::QueueStats s = bus.queue(name).stats();
       t.redelivered += s.redelivered;
       t.dead_lettered += s.dead_lettered;
-      // Acked but not marked: duplicates (a redelivery after a kill -9, a relay's resend) that
-      // the inbox acknowledged without applying them again.
+      // Acked but not marked: acknowledged without being applied. At a participant, duplicates
+      // (a redelivery after a kill -9, a relay's resend) that its inbox skipped; at the saga
+      // also stale timeouts and late answers for a finished order, which it ignores.
       const int64_t marks = inbox_marks(db, name);
       const std::string skipped =
-          marks < 0 ? "" : "  duplicates skipped " + std::to_string(static_cast<int64_t>(s.acked) - marks);
+          marks < 0 ? "" : "  skipped " + std::to_string(static_cast<int64_t>(s.acked) - marks);
       std::printf("    %-18s acked %4llu  retried %3llu  dead-lettered %2llu%s  (%s)\n", name.c_str(),
                   static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.redelivered),
                   static_cast<unsigned long long>(s.dead_lettered), skipped.c_str(),

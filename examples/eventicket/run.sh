@@ -227,6 +227,7 @@ if [ -n "$serve_port" ]; then
 fi
 
 say "placing $orders orders on http://127.0.0.1:$port"
+: > "$logs/drive.log"
 "$bin" drive --port "$port" --orders "$orders" --rate "$rate" --seed "$seed" --timeout "$timeout" > "$logs/drive.log" 2>&1 &
 driver=$!
 
