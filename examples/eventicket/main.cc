@@ -16,7 +16,6 @@
 
 int main(int argc, char** argv) {
   using namespace eventicket;
-  block_stop_signals();
   CLI::App app{"EvenTicket: an order system on the shmbus service bus, outbox, inbox and saga"};
   app.require_subcommand(1);
 
@@ -59,6 +58,9 @@ int main(int argc, char** argv) {
   drive.timeout = std::chrono::seconds(drive_timeout);
   report.settle = std::chrono::seconds(settle);
   try {
+    // The services stop on SIGTERM / SIGINT through sigwait: blocked before any thread starts.
+    // The driver and the report keep the default handling (Ctrl-C ends them).
+    if (!app.got_subcommand("drive") && !app.got_subcommand("report")) block_stop_signals();
     if (app.got_subcommand("ordering")) return run_ordering(service);
     if (app.got_subcommand("inventory")) return run_inventory(service);
     if (app.got_subcommand("payments")) return run_payments(service);

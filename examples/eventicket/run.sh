@@ -88,8 +88,10 @@ stop_pid() {  # SIGTERM, then up to 30 s for a graceful stop, then SIGKILL
   kill -9 "$p" 2> /dev/null || true
   wait "$p" 2> /dev/null || true
 }
+driver=""
 cleanup() {
   local name
+  [ -n "$driver" ] && stop_pid "$driver"
   for name in ordering order-saga inventory payments shipping; do
     [ -n "${pid[$name]:-}" ] && stop_pid "${pid[$name]}"
   done
