@@ -6,8 +6,10 @@
 
 namespace shmbus::saga::detail {
 
-Relay::Relay(Bus bus, std::shared_ptr<Store> store, TopicConfig journal, std::chrono::milliseconds sweep)
-    : bus_(std::move(bus)), store_(std::move(store)), journal_(std::move(journal)), every_(sweep) {
+Relay::Relay(Bus bus, std::shared_ptr<Store> store, TopicConfig journal, std::chrono::milliseconds sweep,
+             Retention retention)
+    : bus_(std::move(bus)), store_(std::move(store)), journal_(std::move(journal)), every_(sweep),
+      retention_(retention), next_cleanup_(std::chrono::steady_clock::now()) {
   journal_.kind = TopicKind::kJournal;  // queues read journals
 }
 
@@ -25,8 +27,9 @@ void Relay::abandon(const std::vector<OutgoingMessage>& messages) noexcept {
 
 void Relay::publish_now(const std::vector<OutgoingMessage>& messages) noexcept {
   std::lock_guard<std::mutex> guard(mu_);
+  // Unclaimed first: what this thread fails to publish below is the sweep's to send.
+  for (const OutgoingMessage& m : messages) claimed_.erase(m.seq);
   for (const OutgoingMessage& m : messages) {
-    claimed_.erase(m.seq);
     try {
       deliver(m);
       sent_.insert(m.seq);
@@ -94,10 +97,22 @@ void Relay::stop() {
   thread_.join();
 }
 
+void Relay::clean_up() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_cleanup_) return;
+  next_cleanup_ = now + retention_.every;
+  const auto wall = std::chrono::system_clock::now();
+  uint64_t n = 0;
+  if (retention_.keep_processed.count() > 0) n += store_->remove_processed(wall - retention_.keep_processed);
+  if (retention_.keep_finished.count() > 0) n += store_->remove_finished(wall - retention_.keep_finished);
+  removed_.fetch_add(n, std::memory_order_relaxed);
+}
+
 void Relay::run() {
   for (;;) {
     try {
       sweep();
+      clean_up();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmbus saga relay: sweep: %s (tried again)\n", e.what());
     }

@@ -21,9 +21,17 @@
 
 namespace shmbus::saga::detail {
 
+// What the relay's thread also removes, and how often (0: keep).
+struct Retention {
+  std::chrono::milliseconds keep_processed{0};
+  std::chrono::milliseconds keep_finished{0};
+  std::chrono::milliseconds every{std::chrono::minutes(1)};
+};
+
 class Relay {
  public:
-  Relay(Bus bus, std::shared_ptr<Store> store, TopicConfig journal, std::chrono::milliseconds sweep);
+  Relay(Bus bus, std::shared_ptr<Store> store, TopicConfig journal, std::chrono::milliseconds sweep,
+        Retention retention = {});
   ~Relay();
 
   // Before the commit: these rows are this thread's to publish (the sweep leaves them).
@@ -37,21 +45,26 @@ class Relay {
   void stop();      // a last sweep, then the thread ends
   void sweep();     // publishes unclaimed committed rows, removes relayed ones
   uint64_t relayed() const noexcept { return relayed_.load(std::memory_order_relaxed); }
+  uint64_t removed() const noexcept { return removed_.load(std::memory_order_relaxed); }
 
  private:
   void deliver(const OutgoingMessage& m);  // mu_ held
   void run();
+  void clean_up();  // retention: on the relay's thread
 
   Bus bus_;
   std::shared_ptr<Store> store_;
   TopicConfig journal_;
   std::chrono::milliseconds every_;
+  Retention retention_;
+  std::chrono::steady_clock::time_point next_cleanup_;  // the relay's thread only
   std::mutex mu_;  // guards publishers_, queues_, claimed_, sent_ (publishers are one thread at a time)
   std::map<std::string, Publisher, std::less<>> publishers_;
   std::map<std::string, Queue, std::less<>> queues_;
   std::set<int64_t> claimed_;  // committed or committing rows a handler thread publishes
   std::set<int64_t> sent_;     // published, not yet removed from the store
   std::atomic<uint64_t> relayed_{0};  // relaxed: a counter for stats()
+  std::atomic<uint64_t> removed_{0};  // relaxed: a counter for stats()
   std::mutex wait_mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by wait_mu_

@@ -32,7 +32,9 @@ class SagaEndpointImpl {
  public:
   SagaEndpointImpl(Bus bus, const Definition& d, std::shared_ptr<Store> s, SagaOptions o)
       : def(d), store(std::move(s)), options(std::move(o)), endpoint(bus, def.name, endpoint_options(options)),
-        relay(bus, store, options.endpoint.journal, options.sweep), check(bus) {
+        relay(bus, store, options.endpoint.journal, options.sweep,
+              {options.keep_processed, options.keep_finished, options.cleanup_every}),
+        check(bus) {
     if (def.routes.empty()) {
       throw Error("saga " + def.name + " has no transitions: declare them on its Machine first",
                   ErrorKind::kInvalidArgument);
@@ -184,7 +186,8 @@ SagaStats SagaEndpoint::stats() const noexcept {
   const auto& c = impl_->counters;
   const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   return {get(c.started),    get(c.transitions), get(c.finished),  get(c.duplicates), get(c.missing),
-          get(c.unexpected), get(c.stale),       get(c.conflicts), impl_->relay.relayed()};
+          get(c.unexpected), get(c.stale),       get(c.conflicts), impl_->relay.relayed(),
+          impl_->relay.removed()};
 }
 
 }  // namespace shmbus::saga

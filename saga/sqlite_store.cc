@@ -44,13 +44,35 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
-// One prepared statement, finalised when it goes out of scope.
+}  // namespace
+
+// One connection with its prepared statements (prepared on first use, kept while it lives).
+struct SqliteConnection {
+  sqlite3* db = nullptr;
+  std::map<const char*, sqlite3_stmt*> statements;  // by the SQL constant's address
+  ~SqliteConnection() {
+    for (auto& [sql, st] : statements) sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+};
+
+namespace {
+
+// A cached statement in use: reset and its bindings cleared when it goes out of scope.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK) fail(db, std::string("preparing ") + sql);
+  Statement(SqliteConnection& c, const char* sql) : db_(c.db) {
+    sqlite3_stmt*& cached = c.statements[sql];
+    if (!cached && sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &cached, nullptr) != SQLITE_OK) {
+      cached = nullptr;
+      fail(db_, std::string("preparing ") + sql);
+    }
+    st_ = cached;
   }
-  ~Statement() { sqlite3_finalize(st_); }
+  ~Statement() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -88,8 +110,23 @@ class Statement {
   sqlite3_stmt* st_ = nullptr;
 };
 
-std::optional<StoredInstance> load_instance(sqlite3* db, std::string_view saga, std::string_view key) {
-  Statement st(db, "SELECT state, data, timeouts, finished, version FROM shmbus_saga WHERE saga = ?1 AND key = ?2");
+constexpr const char* kLoad = "SELECT state, data, timeouts, finished, version FROM shmbus_saga WHERE saga = ?1 AND key = ?2";
+constexpr const char* kMark = "INSERT OR IGNORE INTO shmbus_saga_inbox(saga, message_id, processed_at) VALUES (?1, ?2, ?3)";
+constexpr const char* kInsert =
+    "INSERT OR IGNORE INTO shmbus_saga(saga, key, state, data, timeouts, finished, version, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)";
+constexpr const char* kUpdate =
+    "UPDATE shmbus_saga SET state = ?3, data = ?4, timeouts = ?5, finished = ?6, version = ?7 + 1, "
+    "updated_at = ?8 WHERE saga = ?1 AND key = ?2 AND version = ?7";
+constexpr const char* kAppend =
+    "INSERT INTO shmbus_saga_outbox(action, topic, envelope, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kUnsent = "SELECT seq, action, topic, envelope, payload FROM shmbus_saga_outbox ORDER BY seq LIMIT ?1";
+constexpr const char* kRemove = "DELETE FROM shmbus_saga_outbox WHERE seq = ?1";
+constexpr const char* kRemoveProcessed = "DELETE FROM shmbus_saga_inbox WHERE processed_at < ?1";
+constexpr const char* kRemoveFinished = "DELETE FROM shmbus_saga WHERE finished = 1 AND updated_at < ?1";
+
+std::optional<StoredInstance> load_instance(SqliteConnection& c, std::string_view saga, std::string_view key) {
+  Statement st(c, kLoad);
   st.bind(1, saga).bind(2, key);
   if (!st.step()) return std::nullopt;
   StoredInstance out;
@@ -103,35 +140,34 @@ std::optional<StoredInstance> load_instance(sqlite3* db, std::string_view saga, 
 
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(SqliteStore& store, sqlite3* db) : store_(store), db_(db), lock_(store.write_mutex()) {
+  SqliteTransaction(SqliteStore& store, std::unique_ptr<SqliteConnection> c)
+      : store_(store), conn_(std::move(c)), db_(conn_->db), lock_(store.write_mutex()) {
     exec(db_, "BEGIN IMMEDIATE");
   }
   ~SqliteTransaction() override {
     if (active_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    store_.give_back(db_);
+    store_.give_back(std::move(conn_));
   }
 
   bool mark_processed(std::string_view saga, std::string_view message_id) override {
-    Statement st(db_, "INSERT OR IGNORE INTO shmbus_saga_inbox(saga, message_id, processed_at) VALUES (?1, ?2, ?3)");
+    Statement st(*conn_, kMark);
     st.bind(1, saga).bind(2, message_id).bind(3, now_ms()).step();
     return st.changes() == 1;
   }
 
   std::optional<StoredInstance> load(std::string_view saga, std::string_view key) override {
-    return load_instance(db_, saga, key);
+    return load_instance(*conn_, saga, key);
   }
 
   void save(std::string_view saga, std::string_view key, const StoredInstance& in, int64_t expected) override {
     const std::string timeouts = nlohmann::json(in.timeouts).dump();
     if (expected == 0) {
-      Statement st(db_, "INSERT OR IGNORE INTO shmbus_saga(saga, key, state, data, timeouts, finished, version, updated_at) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7)");
+      Statement st(*conn_, kInsert);
       st.bind(1, saga).bind(2, key).bind(3, in.state).bind(4, in.data).bind(5, timeouts);
       st.bind(6, int64_t{in.finished}).bind(7, now_ms()).step();
       if (st.changes() == 1) return;
     } else {
-      Statement st(db_, "UPDATE shmbus_saga SET state = ?3, data = ?4, timeouts = ?5, finished = ?6, version = ?7 + 1, "
-                        "updated_at = ?8 WHERE saga = ?1 AND key = ?2 AND version = ?7");
+      Statement st(*conn_, kUpdate);
       st.bind(1, saga).bind(2, key).bind(3, in.state).bind(4, in.data).bind(5, timeouts);
       st.bind(6, int64_t{in.finished}).bind(7, expected).bind(8, now_ms()).step();
       if (st.changes() == 1) return;
@@ -142,8 +178,7 @@ class SqliteTransaction final : public Transaction {
   }
 
   int64_t append(const OutgoingMessage& m) override {
-    Statement st(db_, "INSERT INTO shmbus_saga_outbox(action, topic, envelope, payload, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)");
+    Statement st(*conn_, kAppend);
     st.bind(1, static_cast<int64_t>(m.action)).bind(2, m.topic).bind(3, detail::envelope_to_json(m.envelope));
     st.blob(4, m.payload).bind(5, now_ms()).step();
     return sqlite3_last_insert_rowid(db_);
@@ -156,6 +191,7 @@ class SqliteTransaction final : public Transaction {
 
  private:
   SqliteStore& store_;
+  std::unique_ptr<SqliteConnection> conn_;
   sqlite3* db_;
   std::unique_lock<std::mutex> lock_;  // this process's writers, one at a time
   bool active_ = true;
@@ -165,71 +201,52 @@ class SqliteTransaction final : public Transaction {
 
 std::shared_ptr<SqliteStore> SqliteStore::open(std::string path, SqliteOptions options) {
   auto store = std::make_shared<SqliteStore>(std::move(path), options);
-  sqlite3* db = store->take();
-  try {
-    exec(db, kSchema);
-  } catch (...) {
-    store->give_back(db);
-    throw;
-  }
-  store->give_back(db);
+  std::unique_ptr<SqliteConnection> c = store->take();
+  exec(c->db, kSchema);
+  store->give_back(std::move(c));
   return store;
 }
 
 SqliteStore::SqliteStore(std::string path, SqliteOptions options) : path_(std::move(path)), options_(options) {}
 
-SqliteStore::~SqliteStore() {
-  for (sqlite3* db : pool_) sqlite3_close(db);
-}
+SqliteStore::~SqliteStore() = default;
 
-sqlite3* SqliteStore::take() {
+std::unique_ptr<SqliteConnection> SqliteStore::take() {
   {
     std::lock_guard<std::mutex> guard(mu_);
     if (!pool_.empty()) {
-      sqlite3* db = pool_.back();
+      std::unique_ptr<SqliteConnection> c = std::move(pool_.back());
       pool_.pop_back();
-      return db;
+      return c;
     }
   }
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    const std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
+  auto c = std::make_unique<SqliteConnection>();
+  if (sqlite3_open_v2(path_.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string why = c->db ? sqlite3_errmsg(c->db) : "out of memory";
     throw Error("saga store: cannot open " + path_ + ": " + why + " (is the directory there and writable?)",
                 ErrorKind::kIo);
   }
-  sqlite3_busy_timeout(db, static_cast<int>(options_.busy_timeout.count()));
-  try {
-    exec(db, "PRAGMA journal_mode=WAL");
-    exec(db, options_.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  } catch (...) {
-    sqlite3_close(db);
-    throw;
-  }
-  return db;
+  sqlite3_busy_timeout(c->db, static_cast<int>(options_.busy_timeout.count()));
+  exec(c->db, "PRAGMA journal_mode=WAL");
+  exec(c->db, options_.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  return c;
 }
 
-void SqliteStore::give_back(sqlite3* db) {
+void SqliteStore::give_back(std::unique_ptr<SqliteConnection> c) {
   std::lock_guard<std::mutex> guard(mu_);
-  pool_.push_back(db);
+  pool_.push_back(std::move(c));
 }
 
 std::unique_ptr<Transaction> SqliteStore::begin() {
-  sqlite3* db = take();
-  try {
-    return std::make_unique<SqliteTransaction>(*this, db);
-  } catch (...) {
-    give_back(db);
-    throw;
-  }
+  return std::make_unique<SqliteTransaction>(*this, take());  // a throw closes the connection
 }
 
 std::vector<OutgoingMessage> SqliteStore::unsent(size_t max) {
-  sqlite3* db = take();
+  std::unique_ptr<SqliteConnection> c = take();
   std::vector<OutgoingMessage> out;
-  try {
-    Statement st(db, "SELECT seq, action, topic, envelope, payload FROM shmbus_saga_outbox ORDER BY seq LIMIT ?1");
+  {
+    Statement st(*c, kUnsent);
     st.bind(1, static_cast<int64_t>(max));
     while (st.step()) {
       OutgoingMessage m;
@@ -240,43 +257,57 @@ std::vector<OutgoingMessage> SqliteStore::unsent(size_t max) {
       m.payload = st.text(4);
       out.push_back(std::move(m));
     }
-  } catch (...) {
-    give_back(db);
-    throw;
   }
-  give_back(db);
+  give_back(std::move(c));
   return out;
 }
 
 void SqliteStore::remove_sent(const std::vector<int64_t>& seqs) {
   if (seqs.empty()) return;
-  sqlite3* db = take();
+  std::unique_ptr<SqliteConnection> c = take();
   std::lock_guard<std::mutex> writer(write_mu_);
   try {
-    exec(db, "BEGIN IMMEDIATE");
+    exec(c->db, "BEGIN IMMEDIATE");
     {
-      Statement st(db, "DELETE FROM shmbus_saga_outbox WHERE seq = ?1");
+      Statement st(*c, kRemove);
       for (int64_t seq : seqs) st.reset().bind(1, seq).step();
     }
-    exec(db, "COMMIT");
+    exec(c->db, "COMMIT");
   } catch (...) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    give_back(db);
+    sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    give_back(std::move(c));
     throw;
   }
-  give_back(db);
+  give_back(std::move(c));
+}
+
+uint64_t SqliteStore::remove_older(const char* sql, std::chrono::system_clock::time_point before) {
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(before.time_since_epoch()).count();
+  std::unique_ptr<SqliteConnection> c = take();
+  uint64_t removed = 0;
+  {
+    std::lock_guard<std::mutex> writer(write_mu_);
+    Statement st(*c, sql);
+    st.bind(1, ms).step();  // one statement: its own transaction
+    removed = static_cast<uint64_t>(st.changes());
+  }
+  give_back(std::move(c));
+  return removed;
+}
+
+uint64_t SqliteStore::remove_processed(std::chrono::system_clock::time_point before) {
+  return remove_older(kRemoveProcessed, before);
+}
+
+uint64_t SqliteStore::remove_finished(std::chrono::system_clock::time_point before) {
+  return remove_older(kRemoveFinished, before);
 }
 
 std::optional<StoredInstance> SqliteStore::find(std::string_view saga, std::string_view key) {
-  sqlite3* db = take();
-  try {
-    auto out = load_instance(db, saga, key);
-    give_back(db);
-    return out;
-  } catch (...) {
-    give_back(db);
-    throw;
-  }
+  std::unique_ptr<SqliteConnection> c = take();
+  auto out = load_instance(*c, saga, key);
+  give_back(std::move(c));
+  return out;
 }
 
 }  // namespace shmbus::saga

@@ -79,7 +79,7 @@ while IFS= read -r file; do
 done < <(git ls-files 'bridge/*.h' 'bridge/*.cc')
 while IFS= read -r file; do
   if grep -nE '^#include <(rabbitmq-c/|amqp)' "$file"; then fail "$file: rabbitmq-c outside bridge/amqp/ (and its tests)"; fi
-done < <(git ls-files 'src/*.h' 'src/*.cc' 'tools/*.h' 'tools/*.cc' 'include/*.h' 'bindings/*.h' 'bindings/*.cc' 'service/*.h' 'service/*.cc')
+done < <(git ls-files 'src/*.h' 'src/*.cc' 'tools/*.h' 'tools/*.cc' 'include/*.h' 'bindings/*.h' 'bindings/*.cc' 'service/*.h' 'service/*.cc' 'saga/*.h' 'saga/*.cc')
 
 # Outside src/: only the public API (and files of their own folder).
 while IFS= read -r file; do

@@ -14,6 +14,7 @@
 #include "participants.h"
 #include "shmbus/saga/saga.h"
 #include "shmbus/service/service.h"
+#include "stores.h"
 #include "support/test_bus.h"
 
 namespace svc = shmbus::service;
@@ -27,11 +28,10 @@ namespace {
   for (;;) std::this_thread::sleep_for(1h);
 }
 
-pid_t spawn_saga(const std::string& bus_dir, const std::string& db, std::chrono::milliseconds payment_timeout) {
+pid_t spawn_saga(const std::string& bus_dir, const std::string& store, std::chrono::milliseconds payment_timeout) {
   return shmbus::test::spawn([=] {
     shmbus::Bus bus = shmbus::Bus::open(bus_dir);
-    saga::SagaEndpoint sagas(bus, orders::order_saga(payment_timeout).definition(),
-                             saga::SqliteStore::open(db, {.full_sync = false}));
+    saga::SagaEndpoint sagas(bus, orders::order_saga(payment_timeout).definition(), saga_test::open_store(store));
     sagas.start();
     serve_forever();
     return 0;
@@ -67,13 +67,21 @@ int scale() {
   return s ? std::max(1, std::atoi(s)) : 1;
 }
 
-TEST(SagaCrash, ThousandOrdersWithKillsEndConsistent) {
+// On each store: SQLite, and PostgreSQL when SHMBUS_POSTGRES_URL is set.
+struct SagaCrash : ::testing::TestWithParam<std::string> {
+  void SetUp() override {
+    if (!saga_test::available(GetParam())) GTEST_SKIP() << "no " << GetParam() << " here (SHMBUS_POSTGRES_URL)";
+  }
+};
+
+TEST_P(SagaCrash, ThousandOrdersWithKillsEndConsistent) {
   const int kOrders = 1000 * scale();
   const int kStock = kOrders * 3 / 2;  // ~2 per order asked: some run out
   shmbus::test::TempBus temp;
   shmbus::Bus bus = temp.open();
   shmbus::test::TempDir dir{"/tmp", "saga-crash", true};
-  const std::string saga_db = dir.path() + "/sagas.db", part_db = dir.path() + "/participants.db";
+  const std::string saga_db = saga_test::new_store_location(GetParam(), dir.path());
+  const std::string part_db = dir.path() + "/participants.db";
   pid_t sagas = spawn_saga(temp.path(), saga_db, 60s);
   pid_t participants = spawn_participants(temp.path(), part_db, kStock, 0.1);
   ASSERT_TRUE(eventually([&] { return endpoints_ready(bus); }, 60s));
@@ -82,7 +90,7 @@ TEST(SagaCrash, ThousandOrdersWithKillsEndConsistent) {
   svc::Client client(bus, {.source = "web"});
   int kills_saga = 0, kills_participants = 0;
   int placed = 0;
-  auto store = saga::SqliteStore::open(saga_db, {.full_sync = false});
+  auto store = saga_test::open_store(saga_db);
   const auto all_finished = [&] {
     for (int i = 1; i <= kOrders; ++i) {
       auto s = store->find("order-saga", std::to_string(i));
@@ -127,16 +135,17 @@ TEST(SagaCrash, ThousandOrdersWithKillsEndConsistent) {
 // Payments is down (its queue declared, no consumer). Each saga reaches "paying" and schedules
 // its 1.5 s timeout; the saga process is killed -9 then, and a new one started after the
 // timeouts fell due: they fire from the queue (durable), and every order is compensated.
-TEST(SagaCrash, TimeoutsFireAfterTheSagaProcessIsKilledAndRestarted) {
+TEST_P(SagaCrash, TimeoutsFireAfterTheSagaProcessIsKilledAndRestarted) {
   constexpr int kOrders = 20;
   shmbus::test::TempBus temp;
   shmbus::Bus bus = temp.open();
   shmbus::test::TempDir dir{"/tmp", "saga-timeout", true};
-  const std::string saga_db = dir.path() + "/sagas.db", part_db = dir.path() + "/participants.db";
+  const std::string saga_db = saga_test::new_store_location(GetParam(), dir.path());
+  const std::string part_db = dir.path() + "/participants.db";
   pid_t sagas = spawn_saga(temp.path(), saga_db, 1500ms);
   pid_t participants = spawn_participants(temp.path(), part_db, 1000, 0.0, /*with_payments=*/false);
   ASSERT_TRUE(eventually([&] { return endpoints_ready(bus); }, 60s));
-  auto store = saga::SqliteStore::open(saga_db, {.full_sync = false});
+  auto store = saga_test::open_store(saga_db);
   const auto in_state = [&](const char* state) {
     for (int i = 1; i <= kOrders; ++i) {
       auto s = store->find("order-saga", std::to_string(i));
@@ -164,5 +173,8 @@ TEST(SagaCrash, TimeoutsFireAfterTheSagaProcessIsKilledAndRestarted) {
   EXPECT_EQ(db.integer("SELECT available FROM stock"), 1000);
   EXPECT_EQ(db.integer("SELECT count(*) FROM reservations WHERE status = 'released'"), kOrders);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, SagaCrash, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace

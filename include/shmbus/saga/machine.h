@@ -10,6 +10,9 @@
 //   m.on_timeout<PaymentTimeout>("paying", key, ...);
 // A message type may fire transitions in several states (one per state); one that comes in a
 // state without a transition for it is `unexpected` (SagaOptions: ignored by default).
+// Transitions run inside the store's transaction (holding its lock on the instance, SQLite: on
+// the file), on the endpoint's threads, several at once for different instances: keep them
+// short, without I/O of their own (what they want done, they send), and without shared state.
 #pragma once
 
 #include <functional>

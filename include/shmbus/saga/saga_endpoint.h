@@ -49,6 +49,13 @@ struct SagaOptions {
   // set to correlation-id unless given.
   service::EndpointOptions endpoint = saga_endpoint_defaults();
   std::chrono::milliseconds sweep{200};  // the relay looks for what a crash left this often
+  // Retention (docs/sagas.md, "Retention"), applied by the relay every `cleanup_every`.
+  // Processed marks: longer than a duplicate can take to come (the queue's retries, a replayed
+  // dead letter, a journal replay); an older duplicate is handled again. Finished instances:
+  // 0 keeps them (a late message for one is `unexpected`; once removed it is `missing`).
+  std::chrono::milliseconds keep_processed{std::chrono::hours(24 * 7)};
+  std::chrono::milliseconds keep_finished{0};
+  std::chrono::milliseconds cleanup_every{std::chrono::minutes(1)};
 };
 
 struct SagaStats {
@@ -61,6 +68,7 @@ struct SagaStats {
   uint64_t stale_timeouts = 0;  // timeouts no longer pending
   uint64_t conflicts = 0;     // version conflicts (retried)
   uint64_t relayed = 0;       // outgoing messages published (resends after a crash count again)
+  uint64_t removed = 0;       // processed marks and finished instances removed by retention
 };
 
 namespace detail {

@@ -14,9 +14,9 @@
 
 #include "shmbus/saga/store.h"
 
-struct sqlite3;
-
 namespace shmbus::saga {
+
+struct SqliteConnection;  // one sqlite3 connection and its prepared statements (sqlite_store.cc)
 
 struct SqliteOptions {
   // PRAGMA synchronous in WAL mode: true FULL (a commit is on disk when commit() returns),
@@ -34,16 +34,19 @@ class SqliteStore final : public Store {
   std::unique_ptr<Transaction> begin() override;
   std::vector<OutgoingMessage> unsent(size_t max) override;
   void remove_sent(const std::vector<int64_t>& seqs) override;
+  uint64_t remove_processed(std::chrono::system_clock::time_point before) override;
+  uint64_t remove_finished(std::chrono::system_clock::time_point before) override;
   std::optional<StoredInstance> find(std::string_view saga, std::string_view key) override;
   const std::string& path() const noexcept { return path_; }
 
   // A connection back to the pool, the process's write lock (used by the transactions).
-  void give_back(sqlite3* db);
+  void give_back(std::unique_ptr<SqliteConnection> connection);
   std::mutex& write_mutex() noexcept { return write_mu_; }
   SqliteStore(std::string path, SqliteOptions options);  // use open()
 
  private:
-  sqlite3* take();
+  std::unique_ptr<SqliteConnection> take();
+  uint64_t remove_older(const char* sql, std::chrono::system_clock::time_point before);
 
   std::string path_;
   SqliteOptions options_;
@@ -51,7 +54,7 @@ class SqliteStore final : public Store {
   // (up to 100 ms a try) while another connection writes; a mutex hands over at once.
   std::mutex write_mu_;
   std::mutex mu_;  // guards pool_
-  std::vector<sqlite3*> pool_;
+  std::vector<std::unique_ptr<SqliteConnection>> pool_;
 };
 
 }  // namespace shmbus::saga

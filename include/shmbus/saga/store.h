@@ -7,6 +7,7 @@
 // Transaction (append, mark processed) so that one database transaction can serve both.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -64,6 +65,10 @@ class Store {
   virtual std::vector<OutgoingMessage> unsent(size_t max) = 0;
   // Removes relayed messages.
   virtual void remove_sent(const std::vector<int64_t>& seqs) = 0;
+  // Deletes processed marks older than `before`; how many.
+  virtual uint64_t remove_processed(std::chrono::system_clock::time_point before) = 0;
+  // Deletes finished instances last saved before `before`; how many.
+  virtual uint64_t remove_finished(std::chrono::system_clock::time_point before) = 0;
   // An instance as committed (for tools and tests), or nullopt.
   virtual std::optional<StoredInstance> find(std::string_view saga, std::string_view key) = 0;
 };

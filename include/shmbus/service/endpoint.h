@@ -76,7 +76,7 @@ struct EndpointOptions {
   // Per-key order (the queue's ordering_key): the header whose value is the key, e.g.
   // header_keys::kCorrelationId; "" = none. Within a topic, no two messages of one key are
   // handled at once, and they are handled in order (docs/queues.md, "Per-key order").
-  std::string ordering_key;
+  std::string ordering_key{};
   // The topics this endpoint creates (its command topic, the events it handles): a journal
   // with these settings (kind is forced to journal: queues read journals).
   TopicConfig journal{};
