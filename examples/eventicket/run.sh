@@ -96,7 +96,10 @@ cleanup() {
     [ -n "${pid[$name]:-}" ] && stop_pid "${pid[$name]}"
   done
   for p in "${bridges[@]}"; do stop_pid "$p"; done
-  if [ -n "$rabbit_dir" ]; then "$root/tools/rabbitmq_node.sh" stop "$rabbit_dir" > "$logs/rabbitmq-stop.log" 2>&1 || true; fi
+  if [ -n "$rabbit_dir" ]; then
+    "$root/tools/rabbitmq_node.sh" stop "$rabbit_dir" > "$logs/rabbitmq-stop.log" 2>&1 || true
+    rm -rf "$rabbit_dir"
+  fi
   if [ "$keep" = 1 ]; then say "kept $run"; else rm -rf "$run"; fi
 }
 trap cleanup EXIT
@@ -187,7 +190,7 @@ start_bridge() {  # host-letter
 
 if [ "$two_hosts" = 1 ]; then
   if [ -z "${SHMBUS_AMQP_URL:-}" ]; then
-    rabbit_dir=$run/rabbitmq
+    rabbit_dir=$(mktemp -d /tmp/eventicket-rabbitmq.XXXXXX)  # under /tmp: the node's user must reach it
     say "starting a private RabbitMQ node"
     "$root/tools/rabbitmq_node.sh" start "$rabbit_dir" > "$logs/rabbitmq.log" 2>&1 || { cat "$logs/rabbitmq.log" >&2; die "RabbitMQ did not start"; }
     SHMBUS_AMQP_URL=$(sed -n 's/^AMQP_URL=//p' "$rabbit_dir/env")
