@@ -163,8 +163,8 @@ def test_serve_answers_post_and_get_until_sigterm(eventicket, tmp_path):
         assert chen["status"] == "cancelled" and chen["reason"] == "out of stock: VIP", chen
         assert chen["customer"] == "chen" and chen["items"] == [{"sku": "VIP", "qty": 100}]
         assert ann["amount"] == 2 * 6500 and bob["amount"] == 4500 + 19900
-        for o in (ann, bob):  # completed, or cancelled only by the injected payment failures
-            assert o["status"] == "completed" or o["reason"].startswith("payment failed"), o
+        for o in (ann, bob):  # completed, or cancelled only by the injected payment failures (or a timeout)
+            assert o["status"] == "completed" or o["reason"].startswith("payment"), o
         status, _, counts = http("GET", base + "/orders")
         assert counts["orders"] == 3 and counts["completed"] + counts["cancelled"] == 3, counts
 
