@@ -1,9 +1,10 @@
 // EvenTicket's messages: what Ordering, the order saga, Inventory, Payments and Shipping say to
-// each other. The flow of one order (examples/eventicket/README in the top README):
+// each other. The flow of one order (README.md, "EvenTicket"):
 //   Ordering   --OrderPlaced-->      saga  --ReserveStock-->   Inventory --StockReserved/Rejected-->
 //   saga       --CapturePayment-->   Payments --PaymentCaptured (or Fault<CapturePayment>)-->
 //   saga       --CreateShipment-->   Shipping --ShipmentCreated--> saga --OrderCompleted--> Ordering
-//   a failed payment: saga --ReleaseStock--> Inventory --StockReleased--> saga --OrderCancelled-->
+//   a failed payment: saga --VoidPayment--> Payments, --ReleaseStock--> Inventory --StockReleased-->
+//                     saga --OrderCancelled--> Ordering
 #pragma once
 
 #include <string>

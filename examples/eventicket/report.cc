@@ -10,7 +10,6 @@
 // (Inventory moves reserved tickets to shipped on ShipmentCreated, as the saga completes on it):
 // the check is repeated until it holds or `settle` runs out.
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,7 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "catalog.h"
 #include "roles.h"
 #include "shmbus/bus.h"
 #include "shmbus/queue.h"
