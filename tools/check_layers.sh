@@ -128,6 +128,7 @@ while IFS= read -r file; do
     *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the PostgreSQL store"; fi ;;
   esac
 done < <(git ls-files 'outbox/*.h' 'outbox/*.cc' 'include/shmbus/outbox/*.h')
+
 # Sagas (saga/, include/shmbus/saga/) sit above the service layer: they include the public
 # API, the service layer's public headers and their own; nothing below includes them; one
 # namespace, shmbus::saga (shmbus::saga::detail for what its own files share).
