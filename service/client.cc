@@ -94,7 +94,8 @@ class ClientImpl {
 
   void on_reply(const Message& m) noexcept {
     try {
-      const Envelope env = Envelope::read(m.headers);
+      Envelope& env = reply_envelope_;
+      Envelope::read(m.headers, env);
       std::optional<PendingRequest> r = pending_.take(env.correlation_id);
       if (!r) return;  // timed out already, or not ours
       complete(*r, env, m.text());
@@ -114,6 +115,7 @@ class ClientImpl {
   std::string reply_topic_;
   Subscription reply_subscription_;
   std::thread reply_thread_;
+  Envelope reply_envelope_;  // the reply thread's: each reply read over the last one
   std::atomic<bool> stopping_{false};  // relaxed: polled by the reply thread; join() syncs the rest
 };
 

@@ -45,7 +45,8 @@ void Pipeline::handle(const Message& m, uint32_t attempt, Settlement& s, Circuit
 
 CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settlement& s) {
   const Clock& clock = e_.clock();
-  const Envelope env = Envelope::read(m.headers);
+  Envelope::read(m.headers, env_);
+  const Envelope& env = env_;
   std::string reason;
   const HandlerEntry* h = e_.find(env.type, reason);
   if (!h) return reject_unhandled(s, reason);
