@@ -29,6 +29,7 @@ struct Level {
   json* node = nullptr;
   size_t used = 0;          // arrays: elements written so far
   std::vector<json*> seen;  // objects: the members written so far
+  json::object_t::iterator hint;  // objects: where the next key is looked for first
 };
 
 class InPlaceHandler {
@@ -56,12 +57,15 @@ class InPlaceHandler {
     json& target = slot();
     if (!target.is_object()) target = json::object();
     open(target);
+    levels_[depth_ - 1].hint = target.get_ref<json::object_t&>().begin();
     return true;
   }
   bool key(json::string_t& k) {
     Level& level = levels_[depth_ - 1];
     json::object_t& object = level.node->get_ref<json::object_t&>();
-    auto it = object.find(k);
+    // Payloads written by nlohmann list their keys in the map's order: the key after the last
+    // one found is the likely next (one comparison instead of a search).
+    auto it = level.hint != object.end() && level.hint->first == k ? level.hint : object.find(k);
     if (it == object.end()) {
       it = object.emplace(k, nullptr).first;
     } else {
@@ -75,6 +79,7 @@ class InPlaceHandler {
     }
     if (level.seen.size() >= kMaxReusedKeys) return false;
     level.seen.push_back(&it->second);
+    level.hint = std::next(it);
     next_ = &it->second;
     return true;
   }
