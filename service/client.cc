@@ -16,6 +16,7 @@
 #include "shmbus/service/fault.h"
 #include "shmbus/service/topology.h"
 #include "test_bus_state.h"
+#include "time_text.h"
 
 namespace shmbus::service {
 namespace detail {
@@ -167,8 +168,8 @@ void Client::request_json(const MessageType& type, std::string json, std::string
   }
   Envelope env = Envelope::start(type, impl_->options_.source);
   env.reply_to = impl_->ensure_reply_topic();
-  env.expires_at = envelope::format_time(std::chrono::system_clock::now() +
-                                         std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
+  env.expires_at = detail::format_time_cached(std::chrono::system_clock::now() +
+                                              std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
   const std::string id = env.message_id;  // the request's correlation-id too (Envelope::start)
   // In the table before it is sent: the reply can come before publish() returns.
   impl_->pending_.add(id, {std::chrono::steady_clock::now() + timeout, env.type, reply_type.type_header(), to, timeout,

@@ -1,11 +1,10 @@
 // The service envelope: reading it from headers, writing it, starting and continuing a flow.
 #include "shmbus/service/envelope.h"
 
-#include <cstdint>
-
 #include "shmbus/envelope.h"
 #include "shmbus/service/message_id.h"
 #include "shmbus/service/trace_context.h"
+#include "time_text.h"
 
 namespace shmbus::service {
 namespace {
@@ -31,36 +30,13 @@ void for_each_field(E& e, F&& f) {
   f(hk::kTracestate, e.tracestate);
 }
 
-// envelope::format_time, with the part up to the second kept per thread: messages sent in the
-// same second as the last one only write their milliseconds (snprintf was a fifth of a new
-// envelope's time). The text is format_time's by construction: its prefix, our ".mmmZ".
-std::string sent_time(std::chrono::system_clock::time_point now) {
-  thread_local int64_t cached_second = INT64_MIN;
-  thread_local std::string prefix;  // "2026-12-01T16:29:06"
-  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const int64_t second = (ms >= 0 ? ms : ms - 999) / 1000;
-  const auto in_second = static_cast<unsigned>(ms - second * 1000);
-  if (second != cached_second) {
-    std::string full = envelope::format_time(std::chrono::system_clock::time_point(std::chrono::seconds(second)));
-    prefix.assign(full, 0, full.size() - 5);  // without ".000Z"
-    cached_second = second;
-  }
-  std::string out;
-  out.reserve(prefix.size() + 5);
-  out.append(prefix);
-  const char tail[5] = {'.', static_cast<char>('0' + in_second / 100), static_cast<char>('0' + in_second / 10 % 10),
-                        static_cast<char>('0' + in_second % 10), 'Z'};
-  out.append(tail, 5);
-  return out;
-}
-
 Envelope fresh(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now) {
   Envelope e;
   e.message_id = new_message_id();
   e.type = type.type_header();
   e.kind = to_string(type.kind);
   e.content_type = std::string(kJsonContentType);
-  e.sent_time = sent_time(now);
+  e.sent_time = detail::format_time_cached(now);
   e.source = std::string(source);
   return e;
 }
