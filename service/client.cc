@@ -16,6 +16,7 @@
 #include "shmbus/service/fault.h"
 #include "shmbus/service/topology.h"
 #include "test_bus_state.h"
+#include "time_text.h"
 
 namespace shmbus::service {
 namespace detail {
@@ -94,7 +95,8 @@ class ClientImpl {
 
   void on_reply(const Message& m) noexcept {
     try {
-      const Envelope env = Envelope::read(m.headers);
+      Envelope& env = reply_envelope_;
+      Envelope::read(m.headers, env);
       std::optional<PendingRequest> r = pending_.take(env.correlation_id);
       if (!r) return;  // timed out already, or not ours
       complete(*r, env, m.text());
@@ -114,6 +116,7 @@ class ClientImpl {
   std::string reply_topic_;
   Subscription reply_subscription_;
   std::thread reply_thread_;
+  Envelope reply_envelope_;  // the reply thread's: each reply read over the last one
   std::atomic<bool> stopping_{false};  // relaxed: polled by the reply thread; join() syncs the rest
 };
 
@@ -165,8 +168,8 @@ void Client::request_json(const MessageType& type, std::string json, std::string
   }
   Envelope env = Envelope::start(type, impl_->options_.source);
   env.reply_to = impl_->ensure_reply_topic();
-  env.expires_at = envelope::format_time(std::chrono::system_clock::now() +
-                                         std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
+  env.expires_at = detail::format_time_cached(std::chrono::system_clock::now() +
+                                              std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
   const std::string id = env.message_id;  // the request's correlation-id too (Envelope::start)
   // In the table before it is sent: the reply can come before publish() returns.
   impl_->pending_.add(id, {std::chrono::steady_clock::now() + timeout, env.type, reply_type.type_header(), to, timeout,

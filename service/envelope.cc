@@ -4,6 +4,7 @@
 #include "shmbus/envelope.h"
 #include "shmbus/service/message_id.h"
 #include "shmbus/service/trace_context.h"
+#include "time_text.h"
 
 namespace shmbus::service {
 namespace {
@@ -35,7 +36,7 @@ Envelope fresh(const MessageType& type, std::string_view source, std::chrono::sy
   e.type = type.type_header();
   e.kind = to_string(type.kind);
   e.content_type = std::string(kJsonContentType);
-  e.sent_time = envelope::format_time(now);
+  e.sent_time = detail::format_time_cached(now);
   e.source = std::string(source);
   return e;
 }
@@ -46,6 +47,12 @@ Envelope fresh(const MessageType& type, std::string_view source, std::chrono::sy
 // time per message). The first header of a key wins, as with find().
 Envelope Envelope::read(const HeadersView& headers) {
   Envelope e;
+  read(headers, e);
+  return e;
+}
+
+void Envelope::read(const HeadersView& headers, Envelope& e) {
+  for_each_field(e, [](std::string_view, std::string& value) { value.clear(); });
   uint32_t seen = 0;
   for (const Header h : headers) {
     uint32_t bit = 1;
@@ -57,7 +64,6 @@ Envelope Envelope::read(const HeadersView& headers) {
       bit <<= 1;
     });
   }
-  return e;
 }
 
 std::vector<Header> Envelope::headers() const {
@@ -81,7 +87,7 @@ Envelope Envelope::start(const MessageType& type, std::string_view source, std::
   Envelope e = fresh(type, source, now);
   e.correlation_id = e.message_id;
   e.conversation_id = e.message_id;
-  e.traceparent = TraceContext::start().to_string();
+  e.traceparent = TraceContext::start_header();
   return e;
 }
 
@@ -94,10 +100,13 @@ Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, st
   if (e.correlation_id.empty()) e.correlation_id = e.message_id;
   if (e.conversation_id.empty()) e.conversation_id = e.correlation_id;
   e.causation_id = parent.message_id;
-  const std::optional<TraceContext> trace = TraceContext::parse(parent.traceparent);
-  e.traceparent = trace ? trace->child().to_string() : TraceContext::start().to_string();
+  e.traceparent = TraceContext::child_header(parent.traceparent);
   // tracestate belongs to the trace: kept only when the trace is continued (W3C section 3.3).
-  if (trace) e.tracestate = parent.tracestate;
+  if (!e.traceparent.empty()) {
+    e.tracestate = parent.tracestate;
+  } else {
+    e.traceparent = TraceContext::start_header();
+  }
   return e;
 }
 

@@ -61,6 +61,7 @@ class Pipeline {
   Outbox& outbox_;
   const bool gated_;
   std::vector<Outgoing> outgoing_;
+  Envelope env_;  // the delivery's, read over the last one's (its strings' room reused)
 };
 
 }  // namespace shmbus::service::detail

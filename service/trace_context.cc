@@ -15,8 +15,31 @@ bool lower_hex(std::string_view s) noexcept {
 
 bool all_zero(std::string_view s) noexcept { return s.find_first_not_of('0') == std::string_view::npos; }
 
+constexpr char kHex[] = "0123456789abcdef";
+
+// `digits` (<= 16) random lower-case hex digits at `out`; false if all were zero.
+bool put_random_hex(char* out, size_t digits) noexcept {
+  uint64_t r = detail::random_u64();
+  bool nonzero = false;
+  for (size_t i = 0; i < digits; ++i, r >>= 4) {
+    out[i] = kHex[r & 15];
+    nonzero |= (r & 15) != 0;
+  }
+  return nonzero;
+}
+
+// "00-" trace "-" <16 random hex> "-" flags, into 55 characters.
+std::string header_with_new_span(std::string_view trace_id, std::string_view flags) {
+  std::string out(55, '-');
+  out[0] = '0';
+  out[1] = '0';
+  trace_id.copy(out.data() + 3, 32);
+  if (!put_random_hex(out.data() + 36, 16)) out[51] = '1';  // all-zero ids are invalid
+  flags.copy(out.data() + 53, 2);
+  return out;
+}
+
 std::string random_hex(size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   while (out.size() < digits) {
     uint64_t r = detail::random_u64();
@@ -26,19 +49,25 @@ std::string random_hex(size_t digits) {
   return out;
 }
 
-}  // namespace
-
-std::optional<TraceContext> TraceContext::parse(std::string_view t) noexcept {
+// Whether parse() takes `t`.
+bool parse_checks(std::string_view t) noexcept {
   // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55 characters.
-  if (t.size() < 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return std::nullopt;
+  if (t.size() < 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
   const std::string_view version = t.substr(0, 2), trace = t.substr(3, 32), span = t.substr(36, 16),
                          flags = t.substr(53, 2);
   if (!lower_hex(version) || version == "ff" || !lower_hex(trace) || !lower_hex(span) || !lower_hex(flags)) {
-    return std::nullopt;
+    return false;
   }
-  if (version == "00" && t.size() != 55) return std::nullopt;
-  if (version != "00" && t.size() > 55 && t[55] != '-') return std::nullopt;
-  if (all_zero(trace) || all_zero(span)) return std::nullopt;
+  if (version == "00" && t.size() != 55) return false;
+  if (version != "00" && t.size() > 55 && t[55] != '-') return false;
+  return !all_zero(trace) && !all_zero(span);
+}
+
+}  // namespace
+
+std::optional<TraceContext> TraceContext::parse(std::string_view t) noexcept {
+  if (!parse_checks(t)) return std::nullopt;
+  const std::string_view trace = t.substr(3, 32), span = t.substr(36, 16), flags = t.substr(53, 2);
   const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
   TraceContext out;
   out.trace_id = std::string(trace);
@@ -47,12 +76,25 @@ std::optional<TraceContext> TraceContext::parse(std::string_view t) noexcept {
   return out;
 }
 
+std::string TraceContext::start_header() {
+  char trace[32];
+  const bool high = put_random_hex(trace, 16);
+  if (!put_random_hex(trace + 16, 16) && !high) trace[31] = '1';
+  return header_with_new_span({trace, 32}, "01");
+}
+
+std::string TraceContext::child_header(std::string_view parent) {
+  // The checks parse() makes; what it would keep (trace-id, flags) is read in place.
+  if (!parse_checks(parent)) return {};
+  const std::string_view flags = parent.substr(53, 2);
+  return header_with_new_span(parent.substr(3, 32), flags);
+}
+
 TraceContext TraceContext::start() { return {random_hex(32), random_hex(16), 1}; }
 
 TraceContext TraceContext::child() const { return {trace_id, random_hex(16), flags}; }
 
 std::string TraceContext::to_string() const {
-  static constexpr char kHex[] = "0123456789abcdef";
   return "00-" + trace_id + "-" + span_id + "-" + kHex[flags >> 4] + kHex[flags & 15];
 }
 

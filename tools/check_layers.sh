@@ -128,6 +128,7 @@ while IFS= read -r file; do
     *) if grep -nE '^#include <pqxx' "$file"; then fail "$file: libpqxx outside the PostgreSQL store"; fi ;;
   esac
 done < <(git ls-files 'outbox/*.h' 'outbox/*.cc' 'include/shmbus/outbox/*.h')
+
 # Sagas (saga/, include/shmbus/saga/) sit above the outbox layer (their stores are outbox
 # databases, their messages go through its outbox and inbox): they include the public API, the
 # service and outbox layers' public headers (include/shmbus/outbox/, never outbox/'s own files)

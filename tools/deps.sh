@@ -6,7 +6,8 @@ packages=(cmake ninja-build g++ libboost-dev libgtest-dev libbenchmark-dev libcl
           python3-dev pybind11-dev python3-pytest python3-pip python3-setuptools python3-zmq
           clang libclang-rt-14-dev libisal-dev
           rabbitmq-server librabbitmq-dev python3-pika  # the bridge: broker, rabbitmq-c, an independent client
-          libsqlite3-dev libpqxx-dev postgresql "$@")  # the outbox and inbox stores; a private PostgreSQL for their tests
+          libsqlite3-dev libpqxx-dev postgresql  # the outbox and inbox stores; a private PostgreSQL for their tests
+          libcpp-httplib-dev "$@")  # the EvenTicket example's HTTP API (examples/eventicket)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

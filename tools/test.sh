@@ -37,7 +37,7 @@ echo "== Layers"
 tools/check_layers.sh
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHMBUS_WERROR=ON -DSHMBUS_SANITIZE=address \
-  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
+  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_PYTHON=OFF -DSHMBUS_BUILD_EXAMPLES=OFF > /dev/null
 ninja -C build-asan -j "$jobs"
 echo "== ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j 1
@@ -46,7 +46,7 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j 1
 # overwrite policy is left out on purpose: its readers copy bytes a writer may be overwriting and
 # then validate (a seqlock), a race by design that TSan cannot tell from a bug.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHMBUS_WERROR=ON -DSHMBUS_SANITIZE=thread \
-  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_TOOLS=OFF -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
+  -DSHMBUS_BUILD_BENCH=OFF -DSHMBUS_BUILD_TOOLS=OFF -DSHMBUS_BUILD_PYTHON=OFF -DSHMBUS_BUILD_EXAMPLES=OFF > /dev/null
 ninja -C build-tsan -j "$jobs"
 echo "== ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 1 -L "unit|threads" \
@@ -55,7 +55,7 @@ TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 
 # libFuzzer on the journal segment scanner (the code that reads whatever is on disk), bounded.
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_FUZZ=ON \
   -DSHMBUS_WERROR=ON -DSHMBUS_BUILD_TESTS=OFF -DSHMBUS_BUILD_TOOLS=OFF -DSHMBUS_BUILD_BENCH=OFF \
-  -DSHMBUS_BUILD_PYTHON=OFF > /dev/null
+  -DSHMBUS_BUILD_PYTHON=OFF -DSHMBUS_BUILD_EXAMPLES=OFF > /dev/null
 ninja -C build-fuzz -j "$jobs" segment_scan_fuzz
 echo "== libFuzzer: journal segment scanner, 60 s, ASan + UBSan"
 corpus=$(mktemp -d)

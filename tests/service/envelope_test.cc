@@ -95,6 +95,33 @@ TEST(TraceContext, AChildKeepsTheTraceWithANewSpan) {
   EXPECT_TRUE(TraceContext::parse(sut.to_string()).has_value());
 }
 
+TEST(TraceContext, HeadersAloneAreWhatTheContextsWrite) {
+  for (const char* parent : {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+                             "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03-future-fields"}) {
+    const std::string sut = TraceContext::child_header(parent);
+
+    const auto read = TraceContext::parse(sut);
+    const auto was = TraceContext::parse(parent);
+    ASSERT_TRUE(read.has_value() && was.has_value()) << sut;
+    EXPECT_EQ(sut.substr(0, 3), "00-");  // written as version 00, as to_string() does
+    EXPECT_EQ(read->trace_id, was->trace_id);
+    EXPECT_EQ(read->flags, was->flags);
+    EXPECT_NE(read->span_id, was->span_id);
+    EXPECT_EQ(sut, (TraceContext{was->trace_id, read->span_id, was->flags}.to_string()));
+  }
+  EXPECT_EQ(TraceContext::child_header("00-00000000000000000000000000000000-b7ad6b7169203331-01"), "");
+  EXPECT_EQ(TraceContext::child_header("garbage"), "");
+  std::set<std::string> traces;
+  for (int i = 0; i < 1000; ++i) {
+    const auto started = TraceContext::parse(TraceContext::start_header());
+    ASSERT_TRUE(started.has_value());
+    EXPECT_EQ(started->flags, 1);
+    traces.insert(started->trace_id);
+  }
+  EXPECT_EQ(traces.size(), 1000u);
+}
+
 TEST(TypeHeader, SplitsNameAndVersion) {
   const auto sut = parse_type_header("sales.OrderPlaced@12");
 
@@ -151,6 +178,54 @@ TEST(Envelope, AParentWithoutATraceStartsOne) {
   EXPECT_TRUE(sut.tracestate.empty());  // it belonged to a trace we could not continue
   EXPECT_EQ(sut.correlation_id, "m1");
   EXPECT_EQ(sut.causation_id, "m1");
+}
+
+// The sent-time is format_time's text (the envelope keeps the part up to the second per thread).
+TEST(Envelope, SentTimeIsFormatTimes) {
+  using std::chrono::milliseconds;
+  const auto type = message_type_of<shop::OrderPlaced>();
+  for (const int64_t ms : {int64_t{0}, int64_t{999}, int64_t{1000}, int64_t{1'764'606'546'123},
+                           int64_t{1'764'606'546'999}, int64_t{1'764'606'547'000}, int64_t{1'764'606'547'001},
+                           int64_t{951'782'400'000}, int64_t{-1}, int64_t{-999}, int64_t{-1000}, int64_t{-1001},
+                           int64_t{253'402'300'799'999}}) {
+    for (int again = 0; again < 3; ++again) {  // then from the kept seconds, between two of them
+      const std::chrono::system_clock::time_point t{milliseconds(ms)}, later = t + std::chrono::seconds(10);
+      EXPECT_EQ(Envelope::start(type, "a", t).sent_time, envelope::format_time(t)) << ms;
+      EXPECT_EQ(Envelope::start(type, "a", later).sent_time, envelope::format_time(later)) << ms;
+    }
+  }
+}
+
+// Read over another envelope: only what these headers carry is left.
+TEST(Envelope, ReadIntoReplacesEveryField) {
+  Envelope full = Envelope::start(message_type_of<shop::GetOrderStatus>(), "client");
+  full.reply_to = "replies.x";
+  full.expires_at = "2030-01-01T00:00:00.000Z";
+  full.tracestate = "a=b";
+  full.not_before = "2030-01-01T00:00:00.000Z";
+  const Envelope lean = Envelope::start(message_type_of<shop::OrderPlaced>(), "other");
+  const auto block_of = [](const Envelope& e) {
+    const std::vector<Header> headers = e.headers();
+    std::vector<std::byte> block(encoded_headers_size(headers));
+    encode_headers(headers, block);
+    return block;
+  };
+  const std::vector<std::byte> full_block = block_of(full), lean_block = block_of(lean);
+  Envelope sut;
+
+  Envelope::read(HeadersView(full_block), sut);
+  Envelope::read(HeadersView(lean_block), sut);
+
+  EXPECT_EQ(sut.headers().size(), lean.headers().size());
+  EXPECT_EQ(sut.message_id, lean.message_id);
+  EXPECT_EQ(sut.source, "other");
+  EXPECT_EQ(sut.reply_to, "");
+  EXPECT_EQ(sut.expires_at, "");
+  EXPECT_EQ(sut.tracestate, "");
+  EXPECT_EQ(sut.not_before, "");
+  Envelope::read(HeadersView(full_block), sut);
+  EXPECT_EQ(sut.reply_to, "replies.x");
+  EXPECT_EQ(sut.tracestate, "a=b");
 }
 
 TEST(Envelope, HeaderKeysAreTheDesignsNames) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shmbus/service/errors.h"
+#include "shmbus/service/json_in_place.h"
 #include "shmbus/service/message_type.h"
 
 namespace shmbus::service {
@@ -17,11 +18,37 @@ std::string encode(const T& message) {
   return nlohmann::json(message).dump();
 }
 
+namespace detail {
+
+// Payloads bigger than this are not kept parsed after their decode (a thread's documents stay small).
+inline constexpr size_t kMaxKeptPayload = 64 * 1024;
+
+// The document json::parse(payload) gives, parsed over the one this thread parsed the last T
+// into (json_in_place.h). Not reentrant per T: a from_json that decodes a T again parses afresh.
+template <ServiceMessage T>
+T decode_reusing(std::string_view payload) {
+  thread_local nlohmann::json doc;
+  thread_local bool busy = false;
+  if (busy) return nlohmann::json::parse(payload).get<T>();
+  struct Busy {
+    bool& b;
+    std::string_view payload;
+    ~Busy() {
+      b = false;
+      if (payload.size() > kMaxKeptPayload) doc = nullptr;
+    }
+  } guard{busy = true, payload};
+  if (!parse_in_place(payload, doc)) return nlohmann::json::parse(payload).get<T>();  // nlohmann's error, or a big object
+  return doc.get<T>();
+}
+
+}  // namespace detail
+
 // Throws DecodeError (with nlohmann's reason) if `payload` is not JSON or not a T.
 template <ServiceMessage T>
 T decode(std::string_view payload) {
   try {
-    return nlohmann::json::parse(payload).get<T>();
+    return detail::decode_reusing<T>(payload);
   } catch (const nlohmann::json::exception& e) {
     throw DecodeError(message_type_of<T>().type_header() + ": " + e.what());
   }

@@ -33,6 +33,8 @@ struct Envelope {
   // Reads the envelope's keys from a record's headers (missing ones are ""); other headers
   // are ignored.
   static Envelope read(const HeadersView& headers);
+  // The same into `into`, its strings' room reused (a handler thread reads one per message).
+  static void read(const HeadersView& headers, Envelope& into);
   // The non-empty fields as headers; the views point into this Envelope.
   std::vector<Header> headers() const;
 

@@ -23,6 +23,11 @@ struct TraceContext {
   // The same trace, a new span.
   TraceContext child() const;
   std::string to_string() const;  // the traceparent header
+
+  // The headers alone, without the TraceContext's strings on the way (an envelope's sending
+  // path): start().to_string(); and parse(parent)->child().to_string(), "" if parse refuses it.
+  static std::string start_header();
+  static std::string child_header(std::string_view parent);
 };
 
 }  // namespace shmbus::service
