@@ -24,6 +24,7 @@ class AmqpSource final : public Source {
  private:
   Result<void> fail(std::string text) noexcept;
   Result<void> other_method(const amqp_frame_t& frame) noexcept;
+  int next_frame(amqp_frame_t& frame, std::chrono::milliseconds timeout) noexcept;
   int content_frame(amqp_channel_t channel, amqp_frame_t& frame) noexcept;
   const InboundConfig& link_;
   const std::vector<ExchangeConfig>& exchanges_;
