@@ -501,7 +501,7 @@ int run(int argc, char** argv) {
       std::vector<double> ratios;
       for (size_t i = 0; i < p.ours.size() && i < p.reference.size(); ++i) ratios.push_back(p.ours[i] / p.reference[i]);
       const Spread r = spread_of(ratios);
-      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.1f / %.1f | %.1f / %.1f | %s; %s |\n", b,
+      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.2f / %.2f | %.1f / %.1f | %s; %s |\n", b,
                   spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
                   r.median >= 0.9 ? "met" : "MISSED", spread_of(p.ours_cpu).median, spread_of(p.reference_cpu).median,
                   spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, join(p.ours, "%.0f").c_str(),

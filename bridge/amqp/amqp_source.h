@@ -23,11 +23,14 @@ class AmqpSource final : public Source {
 
  private:
   Result<void> fail(std::string text) noexcept;
-  Result<void> other_frame() noexcept;
+  Result<void> other_method(const amqp_frame_t& frame) noexcept;
+  int next_frame(amqp_frame_t& frame, std::chrono::milliseconds timeout) noexcept;
+  int content_frame(amqp_channel_t channel, amqp_frame_t& frame) noexcept;
   const InboundConfig& link_;
   const std::vector<ExchangeConfig>& exchanges_;
   Connection connection_;
   Decoder decoder_;
+  std::string body_;  // a body that came in more than one frame, joined (grows to the largest)
   std::string error_;
 };
 

@@ -25,6 +25,7 @@ class Connection {
   bool is_open() const noexcept { return state_ != nullptr && !broken_; }
   amqp_connection_state_t get() const noexcept { return state_; }
   const std::string& user() const noexcept { return broker_.address.user; }
+  std::chrono::seconds rpc_timeout() const noexcept { return broker_.rpc_timeout; }
 
   // Throws TransportError unless the last synchronous call succeeded. `what` names the call
   // ("declare exchange orders"); a refusal (channel.close) is kConfig.

@@ -138,9 +138,32 @@ nlohmann::json to_json(const amqp_field_value_t& v) {
   }
 }
 
-uint64_t fnv1a(uint64_t h, std::string_view s) noexcept {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return (h ^ 0xff) * 1099511628211ull;  // a separator, so "ab"+"c" differs from "a"+"bc"
+// The derived message-id's hash, 8 bytes a step in two independent chains (FNV-1a byte by byte
+// was one multiply chain per byte: 1 us per KiB of body, as much as the rest of an inbound
+// message costs). Each step: xor the word in, multiply by an odd constant (2^64 / golden ratio),
+// fold the high bits down. The length goes in last, so "ab"+"c" differs from "a"+"bc".
+constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ull;
+
+uint64_t mix(uint64_t h, uint64_t word) noexcept {
+  h = (h ^ word) * kMultiplier;
+  return h ^ (h >> 29);
+}
+
+uint64_t hash_bytes(uint64_t h, std::string_view s) noexcept {
+  const char* p = s.data();
+  size_t n = s.size();
+  uint64_t other = ~h;
+  for (; n >= 16; p += 16, n -= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    h = mix(h, a);
+    other = mix(other, b);
+  }
+  uint64_t tail[2] = {0, 0};
+  if (n > 0) std::memcpy(tail, p, n);
+  h = mix(mix(h, tail[0]), other);
+  return mix(mix(h, tail[1]), s.size());
 }
 
 }  // namespace
@@ -364,10 +387,10 @@ std::span<const Header> Decoder::decode(const amqp_basic_properties_t& p, amqp_b
   if (!kinds_.empty()) add(kKindsHeader, kinds_);
   if (message_id_ == SIZE_MAX) {
     uint64_t h = 14695981039346656037ull;
-    h = fnv1a(h, as_view(exchange));
-    h = fnv1a(h, as_view(routing_key));
-    h = fnv1a(h, arena_);  // every header so far, keys and values
-    h = fnv1a(h, as_view(body));
+    h = hash_bytes(h, as_view(exchange));
+    h = hash_bytes(h, as_view(routing_key));
+    h = hash_bytes(h, arena_);  // every header so far, keys and values
+    h = hash_bytes(h, as_view(body));
     char id[32];
     const int n = std::snprintf(id, sizeof id, "amqp-%016llx", static_cast<unsigned long long>(h));
     message_id_ = ranges_.size();

@@ -100,14 +100,24 @@ def test_inbound_pika_message_lands_with_every_property_and_typed_header(env):
                  "count": 5, "flag": True, "nested": {"k": "v"}, "list": [1, "two"]})
     ch.basic_publish("", queue, PAYLOAD, props)
     ch.basic_publish("", queue, b"anonymous")  # no message-id: one is derived
+    # Derived from the content alone (what a redelivery keeps): the same for an identical
+    # message, different for a body one byte apart, also deep inside a longer one.
+    long_body = bytes(range(256)) * 4
+    changed = long_body[:500] + b"\xff" + long_body[501:]
+    for body in (b"anonymous", long_body, long_body, changed):
+        ch.basic_publish("", queue, body)
     conn.close()
 
-    b.wait_link("in", lambda l: l["confirmed"] == 2, 60, "2 acked")
+    b.wait_link("in", lambda l: l["confirmed"] == 6, 60, "6 acked")
     sub = bus.subscribe(topic, start="earliest")
     msgs = sub.receive_many(10, timeout=5)
 
-    assert len(msgs) == 2
-    m, anon = msgs
+    assert len(msgs) == 6
+    m, anon, anon_again, long1, long2, long_changed = msgs
+    ids = [x.headers["message-id"] for x in (anon, anon_again, long1, long2, long_changed)]
+    assert ids[0] == ids[1] and ids[2] == ids[3]
+    assert len({ids[0], ids[2], ids[4]}) == 3
+    assert bytes(long_changed) == changed
     assert bytes(m) == PAYLOAD
     assert m.headers == {
         "message-id": "p-1", "correlation-id": "c-1", "reply-to": "r", "type": "PaymentReceived@1",
