@@ -5,22 +5,12 @@
 #include <vector>
 
 #include "bridge/origin.h"
+#include "bridge/retry_wait.h"
 
 namespace shmbus::bridge {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-void sleep_unless_stopped(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
-  const auto until = Clock::now() + delay;
-  while (!stop.load(std::memory_order_relaxed) && Clock::now() < until) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(50ms, until - Clock::now()));
-  }
-}
-
-}  // namespace
 
 InboundLink::InboundLink(Bus& bus, const BridgeConfig& config, const InboundConfig& link, std::unique_ptr<Source> source,
                          LinkStatus& status)
@@ -48,8 +38,7 @@ void InboundLink::run(const std::atomic<bool>& stop) {
     if (stop.load(std::memory_order_relaxed)) break;
     if (Clock::now() - up_since > 30s && status_.confirmed.load(std::memory_order_relaxed) > before) backoff_.reset();
     const auto delay = backoff_.next();
-    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
-    sleep_unless_stopped(delay, stop);
+    wait_before_retry(status_, delay, stop);
   }
   log_.info("stopped");
 }
@@ -64,17 +53,10 @@ bool InboundLink::connect(const std::atomic<bool>& stop) {
     source_->open();
   } catch (const TransportError& e) {
     source_->close();
-    status_.failures.fetch_add(1, std::memory_order_relaxed);
-    const auto delay = e.kind() == FailureKind::kConfig ? backoff_.longest() : backoff_.next();
-    fail(std::string(e.what()) + "; retrying in " + std::to_string(delay.count()) + " ms");
-    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
-    sleep_unless_stopped(delay, stop);
+    wait_after_failed_connect(status_, backoff_, log_, e.kind() == FailureKind::kConfig, e.what(), stop);
     return false;
   } catch (const std::exception& e) {  // the bus side: the topic cannot be made or opened
-    status_.failures.fetch_add(1, std::memory_order_relaxed);
-    const auto delay = backoff_.longest();
-    fail("local topic " + link_.topic + ": " + e.what() + "; retrying in " + std::to_string(delay.count()) + " ms");
-    sleep_unless_stopped(delay, stop);
+    wait_after_failed_connect(status_, backoff_, log_, true, "local topic " + link_.topic + ": " + e.what(), stop);
     return false;
   }
   status_.connected.store(true, std::memory_order_relaxed);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "bridge/origin.h"
+#include "bridge/retry_wait.h"
 #include "shmbus/pattern.h"
 
 namespace shmbus::bridge {
@@ -25,17 +26,6 @@ struct OutboundLink::Reader {
   bool skipped = false;      // a bridged record was passed over in this poll
   std::string id_buffer;     // "<topic>@<position>" for records without a message-id
 };
-
-namespace {
-
-void sleep_unless_stopped(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
-  const auto until = Clock::now() + delay;
-  while (!stop.load(std::memory_order_relaxed) && Clock::now() < until) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(50ms, until - Clock::now()));
-  }
-}
-
-}  // namespace
 
 OutboundLink::OutboundLink(Bus& bus, const BridgeConfig& config, const OutboundConfig& link, std::unique_ptr<Sink> sink,
                            LinkStatus& status, std::vector<std::string> excluded)
@@ -73,8 +63,7 @@ void OutboundLink::run(const std::atomic<bool>& stop) {
       backoff_.reset();
     }
     const auto delay = backoff_.next();
-    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
-    sleep_unless_stopped(delay, stop);
+    wait_before_retry(status_, delay, stop);
   }
   log_.info("stopped");
 }
@@ -85,17 +74,10 @@ bool OutboundLink::connect(const std::atomic<bool>& stop) {
     sink_->open();
   } catch (const TransportError& e) {
     sink_->close();
-    status_.failures.fetch_add(1, std::memory_order_relaxed);
-    const auto delay = e.kind() == FailureKind::kConfig ? backoff_.longest() : backoff_.next();
-    fail(std::string(e.what()) + "; retrying in " + std::to_string(delay.count()) + " ms");
-    status_.retry_at_ns.store(realtime_ns() + delay.count() * 1000000, std::memory_order_relaxed);
-    sleep_unless_stopped(delay, stop);
+    wait_after_failed_connect(status_, backoff_, log_, e.kind() == FailureKind::kConfig, e.what(), stop);
     return false;
   } catch (const std::exception& e) {  // the bus side: the queue cannot be made or opened
-    status_.failures.fetch_add(1, std::memory_order_relaxed);
-    const auto delay = backoff_.longest();
-    fail("local queue " + link_.queue + ": " + e.what() + "; retrying in " + std::to_string(delay.count()) + " ms");
-    sleep_unless_stopped(delay, stop);
+    wait_after_failed_connect(status_, backoff_, log_, true, "local queue " + link_.queue + ": " + e.what(), stop);
     return false;
   }
   status_.connected.store(true, std::memory_order_relaxed);

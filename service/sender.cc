@@ -1,9 +1,8 @@
 // Publishing outgoing messages, and the "is anybody there" check before a command is sent.
 #include "sender.h"
 
-#include <algorithm>
 
-#include "shmbus/pattern.h"
+#include "shmbus/service/endpoint_lookup.h"
 #include "shmbus/service/errors.h"
 #include "shmbus/service/topology.h"
 
@@ -54,22 +53,11 @@ void Sender::publish(const Outgoing& out) {
 
 void Sender::require_endpoint(std::string_view endpoint) {
   if (known_endpoints_.contains(endpoint)) return;
-  const std::string topic = command_topic(endpoint);
-  std::vector<std::string> names = bus_.queues();
-  // The endpoint's own queue first: the usual case costs one look.
-  std::stable_partition(names.begin(), names.end(), [&](const std::string& n) { return n == endpoint; });
-  for (const std::string& name : names) {
-    try {
-      for (const std::string& binding : bus_.queue(name).stats().config.bindings) {
-        if (pattern_matches(binding, topic)) {
-          known_endpoints_.emplace(endpoint);
-          return;
-        }
-      }
-    } catch (const Error&) {
-      // Removed or half-made meanwhile: not a binding.
-    }
+  if (endpoint_bound(bus_, endpoint)) {
+    known_endpoints_.emplace(endpoint);
+    return;
   }
+  const std::string topic = command_topic(endpoint);
   throw RequestError(RequestErrc::kNoEndpoint,
                      "no endpoint \"" + std::string(endpoint) + "\": no queue is bound to " + topic +
                          ", so nothing would read the command; start the endpoint (Endpoint::start) or fix the "

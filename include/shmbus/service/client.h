@@ -23,6 +23,20 @@ namespace shmbus::service {
 namespace detail {
 class ClientImpl;
 class MemoryClient;
+
+// What completes a typed request's future (Client's and TestBus's): the reply decoded as Rep,
+// or the error; a reply that does not decode as Rep is kBadReply.
+template <ServiceMessage Rep>
+std::function<void(std::string_view, std::exception_ptr)> reply_completer(std::shared_ptr<std::promise<Rep>> promise) {
+  return [promise = std::move(promise)](std::string_view payload, std::exception_ptr error) {
+    if (error) return promise->set_exception(error);
+    try {
+      promise->set_value(decode<Rep>(payload));
+    } catch (const DecodeError& e) {
+      promise->set_exception(std::make_exception_ptr(RequestError(RequestErrc::kBadReply, e.what())));
+    }
+  };
+}
 }  // namespace detail
 class TestBus;
 
@@ -75,14 +89,7 @@ class Client {
     auto promise = std::make_shared<std::promise<Rep>>();
     std::future<Rep> future = promise->get_future();
     request_json(message_type_of<Req>(), encode(command), endpoint, timeout, message_type_of<Rep>(),
-                 [promise](std::string_view payload, std::exception_ptr error) {
-                   if (error) return promise->set_exception(error);
-                   try {
-                     promise->set_value(decode<Rep>(payload));
-                   } catch (const DecodeError& e) {
-                     promise->set_exception(std::make_exception_ptr(RequestError(RequestErrc::kBadReply, e.what())));
-                   }
-                 });
+                 detail::reply_completer(std::move(promise)));
     return future;
   }
   template <ServiceMessage Req, ServiceMessage Rep>

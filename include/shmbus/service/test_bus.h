@@ -130,14 +130,7 @@ class TestBus {
     auto promise = std::make_shared<std::promise<Rep>>();
     std::future<Rep> future = promise->get_future();
     request_json(message_type_of<Req>(), encode(command), endpoint, timeout, message_type_of<Rep>(),
-                 [promise](std::string_view payload, std::exception_ptr error) {
-                   if (error) return promise->set_exception(error);
-                   try {
-                     promise->set_value(decode<Rep>(payload));
-                   } catch (const DecodeError& e) {
-                     promise->set_exception(std::make_exception_ptr(RequestError(RequestErrc::kBadReply, e.what())));
-                   }
-                 });
+                 detail::reply_completer(std::move(promise)));
     return future;
   }
   template <ServiceMessage T>
