@@ -17,6 +17,8 @@ def test_pip_install_builds_an_importable_package(tmp_path, bus):
     assert list(package.glob("_shmbus*.so"))
     check = f"""
 import shmbus
+import shmbus.outbox, shmbus.service  # the pure-Python layers are installed with the module
+assert shmbus.outbox.__file__.startswith({str(target)!r}), shmbus.outbox.__file__
 assert shmbus.__file__.startswith({str(target)!r}), shmbus.__file__
 with shmbus.Bus({bus!r}) as b:
     sub = b.subscribe("pkg", start="earliest")

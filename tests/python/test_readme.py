@@ -23,6 +23,7 @@ def example(name):
     ("python-interop", ["sensors.temp b'21.5' {'unit': 'C'}"]),
     ("python-queue", ["jobs.resize 1 {'type': 'Resize@1'} b'640x480'", "acked 1 dead-lettered 1 dlq 1"]),
     ("python-service", ["order 42 by ann, conversation ", "order 42: shipped", "order 43: shipped (awaited)"]),
+    ("python-outbox", ["reserved 3"]),
     ("python-testbus", ["open after 4 failures, 6 queued", "closed [1, 2, 3, 4, 5, 6] at 30 s"]),
 ])
 def test_readme_example_runs(name, expected, tmp_path, cli, python_env):
