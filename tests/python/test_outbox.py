@@ -342,3 +342,30 @@ def test_rows_python_committed_are_relayed_by_the_cpp_relay_and_the_lock_is_shar
         first.setdefault(h["message-id"], p)
     assert list(first.values()) == [f'{{"i":{i},"n":9}}'.encode() for i in range(4)] + \
         [f'{{"i":{i},"n":{n}}}'.encode() for n in committed for i in range(3)]
+
+
+def schema(path):
+    """Tables' columns and indexes as SQLite reports them (not the CREATE texts, which keep comments)."""
+    db = sqlite3.connect(path)
+    out = {}
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'shmbus_%'"):
+        out[name] = (db.execute(f"PRAGMA table_xinfo({name})").fetchall(),
+                     db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone()[0].rstrip().endswith("WITHOUT ROWID"))
+    for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'shmbus_%'"):
+        out[name] = (sql, db.execute(f"PRAGMA index_xinfo({name})").fetchall())
+    db.close()
+    return out
+
+
+def test_python_makes_the_very_tables_the_cpp_store_makes(tmp_path, outbox_peer, bus):
+    """The two stores create their tables independently (whichever opens a database first): they
+    must agree column by column and index by index, or rows would not travel between them."""
+    cpp, py = str(tmp_path / "cpp.db"), str(tmp_path / "py.db")
+    r = subprocess.run([outbox_peer, "write-only", "sqlite:" + cpp, str(tmp_path / "bus"), "0"], capture_output=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr.decode()
+    outbox.SqliteStore(py)
+    made = schema(py)
+    assert {"shmbus_outbox", "shmbus_inbox"} <= set(made)
+    assert made == schema(cpp)

@@ -11,7 +11,8 @@ import time
 from .._errors import Error, InvalidArgumentError, StorageError
 from . import _signal
 
-# Identical to the C++ store's (CREATE ... IF NOT EXISTS: whichever opens first makes them).
+# The C++ store's tables (CREATE ... IF NOT EXISTS: whichever opens first makes them); a test
+# (test_python_makes_the_very_tables_the_cpp_store_makes) holds the two to one schema.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS shmbus_outbox (
   seq INTEGER PRIMARY KEY,
