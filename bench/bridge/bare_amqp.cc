@@ -10,7 +10,9 @@
 #include <amqp_tcp_socket.h>
 #endif
 
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +30,18 @@ amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s
 constexpr double kStallS = 10.0;
 
 }  // namespace
+
+double thread_cpu_s() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+double thread_sleeps() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_nvcsw);
+}
 
 BareAmqp::BareAmqp(const std::string& url) : c_(amqp_new_connection()) {
   std::string buffer = url;  // amqp_parse_url points into it
@@ -172,6 +186,7 @@ TimedRun BareAmqp::consume_acked(const std::string& queue, uint64_t n, uint32_t 
   run.total = n;
   uint64_t got = 0, last_tag = 0, acked_tag = 0;
   double last_progress = now_s();
+  double cpu0 = 0, sleeps0 = 0;  // at the first delivery: CPU and sleeps over the timed window, as the bridge's
   while (got < n) {
     amqp_maybe_release_buffers(c);
     amqp_envelope_t env;
@@ -197,10 +212,14 @@ TimedRun BareAmqp::consume_acked(const std::string& queue, uint64_t n, uint32_t 
     if (run.first_s == 0) {
       run.first_s = t;
       run.at_first = got;
+      cpu0 = thread_cpu_s();
+      sleeps0 = thread_sleeps();
     }
     run.last_s = t;
     last_progress = t;
   }
+  run.cpu_s = thread_cpu_s() - cpu0;
+  run.sleeps = thread_sleeps() - sleeps0;
   amqp_basic_cancel(c, 1, bytes(tag));
   rpc("basic.cancel");
   return run;

@@ -12,6 +12,7 @@
 //   latency   a local publisher's publish() call, 64 B into a journal topic at a fixed pace, with
 //             a bridge draining that topic and without (interleaved).
 // The floor (cache-line ping-pong, one-way) is measured at the start of every repetition.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -62,9 +63,16 @@ struct Options {
   int broker_pid = 0;  // the broker's OS process, for its CPU time (0: not reported)
 };
 
-// utime + stime of a process from /proc (clock ticks), in seconds; -1 if unreadable.
+// The CPU time of a whole process (every thread), in seconds, to the ns from its CPU-time clock;
+// from /proc's utime + stime (10 ms ticks: +-0.2 us a message over 50,000) if that clock cannot
+// be had; -1 if neither.
 double process_cpu_s(int pid) {
   if (pid <= 0) return -1;
+  clockid_t clock{};
+  timespec t{};
+  if (::clock_getcpuclockid(pid, &clock) == 0 && ::clock_gettime(clock, &t) == 0) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  }
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = stat.rfind(')');  // the command may hold spaces
@@ -75,10 +83,22 @@ double process_cpu_s(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-double thread_cpu_s() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+// Voluntary context switches of every thread of a process (its waits: for the socket, for a
+// sleep), from /proc/PID/task/*/status; -1 if unreadable.
+double process_sleeps(int pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  double total = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stod(line.substr(line.find(':') + 1));
+    }
+  }
+  ::closedir(d);
+  return total;
 }
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -201,7 +221,7 @@ void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
 TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>& check, int ours = 0) {
   TimedRun run;
   run.total = x.o.messages;
-  double cpu0 = -1, broker0 = -1;
+  double cpu0 = -1, broker0 = -1, sleeps0 = -1;
   const double until = now_s() + 300;
   for (;;) {
     const uint64_t done = x.admin.depth(queue);
@@ -212,10 +232,12 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
         run.at_first = done;
         cpu0 = process_cpu_s(ours);
         broker0 = process_cpu_s(x.o.broker_pid);
+        if (ours > 0) sleeps0 = process_sleeps(ours);
       }
       run.last_s = t;
       if (done >= x.o.messages) {
         if (cpu0 >= 0) run.cpu_s = process_cpu_s(ours) - cpu0;
+        if (sleeps0 >= 0) run.sleeps = process_sleeps(ours) - sleeps0;
         if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
         return run;
       }
@@ -244,12 +266,13 @@ TimedRun bridge_outbound(Context& x, const std::string& topic) {
 
 TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   std::string error;
-  double cpu = -1;
+  double cpu = -1, sleeps = -1;
   std::thread publisher([&] {
     try {
-      const double cpu0 = thread_cpu_s();
+      const double cpu0 = thread_cpu_s(), sleeps0 = thread_sleeps();
       x.client.publish_confirmed(kExchange, topic, x.o.messages, bytes, x.o.window);
       cpu = thread_cpu_s() - cpu0;
+      sleeps = thread_sleeps() - sleeps0;
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -264,6 +287,7 @@ TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   publisher.join();
   if (!error.empty()) throw Error(error);
   run.cpu_s = cpu;  // the thread's whole run (the window is most of it)
+  run.sleeps = sleeps;
   x.admin.purge(kOutQueue);
   return run;
 }
@@ -290,7 +314,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
   // Subscribed at the tail before the bridge starts: counts this run's records only.
   Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::latest()));
   BridgeProcess bridge(x.o, x.bus.path(), config);
-  double cpu0 = -1, broker0 = -1;
+  double cpu0 = -1, broker0 = -1, sleeps0 = -1;
   TimedRun run;
   run.total = x.o.messages;
   // Counted by a subscription polled every millisecond (no waiter: the bridge's publishes
@@ -307,6 +331,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
         run.at_first = done;
         cpu0 = process_cpu_s(bridge.pid());
         broker0 = process_cpu_s(x.o.broker_pid);
+        sleeps0 = process_sleeps(bridge.pid());
       }
       run.last_s = t;
       if (done >= x.o.messages) break;
@@ -317,6 +342,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
   }
   if (cpu0 >= 0) run.cpu_s = process_cpu_s(bridge.pid()) - cpu0;
   if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
+  if (sleeps0 >= 0) run.sleeps = process_sleeps(bridge.pid()) - sleeps0;
   sub = Subscription();
   bridge.stop();  // acks what it committed, then exits
   return run;
@@ -325,9 +351,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
 TimedRun bare_inbound(Context& x, size_t bytes) {
   fill_queue(x, bytes);
   const double broker0 = process_cpu_s(x.o.broker_pid);
-  const double cpu0 = thread_cpu_s();
-  TimedRun run = x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);
-  run.cpu_s = thread_cpu_s() - cpu0;
+  TimedRun run = x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);  // its CPU from its first delivery
   if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
   return run;
 }
@@ -400,11 +424,13 @@ struct Pair {
   std::vector<double> ours, reference;                  // msg/s
   std::vector<double> ours_cpu, reference_cpu;          // our side's CPU us per message
   std::vector<double> ours_broker, reference_broker;    // the broker's CPU us per message
+  std::vector<double> ours_sleeps, reference_sleeps;    // our side's sleeps per 1,000 messages
   void add(bool bridge, const TimedRun& r) {
     const double n = static_cast<double>(r.total);
     (bridge ? ours : reference).push_back(r.per_s());
     (bridge ? ours_cpu : reference_cpu).push_back(r.cpu_s >= 0 ? r.cpu_s / n * 1e6 : -1);
     (bridge ? ours_broker : reference_broker).push_back(r.broker_s >= 0 ? r.broker_s / n * 1e6 : -1);
+    (bridge ? ours_sleeps : reference_sleeps).push_back(r.sleeps >= 0 ? r.sleeps / n * 1e3 : -1);
   }
 };
 
@@ -494,17 +520,18 @@ int run(int argc, char** argv) {
   auto table = [&](const char* title, std::map<size_t, Pair>& m) {
     if (m.empty()) return;
     std::printf("| %s | bridge msg/s | bare rabbitmq-c msg/s | paired ratio bridge/bare (min-max) | target | CPU us/msg: bridge / bare | "
-                "broker CPU us/msg: with bridge / with bare | per repetition msg/s: bridge; bare |\n",
+                "broker CPU us/msg: with bridge / with bare | sleeps per 1k msg: bridge / bare | per repetition msg/s: bridge; bare |\n",
                 title);
-    std::printf("|---|---:|---:|---|---|---|---|---|\n");
+    std::printf("|---|---:|---:|---|---|---|---|---|---|\n");
     for (auto& [b, p] : m) {
       std::vector<double> ratios;
       for (size_t i = 0; i < p.ours.size() && i < p.reference.size(); ++i) ratios.push_back(p.ours[i] / p.reference[i]);
       const Spread r = spread_of(ratios);
-      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.2f / %.2f | %.1f / %.1f | %s; %s |\n", b,
-                  spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
+      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %s; %s |\n",
+                  b, spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
                   r.median >= 0.9 ? "met" : "MISSED", spread_of(p.ours_cpu).median, spread_of(p.reference_cpu).median,
-                  spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, join(p.ours, "%.0f").c_str(),
+                  spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, spread_of(p.ours_sleeps).median,
+                  spread_of(p.reference_sleeps).median, join(p.ours, "%.0f").c_str(),
                   join(p.reference, "%.0f").c_str());
     }
     std::printf("\n");
