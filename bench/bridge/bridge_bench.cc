@@ -61,6 +61,7 @@ struct Options {
   double latency_interval_us = 10;
   std::string only;
   int broker_pid = 0;  // the broker's OS process, for its CPU time (0: not reported)
+  std::string compare_cli;  // inbound: a second CLI (an older build) as a third side, paired with the same bare runs
 };
 
 // The CPU time of a whole process (every thread), in seconds, to the ns from its CPU-time clock;
@@ -114,7 +115,7 @@ void wait_until(const std::function<bool()>& done, double timeout_s, const std::
 // One `shmbus --bus B bridge --config F` process, its output in F.log; SIGTERM on destruction.
 class BridgeProcess {
  public:
-  BridgeProcess(const Options& o, const std::string& bus, const std::string& config) : log_(config + ".log") {
+  BridgeProcess(const std::string& cli, const std::string& bus, const std::string& config) : log_(config + ".log") {
     pid_ = ::fork();
     if (pid_ < 0) throw Error("fork failed");
     if (pid_ == 0) {
@@ -123,7 +124,7 @@ class BridgeProcess {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
       }
-      ::execl(o.cli.c_str(), "shmbus", "--bus", bus.c_str(), "bridge", "--config", config.c_str(), nullptr);
+      ::execl(cli.c_str(), "shmbus", "--bus", bus.c_str(), "bridge", "--config", config.c_str(), nullptr);
       std::perror("exec shmbus");
       ::_exit(127);
     }
@@ -251,7 +252,7 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
 // The bridge forwarding the N records of `topic` through a fresh cursor.
 TimedRun bridge_outbound(Context& x, const std::string& topic) {
   const std::string cursor = "c" + std::to_string(x.run++);
-  BridgeProcess bridge(x.o, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
+  BridgeProcess bridge(x.o.cli, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
   TimedRun run = watch_depth(x, kOutQueue, [&] { bridge.check_alive(); }, bridge.pid());
   // Its cursor passes the last record once the last confirm came back (not timed).
   wait_until([&] {
@@ -300,7 +301,7 @@ void fill_queue(Context& x, size_t bytes) {
   wait_until([&] { return x.admin.depth(kInQueue) >= x.o.messages; }, 30, "the inbound queue to fill");
 }
 
-TimedRun bridge_inbound(Context& x, size_t bytes) {
+TimedRun bridge_inbound(Context& x, size_t bytes, const std::string& cli) {
   fill_queue(x, bytes);
   // One topic per size for the whole run (made and warmed before the first repetition): its
   // segments are created as a long-running bridge meets them, once per segment_bytes written,
@@ -313,7 +314,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
                        "\"\nprefetch = " + std::to_string(x.o.prefetch) + "\n");
   // Subscribed at the tail before the bridge starts: counts this run's records only.
   Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::latest()));
-  BridgeProcess bridge(x.o, x.bus.path(), config);
+  BridgeProcess bridge(cli, x.bus.path(), config);
   double cpu0 = -1, broker0 = -1, sleeps0 = -1;
   TimedRun run;
   run.total = x.o.messages;
@@ -367,7 +368,7 @@ Percentiles publish_latency(Context& x, bool with_bridge) {
   std::unique_ptr<BridgeProcess> bridge;
   const std::string cursor = "lat";
   if (with_bridge) {
-    bridge = std::make_unique<BridgeProcess>(x.o, x.bus.path(), outbound_config(x.o, "lat-" + topic, topic, cursor));
+    bridge = std::make_unique<BridgeProcess>(x.o.cli, x.bus.path(), outbound_config(x.o, "lat-" + topic, topic, cursor));
     // Running: its cursor has passed a first record (so it is connected and reading).
     if (!p.publish(std::string(64, 'w'))) throw Error("bridge bench: publish failed");
     wait_until([&] {
@@ -453,12 +454,14 @@ int run(int argc, char** argv) {
     else if (a == "--latency-interval-us") o.latency_interval_us = std::stod(next());
     else if (a == "--only") o.only = next();
     else if (a == "--broker-pid") o.broker_pid = std::stoi(next());
+    else if (a == "--compare-cli") o.compare_cli = next();
     else if (a == "--quick") { o.repetitions = 2; o.messages = 5000; o.latency_messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_bridge_bench --cli PATH/shmbus --amqp-url URL --scratch DIR [--repetitions 5]\n"
                    "  [--messages 50000] [--window 1024] [--prefetch 256] [--latency-messages 100000]\n"
                    "  [--latency-interval-us 10] [--only outbound|inbound|latency] [--broker-pid PID] [--quick]\n"
+                   "  [--compare-cli PATH/shmbus (inbound: a second bridge build, paired with the same bare runs)]\n"
                    "tools/bridge_bench.sh builds it, starts a private RabbitMQ node and runs it.\n");
       return 2;
     }
@@ -485,7 +488,7 @@ int run(int argc, char** argv) {
     for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b);  // its first segments exist
   }
   std::vector<double> floor;
-  std::map<size_t, Pair> out, in;
+  std::map<size_t, Pair> out, in, in_cmp;
   std::vector<Percentiles> lat_with, lat_without;
   for (int rep = 0; rep < o.repetitions; ++rep) {
     floor.push_back(floor_pingpong(x.bench).p50);
@@ -498,9 +501,16 @@ int run(int argc, char** argv) {
         if (!ours_first) out[b].add(true, bridge_outbound(x, topic));
       }
       if (inbound) {
-        if (ours_first) in[b].add(true, bridge_inbound(x, b));
-        in[b].add(false, bare_inbound(x, b));
-        if (!ours_first) in[b].add(true, bridge_inbound(x, b));
+        // With --compare-cli: ours, bare, the other CLI; or the other way round. Both bridges
+        // are paired with the same bare run.
+        const bool compare = !o.compare_cli.empty();
+        if (ours_first) in[b].add(true, bridge_inbound(x, b, o.cli));
+        if (!ours_first && compare) in_cmp[b].add(true, bridge_inbound(x, b, o.compare_cli));
+        const TimedRun bare = bare_inbound(x, b);
+        in[b].add(false, bare);
+        if (compare) in_cmp[b].add(false, bare);
+        if (ours_first && compare) in_cmp[b].add(true, bridge_inbound(x, b, o.compare_cli));
+        if (!ours_first) in[b].add(true, bridge_inbound(x, b, o.cli));
       }
     }
     if (latency) {
@@ -538,6 +548,7 @@ int run(int argc, char** argv) {
   };
   table("outbound", out);
   table("inbound", in);
+  if (!in_cmp.empty()) table(("inbound, --compare-cli " + o.compare_cli).c_str(), in_cmp);
   if (!lat_with.empty()) {
     auto med = [](std::vector<Percentiles>& v, double Percentiles::*f) {
       std::vector<double> d;
