@@ -12,6 +12,10 @@
 //   latency   a local publisher's publish() call, 64 B into a journal topic at a fixed pace, with
 //             a bridge draining that topic and without (interleaved).
 // The floor (cache-line ping-pong, one-way) is measured at the start of every repetition.
+// CPU per message: the bridge process (every thread, its CPU-time clock) and the bare client's
+// thread over the timed window; sleeps: their voluntary context switches (waits for the
+// socket) per 1,000 messages. --compare-cli runs a second bridge build inbound as a third side
+// (e.g. the base commit's CLI), each paired with the same bare run.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
