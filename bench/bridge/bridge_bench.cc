@@ -66,6 +66,7 @@ struct Options {
   std::string only;
   int broker_pid = 0;  // the broker's OS process, for its CPU time (0: not reported)
   std::string compare_cli;  // inbound: a second CLI (an older build) as a third side, paired with the same bare runs
+  uint64_t retain_bytes = 0;  // inbound topics' retention (0: kept forever, every segment fresh memory)
 };
 
 // The CPU time of a whole process (every thread), in seconds, to the ns from its CPU-time clock;
@@ -206,9 +207,10 @@ struct Context {
   int run = 0;
 };
 
-void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
+void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes, uint64_t retain_bytes = 0) {
   TopicConfig c;
   c.kind = TopicKind::kJournal;
+  c.retain_bytes = retain_bytes;
   bus.create_topic(topic, c);
   Publisher p = bus.publisher(topic);
   std::string payload(bytes, 'x');
@@ -459,6 +461,7 @@ int run(int argc, char** argv) {
     else if (a == "--only") o.only = next();
     else if (a == "--broker-pid") o.broker_pid = std::stoi(next());
     else if (a == "--compare-cli") o.compare_cli = next();
+    else if (a == "--retain-bytes") o.retain_bytes = std::stoull(next());
     else if (a == "--quick") { o.repetitions = 2; o.messages = 5000; o.latency_messages = 20000; }
     else {
       std::fprintf(stderr,
@@ -466,6 +469,7 @@ int run(int argc, char** argv) {
                    "  [--messages 50000] [--window 1024] [--prefetch 256] [--latency-messages 100000]\n"
                    "  [--latency-interval-us 10] [--only outbound|inbound|latency] [--broker-pid PID] [--quick]\n"
                    "  [--compare-cli PATH/shmbus (inbound: a second bridge build, paired with the same bare runs)]\n"
+                   "  [--retain-bytes B (the inbound topics' retention: with it, retired segments are reused)]\n"
                    "tools/bridge_bench.sh builds it, starts a private RabbitMQ node and runs it.\n");
       return 2;
     }
@@ -489,7 +493,7 @@ int run(int argc, char** argv) {
     for (size_t b : sizes) fill_topic(x.bus, "bench.out." + std::to_string(b), o.messages, b);
   }
   if (inbound) {
-    for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b);  // its first segments exist
+    for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b, o.retain_bytes);  // its first segments exist
   }
   std::vector<double> floor;
   std::map<size_t, Pair> out, in, in_cmp;
