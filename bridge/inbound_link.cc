@@ -16,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 // this late; within a stream of deliveries the batch fills first. A delivery committed but not
 // yet acked is redelivered after a crash with its id, which a reader dedups by. 2, not 1:
 // rabbitmq-c polls for the whole milliseconds left, rounded down, and 1 ms less the few us
-// already gone is a poll of 0 (measured: as many acks as with no wait at all).
+// already gone is a poll of 0 (measured: 2.6-7 times the acks of a 2 ms wait).
 constexpr std::chrono::milliseconds kQuietAck{2};
 
 InboundLink::InboundLink(Bus& bus, const BridgeConfig& config, const InboundConfig& link, std::unique_ptr<Source> source,
