@@ -12,6 +12,13 @@ namespace shmbus::bridge {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// How long the queue must be quiet before a partial batch is acked: an end of burst is acked
+// this late; within a stream of deliveries the batch fills first. A delivery committed but not
+// yet acked is redelivered after a crash with its id, which a reader dedups by. 2, not 1:
+// rabbitmq-c polls for the whole milliseconds left, rounded down, and 1 ms less the few us
+// already gone is a poll of 0 (measured: 2.6-7 times the acks of a 2 ms wait).
+constexpr std::chrono::milliseconds kQuietAck{2};
+
 InboundLink::InboundLink(Bus& bus, const BridgeConfig& config, const InboundConfig& link, std::unique_ptr<Source> source,
                          LinkStatus& status)
     : bus_(bus),
@@ -69,12 +76,15 @@ bool InboundLink::connect(const std::atomic<bool>& stop) {
 }
 
 void InboundLink::session(const std::atomic<bool>& stop) {
-  // Ack in batches: once a quarter of the prefetch window is committed, or when the queue is
-  // quiet, so the broker keeps the window full.
+  // Ack in batches: once a quarter of the prefetch window is committed (the broker keeps the
+  // rest of the window full meanwhile), or a partial batch once the queue has been quiet for
+  // kQuietAck. Not each time the socket is drained: a broker slower than the bridge leaves
+  // it drained every few deliveries, and an ack each time was 8 times the acks of a batch a
+  // quarter window (bench/RESULTS.md, issue 14), each a send here and a frame for the broker.
   const uint64_t batch = std::max<uint64_t>(1, link_.prefetch / 4);
   while (!failed_ && !stop.load(std::memory_order_relaxed)) {
     const bool pending = committed_tag_ != acked_tag_;
-    const Result<void> r = source_->receive([this](const Delivery& d) { deliver(d); }, pending ? 0ms : 100ms);
+    const Result<void> r = source_->receive([this](const Delivery& d) { deliver(d); }, pending ? kQuietAck : 100ms);
     if (failed_) break;
     if (!r && r.error() == Errc::kClosed) {
       fail(source_->last_error());

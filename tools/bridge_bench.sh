@@ -4,7 +4,9 @@
 # build-bench), starts a private RabbitMQ node (tools/rabbitmq_node.sh), runs every measurement
 # SHMBUS_BRIDGE_BENCH_REPS times (default 5) interleaved, stops the node (always: on success,
 # failure or a signal) and prints markdown on stdout. Arguments go to shmbus_bridge_bench
-# (e.g. --quick for a smoke run, --messages N, --only outbound|inbound|latency).
+# (e.g. --quick for a smoke run, --messages N, --only outbound|inbound|latency; --compare-cli
+# OTHER/shmbus runs a second bridge build inbound, e.g. a base commit's, paired with the same bare
+# runs; --retain-bytes B gives the inbound topics retention, so retired segments are reused).
 # SHMBUS_BUILD_DIR: a build directory to use as it is configured (not reconfigured); default
 # build-bench (configured Release here). SHMBUS_JOBS (default nproc).
 # Needs root (or the rabbitmq user) for the node, as tools/rabbitmq_node.sh does.

@@ -10,7 +10,9 @@
 #include <amqp_tcp_socket.h>
 #endif
 
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +30,18 @@ amqp_bytes_t bytes(const std::string& s) { return {s.size(), const_cast<char*>(s
 constexpr double kStallS = 10.0;
 
 }  // namespace
+
+double thread_cpu_s() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+double thread_sleeps() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_nvcsw);
+}
 
 BareAmqp::BareAmqp(const std::string& url) : c_(amqp_new_connection()) {
   std::string buffer = url;  // amqp_parse_url points into it
@@ -170,21 +184,37 @@ TimedRun BareAmqp::consume_acked(const std::string& queue, uint64_t n, uint32_t 
   const uint64_t batch = std::max<uint32_t>(1, prefetch / 4);
   TimedRun run;
   run.total = n;
-  uint64_t got = 0, last_tag = 0, acked_tag = 0;
+  uint64_t got = 0, last_tag = 0, acked_tag = 0, got_at_check = 0;
   double last_progress = now_s();
+  double cpu0 = 0, sleeps0 = 0;  // at the first delivery: CPU and sleeps over the timed window, as the bridge's
   while (got < n) {
     amqp_maybe_release_buffers(c);
     amqp_envelope_t env;
     timeval tv{0, 100000};
     const amqp_rpc_reply_t r = amqp_consume_message(c, &env, &tv, 0);
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) {
-      if (now_s() - last_progress > kStallS) throw Error("bare consumer: no delivery for 10 s");
+      const double t = now_s();  // the clock only here and at the first and N-th delivery: none a message
+      if (got != got_at_check) {
+        got_at_check = got;
+        last_progress = t;
+      } else if (t - last_progress > kStallS) {
+        throw Error("bare consumer: no delivery for 10 s");
+      }
       continue;
     }
     if (r.reply_type != AMQP_RESPONSE_NORMAL) throw Error("bare consumer: consume failed");
-    uint64_t acc = 0;  // the handler: read every byte
+    // The handler: read every byte, 8 at a time (byte by byte was ~0.4 us per KiB, more than the
+    // bridge's copy and CRC32C of it).
+    uint64_t acc = 0;
     const auto* p = static_cast<const unsigned char*>(env.message.body.bytes);
-    for (size_t i = 0; i < env.message.body.len; ++i) acc += p[i];
+    const size_t len = env.message.body.len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      acc += w;
+    }
+    for (; i < len; ++i) acc += p[i];
     asm volatile("" : : "r"(acc));
     last_tag = env.delivery_tag;
     amqp_destroy_envelope(&env);
@@ -193,14 +223,16 @@ TimedRun BareAmqp::consume_acked(const std::string& queue, uint64_t n, uint32_t 
       if (amqp_basic_ack(c, 1, last_tag, /*multiple*/ 1) != AMQP_STATUS_OK) throw Error("bare consumer: ack failed");
       acked_tag = last_tag;
     }
-    const double t = now_s();
     if (run.first_s == 0) {
-      run.first_s = t;
+      run.first_s = now_s();
       run.at_first = got;
+      cpu0 = thread_cpu_s();
+      sleeps0 = thread_sleeps();
     }
-    run.last_s = t;
-    last_progress = t;
+    if (got == n) run.last_s = now_s();
   }
+  run.cpu_s = thread_cpu_s() - cpu0;
+  run.sleeps = thread_sleeps() - sleeps0;
   amqp_basic_cancel(c, 1, bytes(tag));
   rpc("basic.cancel");
   return run;

@@ -18,8 +18,13 @@ struct TimedRun {
   uint64_t total = 0;
   double cpu_s = -1;     // CPU time of our side (the bridge process, or the bare client's thread)
   double broker_s = -1;  // CPU time of the broker over the run
+  double sleeps = -1;    // our side's voluntary context switches (waits for the socket) over the run
   double per_s() const { return last_s > first_s ? static_cast<double>(total - at_first) / (last_s - first_s) : 0; }
 };
+
+// The calling thread's CPU time (s) and its voluntary context switches (its waits) so far.
+double thread_cpu_s();
+double thread_sleeps();
 
 class BareAmqp {
  public:

@@ -12,6 +12,11 @@
 //   latency   a local publisher's publish() call, 64 B into a journal topic at a fixed pace, with
 //             a bridge draining that topic and without (interleaved).
 // The floor (cache-line ping-pong, one-way) is measured at the start of every repetition.
+// CPU per message: the bridge process (every thread, its CPU-time clock) and the bare client's
+// thread over the timed window; sleeps: their voluntary context switches (waits for the
+// socket) per 1,000 messages. --compare-cli runs a second bridge build inbound as a third side
+// (e.g. the base commit's CLI), each paired with the same bare run.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -60,11 +65,20 @@ struct Options {
   double latency_interval_us = 10;
   std::string only;
   int broker_pid = 0;  // the broker's OS process, for its CPU time (0: not reported)
+  std::string compare_cli;  // inbound: a second CLI (an older build) as a third side, paired with the same bare runs
+  uint64_t retain_bytes = 0;  // inbound topics' retention (0: kept forever, every segment fresh memory)
 };
 
-// utime + stime of a process from /proc (clock ticks), in seconds; -1 if unreadable.
+// The CPU time of a whole process (every thread), in seconds, to the ns from its CPU-time clock;
+// from /proc's utime + stime (10 ms ticks: +-0.2 us a message over 50,000) if that clock cannot
+// be had; -1 if neither.
 double process_cpu_s(int pid) {
   if (pid <= 0) return -1;
+  clockid_t clock{};
+  timespec t{};
+  if (::clock_getcpuclockid(pid, &clock) == 0 && ::clock_gettime(clock, &t) == 0) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+  }
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = stat.rfind(')');  // the command may hold spaces
@@ -75,10 +89,22 @@ double process_cpu_s(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-double thread_cpu_s() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+// Voluntary context switches of every thread of a process (its waits: for the socket, for a
+// sleep), from /proc/PID/task/*/status; -1 if unreadable.
+double process_sleeps(int pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  double total = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(dir + "/" + e->d_name + "/status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stod(line.substr(line.find(':') + 1));
+    }
+  }
+  ::closedir(d);
+  return total;
 }
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -94,7 +120,7 @@ void wait_until(const std::function<bool()>& done, double timeout_s, const std::
 // One `shmbus --bus B bridge --config F` process, its output in F.log; SIGTERM on destruction.
 class BridgeProcess {
  public:
-  BridgeProcess(const Options& o, const std::string& bus, const std::string& config) : log_(config + ".log") {
+  BridgeProcess(const std::string& cli, const std::string& bus, const std::string& config) : log_(config + ".log") {
     pid_ = ::fork();
     if (pid_ < 0) throw Error("fork failed");
     if (pid_ == 0) {
@@ -103,7 +129,7 @@ class BridgeProcess {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
       }
-      ::execl(o.cli.c_str(), "shmbus", "--bus", bus.c_str(), "bridge", "--config", config.c_str(), nullptr);
+      ::execl(cli.c_str(), "shmbus", "--bus", bus.c_str(), "bridge", "--config", config.c_str(), nullptr);
       std::perror("exec shmbus");
       ::_exit(127);
     }
@@ -181,9 +207,10 @@ struct Context {
   int run = 0;
 };
 
-void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
+void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes, uint64_t retain_bytes = 0) {
   TopicConfig c;
   c.kind = TopicKind::kJournal;
+  c.retain_bytes = retain_bytes;
   bus.create_topic(topic, c);
   Publisher p = bus.publisher(topic);
   std::string payload(bytes, 'x');
@@ -201,7 +228,7 @@ void fill_topic(Bus& bus, const std::string& topic, uint64_t n, size_t bytes) {
 TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>& check, int ours = 0) {
   TimedRun run;
   run.total = x.o.messages;
-  double cpu0 = -1, broker0 = -1;
+  double cpu0 = -1, broker0 = -1, sleeps0 = -1;
   const double until = now_s() + 300;
   for (;;) {
     const uint64_t done = x.admin.depth(queue);
@@ -212,10 +239,12 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
         run.at_first = done;
         cpu0 = process_cpu_s(ours);
         broker0 = process_cpu_s(x.o.broker_pid);
+        if (ours > 0) sleeps0 = process_sleeps(ours);
       }
       run.last_s = t;
       if (done >= x.o.messages) {
         if (cpu0 >= 0) run.cpu_s = process_cpu_s(ours) - cpu0;
+        if (sleeps0 >= 0) run.sleeps = process_sleeps(ours) - sleeps0;
         if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
         return run;
       }
@@ -229,7 +258,7 @@ TimedRun watch_depth(Context& x, const char* queue, const std::function<void()>&
 // The bridge forwarding the N records of `topic` through a fresh cursor.
 TimedRun bridge_outbound(Context& x, const std::string& topic) {
   const std::string cursor = "c" + std::to_string(x.run++);
-  BridgeProcess bridge(x.o, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
+  BridgeProcess bridge(x.o.cli, x.bus.path(), outbound_config(x.o, "out-" + cursor, topic, cursor));
   TimedRun run = watch_depth(x, kOutQueue, [&] { bridge.check_alive(); }, bridge.pid());
   // Its cursor passes the last record once the last confirm came back (not timed).
   wait_until([&] {
@@ -244,12 +273,13 @@ TimedRun bridge_outbound(Context& x, const std::string& topic) {
 
 TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   std::string error;
-  double cpu = -1;
+  double cpu = -1, sleeps = -1;
   std::thread publisher([&] {
     try {
-      const double cpu0 = thread_cpu_s();
+      const double cpu0 = thread_cpu_s(), sleeps0 = thread_sleeps();
       x.client.publish_confirmed(kExchange, topic, x.o.messages, bytes, x.o.window);
       cpu = thread_cpu_s() - cpu0;
+      sleeps = thread_sleeps() - sleeps0;
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -264,6 +294,7 @@ TimedRun bare_outbound(Context& x, const std::string& topic, size_t bytes) {
   publisher.join();
   if (!error.empty()) throw Error(error);
   run.cpu_s = cpu;  // the thread's whole run (the window is most of it)
+  run.sleeps = sleeps;
   x.admin.purge(kOutQueue);
   return run;
 }
@@ -276,7 +307,7 @@ void fill_queue(Context& x, size_t bytes) {
   wait_until([&] { return x.admin.depth(kInQueue) >= x.o.messages; }, 30, "the inbound queue to fill");
 }
 
-TimedRun bridge_inbound(Context& x, size_t bytes) {
+TimedRun bridge_inbound(Context& x, size_t bytes, const std::string& cli) {
   fill_queue(x, bytes);
   // One topic per size for the whole run (made and warmed before the first repetition): its
   // segments are created as a long-running bridge meets them, once per segment_bytes written,
@@ -289,8 +320,8 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
                        "\"\nprefetch = " + std::to_string(x.o.prefetch) + "\n");
   // Subscribed at the tail before the bridge starts: counts this run's records only.
   Subscription sub = x.bus.subscribe(topic, SubscribeOptions(StartAt::latest()));
-  BridgeProcess bridge(x.o, x.bus.path(), config);
-  double cpu0 = -1, broker0 = -1;
+  BridgeProcess bridge(cli, x.bus.path(), config);
+  double cpu0 = -1, broker0 = -1, sleeps0 = -1;
   TimedRun run;
   run.total = x.o.messages;
   // Counted by a subscription polled every millisecond (no waiter: the bridge's publishes
@@ -307,6 +338,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
         run.at_first = done;
         cpu0 = process_cpu_s(bridge.pid());
         broker0 = process_cpu_s(x.o.broker_pid);
+        sleeps0 = process_sleeps(bridge.pid());
       }
       run.last_s = t;
       if (done >= x.o.messages) break;
@@ -317,6 +349,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
   }
   if (cpu0 >= 0) run.cpu_s = process_cpu_s(bridge.pid()) - cpu0;
   if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
+  if (sleeps0 >= 0) run.sleeps = process_sleeps(bridge.pid()) - sleeps0;
   sub = Subscription();
   bridge.stop();  // acks what it committed, then exits
   return run;
@@ -325,9 +358,7 @@ TimedRun bridge_inbound(Context& x, size_t bytes) {
 TimedRun bare_inbound(Context& x, size_t bytes) {
   fill_queue(x, bytes);
   const double broker0 = process_cpu_s(x.o.broker_pid);
-  const double cpu0 = thread_cpu_s();
-  TimedRun run = x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);
-  run.cpu_s = thread_cpu_s() - cpu0;
+  TimedRun run = x.client.consume_acked(kInQueue, x.o.messages, x.o.prefetch);  // its CPU from its first delivery
   if (broker0 >= 0) run.broker_s = process_cpu_s(x.o.broker_pid) - broker0;
   return run;
 }
@@ -343,7 +374,7 @@ Percentiles publish_latency(Context& x, bool with_bridge) {
   std::unique_ptr<BridgeProcess> bridge;
   const std::string cursor = "lat";
   if (with_bridge) {
-    bridge = std::make_unique<BridgeProcess>(x.o, x.bus.path(), outbound_config(x.o, "lat-" + topic, topic, cursor));
+    bridge = std::make_unique<BridgeProcess>(x.o.cli, x.bus.path(), outbound_config(x.o, "lat-" + topic, topic, cursor));
     // Running: its cursor has passed a first record (so it is connected and reading).
     if (!p.publish(std::string(64, 'w'))) throw Error("bridge bench: publish failed");
     wait_until([&] {
@@ -400,11 +431,13 @@ struct Pair {
   std::vector<double> ours, reference;                  // msg/s
   std::vector<double> ours_cpu, reference_cpu;          // our side's CPU us per message
   std::vector<double> ours_broker, reference_broker;    // the broker's CPU us per message
+  std::vector<double> ours_sleeps, reference_sleeps;    // our side's sleeps per 1,000 messages
   void add(bool bridge, const TimedRun& r) {
     const double n = static_cast<double>(r.total);
     (bridge ? ours : reference).push_back(r.per_s());
     (bridge ? ours_cpu : reference_cpu).push_back(r.cpu_s >= 0 ? r.cpu_s / n * 1e6 : -1);
     (bridge ? ours_broker : reference_broker).push_back(r.broker_s >= 0 ? r.broker_s / n * 1e6 : -1);
+    (bridge ? ours_sleeps : reference_sleeps).push_back(r.sleeps >= 0 ? r.sleeps / n * 1e3 : -1);
   }
 };
 
@@ -427,12 +460,16 @@ int run(int argc, char** argv) {
     else if (a == "--latency-interval-us") o.latency_interval_us = std::stod(next());
     else if (a == "--only") o.only = next();
     else if (a == "--broker-pid") o.broker_pid = std::stoi(next());
+    else if (a == "--compare-cli") o.compare_cli = next();
+    else if (a == "--retain-bytes") o.retain_bytes = std::stoull(next());
     else if (a == "--quick") { o.repetitions = 2; o.messages = 5000; o.latency_messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_bridge_bench --cli PATH/shmbus --amqp-url URL --scratch DIR [--repetitions 5]\n"
                    "  [--messages 50000] [--window 1024] [--prefetch 256] [--latency-messages 100000]\n"
                    "  [--latency-interval-us 10] [--only outbound|inbound|latency] [--broker-pid PID] [--quick]\n"
+                   "  [--compare-cli PATH/shmbus (inbound: a second bridge build, paired with the same bare runs)]\n"
+                   "  [--retain-bytes B (the inbound topics' retention: with it, retired segments are reused)]\n"
                    "tools/bridge_bench.sh builds it, starts a private RabbitMQ node and runs it.\n");
       return 2;
     }
@@ -456,10 +493,10 @@ int run(int argc, char** argv) {
     for (size_t b : sizes) fill_topic(x.bus, "bench.out." + std::to_string(b), o.messages, b);
   }
   if (inbound) {
-    for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b);  // its first segments exist
+    for (size_t b : sizes) fill_topic(x.bus, inbound_topic(b), 1, b, o.retain_bytes);  // its first segments exist
   }
   std::vector<double> floor;
-  std::map<size_t, Pair> out, in;
+  std::map<size_t, Pair> out, in, in_cmp;
   std::vector<Percentiles> lat_with, lat_without;
   for (int rep = 0; rep < o.repetitions; ++rep) {
     floor.push_back(floor_pingpong(x.bench).p50);
@@ -472,9 +509,16 @@ int run(int argc, char** argv) {
         if (!ours_first) out[b].add(true, bridge_outbound(x, topic));
       }
       if (inbound) {
-        if (ours_first) in[b].add(true, bridge_inbound(x, b));
-        in[b].add(false, bare_inbound(x, b));
-        if (!ours_first) in[b].add(true, bridge_inbound(x, b));
+        // With --compare-cli: ours, bare, the other CLI; or the other way round. Both bridges
+        // are paired with the same bare run.
+        const bool compare = !o.compare_cli.empty();
+        if (ours_first) in[b].add(true, bridge_inbound(x, b, o.cli));
+        if (!ours_first && compare) in_cmp[b].add(true, bridge_inbound(x, b, o.compare_cli));
+        const TimedRun bare = bare_inbound(x, b);
+        in[b].add(false, bare);
+        if (compare) in_cmp[b].add(false, bare);
+        if (ours_first && compare) in_cmp[b].add(true, bridge_inbound(x, b, o.compare_cli));
+        if (!ours_first) in[b].add(true, bridge_inbound(x, b, o.cli));
       }
     }
     if (latency) {
@@ -494,23 +538,25 @@ int run(int argc, char** argv) {
   auto table = [&](const char* title, std::map<size_t, Pair>& m) {
     if (m.empty()) return;
     std::printf("| %s | bridge msg/s | bare rabbitmq-c msg/s | paired ratio bridge/bare (min-max) | target | CPU us/msg: bridge / bare | "
-                "broker CPU us/msg: with bridge / with bare | per repetition msg/s: bridge; bare |\n",
+                "broker CPU us/msg: with bridge / with bare | sleeps per 1k msg: bridge / bare | per repetition msg/s: bridge; bare |\n",
                 title);
-    std::printf("|---|---:|---:|---|---|---|---|---|\n");
+    std::printf("|---|---:|---:|---|---|---|---|---|---|\n");
     for (auto& [b, p] : m) {
       std::vector<double> ratios;
       for (size_t i = 0; i < p.ours.size() && i < p.reference.size(); ++i) ratios.push_back(p.ours[i] / p.reference[i]);
       const Spread r = spread_of(ratios);
-      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.2f / %.2f | %.1f / %.1f | %s; %s |\n", b,
-                  spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
+      std::printf("| %zu B | %.0f | %.0f | **%.2f** (%.2f-%.2f) | >= 0.90 %s | %.2f / %.2f | %.1f / %.1f | %.0f / %.0f | %s; %s |\n",
+                  b, spread_of(p.ours).median, spread_of(p.reference).median, r.median, r.min, r.max,
                   r.median >= 0.9 ? "met" : "MISSED", spread_of(p.ours_cpu).median, spread_of(p.reference_cpu).median,
-                  spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, join(p.ours, "%.0f").c_str(),
+                  spread_of(p.ours_broker).median, spread_of(p.reference_broker).median, spread_of(p.ours_sleeps).median,
+                  spread_of(p.reference_sleeps).median, join(p.ours, "%.0f").c_str(),
                   join(p.reference, "%.0f").c_str());
     }
     std::printf("\n");
   };
   table("outbound", out);
   table("inbound", in);
+  if (!in_cmp.empty()) table(("inbound, --compare-cli " + o.compare_cli).c_str(), in_cmp);
   if (!lat_with.empty()) {
     auto med = [](std::vector<Percentiles>& v, double Percentiles::*f) {
       std::vector<double> d;
