@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <optional>
@@ -232,9 +233,14 @@ class JsonFields {
       ++c.p;
     } else {
       for (;;) {
-        std::string_view key;
-        if (!read_json_key(c, key)) return false;
-        size_t i = next < fields_.size() && fields_[next].name == key ? next : find(key);
+        size_t i = fields_.size();
+        if (next < fields_.size() && at_key(c, next)) {
+          i = next;
+        } else {
+          std::string_view key;
+          if (!read_json_key(c, key)) return false;
+          i = find(key);
+        }
         if (i == fields_.size()) {
           if (!skip_json_value(c)) return false;  // not a field: checked, then ignored
         } else {
@@ -261,6 +267,15 @@ class JsonFields {
   }
 
  private:
+  // Whether the text at c.p is `"name":` of field i, as dump() writes it; if so, past it. A
+  // field's name is an identifier: matching it and the closing quote is matching the key.
+  bool at_key(JsonCursor& c, size_t i) const noexcept {
+    const std::string_view quoted = std::string_view(keys_[i]).substr(1);  // "name":
+    if (static_cast<size_t>(c.end - c.p) < quoted.size() || std::memcmp(c.p, quoted.data(), quoted.size()) != 0) return false;
+    c.p += quoted.size();
+    skip_json_space(c);
+    return true;
+  }
   static uint64_t bit(size_t i) { return uint64_t{1} << i; }
   uint64_t all() const { return fields_.size() == 64 ? ~uint64_t{0} : bit(fields_.size()) - 1; }
   size_t find(std::string_view key) const {
