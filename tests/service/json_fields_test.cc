@@ -83,8 +83,18 @@ struct Tree {
 };
 SHMBUS_FIELDS(Tree, v, kids)
 
+// A type that keeps its nlohmann line, with the direct codec added beside it.
+struct Legacy {
+  int id = 0;
+  std::optional<std::string> name;
+  bool operator==(const Legacy&) const = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Legacy, id, name)
+SHMBUS_DIRECT_FIELDS(Legacy, id, name)
+
 }  // namespace fields_test
 
+SHMBUS_MESSAGE(fields_test::Legacy, "FieldsLegacy", 1, event);
 SHMBUS_MESSAGE(fields_test::Everything, "FieldsEverything", 1, event);
 SHMBUS_MESSAGE(fields_test::Defaults, "FieldsDefaults", 1, event);
 SHMBUS_MESSAGE(fields_test::Outer, "FieldsOuter", 1, event);
@@ -98,6 +108,19 @@ using nlohmann::json;
 
 static_assert(detail::DirectJson<Everything> && detail::DirectJson<fields_test::Tree>);
 static_assert(!detail::DirectJson<int> && !detail::DirectJson<std::string>);
+static_assert(detail::DirectJson<fields_test::Legacy>);
+
+TEST(JsonFields, DirectBesideNlohmannsMacro) {
+  const fields_test::Legacy a{7, "seven"}, b{8, std::nullopt};
+  for (const fields_test::Legacy& x : {a, b}) {
+    EXPECT_EQ(encode(x), json(x).dump());
+    fields_test::Legacy got{};
+    ASSERT_TRUE(detail::read_json_direct(json(x).dump(), got));
+    EXPECT_EQ(got, x);
+    EXPECT_EQ(decode<fields_test::Legacy>(json(x).dump()), x);
+  }
+  EXPECT_EQ(encode(b), R"({"id":8,"name":null})");
+}
 
 std::string direct_text(const auto& value) {
   std::string out;

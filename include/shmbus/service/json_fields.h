@@ -332,6 +332,12 @@ bool write_json_direct(std::string& out, const T& value) {
   NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Type, __VA_ARGS__)   \
   SHMBUS_DETAIL_JSON_FIELDS(Type, true, __VA_ARGS__)
 
+// Only the direct codec, for a type that keeps its NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE (or
+// _WITH_DEFAULT) line: write it beside that line with the same fields, since encode / decode
+// then no longer call that to_json / from_json.
+#define SHMBUS_DIRECT_FIELDS(Type, ...) SHMBUS_DETAIL_JSON_FIELDS(Type, false, __VA_ARGS__)
+#define SHMBUS_DIRECT_FIELDS_WITH_DEFAULT(Type, ...) SHMBUS_DETAIL_JSON_FIELDS(Type, true, __VA_ARGS__)
+
 #define SHMBUS_DETAIL_JSON_FIELD(field) ::shmbus::service::detail::json_field<ShmbusFieldsOf, &ShmbusFieldsOf::field>(#field),
 #define SHMBUS_DETAIL_JSON_FIELDS(Type, with_default, ...)                                                       \
   inline const ::shmbus::service::detail::JsonFields<Type>& shmbus_json_fields(const Type*) {                    \
