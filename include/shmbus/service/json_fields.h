@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <cstring>
@@ -127,6 +128,7 @@ bool read_json_value(JsonCursor& c, V& v) {
   } else if constexpr (std::is_same_v<V, double> || std::is_same_v<V, float>) {
     JsonNumber n;
     if (!read_json_number(c, n)) return false;
+    if (n.kind == JsonNumber::kFloat && std::fabs(n.d) > std::numeric_limits<V>::max()) return false;  // a float's overflow
     // As nlohmann converts each of its number types to V (a float straight from the integer).
     v = n.kind == JsonNumber::kUnsigned ? static_cast<V>(n.u)
         : n.kind == JsonNumber::kNegative ? static_cast<V>(n.i)
