@@ -27,12 +27,13 @@ inline constexpr size_t kMaxKeptPayload = 64 * 1024;
 template <ServiceMessage T>
 std::string encode(const T& message) {
   if constexpr (detail::DirectJson<T>) {
-    // Room for what this thread's last T took: one allocation, the result's own.
+    // Room for the longest T this thread wrote (up to 4 KiB; past it the string grows as it
+    // goes): the result's own allocation, once.
     thread_local size_t room = 64;
     std::string out;
     out.reserve(room);
     if (detail::write_json_direct(out, message)) {
-      room = std::clamp(out.size(), room, detail::kMaxKeptPayload);
+      room = std::clamp(out.size(), room, size_t{4096});
       return out;
     }
   }
