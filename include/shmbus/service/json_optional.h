@@ -1,15 +1,18 @@
-// std::optional<T> as JSON for nlohmann-json before 3.12 (which has its own): nullopt is null,
-// a value is the value's JSON; null reads back as nullopt. The same rule as SHMBUS_FIELDS'
-// direct codec (json_fields.h) and as Python's None. Define SHMBUS_NO_OPTIONAL_JSON before
-// including shmbus headers if your program has its own adl_serializer<std::optional<T>>.
+// std::optional<T> as JSON for nlohmann-json 3.11 (3.12 has its own): nullopt is null, a value
+// is the value's JSON; null reads back as nullopt. The same rule as SHMBUS_FIELDS' direct codec
+// (json_fields.h) and as Python's None. Define SHMBUS_NO_OPTIONAL_JSON before including shmbus
+// headers if your program has its own adl_serializer<std::optional<T>>. A specialisation of
+// nlohmann's own trait, so it opens nlohmann's namespace, the way nlohmann documents for 3.11
+// (NLOHMANN_JSON_NAMESPACE_BEGIN: its versioned inline namespace).
 #pragma once
 
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
-#if !defined(SHMBUS_NO_OPTIONAL_JSON) && NLOHMANN_JSON_VERSION_MAJOR == 3 && NLOHMANN_JSON_VERSION_MINOR < 12
-namespace nlohmann {
+#if !defined(SHMBUS_NO_OPTIONAL_JSON) && defined(NLOHMANN_JSON_NAMESPACE_BEGIN) && NLOHMANN_JSON_VERSION_MAJOR == 3 && \
+    NLOHMANN_JSON_VERSION_MINOR < 12
+NLOHMANN_JSON_NAMESPACE_BEGIN
 
 template <class T>
 struct adl_serializer<std::optional<T>> {
@@ -31,5 +34,5 @@ struct adl_serializer<std::optional<T>> {
   }
 };
 
-}  // namespace nlohmann
+NLOHMANN_JSON_NAMESPACE_END
 #endif
