@@ -15,13 +15,13 @@ struct OrderPlaced {
   int order = 0;
   std::string customer;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OrderPlaced, order, customer)
+SHMBUS_FIELDS(OrderPlaced, order, customer)  // the direct codec (json_fields.h), in C++ and with Python
 
 struct ReserveStock {
   int order = 0;
   int quantity = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ReserveStock, order, quantity)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ReserveStock, order, quantity)  // nlohmann's DOM path
 
 struct StockReserved {
   int order = 0;
@@ -33,7 +33,7 @@ struct GetOrderStatus {
   int requester = 0;
   int seq = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GetOrderStatus, order, requester, seq)
+SHMBUS_FIELDS(GetOrderStatus, order, requester, seq)
 
 struct OrderStatus {
   int order = 0;
@@ -41,7 +41,7 @@ struct OrderStatus {
   int seq = 0;
   std::string status;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OrderStatus, order, requester, seq, status)
+SHMBUS_FIELDS(OrderStatus, order, requester, seq, status)
 
 }  // namespace shop
 

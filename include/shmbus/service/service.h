@@ -10,6 +10,7 @@
 #include "shmbus/service/envelope.h"
 #include "shmbus/service/errors.h"
 #include "shmbus/service/fault.h"
+#include "shmbus/service/json_fields.h"
 #include "shmbus/service/message_id.h"
 #include "shmbus/service/message_type.h"
 #include "shmbus/service/test_bus.h"
