@@ -1,6 +1,6 @@
 // shmbus_service_bench (issue 15, "Benchmarks"), each repetition interleaving ours and the
 // reference, the floor first:
-//   round trip  Client::request<Ping, Pong>(...).get() against an Endpoint in another process
+//   round trip  Client::call<Ping, Pong>(...) and Client::request<Ping, Pong>(...).get() against an Endpoint in another process
 //               that replies (both pinned, one per CPU), with the spin and the block wait
 //               strategies, beside the raw bus ping-pong of the same strategy (bench/suite:
 //               two memory topics, and the same over journal topics, which commands use).
@@ -85,11 +85,15 @@ TopicConfig journal() {
 
 const char* name_of(WaitStrategy w) { return w == WaitStrategy::kSpin ? "spin" : w == WaitStrategy::kYield ? "yield" : "block"; }
 
-// Round trips of Client::request against an echoing Endpoint in a forked process.
-// Returned as round-trip percentiles (ns). `poll_future`: the requester polls its future,
-// yielding, and the client's reply thread yields too (both share our CPU), instead of
-// sleeping in future::get(): what the future's futex hand-off costs.
-Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, bool poll_future = false) {
+// How the requester waits: future::get() (the reply thread reads and hands the reply over);
+// polling its future, yielding, with the reply thread yielding too (both share our CPU): what
+// the futex hand-off costs; or Client::call (the requester reads its reply itself).
+enum class Waiting { kFuture, kPolledFuture, kCall };
+
+// Round trips of a request against an echoing Endpoint in a forked process.
+// Returned as round-trip percentiles (ns).
+Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, Waiting waiting = Waiting::kFuture) {
+  const bool poll_future = waiting == Waiting::kPolledFuture;
   ScratchBus scratch(ctx.fresh_bus_path());
   SharedBlock<std::atomic<int>> state;  // 1: the endpoint runs; 2: the parent is done
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
@@ -122,12 +126,17 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     samples.reserve(count);
     for (size_t i = 0; i < warmup + count; ++i) {
       const uint64_t t0 = ctx.clock.ticks();
-      std::future<bench_msg::Pong> f =
-          client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s);
-      if (poll_future) {
-        while (f.wait_for(0s) != std::future_status::ready) std::this_thread::yield();
+      bench_msg::Pong r;
+      if (waiting == Waiting::kCall) {
+        r = client.call<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s).value();
+      } else {
+        std::future<bench_msg::Pong> f =
+            client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s);
+        if (poll_future) {
+          while (f.wait_for(0s) != std::future_status::ready) std::this_thread::yield();
+        }
+        r = f.get();
       }
-      const bench_msg::Pong r = f.get();
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
       if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
@@ -307,7 +316,7 @@ int run(int argc, char** argv) {
   if (o.waits.find("block") != std::string::npos) waits.push_back(WaitStrategy::kBlock);
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
-  std::map<WaitStrategy, std::vector<Percentiles>> service, raw, raw_journal;
+  std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal;
   std::vector<Percentiles> service_polled;  // spin, the requester polling its future
   std::map<uint32_t, std::vector<double>> endpoint, consumer;
   std::vector<StepCosts> steps;
@@ -316,11 +325,17 @@ int run(int argc, char** argv) {
     const bool ours_first = rep % 2 == 0;
     if (rt) {
       for (WaitStrategy w : waits) {
-        if (ours_first) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        if (ours_first) {
+          called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+          service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        }
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
-        if (!ours_first) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
-        if (w == WaitStrategy::kSpin) service_polled.push_back(service_round_trip(ctx, w, o.round_trips, true));
+        if (!ours_first) {
+          service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+          called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+        }
+        if (w == WaitStrategy::kSpin) service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
       }
     }
     if (tp) {
@@ -348,16 +363,20 @@ int run(int argc, char** argv) {
     std::printf("| round trip, ns (medians of %d) | p50 | p99 | raw memory ping-pong p50 / p99 | raw journal ping-pong p50 / p99 | "
                 "paired p50 service / raw memory (min-max) | target <= 3 x |\n|---|---:|---:|---|---|---|---|\n",
                 o.repetitions);
-    for (WaitStrategy w : waits) {
-      // shmbus_pingpong reports one-way (RTT / 2): doubled to round trips.
-      std::vector<double> ratios;
-      for (size_t i = 0; i < service[w].size(); ++i) ratios.push_back(service[w][i].p50 / (2 * raw[w][i].p50));
-      const Spread r = spread_of(ratios);
-      std::printf("| %s | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f | **%.1f x** (%.1f-%.1f) | %s |\n", name_of(w),
-                  pick(service[w], &Percentiles::p50, 1).median, pick(service[w], &Percentiles::p99, 1).median,
-                  pick(raw[w], &Percentiles::p50, 2).median, pick(raw[w], &Percentiles::p99, 2).median,
-                  pick(raw_journal[w], &Percentiles::p50, 2).median, pick(raw_journal[w], &Percentiles::p99, 2).median,
-                  r.median, r.min, r.max, r.median <= 3 ? "met" : "MISSED");
+    for (auto* rows : {&called, &service}) {
+      for (WaitStrategy w : waits) {
+        // shmbus_pingpong reports one-way (RTT / 2): doubled to round trips.
+        const std::vector<Percentiles>& ours = (*rows)[w];
+        std::vector<double> ratios;
+        for (size_t i = 0; i < ours.size(); ++i) ratios.push_back(ours[i].p50 / (2 * raw[w][i].p50));
+        const Spread r = spread_of(ratios);
+        std::printf("| %s, %s | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f | **%.1f x** (%.1f-%.1f) | %s |\n", name_of(w),
+                    rows == &called ? "call()" : "request().get()", pick(ours, &Percentiles::p50, 1).median,
+                    pick(ours, &Percentiles::p99, 1).median, pick(raw[w], &Percentiles::p50, 2).median,
+                    pick(raw[w], &Percentiles::p99, 2).median, pick(raw_journal[w], &Percentiles::p50, 2).median,
+                    pick(raw_journal[w], &Percentiles::p99, 2).median, r.median, r.min, r.max,
+                    r.median <= 3 ? "met" : "MISSED");
+      }
     }
     if (!service_polled.empty()) {
       std::vector<double> ratios;
@@ -367,10 +386,12 @@ int run(int argc, char** argv) {
                   pick(service_polled, &Percentiles::p50, 1).median, pick(service_polled, &Percentiles::p99, 1).median,
                   r.median, r.min, r.max);
     }
-    std::printf("\nper repetition, service p50 / raw memory ping-pong round trip p50, ns:");
+    std::printf("\nper repetition, service p50 (call(), request().get()) / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
       std::printf(" %s", name_of(w));
-      for (size_t i = 0; i < service[w].size(); ++i) std::printf(" %.0f/%.0f", service[w][i].p50, 2 * raw[w][i].p50);
+      for (size_t i = 0; i < service[w].size(); ++i) {
+        std::printf(" %.0f,%.0f/%.0f", called[w][i].p50, service[w][i].p50, 2 * raw[w][i].p50);
+      }
       std::printf(";");
     }
     std::printf("\n\n");
