@@ -176,7 +176,7 @@ class ClientImpl {
       }
       if (take_token()) {
         poll_until_answered(s);
-        hand_over();
+        hand_over(1);
         continue;
       }
       switch (options_.reply_wait) {
@@ -213,11 +213,11 @@ class ClientImpl {
   }
 
   // Lets the token go, and makes sure someone reads on if someone waits: a sleeping call(), or
-  // the reply thread for futures and callbacks.
-  void hand_over() noexcept {
+  // the reply thread for futures and callbacks. `callers_before_us`: 1 from a call() (itself).
+  void hand_over(uint32_t callers_before_us) noexcept {
     tl_polling = nullptr;
     polling_.store(false, std::memory_order_seq_cst);  // pairs with take_token and sleep()'s look
-    if (waiters_.load(std::memory_order_seq_cst) > 1) {
+    if (waiters_.load(std::memory_order_seq_cst) > callers_before_us) {
       table_.wake_one_sleeper();
     } else if (table_.callbacks() > 0) {
       ring();
@@ -258,7 +258,7 @@ class ClientImpl {
           if (got > 0 || table_.callbacks() > 0) idle_until = now + kReplyWait;
           if (now >= idle_until) break;
         }
-        hand_over();
+        hand_over(0);
         continue;
       }
       expire(late, std::chrono::steady_clock::now());
