@@ -99,6 +99,24 @@ class ClientImpl {
     return reply_topic_;
   }
 
+  // A request's message, into this thread's Outgoing: its strings' room is reused (the caller
+  // is done with it once it is sent, before anything else on this thread makes another).
+  const Outgoing& request_message(const MessageType& type, std::string json, const std::string& to,
+                                  std::chrono::nanoseconds timeout) {
+    thread_local Outgoing out;
+    const std::string& reply_to = ensure_reply_topic();
+    const auto now = std::chrono::system_clock::now();
+    out.topic.assign(command_topic(to));
+    Envelope::start(type, options_.source, now, out.envelope);
+    out.envelope.reply_to.assign(reply_to);
+    format_time_cached(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout),
+                       out.envelope.expires_at);
+    out.payload = std::move(json);
+    out.reply = false;
+    out.endpoint.assign(to);
+    return out;
+  }
+
   // A future's or a callback's request: answered by whoever polls; the reply thread is woken
   // if nobody does.
   void request(const Outgoing& out, const RequestInfo& info, Client::ReplyCallback done) {
@@ -395,12 +413,8 @@ void Client::request_json(const MessageType& type, std::string json, std::string
     std::lock_guard<std::mutex> guard(impl_->send_mu_);
     to = detail::routed_endpoint(type, endpoint, impl_->routes_);
   }
-  Envelope env = Envelope::start(type, impl_->options_.source);
-  env.reply_to = impl_->ensure_reply_topic();
-  env.expires_at = detail::format_time_cached(std::chrono::system_clock::now() +
-                                              std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
   const std::string reply = reply_type.type_header();
-  const detail::Outgoing out{command_topic(to), std::move(env), std::move(json), false, to};
+  const detail::Outgoing& out = impl_->request_message(type, std::move(json), to, timeout);
   const Envelope& e = out.envelope;
   // The request's message-id is its correlation-id too (Envelope::start).
   impl_->request(out, {e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout},
@@ -442,12 +456,8 @@ detail::CallOutcome Client::call_json(const MessageType& type, std::string json,
     std::lock_guard<std::mutex> guard(impl_->send_mu_);
     to = detail::routed_endpoint(type, endpoint, impl_->routes_);
   }
-  Envelope env = Envelope::start(type, impl_->options_.source);
-  env.reply_to = impl_->ensure_reply_topic();
-  env.expires_at = detail::format_time_cached(std::chrono::system_clock::now() +
-                                              std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout));
   const std::string reply = reply_type.type_header();
-  const detail::Outgoing out{command_topic(to), std::move(env), std::move(json), false, to};
+  const detail::Outgoing& out = impl_->request_message(type, std::move(json), to, timeout);
   const Envelope& e = out.envelope;
   return impl_->call(out, {e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout});
 }
