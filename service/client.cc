@@ -225,8 +225,7 @@ class ClientImpl {
     // relaxed first look: spinning waiters do not bounce the line with failing exchanges.
     if (polling_.load(std::memory_order_relaxed)) return false;
     bool free = false;
-    // acquire (seq_cst): pairs with the last poller's release: the subscription and
-    // reply_envelope_ as it left them.
+    // acquire (seq_cst): pairs with the last poller's release: the subscription as it left it.
     return polling_.compare_exchange_strong(free, true, std::memory_order_seq_cst, std::memory_order_relaxed);
   }
 
@@ -310,11 +309,12 @@ class ClientImpl {
 
   void on_reply(const Message& m) noexcept {
     try {
-      Envelope& env = reply_envelope_;
-      Envelope::read(m.headers, env);
-      ReplySlot* s = table_.take(env.correlation_id);
+      // Two headers are all a reply needs here: not the whole envelope read into strings.
+      const std::optional<std::string_view> correlation = m.headers.find(header_keys::kCorrelationId);
+      if (!correlation) return;
+      ReplySlot* s = table_.take(*correlation);
       if (!s) return;  // timed out already, or not ours
-      answer(*s, env, m.text());
+      answer(*s, m.headers.find(header_keys::kType).value_or(std::string_view{}), m.text());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmbus client: a reply could not be handled: %s\n", e.what());
     }
@@ -322,8 +322,8 @@ class ClientImpl {
 
   // Completes a slot taken out of the table: a callback is called (here, on the polling thread),
   // a waiting thread finds its answer in the slot.
-  void answer(ReplySlot& s, const Envelope& env, std::string_view payload) {
-    std::optional<RequestError> error = reply_error(s.request_type, s.reply_type, env, payload);
+  void answer(ReplySlot& s, std::string_view type, std::string_view payload) {
+    std::optional<RequestError> error = reply_error(s.request_type, s.reply_type, type, payload);
     if (s.waiter == Waiter::kCallback) {
       Client::ReplyCallback done = std::move(s.done);
       table_.release(&s);
@@ -356,7 +356,6 @@ class ClientImpl {
  private:
   static thread_local const ClientImpl* tl_polling;  // the Client this thread reads replies of, now
   Subscription reply_subscription_;  // the token holder's
-  Envelope reply_envelope_;          // the token holder's: each reply read over the last one
   std::thread reply_thread_;
   std::atomic<bool> polling_{false};    // the poll token
   std::atomic<uint32_t> waiters_{0};    // threads in call()

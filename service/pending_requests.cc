@@ -50,26 +50,24 @@ std::optional<std::chrono::steady_clock::time_point> PendingRequests::next_deadl
   return out;
 }
 
-std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, const Envelope& env,
+std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, std::string_view came,
                                         std::string_view payload) {
+  if (came == reply_type) return std::nullopt;
   const std::string asked(request_type);
-  if (env.type.starts_with("Fault<")) {
+  if (came.starts_with("Fault<")) {
     FaultInfo info;
     try {
       info = nlohmann::json::parse(payload).get<FaultInfo>();
     } catch (const std::exception& e) {
-      return RequestError(RequestErrc::kBadReply, asked + " was answered by a " + env.type +
+      return RequestError(RequestErrc::kBadReply, asked + " was answered by a " + std::string(came) +
                                                       " that is not a Fault's JSON: " + e.what());
     }
     return RequestError(RequestErrc::kRemoteFault, asked + " failed at endpoint " + info.endpoint + " after " +
                                                        std::to_string(info.attempts) + " attempt(s): " +
                                                        info.exception_type + ": " + info.exception_message);
   }
-  if (env.type != reply_type) {
-    return RequestError(RequestErrc::kBadReply, "the reply to " + asked + " is a " + env.type + ", not the " +
-                                                    std::string(reply_type) + " asked for: the two sides disagree");
-  }
-  return std::nullopt;
+  return RequestError(RequestErrc::kBadReply, "the reply to " + asked + " is a " + std::string(came) + ", not the " +
+                                                  std::string(reply_type) + " asked for: the two sides disagree");
 }
 
 std::string timeout_text(std::string_view request_type, std::string_view endpoint, std::chrono::nanoseconds timeout) {
@@ -80,7 +78,7 @@ std::string timeout_text(std::string_view request_type, std::string_view endpoin
 }
 
 void complete(PendingRequest& r, const Envelope& env, std::string_view payload) {
-  if (std::optional<RequestError> error = reply_error(r.request_type, r.reply_type, env, payload)) {
+  if (std::optional<RequestError> error = reply_error(r.request_type, r.reply_type, env.type, payload)) {
     return r.done({}, std::make_exception_ptr(*error));
   }
   r.done(payload, nullptr);

@@ -42,10 +42,10 @@ class PendingRequests {
   std::unordered_map<std::string, PendingRequest> by_id_;
 };
 
-// What a reply (envelope `env`, JSON `payload`) means for the request of type `request_type`
-// that waits for a `reply_type`: nullopt, the reply asked for; or the error (a Fault:
-// kRemoteFault; a Fault whose JSON is not one, or another type: kBadReply).
-std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, const Envelope& env,
+// What a reply (its `type` header `came`, JSON `payload`) means for the request of type
+// `request_type` that waits for a `reply_type`: nullopt, the reply asked for; or the error (a
+// Fault: kRemoteFault; a Fault whose JSON is not one, or another type: kBadReply).
+std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, std::string_view came,
                                         std::string_view payload);
 // The text of a request's kTimeout.
 std::string timeout_text(std::string_view request_type, std::string_view endpoint, std::chrono::nanoseconds timeout);

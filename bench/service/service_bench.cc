@@ -72,6 +72,7 @@ struct Options {
   uint64_t messages = 200000;
   std::string only;
   std::string waits = "spin,block";  // the round trips' wait strategies
+  std::string forms = "call,future,polled";  // the requester's ways of waiting (Waiting)
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -310,11 +311,13 @@ int run(int argc, char** argv) {
     else if (a == "--messages") o.messages = std::stoull(next());
     else if (a == "--only") o.only = next();
     else if (a == "--waits") o.waits = next();
+    else if (a == "--forms") o.forms = next();
     else if (a == "--quick") { o.repetitions = 2; o.round_trips = 2000; o.messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_service_bench [--scratch DIR] [--repetitions 5] [--round-trips 20000]\n"
-                   "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block] [--quick]\n");
+                   "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block]\n"
+                   "  [--forms call,future,polled] [--quick]\n");
       return 2;
     }
   }
@@ -331,6 +334,9 @@ int run(int argc, char** argv) {
   std::vector<WaitStrategy> waits;
   if (o.waits.find("spin") != std::string::npos) waits.push_back(WaitStrategy::kSpin);
   if (o.waits.find("block") != std::string::npos) waits.push_back(WaitStrategy::kBlock);
+  const bool with_call = o.forms.find("call") != std::string::npos;
+  const bool with_future = o.forms.find("future") != std::string::npos;
+  const bool with_polled = o.forms.find("polled") != std::string::npos;
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
   std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal;
@@ -342,17 +348,17 @@ int run(int argc, char** argv) {
     const bool ours_first = rep % 2 == 0;
     if (rt) {
       for (WaitStrategy w : waits) {
-        if (ours_first) {
-          called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
-          service[w].push_back(service_round_trip(ctx, w, o.round_trips));
-        }
+        const auto ours = [&] {
+          if (with_call) called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+          if (with_future) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        };
+        if (ours_first) ours();
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
-        if (!ours_first) {
-          service[w].push_back(service_round_trip(ctx, w, o.round_trips));
-          called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+        if (!ours_first) ours();
+        if (w == WaitStrategy::kSpin && with_polled) {
+          service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
         }
-        if (w == WaitStrategy::kSpin) service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
       }
     }
     if (tp) {
@@ -384,6 +390,7 @@ int run(int argc, char** argv) {
       for (WaitStrategy w : waits) {
         // shmbus_pingpong reports one-way (RTT / 2): doubled to round trips.
         const std::vector<Percentiles>& ours = (*rows)[w];
+        if (ours.empty()) continue;
         std::vector<double> ratios;
         for (size_t i = 0; i < ours.size(); ++i) ratios.push_back(ours[i].p50 / (2 * raw[w][i].p50));
         const Spread r = spread_of(ratios);
@@ -406,8 +413,9 @@ int run(int argc, char** argv) {
     std::printf("\nper repetition, service p50 (call(), request().get()) / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
       std::printf(" %s", name_of(w));
-      for (size_t i = 0; i < service[w].size(); ++i) {
-        std::printf(" %.0f,%.0f/%.0f", called[w][i].p50, service[w][i].p50, 2 * raw[w][i].p50);
+      for (size_t i = 0; i < raw[w].size(); ++i) {
+        std::printf(" %.0f,%.0f/%.0f", called[w].empty() ? 0.0 : called[w][i].p50,
+                    service[w].empty() ? 0.0 : service[w][i].p50, 2 * raw[w][i].p50);
       }
       std::printf(";");
     }
