@@ -25,6 +25,7 @@ namespace detail {
 namespace {
 
 constexpr auto kReplyWait = std::chrono::milliseconds(10);  // also how late a timeout may fire
+constexpr auto kExpiryScan = std::chrono::milliseconds(1);  // how often a reading reply thread looks for timeouts
 
 // A topic-name word from any source name (letters, digits, '_' and '-' kept).
 std::string topic_word(std::string_view text) {
@@ -268,10 +269,14 @@ class ClientImpl {
       if (table_.callbacks() > 0 && waiters_.load(std::memory_order_seq_cst) == 0 && take_token()) {
         tl_polling = this;
         auto idle_until = std::chrono::steady_clock::now() + kReplyWait;
+        auto expiry_due = std::chrono::steady_clock::time_point{};
         while (!stopping_.load(std::memory_order_relaxed) && waiters_.load(std::memory_order_seq_cst) == 0) {
           const size_t got = read_some();
           const auto now = std::chrono::steady_clock::now();
-          expire(late, now);
+          if (now >= expiry_due) {  // a scan of the table: not at every look of a spinning read
+            expire(late, now);
+            expiry_due = now + kExpiryScan;
+          }
           if (got > 0 || table_.callbacks() > 0) idle_until = now + kReplyWait;
           if (now >= idle_until) break;
         }
