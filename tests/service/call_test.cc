@@ -1,9 +1,8 @@
 // Client::call: the requesting thread reads the reply topic itself. Replies, errors (no endpoint,
 // remote fault, timeout), many threads through one Client mixing call(), futures and callbacks
 // (each reply to its own requester, whoever read it), a call() timing out while another thread
-// is the one reading, and a responder process killed -9.
+// is the one reading. (Calls to a responder process killed -9: request_test.cc.)
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <atomic>
 #include <deque>
@@ -259,58 +258,6 @@ TEST(Call, ACallFromAReplyCallbackIsRefused) {
   std::future<std::string> f = refused.get_future();
   ASSERT_EQ(f.wait_for(20s), std::future_status::ready);
   EXPECT_NE(f.get().find("from a reply callback"), std::string::npos);
-}
-
-// A responder process: serves "orders" until the parent closes `stop_fd`'s other end.
-int serve_orders(const std::string& bus_path, int ready_fd, int stop_fd) {
-  Endpoint e = responder(Bus::open(bus_path));
-  e.start();
-  char x = 1;
-  if (::write(ready_fd, &x, 1) != 1) return 2;
-  while (::read(stop_fd, &x, 1) > 0) {
-  }
-  e.stop();
-  return 0;
-}
-
-TEST(CallProcesses, CallsTimeOutWhenTheirResponderIsKilled) {
-  TempBus tb;
-  Bus bus = tb.open();
-  int ready[2], stop[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(stop), 0);
-  const pid_t child = shmbus::test::spawn([&] { return serve_orders(tb.path(), ready[1], stop[0]); });
-  char x;
-  ASSERT_EQ(::read(ready[0], &x, 1), 1);
-  Client sut(bus, test::client_options());  // threads only after the fork
-  const auto first = sut.call<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 1}, "orders", 20s);
-  ASSERT_TRUE(first.ok()) << first.message();
-  EXPECT_TRUE(is_status_of(*first, {1, 0, 1}));
-
-  ::kill(child, SIGKILL);
-  EXPECT_EQ(shmbus::test::wait_child(child), 128 + SIGKILL);
-  // Two threads calling at once (one of them reads the replies) and a future: all time out.
-  auto future = sut.request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 2}, "orders", 500ms);
-  std::vector<std::optional<Response<shop::OrderStatus>>> got(2);
-  std::vector<std::thread> callers;
-  for (int i = 0; i < 2; ++i) {
-    callers.emplace_back([&, i] { got[i].emplace(sut.call<shop::GetOrderStatus, shop::OrderStatus>({3 + i, 0, 3 + i}, "orders", 500ms)); });
-  }
-  for (std::thread& t : callers) t.join();
-  for (const auto& r : got) {
-    ASSERT_TRUE(r.has_value());
-    EXPECT_FALSE(r->ok());
-    EXPECT_EQ(r->error(), RequestErrc::kTimeout) << r->message();  // the queue is there: not kNoEndpoint
-  }
-  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
-  try {
-    future.get();
-    ADD_FAILURE() << "a reply came";
-  } catch (const RequestError& e) {
-    EXPECT_EQ(e.code(), RequestErrc::kTimeout);
-  }
-  EXPECT_EQ(sut.pending_requests(), 0u);
-  ::close(stop[1]);
 }
 
 }  // namespace
