@@ -16,23 +16,36 @@ const detail::Clock& clock_or_real(const detail::Clock* clock) { return clock ? 
 
 bool Context::past_deadline() const noexcept { return clock_or_real(clock_).now() > deadline_; }
 
+// Each into the batch's next element, over what it held last time (its strings' room reused).
 void Context::publish_json(const MessageType& type, std::string json) {
   detail::check_publish(type);
-  outgoing_.push_back({event_topic(type), Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
-                       std::move(json), false, {}});
+  detail::Outgoing& out = outgoing_.add();
+  out.topic.assign(event_topic(type));
+  Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall(), out.envelope);
+  out.payload = std::move(json);
+  out.reply = false;
+  out.endpoint.clear();
 }
 
 void Context::send_json(const MessageType& type, std::string json, std::string_view endpoint) {
   detail::check_send(type);
   std::string to = detail::routed_endpoint(type, endpoint, routes_);
-  outgoing_.push_back({command_topic(to), Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
-                       std::move(json), false, std::move(to)});
+  detail::Outgoing& out = outgoing_.add();
+  out.topic.assign(command_topic(to));
+  Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall(), out.envelope);
+  out.payload = std::move(json);
+  out.reply = false;
+  out.endpoint.assign(to);
 }
 
 void Context::reply_json(const MessageType& type, std::string json) {
   detail::check_reply(type, handled_);
-  outgoing_.push_back({handled_.reply_to, Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall()),
-                       std::move(json), true, {}});
+  detail::Outgoing& out = outgoing_.add();
+  out.topic.assign(handled_.reply_to);
+  Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall(), out.envelope);
+  out.payload = std::move(json);
+  out.reply = true;
+  out.endpoint.clear();
 }
 
 }  // namespace shmbus::service

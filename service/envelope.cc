@@ -1,6 +1,8 @@
 // The service envelope: reading it from headers, writing it, starting and continuing a flow.
 #include "shmbus/service/envelope.h"
 
+#include <charconv>
+
 #include "shmbus/envelope.h"
 #include "shmbus/service/message_id.h"
 #include "shmbus/service/trace_context.h"
@@ -30,15 +32,19 @@ void for_each_field(E& e, F&& f) {
   f(hk::kTracestate, e.tracestate);
 }
 
-Envelope fresh(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now) {
-  Envelope e;
-  e.message_id = new_message_id();
-  e.type = type.type_header();
-  e.kind = to_string(type.kind);
-  e.content_type = std::string(kJsonContentType);
-  e.sent_time = detail::format_time_cached(now);
-  e.source = std::string(source);
-  return e;
+// A new message's own fields into `e` (the others cleared): new id, type, kind, sent-time.
+void fresh(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now, Envelope& e) {
+  for_each_field(e, [](std::string_view, std::string& value) { value.clear(); });
+  new_message_id(e.message_id);
+  char version[16];
+  const auto [end, ec] = std::to_chars(version, version + sizeof version, type.version);
+  e.type.assign(type.name);
+  e.type.push_back('@');
+  e.type.append(version, ec == std::errc() ? end : version);
+  e.kind.assign(to_string(type.kind));
+  e.content_type.assign(kJsonContentType);
+  detail::format_time_cached(now, e.sent_time);
+  e.source.assign(source);
 }
 
 }  // namespace
@@ -66,6 +72,14 @@ void Envelope::read(const HeadersView& headers, Envelope& e) {
   }
 }
 
+size_t Envelope::headers(Header (&out)[kMaxHeaders]) const noexcept {
+  size_t n = 0;
+  for_each_field(*this, [&](std::string_view key, const std::string& value) {
+    if (!value.empty()) out[n++] = {key, value};
+  });
+  return n;
+}
+
 std::vector<Header> Envelope::headers() const {
   std::vector<Header> out;
   out.reserve(14);
@@ -84,30 +98,41 @@ Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, st
 }
 
 Envelope Envelope::start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now) {
-  Envelope e = fresh(type, source, now);
-  e.correlation_id = e.message_id;
-  e.conversation_id = e.message_id;
-  e.traceparent = TraceContext::start_header();
+  Envelope e;
+  start(type, source, now, e);
   return e;
 }
 
 Envelope Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
                              std::chrono::system_clock::time_point now) {
-  Envelope e = fresh(type, source, now);
-  // A parent from outside this layer may lack ids: the flow then starts at the parent.
-  e.correlation_id = !parent.correlation_id.empty() ? parent.correlation_id : parent.message_id;
-  e.conversation_id = !parent.conversation_id.empty() ? parent.conversation_id : e.correlation_id;
-  if (e.correlation_id.empty()) e.correlation_id = e.message_id;
-  if (e.conversation_id.empty()) e.conversation_id = e.correlation_id;
-  e.causation_id = parent.message_id;
-  e.traceparent = TraceContext::child_header(parent.traceparent);
-  // tracestate belongs to the trace: kept only when the trace is continued (W3C section 3.3).
-  if (!e.traceparent.empty()) {
-    e.tracestate = parent.tracestate;
-  } else {
-    e.traceparent = TraceContext::start_header();
-  }
+  Envelope e;
+  caused_by(parent, type, source, now, e);
   return e;
+}
+
+void Envelope::start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now,
+                     Envelope& e) {
+  fresh(type, source, now, e);
+  e.correlation_id.assign(e.message_id);
+  e.conversation_id.assign(e.message_id);
+  TraceContext::start_header(e.traceparent);
+}
+
+void Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
+                         std::chrono::system_clock::time_point now, Envelope& e) {
+  fresh(type, source, now, e);
+  // A parent from outside this layer may lack ids: the flow then starts at the parent.
+  e.correlation_id.assign(!parent.correlation_id.empty() ? parent.correlation_id : parent.message_id);
+  e.conversation_id.assign(!parent.conversation_id.empty() ? parent.conversation_id : e.correlation_id);
+  if (e.correlation_id.empty()) e.correlation_id.assign(e.message_id);
+  if (e.conversation_id.empty()) e.conversation_id.assign(e.correlation_id);
+  e.causation_id.assign(parent.message_id);
+  // tracestate belongs to the trace: kept only when the trace is continued (W3C section 3.3).
+  if (TraceContext::child_header(parent.traceparent, e.traceparent)) {
+    e.tracestate.assign(parent.tracestate);
+  } else {
+    TraceContext::start_header(e.traceparent);
+  }
 }
 
 std::optional<std::chrono::system_clock::time_point> Envelope::expires() const noexcept {

@@ -38,6 +38,12 @@ int hex_value(char c) noexcept {
 }  // namespace
 
 std::string new_message_id() {
+  std::string out;
+  new_message_id(out);
+  return out;
+}
+
+void new_message_id(std::string& out) {
   const uint64_t stamp = next_stamp();
   const uint64_t ms = stamp >> 12;
   const uint64_t counter = stamp & 0xfff;
@@ -49,14 +55,14 @@ std::string new_message_id() {
   b[8] = static_cast<uint8_t>(0x80 | ((random >> 56) & 0x3f));
   for (int i = 9; i < 16; ++i) b[i] = static_cast<uint8_t>(random >> (8 * (15 - i)));
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  char text[36];
+  char* at = text;
   for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[b[i] >> 4]);
-    out.push_back(kHex[b[i] & 15]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) *at++ = '-';
+    *at++ = kHex[b[i] >> 4];
+    *at++ = kHex[b[i] & 15];
   }
-  return out;
+  out.assign(text, sizeof text);
 }
 
 std::optional<std::chrono::system_clock::time_point> message_id_time(std::string_view id) noexcept {

@@ -50,34 +50,42 @@ std::optional<std::chrono::steady_clock::time_point> PendingRequests::next_deadl
   return out;
 }
 
-namespace {
-std::exception_ptr request_error(RequestErrc code, const std::string& what) {
-  return std::make_exception_ptr(RequestError(code, what));
+std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, std::string_view came,
+                                        std::string_view payload) {
+  if (came == reply_type) return std::nullopt;
+  const std::string asked(request_type);
+  if (came.starts_with("Fault<")) {
+    FaultInfo info;
+    try {
+      info = nlohmann::json::parse(payload).get<FaultInfo>();
+    } catch (const std::exception& e) {
+      return RequestError(RequestErrc::kBadReply, asked + " was answered by a " + std::string(came) +
+                                                      " that is not a Fault's JSON: " + e.what());
+    }
+    return RequestError(RequestErrc::kRemoteFault, asked + " failed at endpoint " + info.endpoint + " after " +
+                                                       std::to_string(info.attempts) + " attempt(s): " +
+                                                       info.exception_type + ": " + info.exception_message);
+  }
+  return RequestError(RequestErrc::kBadReply, "the reply to " + asked + " is a " + std::string(came) + ", not the " +
+                                                  std::string(reply_type) + " asked for: the two sides disagree");
 }
-}  // namespace
+
+std::string timeout_text(std::string_view request_type, std::string_view endpoint, std::chrono::nanoseconds timeout) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+  const std::string to(endpoint);
+  return "no reply to " + std::string(request_type) + " from endpoint " + to + " within " + std::to_string(ms) +
+         " ms: the endpoint is slow, stopped or dead (shmbus queue stat " + to + " shows its consumers)";
+}
 
 void complete(PendingRequest& r, const Envelope& env, std::string_view payload) {
-  if (env.type.starts_with("Fault<")) {
-    const FaultInfo info = nlohmann::json::parse(payload).get<FaultInfo>();
-    return r.done({}, request_error(RequestErrc::kRemoteFault,
-                                    r.request_type + " failed at endpoint " + info.endpoint + " after " +
-                                        std::to_string(info.attempts) + " attempt(s): " + info.exception_type + ": " +
-                                        info.exception_message));
-  }
-  if (env.type != r.reply_type) {
-    return r.done({}, request_error(RequestErrc::kBadReply, "the reply to " + r.request_type + " is a " + env.type +
-                                                                ", not the " + r.reply_type +
-                                                                " asked for: the two sides disagree"));
+  if (std::optional<RequestError> error = reply_error(r.request_type, r.reply_type, env.type, payload)) {
+    return r.done({}, std::make_exception_ptr(*error));
   }
   r.done(payload, nullptr);
 }
 
 void time_out(PendingRequest& r) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(r.timeout).count();
-  r.done({}, request_error(RequestErrc::kTimeout, "no reply to " + r.request_type + " from endpoint " + r.endpoint +
-                                                      " within " + std::to_string(ms) +
-                                                      " ms: the endpoint is slow, stopped or dead (shmbus queue stat " +
-                                                      r.endpoint + " shows its consumers)"));
+  r.done({}, std::make_exception_ptr(RequestError(RequestErrc::kTimeout, timeout_text(r.request_type, r.endpoint, r.timeout))));
 }
 
 size_t PendingRequests::size() const {

@@ -42,9 +42,15 @@ class PendingRequests {
   std::unordered_map<std::string, PendingRequest> by_id_;
 };
 
-// Completes `r` with the reply that came (envelope `env`, JSON `payload`): the reply, or the
-// error it means (a Fault: kRemoteFault; another type: kBadReply). Throws if a Fault's JSON is
-// not one.
+// What a reply (its `type` header `came`, JSON `payload`) means for the request of type
+// `request_type` that waits for a `reply_type`: nullopt, the reply asked for; or the error (a
+// Fault: kRemoteFault; a Fault whose JSON is not one, or another type: kBadReply).
+std::optional<RequestError> reply_error(std::string_view request_type, std::string_view reply_type, std::string_view came,
+                                        std::string_view payload);
+// The text of a request's kTimeout.
+std::string timeout_text(std::string_view request_type, std::string_view endpoint, std::chrono::nanoseconds timeout);
+
+// Completes `r` with the reply that came: the reply, or the error it means (reply_error).
 void complete(PendingRequest& r, const Envelope& env, std::string_view payload);
 // Fails `r` with kTimeout.
 void time_out(PendingRequest& r);

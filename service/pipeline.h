@@ -60,7 +60,7 @@ class Pipeline {
   EndpointImpl& e_;
   Outbox& outbox_;
   const bool gated_;
-  std::vector<Outgoing> outgoing_;
+  OutgoingBatch outgoing_;  // what the handler sent, its room kept from one delivery to the next
   Envelope env_;  // the delivery's, read over the last one's (its strings' room reused)
 };
 

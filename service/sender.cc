@@ -44,8 +44,9 @@ void Sender::publish(const Outgoing& out) {
   // publisher writes into a removed topic, which harms nobody.)
   if (out.reply && !publishers_.contains(out.topic) && !bus_.topic_exists(out.topic)) return;
   Publisher& pub = publisher(out.topic, !out.reply);
-  const std::vector<Header> headers = out.envelope.headers();
-  const Result<uint64_t> r = pub.publish(out.payload, headers);
+  Header headers[Envelope::kMaxHeaders];
+  const size_t n = out.envelope.headers(headers);
+  const Result<uint64_t> r = pub.publish(out.payload, std::span<const Header>(headers, n));
   if (!r && r.error() != Errc::kNotDurable) {  // kNotDurable: published, not yet on disk
     throw Error("publishing " + out.envelope.type + " to " + out.topic + " failed: " + pub.explain(r.error()));
   }

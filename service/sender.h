@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "shmbus/bus.h"
 #include "shmbus/service/context.h"
@@ -20,6 +21,26 @@ struct Outgoing {
   std::string payload;
   bool reply = false;     // to a Client's reply topic: never created here
   std::string endpoint;   // a command's endpoint: checked to exist before it is sent
+};
+
+// The messages a handler sends, kept from one delivery to the next: clear() keeps the elements
+// (their strings' room), add() reuses one, so a handler thread's envelopes allocate nothing once
+// warm. Thread-safety: its handler thread's only.
+class OutgoingBatch {
+ public:
+  Outgoing& add() {
+    if (size_ == items_.size()) items_.emplace_back();
+    return items_[size_++];
+  }
+  void clear() noexcept { size_ = 0; }
+  size_t size() const noexcept { return size_; }
+  const Outgoing* begin() const noexcept { return items_.data(); }
+  const Outgoing* end() const noexcept { return items_.data() + size_; }
+  const Outgoing& operator[](size_t i) const noexcept { return items_[i]; }
+
+ private:
+  std::vector<Outgoing> items_;
+  size_t size_ = 0;
 };
 
 // The endpoint a command without one goes to: its route, or Error saying how to give one.

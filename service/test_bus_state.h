@@ -98,8 +98,9 @@ class MemoryBus final : public Outbox {
   std::string publish_from(const ClientSide& side, const MessageType& type, std::string json);
   std::string send_from(const ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
                         std::optional<std::chrono::system_clock::time_point> not_before);
-  void request_from(ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
-                    std::chrono::nanoseconds timeout, const MessageType& reply_type, Client::ReplyCallback done);
+  // Returns the request's message-id (= its correlation-id).
+  std::string request_from(ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
+                           std::chrono::nanoseconds timeout, const MessageType& reply_type, Client::ReplyCallback done);
   uint64_t cancel_scheduled(std::string_view endpoint, std::string_view message_id);
   // A Client on the TestBus: its side gets replies to its own reply topic until it is removed.
   void add_side(ClientSide& side);

@@ -29,8 +29,9 @@ std::string MemoryBus::send_from(const ClientSide& side, const MessageType& type
   return env.message_id;
 }
 
-void MemoryBus::request_from(ClientSide& side, const MessageType& type, std::string json, std::string_view endpoint,
-                             std::chrono::nanoseconds timeout, const MessageType& reply_type, Client::ReplyCallback done) {
+std::string MemoryBus::request_from(ClientSide& side, const MessageType& type, std::string json,
+                                    std::string_view endpoint, std::chrono::nanoseconds timeout,
+                                    const MessageType& reply_type, Client::ReplyCallback done) {
   check_request(type, reply_type);
   const std::string to = routed_endpoint(type, endpoint, side.routes);
   Envelope env = Envelope::start(type, side.source, clock.wall());
@@ -44,9 +45,10 @@ void MemoryBus::request_from(ClientSide& side, const MessageType& type, std::str
     publish({command_topic(to), std::move(env), std::move(json), false, to});
   } catch (...) {
     if (std::optional<PendingRequest> r = side.pending.take(id)) r->done({}, std::current_exception());
-    return;
+    return id;
   }
   run_due();
+  return id;
 }
 
 uint64_t MemoryBus::cancel_scheduled(std::string_view endpoint, std::string_view message_id) {

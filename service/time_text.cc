@@ -21,6 +21,12 @@ struct CachedSecond {
 // writes its sent-time (now) and its expires-at (now + timeout) each time. The text is
 // format_time's by construction: its prefix, our ".mmmZ".
 std::string format_time_cached(std::chrono::system_clock::time_point now) {
+  std::string out;
+  format_time_cached(now, out);
+  return out;
+}
+
+void format_time_cached(std::chrono::system_clock::time_point now, std::string& out) {
   thread_local CachedSecond cache[2];
   thread_local unsigned older = 0;  // the slot a miss replaces
   const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -35,13 +41,10 @@ std::string format_time_cached(std::chrono::system_clock::time_point now) {
   }
   older = slot ^ 1;
   const std::string& prefix = cache[slot].prefix;
-  std::string out;
-  out.reserve(prefix.size() + 5);
-  out.append(prefix);
   const char tail[5] = {'.', static_cast<char>('0' + in_second / 100), static_cast<char>('0' + in_second / 10 % 10),
                         static_cast<char>('0' + in_second % 10), 'Z'};
+  out.assign(prefix);
   out.append(tail, 5);
-  return out;
 }
 
 }  // namespace shmbus::service::detail

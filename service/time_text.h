@@ -8,5 +8,7 @@
 namespace shmbus::service::detail {
 
 std::string format_time_cached(std::chrono::system_clock::time_point t);
+// The same into `into`, its room reused.
+void format_time_cached(std::chrono::system_clock::time_point t, std::string& into);
 
 }  // namespace shmbus::service::detail

@@ -28,15 +28,16 @@ bool put_random_hex(char* out, size_t digits) noexcept {
   return nonzero;
 }
 
-// "00-" trace "-" <16 random hex> "-" flags, into 55 characters.
-std::string header_with_new_span(std::string_view trace_id, std::string_view flags) {
-  std::string out(55, '-');
-  out[0] = '0';
-  out[1] = '0';
-  trace_id.copy(out.data() + 3, 32);
-  if (!put_random_hex(out.data() + 36, 16)) out[51] = '1';  // all-zero ids are invalid
-  flags.copy(out.data() + 53, 2);
-  return out;
+// "00-" trace "-" <16 random hex> "-" flags, the 55 characters into `out`.
+void header_with_new_span(std::string_view trace_id, std::string_view flags, std::string& out) {
+  char text[55];
+  text[0] = '0';
+  text[1] = '0';
+  text[2] = text[35] = text[52] = '-';
+  trace_id.copy(text + 3, 32);
+  if (!put_random_hex(text + 36, 16)) text[51] = '1';  // all-zero ids are invalid
+  flags.copy(text + 53, 2);
+  out.assign(text, sizeof text);
 }
 
 std::string random_hex(size_t digits) {
@@ -77,17 +78,32 @@ std::optional<TraceContext> TraceContext::parse(std::string_view t) noexcept {
 }
 
 std::string TraceContext::start_header() {
-  char trace[32];
-  const bool high = put_random_hex(trace, 16);
-  if (!put_random_hex(trace + 16, 16) && !high) trace[31] = '1';
-  return header_with_new_span({trace, 32}, "01");
+  std::string out;
+  start_header(out);
+  return out;
 }
 
 std::string TraceContext::child_header(std::string_view parent) {
+  std::string out;
+  child_header(parent, out);
+  return out;
+}
+
+void TraceContext::start_header(std::string& into) {
+  char trace[32];
+  const bool high = put_random_hex(trace, 16);
+  if (!put_random_hex(trace + 16, 16) && !high) trace[31] = '1';
+  header_with_new_span({trace, 32}, "01", into);
+}
+
+bool TraceContext::child_header(std::string_view parent, std::string& into) {
   // The checks parse() makes; what it would keep (trace-id, flags) is read in place.
-  if (!parse_checks(parent)) return {};
-  const std::string_view flags = parent.substr(53, 2);
-  return header_with_new_span(parent.substr(3, 32), flags);
+  if (!parse_checks(parent)) {
+    into.clear();
+    return false;
+  }
+  header_with_new_span(parent.substr(3, 32), parent.substr(53, 2), into);
+  return true;
 }
 
 TraceContext TraceContext::start() { return {random_hex(32), random_hex(16), 1}; }

@@ -1,7 +1,7 @@
 // shmbus_service_bench (issue 15, "Benchmarks"), each repetition interleaving ours and the
 // reference, the floor first:
-//   round trip  Client::request<Ping, Pong>(...).get() against an Endpoint in another process
-//               that replies (both pinned, one per CPU), with the spin and the block wait
+//   round trip  Client::call<Ping, Pong>(...), and Client::request<Ping, Pong>(...).get(),
+//               against an Endpoint in another process that replies (both pinned, one per CPU), with the spin and the block wait
 //               strategies, beside the raw bus ping-pong of the same strategy (bench/suite:
 //               two memory topics, and the same over journal topics, which commands use).
 //   throughput  an Endpoint with an empty handler draining M JSON commands of ~100 bytes
@@ -73,6 +73,7 @@ struct Options {
   uint64_t messages = 200000;
   std::string only;
   std::string waits = "spin,block";  // the round trips' wait strategies
+  std::string forms = "call,future,polled";  // the requester's ways of waiting (Waiting)
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -86,11 +87,15 @@ TopicConfig journal() {
 
 const char* name_of(WaitStrategy w) { return w == WaitStrategy::kSpin ? "spin" : w == WaitStrategy::kYield ? "yield" : "block"; }
 
-// Round trips of Client::request against an echoing Endpoint in a forked process.
-// Returned as round-trip percentiles (ns). `poll_future`: the requester polls its future,
-// yielding, and the client's reply thread yields too (both share our CPU), instead of
-// sleeping in future::get(): what the future's futex hand-off costs.
-Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, bool poll_future = false) {
+// How the requester waits: future::get() (the reply thread reads and hands the reply over);
+// polling its future, yielding, with the reply thread yielding too (both share our CPU): what
+// the futex hand-off costs; or Client::call (the requester reads its reply itself).
+enum class Waiting { kFuture, kPolledFuture, kCall };
+
+// Round trips of a request against an echoing Endpoint in a forked process.
+// Returned as round-trip percentiles (ns).
+Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, Waiting waiting = Waiting::kFuture) {
+  const bool poll_future = waiting == Waiting::kPolledFuture;
   ScratchBus scratch(ctx.fresh_bus_path());
   SharedBlock<std::atomic<int>> state;  // 1: the endpoint runs; 2: the parent is done
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
@@ -123,12 +128,17 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     samples.reserve(count);
     for (size_t i = 0; i < warmup + count; ++i) {
       const uint64_t t0 = ctx.clock.ticks();
-      std::future<bench_msg::Pong> f =
-          client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s);
-      if (poll_future) {
-        while (f.wait_for(0s) != std::future_status::ready) std::this_thread::yield();
+      bench_msg::Pong r;
+      if (waiting == Waiting::kCall) {
+        r = client.call<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s).value();
+      } else {
+        std::future<bench_msg::Pong> f =
+            client.request<bench_msg::Ping, bench_msg::Pong>(bench_msg::Ping{static_cast<int64_t>(i)}, "echo", 10s);
+        if (poll_future) {
+          while (f.wait_for(0s) != std::future_status::ready) std::this_thread::yield();
+        }
+        r = f.get();
       }
-      const bench_msg::Pong r = f.get();
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
       if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
@@ -226,6 +236,7 @@ struct StepCosts {
   double envelope_read = 0, json_decode = 0, json_bytes = 0, header_bytes = 0;
   double envelope_start = 0, envelope_caused_by = 0, json_encode = 0;  // the sending side
   double dom_decode = 0, dom_encode = 0;  // the same message through nlohmann's DOM path
+  double start_into = 0, caused_by_into = 0;  // the same into a reused Envelope (the request and reply paths)
 };
 
 StepCosts step_costs(BenchContext& ctx) {
@@ -266,6 +277,22 @@ StepCosts step_costs(BenchContext& ctx) {
   for (int i = 0; i < kCalls; ++i) sink += svc::Envelope::caused_by(handled, type, "bench").message_id.size();
   t1 = ctx.clock.ticks();
   s.envelope_caused_by = ctx.clock.to_ns(t1 - t0) / kCalls;
+  svc::Envelope into;
+  const auto wall = std::chrono::system_clock::now();  // a clock read per call is in the figures above
+  t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) {
+    svc::Envelope::start(type, "bench", wall, into);
+    sink += into.message_id.size();
+  }
+  t1 = ctx.clock.ticks();
+  s.start_into = ctx.clock.to_ns(t1 - t0) / kCalls;
+  t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) {
+    svc::Envelope::caused_by(handled, type, "bench", wall, into);
+    sink += into.message_id.size();
+  }
+  t1 = ctx.clock.ticks();
+  s.caused_by_into = ctx.clock.to_ns(t1 - t0) / kCalls;
   const bench_msg::PlaceOrder order = sample_order(1);
   t0 = ctx.clock.ticks();
   for (int i = 0; i < kCalls; ++i) sink += svc::encode(order).size();
@@ -294,11 +321,13 @@ int run(int argc, char** argv) {
     else if (a == "--messages") o.messages = std::stoull(next());
     else if (a == "--only") o.only = next();
     else if (a == "--waits") o.waits = next();
+    else if (a == "--forms") o.forms = next();
     else if (a == "--quick") { o.repetitions = 2; o.round_trips = 2000; o.messages = 20000; }
     else {
       std::fprintf(stderr,
                    "usage: shmbus_service_bench [--scratch DIR] [--repetitions 5] [--round-trips 20000]\n"
-                   "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block] [--quick]\n");
+                   "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block]\n"
+                   "  [--forms call,future,polled] [--quick]\n");
       return 2;
     }
   }
@@ -315,9 +344,12 @@ int run(int argc, char** argv) {
   std::vector<WaitStrategy> waits;
   if (o.waits.find("spin") != std::string::npos) waits.push_back(WaitStrategy::kSpin);
   if (o.waits.find("block") != std::string::npos) waits.push_back(WaitStrategy::kBlock);
+  const bool with_call = o.forms.find("call") != std::string::npos;
+  const bool with_future = o.forms.find("future") != std::string::npos;
+  const bool with_polled = o.forms.find("polled") != std::string::npos;
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
-  std::map<WaitStrategy, std::vector<Percentiles>> service, raw, raw_journal;
+  std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal;
   std::vector<Percentiles> service_polled;  // spin, the requester polling its future
   std::map<uint32_t, std::vector<double>> endpoint, consumer;
   std::vector<StepCosts> steps;
@@ -326,11 +358,17 @@ int run(int argc, char** argv) {
     const bool ours_first = rep % 2 == 0;
     if (rt) {
       for (WaitStrategy w : waits) {
-        if (ours_first) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        const auto ours = [&] {
+          if (with_call) called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+          if (with_future) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
+        };
+        if (ours_first) ours();
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
-        if (!ours_first) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
-        if (w == WaitStrategy::kSpin) service_polled.push_back(service_round_trip(ctx, w, o.round_trips, true));
+        if (!ours_first) ours();
+        if (w == WaitStrategy::kSpin && with_polled) {
+          service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
+        }
       }
     }
     if (tp) {
@@ -358,16 +396,21 @@ int run(int argc, char** argv) {
     std::printf("| round trip, ns (medians of %d) | p50 | p99 | raw memory ping-pong p50 / p99 | raw journal ping-pong p50 / p99 | "
                 "paired p50 service / raw memory (min-max) | target <= 3 x |\n|---|---:|---:|---|---|---|---|\n",
                 o.repetitions);
-    for (WaitStrategy w : waits) {
-      // shmbus_pingpong reports one-way (RTT / 2): doubled to round trips.
-      std::vector<double> ratios;
-      for (size_t i = 0; i < service[w].size(); ++i) ratios.push_back(service[w][i].p50 / (2 * raw[w][i].p50));
-      const Spread r = spread_of(ratios);
-      std::printf("| %s | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f | **%.1f x** (%.1f-%.1f) | %s |\n", name_of(w),
-                  pick(service[w], &Percentiles::p50, 1).median, pick(service[w], &Percentiles::p99, 1).median,
-                  pick(raw[w], &Percentiles::p50, 2).median, pick(raw[w], &Percentiles::p99, 2).median,
-                  pick(raw_journal[w], &Percentiles::p50, 2).median, pick(raw_journal[w], &Percentiles::p99, 2).median,
-                  r.median, r.min, r.max, r.median <= 3 ? "met" : "MISSED");
+    for (auto* rows : {&called, &service}) {
+      for (WaitStrategy w : waits) {
+        // shmbus_pingpong reports one-way (RTT / 2): doubled to round trips.
+        const std::vector<Percentiles>& ours = (*rows)[w];
+        if (ours.empty()) continue;
+        std::vector<double> ratios;
+        for (size_t i = 0; i < ours.size(); ++i) ratios.push_back(ours[i].p50 / (2 * raw[w][i].p50));
+        const Spread r = spread_of(ratios);
+        std::printf("| %s, %s | %.0f | %.0f | %.0f / %.0f | %.0f / %.0f | **%.1f x** (%.1f-%.1f) | %s |\n", name_of(w),
+                    rows == &called ? "call()" : "request().get()", pick(ours, &Percentiles::p50, 1).median,
+                    pick(ours, &Percentiles::p99, 1).median, pick(raw[w], &Percentiles::p50, 2).median,
+                    pick(raw[w], &Percentiles::p99, 2).median, pick(raw_journal[w], &Percentiles::p50, 2).median,
+                    pick(raw_journal[w], &Percentiles::p99, 2).median, r.median, r.min, r.max,
+                    r.median <= 3 ? "met" : "MISSED");
+      }
     }
     if (!service_polled.empty()) {
       std::vector<double> ratios;
@@ -377,10 +420,13 @@ int run(int argc, char** argv) {
                   pick(service_polled, &Percentiles::p50, 1).median, pick(service_polled, &Percentiles::p99, 1).median,
                   r.median, r.min, r.max);
     }
-    std::printf("\nper repetition, service p50 / raw memory ping-pong round trip p50, ns:");
+    std::printf("\nper repetition, service p50 (call(), request().get()) / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
       std::printf(" %s", name_of(w));
-      for (size_t i = 0; i < service[w].size(); ++i) std::printf(" %.0f/%.0f", service[w][i].p50, 2 * raw[w][i].p50);
+      for (size_t i = 0; i < raw[w].size(); ++i) {
+        std::printf(" %.0f,%.0f/%.0f", called[w].empty() ? 0.0 : called[w][i].p50,
+                    service[w].empty() ? 0.0 : service[w][i].p50, 2 * raw[w][i].p50);
+      }
       std::printf(";");
     }
     std::printf("\n\n");
@@ -413,9 +459,11 @@ int run(int argc, char** argv) {
     };
     std::printf("pipeline steps alone (this process, one record, ns per call, medians): receiving: Envelope::read (into a reused one) %.0f "
                 "(%.0f header bytes), decode<PlaceOrder> %.0f (%.0f JSON bytes); sending: Envelope::start %.0f, "
-                "Envelope::caused_by %.0f, encode<PlaceOrder> %.0f\n",
+                "Envelope::caused_by %.0f, encode<PlaceOrder> %.0f; into a reused Envelope (given the time): start %.0f, "
+                "caused_by %.0f\n",
                 med(&StepCosts::envelope_read), steps[0].header_bytes, med(&StepCosts::json_decode), steps[0].json_bytes,
-                med(&StepCosts::envelope_start), med(&StepCosts::envelope_caused_by), med(&StepCosts::json_encode));
+                med(&StepCosts::envelope_start), med(&StepCosts::envelope_caused_by), med(&StepCosts::json_encode),
+                med(&StepCosts::start_into), med(&StepCosts::caused_by_into));
     std::vector<double> decode_ratio, encode_ratio;
     for (auto& s : steps) {
       decode_ratio.push_back(s.json_decode / s.dom_decode);

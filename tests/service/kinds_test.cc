@@ -63,7 +63,7 @@ TEST(Kinds, ReplyingToAnEventOrAPlainCommandIsRefusedInTheHandler) {
   Envelope command = Envelope::start(message_type_of<shop::ReserveStock>(), "x");
   detail::Routes routes;
   for (const Envelope* handled : {&event, &command}) {
-    std::vector<detail::Outgoing> out;
+    detail::OutgoingBatch out;
     Context ctx(*handled, "sales", routes, out, 1, 0);
     expect_refused([&] { ctx.reply(shop::OrderStatus{}); }, "only a command sent by request()");
   }

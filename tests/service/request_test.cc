@@ -1,5 +1,6 @@
 // Request / response: in one process (replies, faults, no endpoint, an expired request), and
-// across processes (4 requesters x 100,000 requests against 2 responders; a responder killed -9).
+// across processes (4 requesters x 100,000 requests, futures and call()s, against 2 responders; a
+// responder killed -9, under a future and under call()s).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -7,6 +8,8 @@
 #include <cstdlib>
 #include <deque>
 #include <future>
+#include <optional>
+#include <thread>
 
 #include "messages.h"
 #include "service_test_support.h"
@@ -156,7 +159,9 @@ int serve_orders(const std::string& bus_path, int ready_fd, int stop_fd) {
   return 0;
 }
 
-// A requester process: `n` requests, at most `window` outstanding; every reply must be its own.
+// A requester process: `n` requests, at most `window` outstanding as futures, every 8th made with
+// call() meanwhile (the caller then reads the replies, the futures' too); every reply must be
+// its own.
 int request_many(const std::string& bus_path, int requester, int n, size_t window) {
   Client client(Bus::open(bus_path), test::client_options("requester-" + std::to_string(requester)));
   std::deque<std::pair<int, std::future<shop::OrderStatus>>> outstanding;
@@ -173,8 +178,16 @@ int request_many(const std::string& bus_path, int requester, int n, size_t windo
     }
   };
   for (int seq = 0; seq < n; ++seq) {
-    outstanding.emplace_back(seq, client.request<shop::GetOrderStatus, shop::OrderStatus>(
-                                      {seq * 7 + requester, requester, seq}, "orders", 60s));
+    const shop::GetOrderStatus q{seq * 7 + requester, requester, seq};
+    if (seq % 8 == 7) {
+      const Response<shop::OrderStatus> r = client.call<shop::GetOrderStatus, shop::OrderStatus>(q, "orders", 60s);
+      const shop::OrderStatus want = status_of(q);
+      if (!r.ok() || r->requester != requester || r->seq != seq || r->order != want.order || r->status != want.status) {
+        if (bad++ < 3) std::fprintf(stderr, "requester %d, call %d: %s\n", requester, seq, r.message().c_str());
+      }
+      continue;
+    }
+    outstanding.emplace_back(seq, client.request<shop::GetOrderStatus, shop::OrderStatus>(q, "orders", 60s));
     if (outstanding.size() >= window) check();
   }
   while (!outstanding.empty()) check();
@@ -239,6 +252,46 @@ TEST(RequestProcesses, ARequestTimesOutWhenItsResponderIsKilled) {
 
   ASSERT_EQ(second.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(code_of(second), RequestErrc::kTimeout);  // the queue is there: not kNoEndpoint
+  ::close(stop[1]);
+}
+
+TEST(CallProcesses, CallsTimeOutWhenTheirResponderIsKilled) {
+  TempBus tb;
+  Bus bus = tb.open();
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(stop), 0);
+  const pid_t child = shmbus::test::spawn([&] { return serve_orders(tb.path(), ready[1], stop[0]); });
+  char x;
+  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  Client sut(bus, test::client_options());  // threads only after the fork
+  const auto first = sut.call<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 1}, "orders", 20s);
+  ASSERT_TRUE(first.ok()) << first.message();
+  EXPECT_EQ(first->order, 1);
+
+  ::kill(child, SIGKILL);
+  EXPECT_EQ(shmbus::test::wait_child(child), 128 + SIGKILL);
+  // Two threads calling at once (one of them reads the replies) and a future: all time out.
+  auto future = sut.request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 2}, "orders", 500ms);
+  std::vector<std::optional<Response<shop::OrderStatus>>> got(2);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 2; ++i) {
+    callers.emplace_back([&, i] { got[i].emplace(sut.call<shop::GetOrderStatus, shop::OrderStatus>({3 + i, 0, 3 + i}, "orders", 500ms)); });
+  }
+  for (std::thread& t : callers) t.join();
+  for (const auto& r : got) {
+    ASSERT_TRUE(r.has_value());
+    EXPECT_FALSE(r->ok());
+    EXPECT_EQ(r->error(), RequestErrc::kTimeout) << r->message();  // the queue is there: not kNoEndpoint
+  }
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  try {
+    future.get();
+    ADD_FAILURE() << "a reply came";
+  } catch (const RequestError& e) {
+    EXPECT_EQ(e.code(), RequestErrc::kTimeout);
+  }
+  EXPECT_EQ(sut.pending_requests(), 0u);
   ::close(stop[1]);
 }
 

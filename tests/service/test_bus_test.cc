@@ -498,5 +498,34 @@ TEST(TestBus, AClientOnTheTestBusHasTheSameVerbs) {
   EXPECT_EQ(web.pending_requests(), 0u);
 }
 
+// Client::call on a TestBus: what came within the call; a reply that would come only later
+// (after advance()) is kTimeout at once, the request withdrawn.
+TEST(TestBus, AClientsCallGetsWhatCameWithinIt) {
+  TestBus bus;
+  Endpoint orders(bus, "orders", options(2));
+  orders.handle<shop::GetOrderStatus>([](const shop::GetOrderStatus& q, Context& ctx) {
+    if (q.order < 0) throw std::out_of_range("no order");
+    ctx.reply(status_of(q));
+  });
+  orders.start();
+  Client web(bus, {.source = "web"});
+
+  const auto ok = web.call<shop::GetOrderStatus, shop::OrderStatus>({9, 1, 2}, "orders", 2s);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ(ok->order, 9);
+  EXPECT_EQ(ok->status, "shipped");
+  const auto none = web.call<shop::GetOrderStatus, shop::OrderStatus>({1, 1, 1}, "nobody", 2s);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error(), RequestErrc::kNoEndpoint);
+  // The first attempt fails, its retry is ~1 s later on the virtual clock: not within the call.
+  const auto later = web.call<shop::GetOrderStatus, shop::OrderStatus>({-1, 1, 1}, "orders", 10s);
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error(), RequestErrc::kTimeout);
+  EXPECT_NE(later.message().find("advance()"), std::string::npos) << later.message();
+  EXPECT_EQ(web.pending_requests(), 0u);
+  bus.advance(5s);  // the Fault that answers it then has nobody waiting: nothing breaks
+  EXPECT_EQ(web.pending_requests(), 0u);
+}
+
 }  // namespace
 }  // namespace shmbus::service

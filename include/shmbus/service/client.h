@@ -9,6 +9,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,15 +38,56 @@ std::function<void(std::string_view, std::exception_ptr)> reply_completer(std::s
     }
   };
 }
+
+// What Client::call_json found: the reply's JSON (a view into the calling thread's buffer,
+// valid until its next call), or the error.
+struct CallOutcome {
+  bool ok = false;
+  RequestErrc code = RequestErrc::kTimeout;
+  std::string_view payload;
+  std::string what;
+};
 }  // namespace detail
 class TestBus;
+
+// What Client::call returns: the reply, or how the request failed (the codes of RequestError;
+// nothing is thrown for them).
+template <ServiceMessage Rep>
+class Response {
+ public:
+  explicit Response(Rep reply) : reply_(std::move(reply)) {}
+  Response(RequestErrc code, std::string what) : code_(code), what_(std::move(what)) {}
+
+  bool ok() const noexcept { return reply_.has_value(); }
+  explicit operator bool() const noexcept { return ok(); }
+  // The reply; throws the RequestError if there is none.
+  const Rep& value() const& {
+    if (!reply_) throw RequestError(code_, what_);
+    return *reply_;
+  }
+  Rep&& value() && {
+    if (!reply_) throw RequestError(code_, what_);
+    return std::move(*reply_);
+  }
+  const Rep& operator*() const& noexcept { return *reply_; }
+  const Rep* operator->() const noexcept { return &*reply_; }
+  // Why there is no reply (only when !ok()), and the words for it.
+  RequestErrc error() const noexcept { return code_; }
+  const std::string& message() const noexcept { return what_; }
+
+ private:
+  std::optional<Rep> reply_;
+  RequestErrc code_ = RequestErrc::kTimeout;
+  std::string what_;
+};
 
 struct ClientOptions {
   std::string source = "client";  // the `source` header: who sends (an endpoint's name, a tool)
   TopicConfig journal{};          // topics it creates (events, commands): a journal like this
   uint64_t reply_capacity = 1ull << 20;  // its reply topic's ring bytes (a memory topic)
-  // How its reply thread waits for replies: kBlock sleeps in the topic's futex; kSpin (or
-  // kYield) polls, for the lowest round trip at the price of a busy core.
+  // How replies are waited for, by a thread in call() (which reads the reply topic itself) and
+  // by the reply thread: kBlock sleeps in the topic's futex; kSpin (or kYield) polls, for the
+  // lowest round trip at the price of a busy core while a request waits.
   WaitStrategy reply_wait = WaitStrategy::kBlock;
 };
 
@@ -97,6 +139,29 @@ class Client {
     return request<Req, Rep>(command, std::string_view{}, timeout);
   }
 
+  // The request, waited for in this thread: the reply, or the RequestError's code and text in
+  // the Response (kTimeout, kNoEndpoint, kRemoteFault, kBadReply). The waiting thread reads the
+  // reply topic itself (by ClientOptions::reply_wait), completing whatever replies it finds,
+  // other threads' too, while one thread at a time reads; the others wait for theirs to be
+  // found. No thread hands the reply over, and no allocation is made for the waiting once as
+  // many requests as ever before wait at once. Must not be called from a reply callback (Error).
+  // On a TestBus: the reply when it came within the call (everything runs before it returns),
+  // else kTimeout, the request withdrawn (use request() and TestBus::advance() for those).
+  template <ServiceMessage Req, ServiceMessage Rep>
+  Response<Rep> call(const Req& command, std::string_view endpoint, std::chrono::nanoseconds timeout) {
+    detail::CallOutcome o = call_json(message_type_of<Req>(), encode(command), endpoint, timeout, message_type_of<Rep>());
+    if (!o.ok) return Response<Rep>(o.code, std::move(o.what));
+    try {
+      return Response<Rep>(decode<Rep>(o.payload));
+    } catch (const DecodeError& e) {
+      return Response<Rep>(RequestErrc::kBadReply, e.what());
+    }
+  }
+  template <ServiceMessage Req, ServiceMessage Rep>
+  Response<Rep> call(const Req& command, std::chrono::nanoseconds timeout) {
+    return call<Req, Rep>(command, std::string_view{}, timeout);
+  }
+
   template <ServiceMessage T>
   Client& route(std::string endpoint) {
     add_route(message_type_of<T>(), std::move(endpoint));
@@ -114,6 +179,8 @@ class Client {
                         std::optional<std::chrono::system_clock::time_point> not_before);
   void request_json(const MessageType& type, std::string json, std::string_view endpoint,
                     std::chrono::nanoseconds timeout, const MessageType& reply_type, ReplyCallback done);
+  detail::CallOutcome call_json(const MessageType& type, std::string json, std::string_view endpoint,
+                                std::chrono::nanoseconds timeout, const MessageType& reply_type);
   void add_route(const MessageType& type, std::string endpoint);
 
  private:

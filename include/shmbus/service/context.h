@@ -22,6 +22,7 @@ namespace shmbus::service {
 namespace detail {
 class Clock;
 struct Outgoing;
+class OutgoingBatch;
 using Routes = std::map<std::string, std::string, std::less<>>;
 }  // namespace detail
 
@@ -62,7 +63,7 @@ class Context {
   void reply_json(const MessageType& type, std::string json);
 
   Context(const Envelope& handled, std::string endpoint, const detail::Routes& routes,
-          std::vector<detail::Outgoing>& outgoing, uint32_t attempt, uint32_t immediate_retry,
+          detail::OutgoingBatch& outgoing, uint32_t attempt, uint32_t immediate_retry,
           std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
           const detail::Clock* clock = nullptr) noexcept  // nullptr: the real clocks
       : handled_(handled), endpoint_(std::move(endpoint)), routes_(routes), outgoing_(outgoing),
@@ -72,7 +73,7 @@ class Context {
   const Envelope& handled_;
   std::string endpoint_;
   const detail::Routes& routes_;
-  std::vector<detail::Outgoing>& outgoing_;
+  detail::OutgoingBatch& outgoing_;
   uint32_t attempt_;
   uint32_t immediate_retry_;
   std::chrono::steady_clock::time_point deadline_;

@@ -37,6 +37,9 @@ struct Envelope {
   static void read(const HeadersView& headers, Envelope& into);
   // The non-empty fields as headers; the views point into this Envelope.
   std::vector<Header> headers() const;
+  // The same into `out`, without allocating: how many.
+  static constexpr size_t kMaxHeaders = 14;
+  size_t headers(Header (&out)[kMaxHeaders]) const noexcept;
 
   // A new message's envelope, the first of its flow (no parent): new ids, a new trace.
   static Envelope start(const MessageType& type, std::string_view source);
@@ -47,6 +50,12 @@ struct Envelope {
   static Envelope start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now);
   static Envelope caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
                             std::chrono::system_clock::time_point now);
+  // The same into `into` (every field written), its strings' room reused: a thread that sends
+  // one after another allocates nothing for them. `parent` must not be `into`.
+  static void start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now,
+                    Envelope& into);
+  static void caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
+                        std::chrono::system_clock::time_point now, Envelope& into);
 
   // expires_at, parsed (nullopt if none or unreadable).
   std::optional<std::chrono::system_clock::time_point> expires() const noexcept;

@@ -12,6 +12,8 @@ namespace shmbus::service {
 
 // "01890a5d-ac96-774b-bcce-b302099a8057". Thread-safe.
 std::string new_message_id();
+// The same into `into`, its room reused.
+void new_message_id(std::string& into);
 
 // The time a new_message_id() was made at (its millisecond); nullopt if `id` is not a UUIDv7.
 std::optional<std::chrono::system_clock::time_point> message_id_time(std::string_view id) noexcept;

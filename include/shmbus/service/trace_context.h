@@ -28,6 +28,10 @@ struct TraceContext {
   // path): start().to_string(); and parse(parent)->child().to_string(), "" if parse refuses it.
   static std::string start_header();
   static std::string child_header(std::string_view parent);
+  // The same into `into`, its room reused (child_header: false, and `into` cleared, if parse
+  // refuses the parent).
+  static void start_header(std::string& into);
+  static bool child_header(std::string_view parent, std::string& into);
 };
 
 }  // namespace shmbus::service
