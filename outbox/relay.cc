@@ -205,12 +205,12 @@ bool Relay::flush(std::chrono::milliseconds timeout) {
     std::atomic<uint32_t>& n;
     ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
   } done{flushing_};
-  std::unique_lock<std::mutex> lock(drained_mu_);
-  // The read that ends drained_ + 1 may have begun before this call; drained_ + 2 began after.
-  const uint64_t want = drained_ + 2;
-  lock.unlock();
+  // Woken first (which also sends the relay's next read to the database, past the rows this
+  // process handed over), then counted: the read that ends drained_ + 1 may have begun before
+  // this call; drained_ + 2 began after the wake-up.
   storage_->wake_relays();
-  lock.lock();
+  std::unique_lock<std::mutex> lock(drained_mu_);
+  const uint64_t want = drained_ + 2;
   return drained_cv_.wait_for(lock, timeout, [&] {
     if (drained_ + 1 == want) storage_->wake_relays();  // the second read need not wait a sweep
     return drained_ >= want;
