@@ -2,7 +2,7 @@
 // per database path.
 #include "commit_signal.h"
 
-#include <algorithm>
+#include <iterator>
 #include <map>
 
 namespace shmbus::outbox::detail {
@@ -32,11 +32,13 @@ void CommitSignal::notify(std::vector<OutboxMessage>& rows) {
   {
     std::lock_guard<std::mutex> guard(mu_);
     for (OutboxMessage& m : rows) {
-      if (rows_.size() >= kMaxRows) break;  // the relay reads the rest from the database
+      const size_t size = bytes_of(m);
+      if (rows_.size() >= kMaxRows || bytes_ + size > kMaxBytes) break;  // the rest: the database read
       // Commits of two threads may hand over out of seq order (both after their COMMIT).
       auto at = rows_.end();
       while (at != rows_.begin() && std::prev(at)->seq > m.seq) --at;
       rows_.insert(at, std::move(m));
+      bytes_ += size;
     }
     ++count_;
   }
@@ -50,6 +52,10 @@ void CommitSignal::notify_read_database() {
     ++count_;
   }
   cv_.notify_all();
+}
+
+size_t CommitSignal::bytes_of(const OutboxMessage& m) noexcept {
+  return m.message_id.size() + m.topic.size() + m.headers.size() + m.payload.size();
 }
 
 bool CommitSignal::wait(uint64_t& seen, std::chrono::milliseconds timeout) {
@@ -69,6 +75,7 @@ void CommitSignal::relay_locked(bool locked) noexcept {
   if (!locked && relays_.load(std::memory_order_relaxed) == 0) {
     std::lock_guard<std::mutex> guard(mu_);
     rows_.clear();  // no relay here to take them; the next one reads the database
+    bytes_ = 0;
   }
 }
 
@@ -94,13 +101,17 @@ bool CommitSignal::await_turn(std::chrono::milliseconds timeout) {
 std::vector<OutboxMessage> CommitSignal::take(int64_t after, size_t max) {
   std::vector<OutboxMessage> out;
   std::lock_guard<std::mutex> guard(mu_);
-  while (!rows_.empty() && rows_.front().seq <= after) rows_.pop_front();  // published already
+  while (!rows_.empty() && rows_.front().seq <= after) {  // published already
+    bytes_ -= bytes_of(rows_.front());
+    rows_.pop_front();
+  }
   if (read_database_) {
     read_database_ = false;
     return out;
   }
   int64_t next = after + 1;
   while (out.size() < max && !rows_.empty() && rows_.front().seq == next) {
+    bytes_ -= bytes_of(rows_.front());
     out.push_back(std::move(rows_.front()));
     rows_.pop_front();
     ++next;

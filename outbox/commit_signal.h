@@ -5,7 +5,8 @@
 //
 // The rows handed over are a cache, never the truth: take() gives only rows that follow the
 // last one published without a gap (seqs are dense in SQLite: rowid max + 1), so a row it does
-// not hold (another process's, one dropped because the cache was full) stops it, and the relay
+// not hold (another process's, one left out because the cache was full: 4,096 rows or 16 MiB)
+// stops it, and the relay
 // reads the database instead. A crash loses the cache, not the rows: they wait in the table.
 #pragma once
 
@@ -56,12 +57,16 @@ class CommitSignal {
   std::vector<OutboxMessage> take(int64_t after, size_t max);
 
  private:
-  static constexpr size_t kMaxRows = 4096;  // the cache's bound: beyond it, the database read
+  // The cache's bounds: beyond them, the database read.
+  static constexpr size_t kMaxRows = 4096;
+  static constexpr size_t kMaxBytes = size_t{16} << 20;
+  static size_t bytes_of(const OutboxMessage& m) noexcept;
 
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t count_ = 0;               // guarded by mu_
   std::deque<OutboxMessage> rows_;   // guarded by mu_: seq order
+  size_t bytes_ = 0;                 // guarded by mu_: bytes_of the rows_
   bool read_database_ = false;       // guarded by mu_
   std::condition_variable turn_cv_;  // relay_write_end() -> await_turn()
   // Set (under mu_) by the relay while it writes. Acquire load in await_turn's fast path pairs
