@@ -45,6 +45,26 @@ void CommitSignal::notify(std::vector<OutboxMessage>& rows) {
   cv_.notify_all();
 }
 
+void CommitSignal::committed(std::vector<OutboxMessage>& rows) {
+  {
+    // try: a committer already in the sink (or attach() waiting) means the relay is busy; the
+    // hand-over below is as good, and nobody waits on this lock.
+    std::unique_lock<std::mutex> guard(sink_mu_, std::try_to_lock);
+    bool wake = false;
+    if (guard && sink_ && sink_->publish_committed(rows, wake)) {
+      guard.unlock();
+      if (wake) notify();
+      return;
+    }
+  }
+  notify(rows);
+}
+
+void CommitSignal::attach(CommittedSink* sink) {
+  std::lock_guard<std::mutex> guard(sink_mu_);
+  sink_ = sink;
+}
+
 void CommitSignal::notify_read_database() {
   {
     std::lock_guard<std::mutex> guard(mu_);

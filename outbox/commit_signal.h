@@ -24,6 +24,17 @@
 
 namespace shmbus::outbox::detail {
 
+// Where a commit's rows may go at once, in the committing thread (the relay holding the lock):
+// true if it published them all; else the rows it did not publish are left in `rows`. `wake`:
+// set if the relay thread must be woken anyway (to mark them sent in time).
+class CommittedSink {
+ public:
+  virtual bool publish_committed(std::vector<OutboxMessage>& rows, bool& wake) noexcept = 0;
+
+ protected:
+  ~CommittedSink() = default;
+};
+
 class CommitSignal {
  public:
   static std::shared_ptr<CommitSignal> for_database(const std::string& key);
@@ -33,6 +44,11 @@ class CommitSignal {
   // The same, handing over `rows` (committed, with their seqs; moved from) if a relay of this
   // process takes them; rows beyond the cache's bound are left to the database read.
   void notify(std::vector<OutboxMessage>& rows);
+  // A commit's rows: published by the attached sink in this thread if it can (no wake-up of
+  // the relay, no copy), else handed over as notify(rows).
+  void committed(std::vector<OutboxMessage>& rows);
+  // The relay's sink, or nullptr: waits until a committed() call in progress has left it.
+  void attach(CommittedSink* sink);
   // wake_relays(): the same as notify(), and the relay's next read goes to the database (a
   // flush() must see every committed row, not only this process's).
   void notify_read_database();
@@ -62,6 +78,8 @@ class CommitSignal {
   static constexpr size_t kMaxBytes = size_t{16} << 20;
   static size_t bytes_of(const OutboxMessage& m) noexcept;
 
+  std::mutex sink_mu_;              // held while a committer is in sink_ (attach waits for it)
+  CommittedSink* sink_ = nullptr;   // guarded by sink_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t count_ = 0;               // guarded by mu_

@@ -105,7 +105,7 @@ void SqliteTransaction::commit() {
   if (written_.empty()) {
     conn_->signal_->notify();
   } else {
-    conn_->signal_->notify(written_);
+    conn_->signal_->committed(written_);
     written_.clear();
   }
 }

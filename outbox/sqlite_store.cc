@@ -64,6 +64,7 @@ class SqliteRelayConnection final : public RelayConnection {
     sqlite3_wal_hook(db_, &SqliteRelayConnection::on_wal_commit, this);
   }
   ~SqliteRelayConnection() override {
+    if (attached_) signal_->attach(nullptr);
     if (lock_fd_ >= 0) {
       signal_->relay_locked(false);
       ::close(lock_fd_);  // releases the relay lock
@@ -141,6 +142,12 @@ class SqliteRelayConnection final : public RelayConnection {
 
   bool wait_for_commit(std::chrono::milliseconds timeout) override { return signal_->wait(seen_, timeout); }
 
+  void attach(detail::CommittedSink* sink) override {
+    if (!sink && !attached_) return;
+    signal_->attach(sink);
+    attached_ = sink != nullptr;
+  }
+
   bool lock_relay() override {
     if (lock_fd_ >= 0) return true;
     const int fd = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -210,6 +217,7 @@ class SqliteRelayConnection final : public RelayConnection {
   std::chrono::steady_clock::time_point busy_since_;
   int wal_frames_ = 0;
   int lock_fd_ = -1;
+  bool attached_ = false;  // this connection's relay is the signal's sink
   detail::Statement unsent_;  // prepared once: the relay runs them after every commit
   detail::Statement mark_;
 };
