@@ -93,10 +93,10 @@ class PostgresRelayConnection final : public RelayConnection {
     std::string array = "{";
     for (size_t i = 0; i < seqs.size(); ++i) array += (i ? "," : "") + std::to_string(seqs[i]);
     array += "}";
-    // One statement, its own transaction: one round trip, where BEGIN, UPDATE, COMMIT are three.
-    pqxx::nontransaction n(*conn_);
-    n.exec_params0("UPDATE shmbus_outbox SET sent_at = $1 WHERE seq = ANY($2::bigint[])",
+    pqxx::work w(*conn_);
+    w.exec_params0("UPDATE shmbus_outbox SET sent_at = $1 WHERE seq = ANY($2::bigint[])",
                    unix_ms(std::chrono::system_clock::now()), array);
+    w.commit();
   }
 
   uint64_t remove_sent(std::chrono::system_clock::time_point before) override {
@@ -143,8 +143,9 @@ class PostgresRelayConnection final : public RelayConnection {
     return woke;
   }
   uint64_t remove(const char* sql, std::chrono::system_clock::time_point before) {
-    pqxx::nontransaction n(*conn_);  // one statement, its own transaction
-    const pqxx::result r = n.exec_params(sql, unix_ms(before));
+    pqxx::work w(*conn_);
+    const pqxx::result r = w.exec_params(sql, unix_ms(before));
+    w.commit();
     return static_cast<uint64_t>(r.affected_rows());
   }
 
