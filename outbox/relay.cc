@@ -58,6 +58,7 @@ void Relay::run() noexcept {
     try {
       if (!conn) {
         conn = storage_->relay_connection();
+        std::lock_guard<std::mutex> work(work_mu_);
         unmarked_.clear();  // what the last connection published unmarked goes out again
         published_upto_ = conn->seq_is_commit_order() ? conn->resume_after() : 0;
       }
@@ -66,7 +67,9 @@ void Relay::run() noexcept {
         wait(*conn, options_.sweep, true);
         continue;
       }
+      if (!relaying_.load(std::memory_order_relaxed)) conn->attach(this);  // this relay's commits publish at once
       relaying_.store(true, std::memory_order_relaxed);
+      std::unique_lock<std::mutex> work(work_mu_);
       const size_t read = relay_batch(*conn);
       mark(*conn, false);
       if (std::chrono::steady_clock::now() >= next_cleanup) {
@@ -77,12 +80,15 @@ void Relay::run() noexcept {
       pause_for = kFirstPause;
       if (read == options_.batch) continue;  // there may be more
       if (flushing_.load(std::memory_order_relaxed) > 0) mark(*conn, true);  // flush(): sent means marked
+      const bool none_unmarked = unmarked_.empty();
+      const auto due = unmarked_since_ + options_.mark_every - std::chrono::steady_clock::now();
+      work.unlock();
       drained();
-      if (unmarked_.empty()) {
-        wait(*conn, options_.sweep, true);
+      if (none_unmarked) {
+        wait(*conn, options_.sweep, true);  // a committer that publishes wakes it to mark
       } else {
-        const auto due = unmarked_since_ + options_.mark_every - std::chrono::steady_clock::now();
-        wait(*conn, std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(due), std::chrono::milliseconds(0),
+        // ceil: a due under 1 ms waits 1 ms, rather than 0 ms again and again until it passes
+        wait(*conn, std::clamp(std::chrono::ceil<std::chrono::milliseconds>(due), std::chrono::milliseconds(0),
                                options_.sweep), false);
       }
     } catch (const std::exception& e) {
@@ -94,6 +100,7 @@ void Relay::run() noexcept {
                      e.what(), static_cast<unsigned long long>(n));
         reported = n;
       }
+      if (conn) conn->attach(nullptr);
       conn.reset();
       relaying_.store(false, std::memory_order_relaxed);
       pause(pause_for);
@@ -101,7 +108,11 @@ void Relay::run() noexcept {
     }
   }
   try {
-    if (conn) mark(*conn, true);  // stop(): what was published is marked before the lock goes
+    if (conn) {
+      conn->attach(nullptr);  // no committer publishes from here on
+      std::lock_guard<std::mutex> work(work_mu_);
+      mark(*conn, true);  // stop(): what was published is marked before the lock goes
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmbus outbox relay (%s): marking sent at stop: %s (those are sent again)\n",
                  storage_->describe().c_str(), e.what());
@@ -131,6 +142,35 @@ size_t Relay::relay_batch(RelayConnection& conn) {
     std::rethrow_exception(failed);
   }
   return batch.size();
+}
+
+bool Relay::publish_committed(std::vector<OutboxMessage>& rows, bool& wake) noexcept {
+  // try: the relay thread at work (or another committer here) has the lock; then the rows go
+  // to it as handed-over rows, and it publishes them in their turn.
+  std::unique_lock<std::mutex> work(work_mu_, std::try_to_lock);
+  if (!work || rows.empty() || rows.front().seq != published_upto_ + 1) return false;  // not next
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i].seq != rows[i - 1].seq + 1) return false;
+  }
+  wake = unmarked_.empty();  // the relay thread sleeps up to `sweep` then: it must mark in time
+  size_t done = 0;
+  try {
+    for (const OutboxMessage& m : rows) {
+      publish(m);
+      kill_point("outbox.relay.after_publish");  // as in relay_batch: published, not marked
+      if (unmarked_.empty()) unmarked_since_ = std::chrono::steady_clock::now();
+      unmarked_.push_back(m.seq);
+      published_upto_ = m.seq;
+      relayed_.fetch_add(1, std::memory_order_relaxed);
+      ++done;
+    }
+  } catch (...) {
+    // The relay thread publishes the rest (and meets the error itself).
+    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(done));
+    wake = false;
+    return false;
+  }
+  return true;
 }
 
 void Relay::mark(RelayConnection& conn, bool now) {
@@ -205,8 +245,12 @@ bool Relay::flush(std::chrono::milliseconds timeout) {
     std::atomic<uint32_t>& n;
     ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
   } done{flushing_};
+  // Woken before counting (a read that begins after this goes to the database, past the rows
+  // this process handed over) and after (so the relay reads again from here, even if a read
+  // ended in between): the read that ends drained_ + 1 may have begun before this call;
+  // drained_ + 2 began after both wake-ups.
+  storage_->wake_relays();
   std::unique_lock<std::mutex> lock(drained_mu_);
-  // The read that ends drained_ + 1 may have begun before this call; drained_ + 2 began after.
   const uint64_t want = drained_ + 2;
   lock.unlock();
   storage_->wake_relays();

@@ -12,13 +12,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "commit_signal.h"
 #include "shmbus/bus.h"
 #include "shmbus/outbox/outbox.h"
 #include "shmbus/outbox/storage.h"
 
 namespace shmbus::outbox::detail {
 
-class Relay {
+class Relay final : public CommittedSink {
  public:
   Relay(Bus bus, std::shared_ptr<Storage> storage, const OutboxOptions& options);
   ~Relay();  // stop()
@@ -27,6 +28,9 @@ class Relay {
   void stop();
   bool flush(std::chrono::milliseconds timeout);
   OutboxStats stats() const noexcept;
+  // A committing thread of this process (SQLite): its rows, if they are next and the relay
+  // thread is not at work, published here, saving the relay's wake-up.
+  bool publish_committed(std::vector<OutboxMessage>& rows, bool& wake) noexcept override;
 
  private:
   void run() noexcept;
@@ -47,7 +51,10 @@ class Relay {
   Bus bus_;
   std::shared_ptr<Storage> storage_;
   OutboxOptions options_;
-  std::unordered_map<std::string, Publisher> publishers_;  // the relay thread's only
+  // Held by the relay thread while it works (read, publish, mark, clean up) and by a committer
+  // in publish_committed: it guards publishers_, unmarked_, unmarked_since_, published_upto_.
+  std::mutex work_mu_;
+  std::unordered_map<std::string, Publisher> publishers_;
   // Of the relay thread's connection: rows published and not yet marked sent, since when, and
   // (seq is commit order) the last seq published, which the next read starts after.
   std::vector<int64_t> unmarked_;

@@ -11,27 +11,30 @@
 namespace shmbus::outbox {
 namespace {
 
-enum StatementId { kInsertOutbox = 0, kInsertInbox = 1 };
+enum StatementId { kInsertOutbox = 0, kInsertInbox = 1, kLastSeq = 2 };
 
 constexpr std::string_view kStatementSql[] = {
     "INSERT INTO shmbus_outbox(message_id, topic, headers, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT OR IGNORE INTO shmbus_inbox(endpoint, message_id, processed_at) VALUES (?1, ?2, ?3)",
+    "SELECT max(seq) FROM shmbus_outbox",  // the rightmost row: one descent of cached pages
 };
 
 }  // namespace
 
-SqliteConnection::SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal) noexcept
-    : db_(db), signal_(std::move(signal)) {}
+SqliteConnection::SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal,
+                                   std::chrono::milliseconds busy_timeout) noexcept
+    : db_(db), signal_(std::move(signal)), busy_timeout_(busy_timeout) {}
 
 SqliteConnection::SqliteConnection(SqliteConnection&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), signal_(std::move(other.signal_)) {
-  for (int i = 0; i < 2; ++i) statements_[i] = std::exchange(other.statements_[i], nullptr);
+    : db_(std::exchange(other.db_, nullptr)), signal_(std::move(other.signal_)), busy_timeout_(other.busy_timeout_) {
+  for (size_t i = 0; i < std::size(statements_); ++i) statements_[i] = std::exchange(other.statements_[i], nullptr);
 }
 
 SqliteConnection& SqliteConnection::operator=(SqliteConnection&& other) noexcept {
   // What this held closes with `other` (swapped into it).
   std::swap(db_, other.db_);
   std::swap(signal_, other.signal_);
+  std::swap(busy_timeout_, other.busy_timeout_);
   std::swap(statements_, other.statements_);
   return *this;
 }
@@ -66,12 +69,19 @@ void SqliteConnection::exec(std::string_view sql) {
 }
 
 SqliteTransaction SqliteConnection::begin() {
+  // While this process's relay marks rows sent, wait for its turn to end here (woken at once)
+  // instead of in SQLite's busy handler (sleeps of 1, 2, 5 ms ...); past busy_timeout, BEGIN
+  // IMMEDIATE waits as it would.
+  (void)signal_->await_turn(busy_timeout_);
   exec("BEGIN IMMEDIATE");
   return SqliteTransaction(*this);
 }
 
 SqliteTransaction::SqliteTransaction(SqliteTransaction&& other) noexcept
-    : conn_(other.conn_), active_(std::exchange(other.active_, false)), wrote_outbox_(other.wrote_outbox_) {}
+    : conn_(other.conn_),
+      active_(std::exchange(other.active_, false)),
+      wrote_outbox_(other.wrote_outbox_),
+      written_(std::move(other.written_)) {}
 
 SqliteTransaction::~SqliteTransaction() { rollback(); }
 
@@ -81,6 +91,7 @@ void SqliteTransaction::commit() {
   if (!active_) throw Error("commit of a transaction that is no longer active (committed or rolled back)");
   active_ = false;
   try {
+    if (!written_.empty() && !written_intact()) written_.clear();  // the relay reads them instead
     conn_->exec("COMMIT");
   } catch (...) {
     // A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it, so the connection
@@ -90,13 +101,34 @@ void SqliteTransaction::commit() {
   }
   // The crash window "committed, the relay not told": the sweep of the next relay finds them.
   kill_point("outbox.after_commit");
-  if (wrote_outbox_) conn_->signal_->notify();
+  if (!wrote_outbox_) return;
+  if (written_.empty()) {
+    conn_->signal_->notify();
+  } else {
+    conn_->signal_->committed(written_);
+    written_.clear();
+  }
+}
+
+// The rows to hand over are the ones this transaction keeps: a ROLLBACK TO a savepoint may
+// have undone some of them (and a later insert taken a seq again). Each insert took max + 1
+// under the write lock, so they are kept iff their seqs run on by one and the last is the
+// table's last.
+bool SqliteTransaction::written_intact() {
+  for (size_t i = 1; i < written_.size(); ++i) {
+    if (written_[i].seq != written_[i - 1].seq + 1) return false;
+  }
+  sqlite3_stmt* s = conn_->statement(kLastSeq);
+  const bool intact = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) == written_.back().seq;
+  sqlite3_reset(s);
+  return intact;
 }
 
 void SqliteTransaction::rollback() noexcept {
   if (!active_) return;
   active_ = false;
   if (!sqlite3_get_autocommit(conn_->db_)) sqlite3_exec(conn_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  written_.clear();  // nothing of it is published
 }
 
 void SqliteTransaction::append_outbox(const OutboxMessage& m) {
@@ -110,6 +142,10 @@ void SqliteTransaction::append_outbox(const OutboxMessage& m) {
   detail::check_sqlite(sqlite3_step(s), conn_->db_, "outbox: inserting " + m.message_id);
   sqlite3_reset(s);
   wrote_outbox_ = true;
+  if (conn_->signal_->wants_rows()) {  // a relay of this process publishes it from memory
+    written_.push_back(m);
+    written_.back().seq = sqlite3_last_insert_rowid(conn_->db_);
+  }
 }
 
 bool SqliteTransaction::mark_processed(std::string_view endpoint, std::string_view message_id) {

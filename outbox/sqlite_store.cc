@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -44,25 +45,42 @@ CREATE INDEX IF NOT EXISTS shmbus_inbox_age ON shmbus_inbox(processed_at);
 // kernel drops it when the process dies, so a standby relay takes over).
 class SqliteRelayConnection final : public RelayConnection {
  public:
-  SqliteRelayConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal, std::string lock_path)
+  SqliteRelayConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal, std::string lock_path,
+                        std::chrono::milliseconds busy_timeout)
       : db_(db),
         signal_(std::move(signal)),
         seen_(signal_->count()),
         lock_path_(std::move(lock_path)),
+        busy_timeout_(busy_timeout),
         unsent_(db_, "SELECT seq, message_id, topic, headers, payload FROM shmbus_outbox "
                      "WHERE seq > ?2 AND sent_at IS NULL ORDER BY seq LIMIT ?1"),
-        mark_(db_, "UPDATE shmbus_outbox SET sent_at = ?1 WHERE seq = ?2") {}
+        mark_(db_, "UPDATE shmbus_outbox SET sent_at = ?1 WHERE seq = ?2") {
+    // While the relay writes, this process's writers hold back (CommitSignal::await_turn): the
+    // one inside its transaction ends in microseconds, so wait in short steps, not SQLite's
+    // default 1, 2, 5 ms ones.
+    sqlite3_busy_handler(db_, &SqliteRelayConnection::on_busy, this);
+    // Checkpoints of the relay's commits run after its turn is given back (write_turn), not in
+    // its COMMIT while this process's writers wait for it; same threshold as SQLite's default.
+    sqlite3_wal_hook(db_, &SqliteRelayConnection::on_wal_commit, this);
+  }
   ~SqliteRelayConnection() override {
-    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the relay lock
+    if (attached_) signal_->attach(nullptr);
+    if (lock_fd_ >= 0) {
+      signal_->relay_locked(false);
+      ::close(lock_fd_);  // releases the relay lock
+    }
     sqlite3_close_v2(db_);  // _v2: closes once the statements below are finalised
   }
 
   std::vector<OutboxMessage> unsent(size_t max, int64_t after) override {
+    // This process's commits handed their rows over: those that follow `after` without a gap
+    // are committed and next in seq order, the database's answer without a read transaction.
+    std::vector<OutboxMessage> out = signal_->take(after, max);
+    if (!out.empty()) return out;
     detail::Statement& s = unsent_;
     sqlite3_reset(s.get());
     sqlite3_bind_int64(s.get(), 1, static_cast<int64_t>(max));
     sqlite3_bind_int64(s.get(), 2, after);
-    std::vector<OutboxMessage> out;
     while (s.step("outbox relay: reading unsent messages")) {
       out.push_back({sqlite3_column_int64(s.get(), 0), detail::column_string(s.get(), 1),
                      detail::column_string(s.get(), 2), detail::column_string(s.get(), 3),
@@ -73,6 +91,7 @@ class SqliteRelayConnection final : public RelayConnection {
   }
 
   void mark_sent(std::span<const int64_t> seqs) override {
+    WriteTurn turn(*this);
     exec("BEGIN IMMEDIATE");
     try {
       detail::Statement& s = mark_;
@@ -123,6 +142,12 @@ class SqliteRelayConnection final : public RelayConnection {
 
   bool wait_for_commit(std::chrono::milliseconds timeout) override { return signal_->wait(seen_, timeout); }
 
+  void attach(detail::CommittedSink* sink) override {
+    if (!sink && !attached_) return;
+    signal_->attach(sink);
+    attached_ = sink != nullptr;
+  }
+
   bool lock_relay() override {
     if (lock_fd_ >= 0) return true;
     const int fd = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -136,23 +161,63 @@ class SqliteRelayConnection final : public RelayConnection {
       return false;  // another relay (this process or another) has it
     }
     lock_fd_ = fd;
+    signal_->relay_locked(true);  // commits hand their rows over from now on
     return true;
   }
 
  private:
   void exec(const char* sql) { detail::check_sqlite(sqlite3_exec(db_, sql, nullptr, nullptr, nullptr), db_, sql); }
   uint64_t remove(std::string_view sql, std::chrono::system_clock::time_point before) {
+    WriteTurn turn(*this);
     detail::Statement s(db_, sql);
     sqlite3_bind_int64(s.get(), 1, detail::unix_ms(before));
     s.step("outbox: cleaning up");
     return static_cast<uint64_t>(sqlite3_changes(db_));
   }
 
+  // The relay's turn to write: this process's writers wait from the constructor to the
+  // destructor, which then runs a checkpoint if the relay's commit made the WAL long enough.
+  class WriteTurn {
+   public:
+    explicit WriteTurn(SqliteRelayConnection& c) : c_(c) { c_.signal_->relay_write_begin(); }
+    ~WriteTurn() {
+      c_.signal_->relay_write_end();
+      if (c_.wal_frames_ >= kCheckpointFrames) {
+        c_.wal_frames_ = 0;
+        sqlite3_wal_checkpoint_v2(c_.db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);  // as SQLite's own
+      }
+    }
+    WriteTurn(const WriteTurn&) = delete;
+    WriteTurn& operator=(const WriteTurn&) = delete;
+
+   private:
+    SqliteRelayConnection& c_;
+  };
+
+  static constexpr int kCheckpointFrames = 1000;  // SQLite's wal_autocheckpoint default
+
+  static int on_busy(void* self, int attempt) {
+    auto& c = *static_cast<SqliteRelayConnection*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) c.busy_since_ = now;
+    if (now - c.busy_since_ >= c.busy_timeout_) return 0;  // SQLITE_BUSY, as busy_timeout would
+    ::usleep(static_cast<useconds_t>(std::min(20 << std::min(attempt, 6), 1000)));  // 20 us .. 1 ms
+    return 1;
+  }
+  static int on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+    static_cast<SqliteRelayConnection*>(self)->wal_frames_ = frames;
+    return SQLITE_OK;
+  }
+
   sqlite3* db_;
   std::shared_ptr<detail::CommitSignal> signal_;
   uint64_t seen_;
   std::string lock_path_;
+  std::chrono::milliseconds busy_timeout_;
+  std::chrono::steady_clock::time_point busy_since_;
+  int wal_frames_ = 0;
   int lock_fd_ = -1;
+  bool attached_ = false;  // this connection's relay is the signal's sink
   detail::Statement unsent_;  // prepared once: the relay runs them after every commit
   detail::Statement mark_;
 };
@@ -213,12 +278,12 @@ sqlite3* SqliteStore::open_handle() const {
   return db;
 }
 
-SqliteConnection SqliteStore::connect() { return SqliteConnection(open_handle(), signal_); }
+SqliteConnection SqliteStore::connect() { return SqliteConnection(open_handle(), signal_, options_.busy_timeout); }
 
 std::unique_ptr<RelayConnection> SqliteStore::relay_connection() {
-  return std::make_unique<SqliteRelayConnection>(open_handle(), signal_, path_ + "-relay.lock");
+  return std::make_unique<SqliteRelayConnection>(open_handle(), signal_, path_ + "-relay.lock", options_.busy_timeout);
 }
 
-void SqliteStore::wake_relays() { signal_->notify(); }
+void SqliteStore::wake_relays() { signal_->notify_read_database(); }
 
 }  // namespace shmbus::outbox

@@ -84,6 +84,84 @@ TEST_P(OutboxTest, ARolledBackTransactionPublishesNothing) {
   EXPECT_EQ(db_->scalar("SELECT count(*) FROM ledger"), 0);
 }
 
+// SQLite hands a commit's rows to the relay of its process: what a ROLLBACK TO a savepoint
+// undid must not be among them, though a later insert takes its seq again.
+TEST_P(OutboxTest, WhatARollbackToASavepointUndidIsNotPublished) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  ASSERT_TRUE(sut.flush(30s));  // the relay holds its lock: commits hand their rows over
+  {
+    auto tx = db_->begin();  // read from the database: flush() asked for that
+    sut.publish(tx->tx(), ledger::Ledgered{0, 0});
+    tx->commit();
+  }
+  ASSERT_TRUE(eventually([&] { return sut.stats().relayed == 1; }, 30s));
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{1, 0});
+    tx->exec("SAVEPOINT s");
+    sut.publish(tx->tx(), ledger::Ledgered{1, 1});
+    tx->exec("ROLLBACK TO SAVEPOINT s");
+    sut.publish(tx->tx(), ledger::Ledgered{1, 2});  // takes the undone row's seq (SQLite)
+    tx->commit();
+  }
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{2, 0});
+    tx->exec("SAVEPOINT s");
+    sut.publish(tx->tx(), ledger::Ledgered{2, 1});
+    tx->exec("ROLLBACK TO SAVEPOINT s");  // the transaction's last row undone
+    tx->commit();
+  }
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{3, 0});
+    tx->commit();
+  }
+
+  ASSERT_TRUE(sut.flush(30s));
+  const std::vector<Received> got = read_topic(bus_, kTopic, 5, 2s);
+
+  ASSERT_EQ(got.size(), 5u);
+  const std::pair<int64_t, int> want[] = {{0, 0}, {1, 0}, {1, 2}, {2, 0}, {3, 0}};
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(got[k].body.at("n").get<int64_t>(), want[k].first) << k;
+    EXPECT_EQ(got[k].body.at("i").get<int>(), want[k].second) << k;
+  }
+}
+
+// This process's commits around one of another process (no wake-up, no hand-over from it):
+// all three go out in commit order, the other's in its place.
+TEST_P(OutboxTest, AnotherProcessesCommitBetweenOursGoesOutInItsPlace) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  ASSERT_TRUE(sut.flush(30s));
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{10, 0});
+    tx->commit();
+  }
+  ASSERT_TRUE(eventually([&] { return sut.stats().relayed == 1; }, 30s));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(OUTBOX_PEER, OUTBOX_PEER, "write-only", database_->url().c_str(), tb_.path().c_str(), "3", nullptr);
+    ::_exit(97);
+  }
+  ASSERT_EQ(shmbus::test::wait_child(child), 0);
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{20, 0});
+    tx->commit();
+  }
+
+  const std::vector<Received> got = read_topic(bus_, kTopic, 5, 30s);
+
+  ASSERT_EQ(got.size(), 5u);
+  const std::pair<int64_t, int> want[] = {{10, 0}, {1, 0}, {1, 1}, {1, 2}, {20, 0}};
+  for (size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(got[k].body.at("n").get<int64_t>(), want[k].first) << k;
+    EXPECT_EQ(got[k].body.at("i").get<int>(), want[k].second) << k;
+  }
+}
+
 TEST_P(OutboxTest, TheRelayIsWokenByTheCommit) {
   OutboxOptions o = test_outbox_options();
   o.sweep = std::chrono::minutes(10);  // so only the commit's wake-up can deliver within the bound

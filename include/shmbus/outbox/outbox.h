@@ -9,7 +9,8 @@
 // Each message gets its envelope now (message-id fixed at write time: a resend after a crash is
 // the same message, which the receiver's inbox recognises). The relay publishes committed rows
 // in seq order, at least once, then marks them sent: woken by the commit (SQLite: in this
-// process; PostgreSQL: LISTEN/NOTIFY), and every `sweep` in any case, for what a crash or
+// process, where a commit whose rows are next publishes them itself while the relay thread is
+// idle; PostgreSQL: LISTEN/NOTIFY), and every `sweep` in any case, for what a crash or
 // another process left. Sent rows are deleted after `keep_sent`.
 // One relay per database relays (a lock: SQLite a flock beside the file, PostgreSQL an advisory
 // lock); the relays of other processes on the same database stand by and take over when it dies.

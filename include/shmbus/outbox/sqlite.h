@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shmbus/outbox/storage.h"
 
@@ -56,12 +57,14 @@ class SqliteConnection {
  private:
   friend class SqliteStore;
   friend class SqliteTransaction;
-  SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal) noexcept;
+  SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal,
+                   std::chrono::milliseconds busy_timeout) noexcept;
   sqlite3_stmt* statement(int which);
 
   sqlite3* db_ = nullptr;
   std::shared_ptr<detail::CommitSignal> signal_;
-  sqlite3_stmt* statements_[2] = {nullptr, nullptr};  // prepared once: the outbox and inbox inserts
+  std::chrono::milliseconds busy_timeout_{0};
+  sqlite3_stmt* statements_[3] = {nullptr, nullptr, nullptr};  // prepared once: the outbox and inbox inserts, the last seq
 };
 
 // A transaction begun by SqliteConnection::begin(). Rolled back by the destructor unless
@@ -74,8 +77,9 @@ class SqliteTransaction final : public Transaction {
 
   void exec(std::string_view sql);
   sqlite3* handle() const noexcept { return conn_->db_; }
-  // COMMIT; then, if it wrote outbox rows, wakes the relays of this process. Throws Error if
-  // the commit failed (then nothing of it is in the database).
+  // COMMIT; then, if it wrote outbox rows, wakes the relays of this process and hands them the
+  // rows (so the relay need not read them back). Throws Error if the commit failed (then
+  // nothing of it is in the database).
   void commit();
   void rollback() noexcept;
   bool active() const noexcept { return active_; }
@@ -86,10 +90,12 @@ class SqliteTransaction final : public Transaction {
  private:
   friend class SqliteConnection;
   explicit SqliteTransaction(SqliteConnection& conn) noexcept : conn_(&conn) {}
+  bool written_intact();
 
   SqliteConnection* conn_;
   bool active_ = true;
   bool wrote_outbox_ = false;
+  std::vector<OutboxMessage> written_;  // the outbox rows, for this process's relay (if one relays)
 };
 
 // A database file with the outbox and inbox tables (created if missing), in WAL mode.

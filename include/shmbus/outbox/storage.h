@@ -21,6 +21,10 @@
 
 namespace shmbus::outbox {
 
+namespace detail {
+class CommittedSink;
+}
+
 // One outgoing message as stored: where it goes and its record, envelope included.
 struct OutboxMessage {
   int64_t seq = 0;           // set by the database on insert (0 before)
@@ -70,6 +74,10 @@ class RelayConnection {
   // One relay per database: true while this connection holds the relay lock (taken on the
   // first call that finds it free; held until the connection closes, e.g. its process dies).
   virtual bool lock_relay() = 0;
+  // The relay that holds the lock offers this process's commits to publish their rows in the
+  // committing thread (`sink`; nullptr withdraws it, waiting for one in progress). SQLite only;
+  // elsewhere nothing.
+  virtual void attach(detail::CommittedSink* sink) { (void)sink; }
 };
 
 // A database the outbox relays from. Thread-safety: any thread.
