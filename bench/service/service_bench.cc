@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -73,7 +75,7 @@ struct Options {
   uint64_t messages = 200000;
   std::string only;
   std::string waits = "spin,block";  // the round trips' wait strategies
-  std::string forms = "call,future,polled";  // the requester's ways of waiting (Waiting)
+  std::string forms = "call,future,polled,queue";  // the requester's ways of waiting (Waiting); queue: the raw queue beside
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -141,6 +143,64 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
       }
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
+      if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
+    }
+  }
+  state->store(2, std::memory_order_release);
+  peer.join(60);
+  return summarize(samples);
+}
+
+// The same round trip without the service layer: what the durable queue itself costs. The
+// request is published to a journal topic bound to a queue, as a command is; a Consumer in the
+// peer (prefetch 1, as an endpoint's) receives it, publishes the same bytes to a memory topic
+// (as a reply topic is), and acks; we read the reply. No envelope, no JSON, no reply table.
+Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count) {
+  ScratchBus scratch(ctx.fresh_bus_path());
+  if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
+  scratch.bus().create_topic("commands.echo", journal());
+  scratch.bus().create_topic("replies.bench", TopicConfig{});
+  QueueConfig qc;
+  qc.bindings = {"commands.echo"};
+  scratch.bus().create_queue("echo", qc);
+  SharedBlock<std::atomic<int>> state;  // 1: the consumer runs; 2: the parent is done
+  Subscription replies = scratch.bus().subscribe("replies.bench", {StartAt::latest(), wait});
+  PeerProcess peer(ctx.cpus.peer, [&] {
+    Bus bus = scratch.open_in_peer();
+    Consumer c = bus.queue("echo").consumer({.prefetch = 1});
+    Publisher out = bus.publisher("replies.bench");
+    state->store(1, std::memory_order_release);  // pairs with the parent's acquire below
+    while (state->load(std::memory_order_acquire) != 2) {
+      Result<Delivery> d = wait == WaitStrategy::kBlock ? c.receive(10ms) : c.try_receive();
+      if (!d) {
+        if (wait == WaitStrategy::kYield) std::this_thread::yield();
+        continue;
+      }
+      if (!out.publish((*d)->payload)) return 1;
+      if (!c.ack(*d)) return 2;
+    }
+    return 0;
+  });
+  if (!spin_until([&] { return state->load(std::memory_order_acquire) == 1; }, true, 30)) {
+    throw Error("service bench: the queue echo did not start within 30 s");
+  }
+  std::vector<double> samples;
+  {
+    Pinned pin(ctx.cpus.ours);
+    Publisher requests = scratch.bus().publisher("commands.echo");
+    const size_t warmup = count / 2;
+    samples.reserve(count);
+    std::array<std::byte, 16> out{};
+    for (size_t i = 0; i < warmup + count; ++i) {
+      std::memcpy(out.data(), &i, sizeof i);
+      const uint64_t t0 = ctx.clock.ticks();
+      if (!requests.publish(std::span<const std::byte>(out))) throw Error("service bench: a request was not published");
+      Result<Sample> r = replies.receive(10s);
+      const uint64_t t1 = ctx.clock.ticks();
+      size_t seq = 0;
+      if (!r || (*r)->payload.size() != out.size()) throw Error("service bench: the queue echo gave no reply");
+      std::memcpy(&seq, (*r)->payload.data(), sizeof seq);
+      if (seq != i) throw Error("service bench: a reply to another request");
       if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
     }
   }
@@ -327,7 +387,7 @@ int run(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: shmbus_service_bench [--scratch DIR] [--repetitions 5] [--round-trips 20000]\n"
                    "  [--messages 200000] [--only round-trip|throughput|steps] [--waits spin,block]\n"
-                   "  [--forms call,future,polled] [--quick]\n");
+                   "  [--forms call,future,polled,queue] [--quick]\n");
       return 2;
     }
   }
@@ -347,9 +407,10 @@ int run(int argc, char** argv) {
   const bool with_call = o.forms.find("call") != std::string::npos;
   const bool with_future = o.forms.find("future") != std::string::npos;
   const bool with_polled = o.forms.find("polled") != std::string::npos;
+  const bool with_queue = o.forms.find("queue") != std::string::npos;
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
-  std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal;
+  std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal, raw_queue;
   std::vector<Percentiles> service_polled;  // spin, the requester polling its future
   std::map<uint32_t, std::vector<double>> endpoint, consumer;
   std::vector<StepCosts> steps;
@@ -365,6 +426,7 @@ int run(int argc, char** argv) {
         if (ours_first) ours();
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
+        if (with_queue) raw_queue[w].push_back(queue_round_trip(ctx, w, o.round_trips));
         if (!ours_first) ours();
         if (w == WaitStrategy::kSpin && with_polled) {
           service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
@@ -419,6 +481,21 @@ int run(int argc, char** argv) {
       std::printf("| spin, requester yielding on its future (no futex hand-off) | %.0f | %.0f | | | %.1f x (%.1f-%.1f) | |\n",
                   pick(service_polled, &Percentiles::p50, 1).median, pick(service_polled, &Percentiles::p99, 1).median,
                   r.median, r.min, r.max);
+    }
+    for (WaitStrategy w : waits) {
+      const std::vector<Percentiles>& q = raw_queue[w];
+      if (q.empty()) continue;
+      std::vector<double> over_raw, call_over_queue;
+      for (size_t i = 0; i < q.size(); ++i) {
+        over_raw.push_back(q[i].p50 / (2 * raw[w][i].p50));
+        if (!called[w].empty()) call_over_queue.push_back(called[w][i].p50 / q[i].p50);
+      }
+      const Spread r = spread_of(over_raw);
+      const Spread c = call_over_queue.empty() ? Spread{} : spread_of(call_over_queue);
+      std::printf("| %s, raw queue (Consumer receive, publish, ack; no service layer) | %.0f | %.0f | | | %.1f x (%.1f-%.1f); "
+                  "call() / raw queue %.2f (%.2f-%.2f) | |\n",
+                  name_of(w), pick(q, &Percentiles::p50, 1).median, pick(q, &Percentiles::p99, 1).median, r.median, r.min,
+                  r.max, c.median, c.min, c.max);
     }
     std::printf("\nper repetition, service p50 (call(), request().get()) / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
