@@ -117,31 +117,37 @@ def test_inbound_loses_nothing_and_acks_nothing_before_its_commit(tmp_path, cli)
     confirmed, attempted = set(), set()
     deadline = time.monotonic() + 900
 
-    def produce():
-        i, conn = 0, None
-        while i < N and time.monotonic() < deadline:
+    # Four producers, each on its own connection and a quarter of the ids: pika's blocking channel
+    # waits for each confirm, so one producer would take ~1 ms a message; four keep four in flight.
+    producers_n = 4
+
+    def produce(k):
+        i, end, conn = k * N // producers_n, (k + 1) * N // producers_n, None
+        while i < end and time.monotonic() < deadline:
             try:
                 if conn is None or conn.is_closed:
                     conn, ch = pika_channel()
                     ch.confirm_delivery()
-                batch_end = min(N, i + 200)
+                batch_end = min(end, i + 200)
                 while i < batch_end:  # confirmed one by one: each one we count is on the broker
                     attempted.add(f"in-{i}")
                     ch.basic_publish("", queue, f"body {i}".encode(),
                                      pika.BasicProperties(message_id=f"in-{i}", delivery_mode=2), mandatory=True)
                     confirmed.add(f"in-{i}")
                     i += 1
-                time.sleep(SPREAD_S * 200 / N)
+                time.sleep(SPREAD_S * 200 * producers_n / N)
             except (pika.exceptions.AMQPError, OSError):
                 conn = None
                 time.sleep(0.5)  # the broker is restarting; this message is sent again
         if conn is not None and conn.is_open:
             conn.close()
 
-    producer = threading.Thread(target=produce)
-    producer.start()
-    kills, restarts = run_faults(bridge, rng, producer.is_alive, KILLS)
-    producer.join()
+    producers = [threading.Thread(target=produce, args=(k,)) for k in range(producers_n)]
+    for p in producers:
+        p.start()
+    kills, restarts = run_faults(bridge, rng, lambda: any(p.is_alive() for p in producers), KILLS)
+    for p in producers:
+        p.join()
     assert len(confirmed) == N, "the producer could not publish everything in time"
 
     sub = bus.subscribe(topic, start="earliest")
