@@ -118,6 +118,24 @@ class ClientImpl {
     return out;
   }
 
+  // A request to `endpoint` (or the one routed for its type), made and handed to
+  // send(out, info) (request() or call()) while the strings `info` views are alive. The
+  // request's message-id is its correlation-id too (Envelope::start).
+  template <class Send>
+  auto with_request(const MessageType& type, std::string json, std::string_view endpoint,
+                    std::chrono::nanoseconds timeout, const MessageType& reply_type, Send&& send) {
+    check_request(type, reply_type);
+    std::string to;
+    {
+      std::lock_guard<std::mutex> guard(send_mu_);
+      to = routed_endpoint(type, endpoint, routes_);
+    }
+    const std::string reply = reply_type.type_header();
+    const Outgoing& out = request_message(type, std::move(json), to, timeout);
+    const Envelope& e = out.envelope;
+    return send(out, RequestInfo{e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout});
+  }
+
   // A future's or a callback's request: answered by whoever polls; the reply thread is woken
   // if nobody does.
   void request(const Outgoing& out, const RequestInfo& info, Client::ReplyCallback done) {
@@ -411,18 +429,10 @@ void Client::request_json(const MessageType& type, std::string json, std::string
                                       std::move(done));
     return;
   }
-  detail::check_request(type, reply_type);
-  std::string to;
-  {
-    std::lock_guard<std::mutex> guard(impl_->send_mu_);
-    to = detail::routed_endpoint(type, endpoint, impl_->routes_);
-  }
-  const std::string reply = reply_type.type_header();
-  const detail::Outgoing& out = impl_->request_message(type, std::move(json), to, timeout);
-  const Envelope& e = out.envelope;
-  // The request's message-id is its correlation-id too (Envelope::start).
-  impl_->request(out, {e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout},
-                 std::move(done));
+  impl_->with_request(type, std::move(json), endpoint, timeout, reply_type,
+                      [&](const detail::Outgoing& out, const detail::RequestInfo& info) {
+                        impl_->request(out, info, std::move(done));
+                      });
 }
 
 detail::CallOutcome Client::call_json(const MessageType& type, std::string json, std::string_view endpoint,
@@ -454,16 +464,10 @@ detail::CallOutcome Client::call_json(const MessageType& type, std::string json,
     }
     return o;
   }
-  detail::check_request(type, reply_type);
-  std::string to;
-  {
-    std::lock_guard<std::mutex> guard(impl_->send_mu_);
-    to = detail::routed_endpoint(type, endpoint, impl_->routes_);
-  }
-  const std::string reply = reply_type.type_header();
-  const detail::Outgoing& out = impl_->request_message(type, std::move(json), to, timeout);
-  const Envelope& e = out.envelope;
-  return impl_->call(out, {e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout});
+  return impl_->with_request(type, std::move(json), endpoint, timeout, reply_type,
+                             [&](const detail::Outgoing& out, const detail::RequestInfo& info) {
+                               return impl_->call(out, info);
+                             });
 }
 
 void Client::add_route(const MessageType& type, std::string endpoint) {
