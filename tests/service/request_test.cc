@@ -9,6 +9,7 @@
 #include <deque>
 #include <future>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "messages.h"
@@ -232,45 +233,63 @@ TEST(RequestProcesses, FourRequestersAndTwoRespondersEveryReplyReachesItsOwnRequ
                std::chrono::duration<double>(took).count(), 4.0 * n / std::chrono::duration<double>(took).count());
 }
 
+// One serve_orders process, answering once constructed; its stop pipe closed when destroyed
+// (it ends, unless kill9() killed it first).
+class ResponderProcess {
+ public:
+  explicit ResponderProcess(const std::string& bus_path) {
+    int ready[2];
+    if (::pipe(ready) != 0 || ::pipe(stop_) != 0) throw std::runtime_error("pipe failed");
+    pid_ = shmbus::test::spawn([&] { return serve_orders(bus_path, ready[1], stop_[0]); });
+    char x;
+    const bool started = ::read(ready[0], &x, 1) == 1;
+    ::close(ready[0]);
+    ::close(ready[1]);
+    if (!started) throw std::runtime_error("the responder process did not start");
+  }
+  ResponderProcess(const ResponderProcess&) = delete;
+  ResponderProcess& operator=(const ResponderProcess&) = delete;
+  ~ResponderProcess() {
+    ::close(stop_[1]);
+    ::close(stop_[0]);
+  }
+  // kill -9, then reaped: its status as wait_child reports it.
+  int kill9() const {
+    ::kill(pid_, SIGKILL);
+    return shmbus::test::wait_child(pid_);
+  }
+
+ private:
+  int stop_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
 TEST(RequestProcesses, ARequestTimesOutWhenItsResponderIsKilled) {
   TempBus tb;
   Bus bus = tb.open();
-  int ready[2], stop[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(stop), 0);
-  const pid_t child = shmbus::test::spawn([&] { return serve_orders(tb.path(), ready[1], stop[0]); });
-  char x;
-  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  const ResponderProcess responder(tb.path());
   Client sut(bus, test::client_options());  // threads only after the fork
   auto first = sut.request<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 0}, "orders", 20s);
   ASSERT_EQ(first.wait_for(30s), std::future_status::ready);
   EXPECT_EQ(first.get().order, 1);
 
-  ::kill(child, SIGKILL);
-  EXPECT_EQ(shmbus::test::wait_child(child), 128 + SIGKILL);
+  EXPECT_EQ(responder.kill9(), 128 + SIGKILL);
   auto second = sut.request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 0}, "orders", 500ms);
 
   ASSERT_EQ(second.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(code_of(second), RequestErrc::kTimeout);  // the queue is there: not kNoEndpoint
-  ::close(stop[1]);
 }
 
 TEST(CallProcesses, CallsTimeOutWhenTheirResponderIsKilled) {
   TempBus tb;
   Bus bus = tb.open();
-  int ready[2], stop[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  ASSERT_EQ(::pipe(stop), 0);
-  const pid_t child = shmbus::test::spawn([&] { return serve_orders(tb.path(), ready[1], stop[0]); });
-  char x;
-  ASSERT_EQ(::read(ready[0], &x, 1), 1);
+  const ResponderProcess responder(tb.path());
   Client sut(bus, test::client_options());  // threads only after the fork
   const auto first = sut.call<shop::GetOrderStatus, shop::OrderStatus>({1, 0, 1}, "orders", 20s);
   ASSERT_TRUE(first.ok()) << first.message();
   EXPECT_EQ(first->order, 1);
 
-  ::kill(child, SIGKILL);
-  EXPECT_EQ(shmbus::test::wait_child(child), 128 + SIGKILL);
+  EXPECT_EQ(responder.kill9(), 128 + SIGKILL);
   // Two threads calling at once (one of them reads the replies) and a future: all time out.
   auto future = sut.request<shop::GetOrderStatus, shop::OrderStatus>({2, 0, 2}, "orders", 500ms);
   std::vector<std::optional<Response<shop::OrderStatus>>> got(2);
@@ -292,7 +311,6 @@ TEST(CallProcesses, CallsTimeOutWhenTheirResponderIsKilled) {
     EXPECT_EQ(e.code(), RequestErrc::kTimeout);
   }
   EXPECT_EQ(sut.pending_requests(), 0u);
-  ::close(stop[1]);
 }
 
 }  // namespace
