@@ -1,6 +1,7 @@
 // The service envelope: reading it from headers, writing it, starting and continuing a flow.
 #include "shmbus/service/envelope.h"
 
+#include <array>
 #include <charconv>
 
 #include "shmbus/envelope.h"
@@ -58,17 +59,28 @@ Envelope Envelope::read(const HeadersView& headers) {
 }
 
 void Envelope::read(const HeadersView& headers, Envelope& e) {
-  for_each_field(e, [](std::string_view, std::string& value) { value.clear(); });
+  struct Field {
+    std::string_view key;
+    std::string* value;
+  };
+  std::array<Field, kMaxHeaders> fields;
+  size_t n = 0;
+  for_each_field(e, [&](std::string_view key, std::string& value) {
+    value.clear();
+    fields[n++] = {key, &value};
+  });
   uint32_t seen = 0;
+  size_t next = 0;  // our writers put the fields in this order: the one after the last found is tried first
   for (const Header h : headers) {
-    uint32_t bit = 1;
-    for_each_field(e, [&](std::string_view key, std::string& value) {
-      if ((seen & bit) == 0 && key == h.key) {
-        value.assign(h.value);
-        seen |= bit;
-      }
-      bit <<= 1;
-    });
+    size_t i = next;
+    if (i == n || fields[i].key != h.key) {
+      for (i = 0; i < n && fields[i].key != h.key;) ++i;
+      if (i == n) continue;  // not an envelope key
+    }
+    next = i + 1;
+    if ((seen & (1u << i)) != 0) continue;
+    fields[i].value->assign(h.value);
+    seen |= 1u << i;
   }
 }
 

@@ -96,10 +96,15 @@ enum class Waiting { kFuture, kPolledFuture, kCall };
 
 // Round trips of a request against an echoing Endpoint in a forked process.
 // Returned as round-trip percentiles (ns).
-Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, Waiting waiting = Waiting::kFuture) {
+// `request_leg`, if given: the p50 of the request's way alone, from the call to the handler's
+// first instruction (the peer stamps it: the TSC is one clock across the two CPUs).
+Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, Waiting waiting = Waiting::kFuture,
+                               double* request_leg = nullptr) {
   const bool poll_future = waiting == Waiting::kPolledFuture;
   ScratchBus scratch(ctx.fresh_bus_path());
   SharedBlock<std::atomic<int>> state;  // 1: the endpoint runs; 2: the parent is done
+  // relaxed: read after the reply, which the handler publishes (release) after the stamp.
+  SharedBlock<std::atomic<uint64_t>> handled_at;
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
   PeerProcess peer(ctx.cpus.peer, [&] {
     Bus bus = scratch.open_in_peer();
@@ -107,7 +112,10 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     o.journal = journal();
     o.wait = wait;
     svc::Endpoint echo(bus, "echo", o);
-    echo.handle<bench_msg::Ping>([](const bench_msg::Ping& p, svc::Context& c) { c.reply(bench_msg::Pong{p.seq}); });
+    echo.handle<bench_msg::Ping>([&](const bench_msg::Ping& p, svc::Context& c) {
+      handled_at->store(ctx.clock.ticks(), std::memory_order_relaxed);
+      c.reply(bench_msg::Pong{p.seq});
+    });
     echo.start();
     state->store(1, std::memory_order_release);  // pairs with the parent's acquire below
     while (state->load(std::memory_order_acquire) != 2) std::this_thread::sleep_for(1ms);
@@ -117,7 +125,7 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
   if (!spin_until([&] { return state->load(std::memory_order_acquire) == 1; }, true, 30)) {
     throw Error("service bench: the echo endpoint did not start within 30 s");
   }
-  std::vector<double> samples;
+  std::vector<double> samples, legs;
   {
     Pinned pin(ctx.cpus.ours);
     svc::ClientOptions co;
@@ -143,11 +151,15 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
       }
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
-      if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
+      if (i >= warmup) {
+        samples.push_back(ctx.clock.to_ns(t1 - t0));
+        legs.push_back(ctx.clock.to_ns(handled_at->load(std::memory_order_relaxed) - t0));
+      }
     }
   }
   state->store(2, std::memory_order_release);
   peer.join(60);
+  if (request_leg) *request_leg = summarize(legs).p50;
   return summarize(samples);
 }
 
@@ -155,8 +167,9 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
 // request is published to a journal topic bound to a queue, as a command is; a Consumer in the
 // peer (prefetch 1, as an endpoint's) receives it, publishes the same bytes to a memory topic
 // (as a reply topic is), and acks; we read the reply. No envelope, no JSON, no reply table.
-Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count) {
+Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, double* request_leg = nullptr) {
   ScratchBus scratch(ctx.fresh_bus_path());
+  SharedBlock<std::atomic<uint64_t>> handled_at;  // as in service_round_trip
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
   scratch.bus().create_topic("commands.echo", journal());
   scratch.bus().create_topic("replies.bench", TopicConfig{});
@@ -176,6 +189,7 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count)
         if (wait == WaitStrategy::kYield) std::this_thread::yield();
         continue;
       }
+      handled_at->store(ctx.clock.ticks(), std::memory_order_relaxed);
       if (!out.publish((*d)->payload)) return 1;
       if (!c.ack(*d)) return 2;
     }
@@ -184,7 +198,7 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count)
   if (!spin_until([&] { return state->load(std::memory_order_acquire) == 1; }, true, 30)) {
     throw Error("service bench: the queue echo did not start within 30 s");
   }
-  std::vector<double> samples;
+  std::vector<double> samples, legs;
   {
     Pinned pin(ctx.cpus.ours);
     Publisher requests = scratch.bus().publisher("commands.echo");
@@ -201,11 +215,15 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count)
       if (!r || (*r)->payload.size() != out.size()) throw Error("service bench: the queue echo gave no reply");
       std::memcpy(&seq, (*r)->payload.data(), sizeof seq);
       if (seq != i) throw Error("service bench: a reply to another request");
-      if (i >= warmup) samples.push_back(ctx.clock.to_ns(t1 - t0));
+      if (i >= warmup) {
+        samples.push_back(ctx.clock.to_ns(t1 - t0));
+        legs.push_back(ctx.clock.to_ns(handled_at->load(std::memory_order_relaxed) - t0));
+      }
     }
   }
   state->store(2, std::memory_order_release);
   peer.join(60);
+  if (request_leg) *request_leg = summarize(legs).p50;
   return summarize(samples);
 }
 
@@ -411,6 +429,7 @@ int run(int argc, char** argv) {
   const uint32_t thread_counts[] = {1, 4};
   std::vector<double> floor;
   std::map<WaitStrategy, std::vector<Percentiles>> service, called, raw, raw_journal, raw_queue;
+  std::map<WaitStrategy, std::vector<double>> called_leg, raw_queue_leg;  // request legs' p50 (ns)
   std::vector<Percentiles> service_polled;  // spin, the requester polling its future
   std::map<uint32_t, std::vector<double>> endpoint, consumer;
   std::vector<StepCosts> steps;
@@ -420,13 +439,21 @@ int run(int argc, char** argv) {
     if (rt) {
       for (WaitStrategy w : waits) {
         const auto ours = [&] {
-          if (with_call) called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall));
+          if (with_call) {
+            double leg = 0;
+            called[w].push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kCall, &leg));
+            called_leg[w].push_back(leg);
+          }
           if (with_future) service[w].push_back(service_round_trip(ctx, w, o.round_trips));
         };
         if (ours_first) ours();
         raw[w].push_back(shmbus_pingpong(ctx, w));
         raw_journal[w].push_back(shmbus_pingpong(ctx, w, true));
-        if (with_queue) raw_queue[w].push_back(queue_round_trip(ctx, w, o.round_trips));
+        if (with_queue) {
+          double leg = 0;
+          raw_queue[w].push_back(queue_round_trip(ctx, w, o.round_trips, &leg));
+          raw_queue_leg[w].push_back(leg);
+        }
         if (!ours_first) ours();
         if (w == WaitStrategy::kSpin && with_polled) {
           service_polled.push_back(service_round_trip(ctx, w, o.round_trips, Waiting::kPolledFuture));
@@ -497,6 +524,19 @@ int run(int argc, char** argv) {
                   name_of(w), pick(q, &Percentiles::p50, 1).median, pick(q, &Percentiles::p99, 1).median, r.median, r.min,
                   r.max, c.median, c.min, c.max);
     }
+    // Where the round trip goes: the request's way (call to handler) and the reply's (the rest).
+    std::printf("\nrequest leg p50 (call start -> handler entry) / reply leg (the rest), medians, ns:");
+    for (WaitStrategy w : waits) {
+      if (!called_leg[w].empty()) {
+        const double leg = spread_of(called_leg[w]).median;
+        std::printf(" %s call() %.0f / %.0f;", name_of(w), leg, pick(called[w], &Percentiles::p50, 1).median - leg);
+      }
+      if (!raw_queue_leg[w].empty()) {
+        const double leg = spread_of(raw_queue_leg[w]).median;
+        std::printf(" %s raw queue %.0f / %.0f;", name_of(w), leg, pick(raw_queue[w], &Percentiles::p50, 1).median - leg);
+      }
+    }
+    std::printf("\n");
     std::printf("\nper repetition, service p50 (call(), request().get()) / raw memory ping-pong round trip p50, ns:");
     for (WaitStrategy w : waits) {
       std::printf(" %s", name_of(w));

@@ -195,11 +195,12 @@ void QueueImpl::bind_topic(const std::string& name) {
   const std::string dir = ring ? bus_->topic_dir(name) : handle->storage().cursor_dir();
   auto state = messaging::QueueFileHandle::open_or_create(dir, name_, name, config_, start);
   bound_.push_back(std::make_unique<BoundTopic>(BoundTopic{name, std::move(handle), std::move(state)}));
+  bound_count_.store(bound_.size(), std::memory_order_release);
 }
 
 size_t QueueImpl::topic_count() const noexcept {
-  std::lock_guard<std::mutex> guard(mu_);
-  return bound_.size();
+  // acquire: pairs with bind_topic()'s release (topics are only ever added).
+  return bound_count_.load(std::memory_order_acquire);
 }
 
 BoundTopic& QueueImpl::topic_at(size_t i) noexcept {

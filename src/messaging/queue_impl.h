@@ -75,6 +75,10 @@ class QueueImpl : public std::enable_shared_from_this<QueueImpl> {
   int64_t created_ns_ = 0;
   mutable std::mutex mu_;  // bound_ (set-up path; consumers copy what they need)
   std::vector<std::unique_ptr<BoundTopic>> bound_;
+  // bound_.size(), for topic_count() without mu_ (a consumer asks at every poll): stored with
+  // release after the push_back, under mu_; pairs with topic_count()'s acquire, whose caller
+  // then takes mu_ in topic_at() for the new element.
+  std::atomic<size_t> bound_count_{0};
   std::atomic<uint64_t> seen_generation_{~0ull};  // written under mu_; read by registry_changed()
   std::mutex dlq_mu_;
   std::unique_ptr<PublisherImpl> dlq_;

@@ -1,6 +1,7 @@
 // The envelope's parts: message ids, trace context, type headers, a flow continued.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -259,6 +260,30 @@ TEST(Envelope, RoundTripsThroughHeaders) {
   EXPECT_EQ(sut.traceparent, e.traceparent);
   ASSERT_TRUE(sut.expires().has_value());
   EXPECT_EQ(envelope::format_time(*sut.expires()), "2030-01-01T00:00:00.000Z");
+}
+
+// Read tries the writers' order first; any other order, other keys between, and repeated keys
+// (the first wins, as with find()) give the same envelope.
+TEST(Envelope, ReadTakesHeadersInAnyOrderAndTheFirstOfARepeatedKey) {
+  Envelope e = Envelope::start(message_type_of<shop::GetOrderStatus>(), "client");
+  e.reply_to = "replies.x";
+  e.tracestate = "a=b";
+  std::vector<Header> headers = e.headers();
+  std::reverse(headers.begin(), headers.end());
+  headers.insert(headers.begin() + 3, Header{"user-key", "v"});
+  headers.push_back({header_keys::kSource, "a later copy"});
+  headers.push_back({header_keys::kMessageId, "a later id"});
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+
+  const Envelope sut = Envelope::read(HeadersView(block));
+
+  const std::vector<Header> got = sut.headers(), want = e.headers();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].key, want[i].key);
+    EXPECT_EQ(got[i].value, want[i].value) << got[i].key;
+  }
 }
 
 }  // namespace
