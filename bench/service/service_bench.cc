@@ -315,6 +315,7 @@ struct StepCosts {
   double envelope_start = 0, envelope_caused_by = 0, json_encode = 0;  // the sending side
   double dom_decode = 0, dom_encode = 0;  // the same message through nlohmann's DOM path
   double start_into = 0, caused_by_into = 0;  // the same into a reused Envelope (the request and reply paths)
+  double empty_poll = 0;  // Consumer::try_receive with nothing ready: a spinning endpoint's loop, which bounds how soon it sees a request
 };
 
 StepCosts step_costs(BenchContext& ctx) {
@@ -328,14 +329,19 @@ StepCosts step_costs(BenchContext& ctx) {
   s.json_bytes = static_cast<double>(m.payload.size());
   s.header_bytes = static_cast<double>(m.headers.bytes().size());
   constexpr int kCalls = 200000;
-  uint64_t t0 = ctx.clock.ticks();
   size_t sink = 0;
+  Consumer idle = scratch.bus().queue("steps").consumer({.prefetch = 1});  // as an endpoint's
+  uint64_t t0 = ctx.clock.ticks();
+  for (int i = 0; i < kCalls; ++i) sink += idle.try_receive().has_value();
+  uint64_t t1 = ctx.clock.ticks();
+  s.empty_poll = ctx.clock.to_ns(t1 - t0) / kCalls;
+  t0 = ctx.clock.ticks();
   svc::Envelope read_into;  // as the pipeline reads: over the last delivery's envelope
   for (int i = 0; i < kCalls; ++i) {
     svc::Envelope::read(m.headers, read_into);
     sink += read_into.message_id.size();
   }
-  uint64_t t1 = ctx.clock.ticks();
+  t1 = ctx.clock.ticks();
   s.envelope_read = ctx.clock.to_ns(t1 - t0) / kCalls;
   t0 = ctx.clock.ticks();
   for (int i = 0; i < kCalls; ++i) sink += static_cast<size_t>(svc::decode<bench_msg::PlaceOrder>(m.text()).quantity);
@@ -577,10 +583,10 @@ int run(int argc, char** argv) {
     std::printf("pipeline steps alone (this process, one record, ns per call, medians): receiving: Envelope::read (into a reused one) %.0f "
                 "(%.0f header bytes), decode<PlaceOrder> %.0f (%.0f JSON bytes); sending: Envelope::start %.0f, "
                 "Envelope::caused_by %.0f, encode<PlaceOrder> %.0f; into a reused Envelope (given the time): start %.0f, "
-                "caused_by %.0f\n",
+                "caused_by %.0f; waiting: an empty Consumer::try_receive %.0f\n",
                 med(&StepCosts::envelope_read), steps[0].header_bytes, med(&StepCosts::json_decode), steps[0].json_bytes,
                 med(&StepCosts::envelope_start), med(&StepCosts::envelope_caused_by), med(&StepCosts::json_encode),
-                med(&StepCosts::start_into), med(&StepCosts::caused_by_into));
+                med(&StepCosts::start_into), med(&StepCosts::caused_by_into), med(&StepCosts::empty_poll));
     std::vector<double> decode_ratio, encode_ratio;
     for (auto& s : steps) {
       decode_ratio.push_back(s.json_decode / s.dom_decode);
