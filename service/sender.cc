@@ -42,8 +42,9 @@ void Sender::publish(const Outgoing& out) {
   // A reply topic is the Client's: if it is gone, so is the client, and creating it again would
   // leave a topic nobody reads. (Between this check and the publish it can still go: then the
   // publisher writes into a removed topic, which harms nobody.)
-  if (out.reply && !publishers_.contains(out.topic) && !bus_.topic_exists(out.topic)) return;
-  Publisher& pub = publisher(out.topic, !out.reply);
+  auto known = publishers_.find(out.topic);  // one lookup of the topic's name on the way of every message
+  if (known == publishers_.end() && out.reply && !bus_.topic_exists(out.topic)) return;
+  Publisher& pub = known != publishers_.end() ? known->second : publisher(out.topic, !out.reply);
   Header headers[Envelope::kMaxHeaders];
   const size_t n = out.envelope.headers(headers);
   const Result<uint64_t> r = pub.publish(out.payload, std::span<const Header>(headers, n));

@@ -113,6 +113,26 @@ TEST(ReadFrame, JournalSegmentNotMadeYetIsEmpty) {
   EXPECT_EQ(sut.bytes, nullptr);
 }
 
+// Before the tail reaches a segment its file may not exist: a reader waiting there does not ask
+// for it (a stat() per poll); once the tail has passed, it does.
+TEST(ReadFrame, ReaderAsksForAnUnmappedSegmentOnlyOnceTheTailHasPassed) {
+  FakeSegments segments(kLap, 2);
+  int asked = 0;
+  segments.on_map = [&](uint64_t) { ++asked; };
+  const LogStorage journal = LogStorage::segments(&segments, kLap, false);
+  Tail tail{};
+  tail.position = kLap;
+
+  EXPECT_EQ(read_frame(journal, tail, kLap, kSeq).state, FrameState::kEmpty);
+  EXPECT_EQ(read_frame(journal, tail, kLap, kSeq).state, FrameState::kEmpty);
+  EXPECT_EQ(asked, 0);
+
+  tail.position = kLap + 64;
+  (void)read_frame(journal, tail, kLap, kSeq);
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(journal.mapped(kLap));
+}
+
 // --- kPending -------------------------------------------------------------------------------
 
 TEST(ReadFrame, ThisLapsLookalikeUnderAClaimBeingFilledIsPending) {
