@@ -105,7 +105,8 @@ std::string Outbox::send_json(Transaction& tx, const service::MessageType& type,
 }
 
 OutboxMessage encode_message(std::string_view topic, const service::Envelope& envelope, std::string payload) {
-  const std::vector<Header> headers = envelope.headers();
+  Header array[service::Envelope::kMaxHeaders];
+  const std::span<const Header> headers(array, envelope.headers(array));
   const size_t bytes = encoded_headers_size(headers);
   if (bytes == SIZE_MAX) throw Error("outbox: a header of " + envelope.type + " is longer than 65535 bytes", ErrorKind::kInvalidArgument);
   OutboxMessage m;
