@@ -189,13 +189,13 @@ void Relay::publish(const OutboxMessage& m) {
     throw Error("outbox row " + std::to_string(m.seq) + " (message " + m.message_id +
                 ") has a malformed headers block: the relay stops at it; repair or delete that row");
   }
-  const std::vector<Header> headers(view.begin(), view.end());
+  headers_.assign(view.begin(), view.end());  // its room reused: no allocation per message
   auto it = publishers_.find(m.topic);
   if (it == publishers_.end()) {
     bus_.create_topic(m.topic, options_.journal);  // false: it exists already, fine
     it = publishers_.emplace(m.topic, bus_.publisher(m.topic)).first;
   }
-  const Result<uint64_t> r = it->second.publish(m.payload, headers);
+  const Result<uint64_t> r = it->second.publish(m.payload, headers_);
   if (!r && r.error() != Errc::kNotDurable) {  // kNotDurable: published, not yet on disk
     throw Error("publishing " + m.message_id + " to " + m.topic + " failed: " + it->second.explain(r.error()));
   }

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "commit_signal.h"
 #include "shmbus/bus.h"
@@ -55,6 +56,7 @@ class Relay final : public CommittedSink {
   // in publish_committed: it guards publishers_, unmarked_, unmarked_since_, published_upto_.
   std::mutex work_mu_;
   std::unordered_map<std::string, Publisher> publishers_;
+  std::vector<Header> headers_;  // publish()'s headers of the row at hand
   // Of the relay thread's connection: rows published and not yet marked sent, since when, and
   // (seq is commit order) the last seq published, which the next read starts after.
   std::vector<int64_t> unmarked_;

@@ -132,6 +132,20 @@ void SqliteTransaction::rollback() noexcept {
 }
 
 void SqliteTransaction::append_outbox(const OutboxMessage& m) {
+  if (insert_outbox(m)) {
+    written_.push_back(m);
+    written_.back().seq = sqlite3_last_insert_rowid(conn_->db_);
+  }
+}
+
+void SqliteTransaction::append_outbox(OutboxMessage&& m) {
+  if (insert_outbox(m)) {
+    written_.push_back(std::move(m));
+    written_.back().seq = sqlite3_last_insert_rowid(conn_->db_);
+  }
+}
+
+bool SqliteTransaction::insert_outbox(const OutboxMessage& m) {
   if (!active_) throw Error("outbox: the transaction is no longer active (committed or rolled back)");
   sqlite3_stmt* s = conn_->statement(kInsertOutbox);
   detail::bind_text(s, 1, m.message_id);
@@ -142,10 +156,7 @@ void SqliteTransaction::append_outbox(const OutboxMessage& m) {
   detail::check_sqlite(sqlite3_step(s), conn_->db_, "outbox: inserting " + m.message_id);
   sqlite3_reset(s);
   wrote_outbox_ = true;
-  if (conn_->signal_->wants_rows()) {  // a relay of this process publishes it from memory
-    written_.push_back(m);
-    written_.back().seq = sqlite3_last_insert_rowid(conn_->db_);
-  }
+  return conn_->signal_->wants_rows();  // a relay of this process publishes it from memory
 }
 
 bool SqliteTransaction::mark_processed(std::string_view endpoint, std::string_view message_id) {

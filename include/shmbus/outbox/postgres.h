@@ -44,6 +44,7 @@ class PostgresTransaction final : public Transaction {
 
   // INSERT into shmbus_outbox and, the first time in this transaction, NOTIFY shmbus_outbox.
   void append_outbox(const OutboxMessage& message) override;
+  using Transaction::append_outbox;  // the moving one: copies, as nothing here keeps the row
   // INSERT ... ON CONFLICT DO NOTHING: a concurrent delivery of the same message waits for the
   // first one's transaction, then finds the mark (false) or, if it rolled back, makes it.
   bool mark_processed(std::string_view endpoint, std::string_view message_id) override;

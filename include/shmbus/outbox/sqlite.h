@@ -85,12 +85,15 @@ class SqliteTransaction final : public Transaction {
   bool active() const noexcept { return active_; }
 
   void append_outbox(const OutboxMessage& message) override;
+  void append_outbox(OutboxMessage&& message) override;
   bool mark_processed(std::string_view endpoint, std::string_view message_id) override;
 
  private:
   friend class SqliteConnection;
   explicit SqliteTransaction(SqliteConnection& conn) noexcept : conn_(&conn) {}
   bool written_intact();
+  // Inserts the row; true if it is to be handed over (a relay of this process takes rows).
+  bool insert_outbox(const OutboxMessage& message);
 
   SqliteConnection* conn_;
   bool active_ = true;

@@ -43,6 +43,9 @@ class Transaction {
   // Inserts `message` into shmbus_outbox in this transaction: it is relayed if and once the
   // transaction commits. Throws the database's exception if the insert fails.
   virtual void append_outbox(const OutboxMessage& message) = 0;
+  // The same, taking the message: a store that keeps it for the relay of its process (SQLite)
+  // moves it there instead of copying its strings. By default the copying one.
+  virtual void append_outbox(OutboxMessage&& message) { append_outbox(static_cast<const OutboxMessage&>(message)); }
   // Inserts (endpoint, message_id) into shmbus_inbox in this transaction. False if it is there
   // already (committed by an earlier delivery): the message was processed; skip it.
   virtual bool mark_processed(std::string_view endpoint, std::string_view message_id) = 0;
