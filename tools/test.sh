@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, starts a private RabbitMQ node (tools/rabbitmq_node.sh), then runs
 # every test: ctest in three builds (ASan + UBSan, ThreadSanitizer for the in-process thread
-# races, the -Werror release build), then pytest against the release build with Debian's
-# /usr/bin/python3.
+# races, the -Werror release build), 60 s of libFuzzer, then pytest against the release build with
+# Debian's /usr/bin/python3. The TSan and release builds compile beside the tests before them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
