@@ -27,6 +27,7 @@ class CMakeBuild(build_ext):
             "cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
             "-DSHMBUS_BUILD_TESTS=OFF", "-DSHMBUS_BUILD_BENCH=OFF", "-DSHMBUS_BUILD_TOOLS=OFF",
             "-DSHMBUS_KILL_POINTS=OFF", f"-DPython_EXECUTABLE={sys.executable}", f"-DSHMBUS_PYTHON_DIR={python_dir}",
+            "-DSHMBUS_FAT_LTO_OBJECTS=OFF",  # only the module is installed, and it links with LTO
         ]
         if shutil.which("ninja"):
             configure += ["-G", "Ninja"]
