@@ -10,12 +10,12 @@ jobs=$(nproc)
 
 # A private RabbitMQ node for the bridge tests (label `bridge`), stopped at exit whatever happens.
 rabbit_dir=$(mktemp -d /tmp/shmbus-rabbitmq.XXXXXX)
-# Quiet: the run's output ends with ctest's and pytest's summaries (a failed stop says so on stderr
-# of the log kept beside the node's, /tmp/shmbus-rabbitmq-stop.log).
 pg_dir=""
-background=()  # builds running beside the tests (below), each in a session (process group) of its own
+declare -A building=()  # name -> pid of a build running beside the tests (below), each a process group of its own
+# At exit: the builds killed, the servers stopped quietly (the run's output ends with ctest's and
+# pytest's summaries; a failed stop says so in /tmp/shmbus-rabbitmq-stop.log and -postgres-stop.log).
 cleanup() {
-  for pid in "${background[@]}"; do kill -- -"$pid" 2> /dev/null || true; done
+  for pid in "${building[@]}"; do kill -- -"$pid" 2> /dev/null || true; done
   tools/rabbitmq_node.sh stop "$rabbit_dir" > /tmp/shmbus-rabbitmq-stop.log 2>&1 || true; rm -rf "$rabbit_dir"
   if [ -n "$pg_dir" ]; then
     tools/postgres_node.sh stop "$pg_dir" > /tmp/shmbus-postgres-stop.log 2>&1 || true; rm -rf "$pg_dir"
@@ -52,16 +52,12 @@ tools/check_layers.sh
 # it, and prints the log and fails if the build failed.
 in_background() {
   setsid nice -n 19 bash -c "set -euo pipefail; $2" > "$logs/$1.log" 2>&1 < /dev/null &
-  background+=("$!")
-  printf -v "pid_$1" %s "$!"
+  building[$1]=$!
 }
 joined() {
-  local pid_var="pid_$1"
-  local pid=${!pid_var} status=0
-  wait "$pid" || status=$?
-  local left=()
-  for p in "${background[@]}"; do [ "$p" = "$pid" ] || left+=("$p"); done
-  background=("${left[@]}")  # gone: its group is not ours to kill at exit any more
+  local status=0
+  wait "${building[$1]}" || status=$?
+  unset "building[$1]"  # gone: its group is not ours to kill at exit any more
   if [ "$status" -ne 0 ]; then
     cat "$logs/$1.log" >&2
     echo "== the $1 build failed (its output above)" >&2

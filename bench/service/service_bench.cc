@@ -94,17 +94,33 @@ const char* name_of(WaitStrategy w) { return w == WaitStrategy::kSpin ? "spin" :
 // the futex hand-off costs; or Client::call (the requester reads its reply itself).
 enum class Waiting { kFuture, kPolledFuture, kCall };
 
+// Round trips timed whole and split where the peer starts to handle the request: it stamps the
+// TSC (one clock across the two CPUs), so the request's way is that stamp minus the start.
+struct SplitRoundTrips {
+  // relaxed: read after the reply, which the peer publishes (release) after the stamp.
+  SharedBlock<std::atomic<uint64_t>> handled_at;
+  std::vector<double> whole, request_legs;
+
+  void stamp(const BenchClock& clock) { handled_at->store(clock.ticks(), std::memory_order_relaxed); }
+  void add(const BenchClock& clock, uint64_t t0, uint64_t t1) {
+    whole.push_back(clock.to_ns(t1 - t0));
+    request_legs.push_back(clock.to_ns(handled_at->load(std::memory_order_relaxed) - t0));
+  }
+  // The round trips' percentiles; `request_leg`, if given, gets the request legs' p50.
+  Percentiles result(double* request_leg) {
+    if (request_leg) *request_leg = summarize(request_legs).p50;
+    return summarize(whole);
+  }
+};
+
 // Round trips of a request against an echoing Endpoint in a forked process.
-// Returned as round-trip percentiles (ns).
-// `request_leg`, if given: the p50 of the request's way alone, from the call to the handler's
-// first instruction (the peer stamps it: the TSC is one clock across the two CPUs).
+// Returned as round-trip percentiles (ns); `request_leg` as SplitRoundTrips::result.
 Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, Waiting waiting = Waiting::kFuture,
                                double* request_leg = nullptr) {
   const bool poll_future = waiting == Waiting::kPolledFuture;
   ScratchBus scratch(ctx.fresh_bus_path());
   SharedBlock<std::atomic<int>> state;  // 1: the endpoint runs; 2: the parent is done
-  // relaxed: read after the reply, which the handler publishes (release) after the stamp.
-  SharedBlock<std::atomic<uint64_t>> handled_at;
+  SplitRoundTrips times;
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
   PeerProcess peer(ctx.cpus.peer, [&] {
     Bus bus = scratch.open_in_peer();
@@ -113,7 +129,7 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     o.wait = wait;
     svc::Endpoint echo(bus, "echo", o);
     echo.handle<bench_msg::Ping>([&](const bench_msg::Ping& p, svc::Context& c) {
-      handled_at->store(ctx.clock.ticks(), std::memory_order_relaxed);
+      times.stamp(ctx.clock);
       c.reply(bench_msg::Pong{p.seq});
     });
     echo.start();
@@ -125,7 +141,6 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
   if (!spin_until([&] { return state->load(std::memory_order_acquire) == 1; }, true, 30)) {
     throw Error("service bench: the echo endpoint did not start within 30 s");
   }
-  std::vector<double> samples, legs;
   {
     Pinned pin(ctx.cpus.ours);
     svc::ClientOptions co;
@@ -135,7 +150,8 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
     svc::Client client(scratch.bus(), co);
     // Long enough that the one-time work (segments mapped and the next one made ahead) is over.
     const size_t warmup = count / 2;
-    samples.reserve(count);
+    times.whole.reserve(count);
+    times.request_legs.reserve(count);
     for (size_t i = 0; i < warmup + count; ++i) {
       const uint64_t t0 = ctx.clock.ticks();
       bench_msg::Pong r;
@@ -151,16 +167,12 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
       }
       const uint64_t t1 = ctx.clock.ticks();
       if (r.seq != static_cast<int64_t>(i)) throw Error("service bench: a reply to another request");
-      if (i >= warmup) {
-        samples.push_back(ctx.clock.to_ns(t1 - t0));
-        legs.push_back(ctx.clock.to_ns(handled_at->load(std::memory_order_relaxed) - t0));
-      }
+      if (i >= warmup) times.add(ctx.clock, t0, t1);
     }
   }
   state->store(2, std::memory_order_release);
   peer.join(60);
-  if (request_leg) *request_leg = summarize(legs).p50;
-  return summarize(samples);
+  return times.result(request_leg);
 }
 
 // The same round trip without the service layer: what the durable queue itself costs. The
@@ -169,7 +181,7 @@ Percentiles service_round_trip(BenchContext& ctx, WaitStrategy wait, size_t coun
 // (as a reply topic is), and acks; we read the reply. No envelope, no JSON, no reply table.
 Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count, double* request_leg = nullptr) {
   ScratchBus scratch(ctx.fresh_bus_path());
-  SharedBlock<std::atomic<uint64_t>> handled_at;  // as in service_round_trip
+  SplitRoundTrips times;
   if (wait == WaitStrategy::kSpin && ctx.cpus.shared) wait = WaitStrategy::kYield;
   scratch.bus().create_topic("commands.echo", journal());
   scratch.bus().create_topic("replies.bench", TopicConfig{});
@@ -189,7 +201,7 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count,
         if (wait == WaitStrategy::kYield) std::this_thread::yield();
         continue;
       }
-      handled_at->store(ctx.clock.ticks(), std::memory_order_relaxed);
+      times.stamp(ctx.clock);
       if (!out.publish((*d)->payload)) return 1;
       if (!c.ack(*d)) return 2;
     }
@@ -198,12 +210,12 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count,
   if (!spin_until([&] { return state->load(std::memory_order_acquire) == 1; }, true, 30)) {
     throw Error("service bench: the queue echo did not start within 30 s");
   }
-  std::vector<double> samples, legs;
   {
     Pinned pin(ctx.cpus.ours);
     Publisher requests = scratch.bus().publisher("commands.echo");
     const size_t warmup = count / 2;
-    samples.reserve(count);
+    times.whole.reserve(count);
+    times.request_legs.reserve(count);
     std::array<std::byte, 16> out{};
     for (size_t i = 0; i < warmup + count; ++i) {
       std::memcpy(out.data(), &i, sizeof i);
@@ -215,16 +227,12 @@ Percentiles queue_round_trip(BenchContext& ctx, WaitStrategy wait, size_t count,
       if (!r || (*r)->payload.size() != out.size()) throw Error("service bench: the queue echo gave no reply");
       std::memcpy(&seq, (*r)->payload.data(), sizeof seq);
       if (seq != i) throw Error("service bench: a reply to another request");
-      if (i >= warmup) {
-        samples.push_back(ctx.clock.to_ns(t1 - t0));
-        legs.push_back(ctx.clock.to_ns(handled_at->load(std::memory_order_relaxed) - t0));
-      }
+      if (i >= warmup) times.add(ctx.clock, t0, t1);
     }
   }
   state->store(2, std::memory_order_release);
   peer.join(60);
-  if (request_leg) *request_leg = summarize(legs).p50;
-  return summarize(samples);
+  return times.result(request_leg);
 }
 
 bench_msg::PlaceOrder sample_order(int64_t i) {

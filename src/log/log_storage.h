@@ -53,8 +53,6 @@ class LogStorage {
   // True if frame(position) answers without asking the segment source (a ring; a journal
   // position in the segment last mapped).
   bool mapped(uint64_t position) const noexcept { return source_ == nullptr || (position >> shift_) == cached_index_; }
-  // A publisher's storage: frame() makes the segments it needs.
-  bool creates() const noexcept { return create_; }
   // Bytes from `position` to the end of its lap / segment: a frame never straddles that end.
   uint64_t room(uint64_t position) const noexcept { return mask_ + 1 - (position & mask_); }
   // Low 16 bits of the lap / segment number: tells this lap's claims from older laps' leftovers.

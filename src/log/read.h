@@ -62,7 +62,7 @@ FrameView read_frame(const Storage& log, const Tail& tail, uint64_t position, ui
   // (nothing is claimed at or after the tail, so nothing is there yet): asking finds out whether
   // the file exists, a stat() that a reader spinning at the start of a fresh journal made at
   // every poll. Acquire: pairs with cas_tail(), the claim that made the segment.
-  if (!log.mapped(position) && !log.creates() && tail.position.load(std::memory_order_acquire) <= position) return v;
+  if (!log.mapped(position) && tail.position.load(std::memory_order_acquire) <= position) return v;
   v.bytes = log.frame(position);
   if (v.bytes == nullptr) return v;  // a journal segment not made yet: nothing written there
   const uint16_t epoch = log.epoch(position);
