@@ -51,6 +51,20 @@ void log_line(int fd, const std::string& line) {
   ASSERT_EQ(::write(fd, l.data(), l.size()), static_cast<ssize_t>(l.size()));
 }
 
+// The lines of a log that log_line() wrote, without a last line cut short: a write() that
+// crosses a page boundary of the file is not atomic against SIGKILL (the kernel checks for a
+// fatal signal between pages), so a consumer killed in one may leave "A 1:23" of "A 1:2345".
+std::vector<std::string> complete_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline after it: cut short by the kill
+    lines.push_back(line);
+  }
+  return lines;
+}
+
 // A consumer process that takes one delivery of the queue "workers", says so on a pipe, then
 // runs `handling` (its exit code is the child's). The parent returns once the delivery is taken.
 pid_t spawn_handling_consumer(const std::string& bus_path, const std::function<int(Consumer&, Delivery&)>& handling) {
@@ -250,9 +264,10 @@ TEST(QueueCrash, KillLoopLosesNothingAndDuplicatesOnlyWhatAKilledConsumerHadBegu
   std::map<std::string, int> acks;
   std::map<std::string, int> handled;
   for (int n = 0; n < incarnation; ++n) {
-    std::ifstream in(logs.path() + "/" + std::to_string(n));
-    std::string kind, id;
-    while (in >> kind >> id) {
+    for (const std::string& line : complete_lines(logs.path() + "/" + std::to_string(n))) {
+      std::istringstream fields(line);
+      std::string kind, id;
+      fields >> kind >> id;
       if (kind == "A") ++acks[id];
       if (kind == "H") ++handled[id];
     }
