@@ -140,12 +140,20 @@ inline bool record_of_lap(ClaimPair p, uint16_t epoch) noexcept { return p.word.
 
 enum class Put : uint8_t { kPut, kWasThere, kBlocked };
 // Puts `want` at `at` by CAS, unless a record of the lap (committed, or another unblocker's void)
-// with a seq of `stop_seq` or later is there (kBlocked). kWasThere: another unblocker put it first.
-SHMBUS_SCANS_FRAMES_BEING_FILLED inline Put put_pair(std::byte* at, ClaimPair want, uint16_t epoch, uint64_t stop_seq) noexcept {
+// with a seq of `stop_seq` or later is there, or the bytes belong to a newer lap (kBlocked).
+// kWasThere: another unblocker put it first. `lapped()` reads the tail: true if a newer lap may
+// have claimed `at` (the unblocker was descheduled between its bound and its void while the
+// claimer committed and a ring went round: the CAS would overwrite that lap's record). Asked
+// after each look at the pair: a newer lap's pair we saw was claimed, so the tail we read after
+// it shows the lap (acquire loads, in that order).
+template <class Lapped>
+SHMBUS_SCANS_FRAMES_BEING_FILLED Put put_pair(std::byte* at, ClaimPair want, uint16_t epoch, uint64_t stop_seq,
+                                              Lapped&& lapped) noexcept {
   ClaimPair seen = scan_pair(at);
   for (;;) {
     if (seen == want) return Put::kWasThere;
     if (record_of_lap(seen, epoch) && seen.seq >= stop_seq) return Put::kBlocked;
+    if (lapped()) return Put::kBlocked;
     if (scan_cas_pair(at, seen, want)) return Put::kPut;
   }
 }
@@ -154,22 +162,26 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline Put put_pair(std::byte* at, ClaimPair wa
 enum class VoidResult : uint8_t {
   kVoided,         // our CAS at p made the void visible
   kVoidedByOther,  // another unblocker's, the same pairs
-  kNotVoided,      // a record was committed inside it meanwhile, or another unblocker saw other
-                   // bounds: read again
+  kNotVoided,      // a record was committed inside it meanwhile, another unblocker saw other
+                   // bounds, or a newer lap has claimed its bytes: read again
 };
 
 // Voids `span` (kind kFound). `bytes[i]` is the writable mapping of part i, `epochs[i]` its lap's
-// epoch. Several unblockers may run this at once on the same span: they write the same pairs,
-// and exactly one CAS at p succeeds.
+// epoch; `lapped(position)` is true if the tail shows a newer lap claimed at `position`
+// (LogStorage::lapped; never, for a journal). Several unblockers may run this at once on the same
+// span: they write the same pairs, and exactly one CAS at p succeeds.
 //   k <= 1 in one lap: one CAS at p, from the leftovers to the void.
 //   else: poison at p first (p's claimer can no longer commit, and readers still see nothing),
 //   then every other pair of the span, then the voids from the last to p's.
-SHMBUS_SCANS_FRAMES_BEING_FILLED inline VoidResult void_span(const AbandonedSpan& span, std::byte* const* bytes,
-                                                             const uint16_t* epochs) noexcept {
+template <class Lapped>
+SHMBUS_SCANS_FRAMES_BEING_FILLED VoidResult void_span(const AbandonedSpan& span, std::byte* const* bytes,
+                                                      const uint16_t* epochs, Lapped&& lapped) noexcept {
   const uint32_t parts = span.part_count();
+  auto part_lapped = [&](uint32_t i) { return [&lapped, at = span.part(i).position] { return lapped(at); }; };
   auto poison = [&](uint32_t i, uint64_t off) {
     // A record of the span there: committed after all, or another unblocker's void.
-    return detail::put_pair(bytes[i] + off, poison_pair(epochs[i]), epochs[i], span.seq) != detail::Put::kBlocked;
+    return detail::put_pair(bytes[i] + off, poison_pair(epochs[i]), epochs[i], span.seq, part_lapped(i)) !=
+           detail::Put::kBlocked;
   };
   if (parts > 1 || span.seqs > 1) {
     if (!poison(0, 0)) return VoidResult::kNotVoided;
@@ -185,7 +197,7 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED inline VoidResult void_span(const AbandonedSpan
     const VoidPart part = span.part(i);
     const bool written = for_each_void_frame(part.end - part.position, part.seq, part.seqs, epochs[i], [&](uint64_t off, ClaimPair want) {
       // Any record of the lap there (stop seq 0): committed after all, or other bounds.
-      const detail::Put put = detail::put_pair(bytes[i] + off, want, epochs[i], 0);
+      const detail::Put put = detail::put_pair(bytes[i] + off, want, epochs[i], 0, part_lapped(i));
       if (put == detail::Put::kPut && i == 0 && off == 0) ours = true;
       return put != detail::Put::kBlocked;
     });

@@ -18,7 +18,10 @@ std::optional<log::VoidResult> void_abandoned(TopicHandle& topic, const log::Log
       bytes[i] = ranges[i].emplace(path, offset, part.end - part.position).at(offset);
       epochs[i] = log.epoch(part.position);
     }
-    voided = log::void_span(span, bytes, epochs);
+    // Acquire: pairs with cas_tail(), a newer lap's claim (abandoned_claim.h, put_pair()).
+    voided = log::void_span(span, bytes, epochs, [&log, &topic](uint64_t position) {
+      return log.lapped(position, topic.meta().tail.position.load(std::memory_order_acquire));
+    });
   } catch (const std::exception&) {
     return std::nullopt;
   }

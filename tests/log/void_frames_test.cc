@@ -133,6 +133,11 @@ TEST(ForEachVoidFrame, WriteReturningFalseStopsIt) {
 
 // --- void_span() ----------------------------------------------------------------------------
 
+// What topic/void_claims.cc asks before each CAS: has the tail lapped `position`?
+auto lapped_by_tail(LogBuffer& buf) {
+  return [&buf](uint64_t position) { return buf.log().lapped(position, buf.tail().position.load()); };
+}
+
 // Finds the span at `position` (which must be kFound) and voids it through `buf`'s bytes.
 VoidResult find_and_void(LogBuffer& buf, uint64_t position, uint64_t seq = kSeq) {
   const AbandonedSpan span = find_abandoned_span(buf.log(), buf.tail(), position, seq);
@@ -143,13 +148,13 @@ VoidResult find_and_void(LogBuffer& buf, uint64_t position, uint64_t seq = kSeq)
     bytes[i] = buf.at(span.part(i).position);
     epochs[i] = buf.epoch(span.part(i).position);
   }
-  return void_span(span, bytes, epochs);
+  return void_span(span, bytes, epochs, lapped_by_tail(buf));
 }
 
 VoidResult void_found(LogBuffer& buf, const AbandonedSpan& span) {
   std::byte* bytes[1] = {buf.at(span.position)};
   uint16_t epochs[1] = {buf.epoch(span.position)};
-  return void_span(span, bytes, epochs);
+  return void_span(span, bytes, epochs, lapped_by_tail(buf));
 }
 
 // One dead claim at 64 (seq 10), committed record at 112 (seq 11).
@@ -308,6 +313,47 @@ TEST(VoidSpan, RecordCommittedAtThePositionMeanwhileIsNotVoided) {
 
   EXPECT_EQ(sut, VoidResult::kNotVoided);
   EXPECT_EQ(buf.pair_at(64), (ClaimPair{CommitWord{kLen, kTypeData, 0, 0}, kSeq}));
+}
+
+// The unblocker stalled between its bound and its void while the claimer committed and the
+// ring went round: the bytes at the position hold the next lap's record, which stays.
+TEST(VoidSpan, NewerLapsRecordAtThePositionIsNotOverwritten) {
+  OneDeadClaim buf;
+  const AbandonedSpan span = find_abandoned_span(buf.log(), buf.tail(), 64, kSeq);
+  ASSERT_EQ(span.kind, Kind::kFound);
+  buf.put_record(64 + kLap, kLen, kSeq + 7);
+  buf.set_tail(64 + kLap + kFrame, kSeq + 8);
+
+  const VoidResult sut = void_found(buf, span);
+
+  EXPECT_EQ(sut, VoidResult::kNotVoided);
+  EXPECT_EQ(buf.pair_at(64), (ClaimPair{CommitWord{kLen, kTypeData, 0, 1}, kSeq + 7}));
+}
+
+// The same for a span of several claims: its poison pass stops before the newer lap's record.
+TEST(VoidSpan, NewerLapsRecordInsideSeveralClaimsIsNotPoisoned) {
+  ThreeDeadClaims buf;
+  const AbandonedSpan span = find_abandoned_span(buf.log(), buf.tail(), 0, kSeq);
+  ASSERT_EQ(span.kind, Kind::kFound);
+  buf.put_record(kLap, kLen, kSeq + 9);
+  buf.set_tail(kLap + kFrame, kSeq + 10);
+
+  const VoidResult sut = void_found(buf, span);
+
+  EXPECT_EQ(sut, VoidResult::kNotVoided);
+  EXPECT_EQ(buf.pair_at(0), (ClaimPair{CommitWord{kLen, kTypeData, 0, 1}, kSeq + 9}));
+}
+
+// Leftovers that only look like a newer lap's pair (payload bytes of an earlier lap can look like
+// anything) do not stop the void while the tail says no newer lap has come.
+TEST(VoidSpan, LeftoversThatLookNewerAreVoidedOver) {
+  OneDeadClaim buf;
+  buf.put_pair(64, CommitWord{kLen, kTypeData, 0, 9}, 0x5eed);
+
+  const VoidResult sut = find_and_void(buf, 64);
+
+  EXPECT_EQ(sut, VoidResult::kVoided);
+  EXPECT_EQ(buf.pair_at(64), voided_pair(kFrame, 0, kSeq, true));
 }
 
 TEST(VoidSpan, RecordCommittedAtThePositionOfSeveralClaimsIsNotVoided) {
