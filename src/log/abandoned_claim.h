@@ -183,6 +183,12 @@ SHMBUS_SCANS_FRAMES_BEING_FILLED VoidResult void_span(const AbandonedSpan& span,
     return detail::put_pair(bytes[i] + off, poison_pair(epochs[i]), epochs[i], span.seq, part_lapped(i)) !=
            detail::Put::kBlocked;
   };
+  // p's void is written last: if it is there, another unblocker has voided the whole span (its
+  // void would stop our poison pass at p as a record of the lap).
+  const VoidPart first = span.part(0);
+  if (detail::scan_pair(bytes[0]) == void_frame_pair(first.end - first.position, first.seq, first.seqs, epochs[0], 0)) {
+    return VoidResult::kVoidedByOther;
+  }
   if (parts > 1 || span.seqs > 1) {
     if (!poison(0, 0)) return VoidResult::kNotVoided;
     for (uint32_t i = 0; i < parts; ++i) {

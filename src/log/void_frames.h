@@ -90,13 +90,18 @@ std::optional<Boundary> first_continuing_record(ReadPair&& read, uint64_t from, 
 // The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
 // first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the
 // rest; one plain padding when k = 0. `write(offset, pair)` returns false to stop.
+// The i-th of those pairs (at offset i * 16).
+inline ClaimPair void_frame_pair(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, uint64_t i) noexcept {
+  const uint64_t frames = std::max<uint64_t>(seqs, 1);
+  const uint64_t off = i * kRecordAlign;
+  const uint64_t frame = i + 1 == frames ? bytes - off : kRecordAlign;
+  return voided_pair(frame, epoch, seq + i, seqs != 0);
+}
+
 template <class Write>
 bool for_each_void_frame(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, Write&& write) {
-  const uint64_t frames = std::max<uint64_t>(seqs, 1);
-  for (uint64_t i = frames; i-- > 0;) {
-    const uint64_t off = i * kRecordAlign;
-    const uint64_t frame = i + 1 == frames ? bytes - off : kRecordAlign;
-    if (!write(off, voided_pair(frame, epoch, seq + i, seqs != 0))) return false;
+  for (uint64_t i = std::max<uint64_t>(seqs, 1); i-- > 0;) {
+    if (!write(i * kRecordAlign, void_frame_pair(bytes, seq, seqs, epoch, i))) return false;
   }
   return true;
 }
