@@ -45,6 +45,9 @@ Throughput shmbus_stream(BenchContext& ctx, size_t payload_bytes, bool journal =
 // The same stream through the reference a user would write instead (naive_ring.h): fixed slots
 // of `payload_bytes` (64 or 1024) in 8 MiB of shared memory, a forked producer, the same reads.
 Throughput naive_ring_stream(BenchContext& ctx, size_t payload_bytes);
+// The same naive ring with slots as big as our frame for that payload (96 B for 64 B): how we
+// compare when the same bytes per message cross between the cores.
+Throughput naive_ring_frame_stream(BenchContext& ctx, size_t payload_bytes);
 // A publisher alone appending to a journal topic (fsync never, retention as in the stream),
 // pinned to our CPU: the journal's write path without a reader.
 Throughput journal_append(BenchContext& ctx, size_t payload_bytes);

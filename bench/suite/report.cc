@@ -100,6 +100,10 @@ std::string AgainstNaiveRing::line() const {
                     fmt("%.2f", ratio.median) + " x naive ring (goal >= " + fmt("%g", kGoal) + " x) [" +
                     (met() ? "met" : "missed") + "]; naive ring " + fmt("%.2f", naive_ring_messages_per_s / 1e6) +
                     " M msg/s, paired ratios " + fmt("%.2f", ratio.min) + "-" + fmt("%.2f", ratio.max) + "; ";
+  if (frame_ratio.median > 0) {
+    out += "against a naive ring whose slots are our frame's size (the same bytes per message): " + fmt("%.2f", frame_ratio.median) +
+           " x (paired " + fmt("%.2f", frame_ratio.min) + "-" + fmt("%.2f", frame_ratio.max) + "); ";
+  }
   out += floor_ns > 0 ? "floor " + fmt("%.0f", floor_ns) + " ns one-way (cache-line ping-pong, same run)" : "floor not measured";
   // Pairs that disagree this much mean the run was disturbed (a CPU taken by another process,
   // the host changing mode within a pair): the median is then no verdict to trust.
@@ -115,13 +119,22 @@ std::vector<AgainstNaiveRing> against_naive_ring(const SuiteResults& r) {
       auto naive = r.naive_ring.find(size);
       if (naive == r.naive_ring.end()) continue;
       // Paired by repetition: both vectors hold one entry per repetition, in run order.
-      std::vector<double> ratios;
-      for (size_t i = 0; i < ours.size() && i < naive->second.size(); ++i) {
-        ratios.push_back(ours[i].messages_per_s / naive->second[i].messages_per_s);
-      }
+      auto paired = [&](const std::vector<Throughput>& reference) {
+        std::vector<double> ratios;
+        for (size_t i = 0; i < ours.size() && i < reference.size(); ++i) {
+          ratios.push_back(ours[i].messages_per_s / reference[i].messages_per_s);
+        }
+        return ratios;
+      };
+      const std::vector<double> ratios = paired(naive->second);
       if (ratios.empty()) continue;
-      out.push_back({size, single, throughput_spread(ours, &Throughput::messages_per_s).median,
-                     throughput_spread(naive->second, &Throughput::messages_per_s).median, spread_of(ratios), floor_ns});
+      AgainstNaiveRing a{size, single, throughput_spread(ours, &Throughput::messages_per_s).median,
+                         throughput_spread(naive->second, &Throughput::messages_per_s).median, spread_of(ratios), {}, floor_ns};
+      if (auto frame = r.naive_ring_frame.find(size); frame != r.naive_ring_frame.end()) {
+        const std::vector<double> frame_ratios = paired(frame->second);
+        if (!frame_ratios.empty()) a.frame_ratio = spread_of(frame_ratios);
+      }
+      out.push_back(a);
     }
   }
   return out;
@@ -146,6 +159,12 @@ std::vector<Verdict> verdicts(const SuiteResults& r) {
     out.push_back({size_text(a.payload_bytes) + (a.single_publisher ? " single-publisher stream" : " shared-topic stream") +
                        " / naive SPSC ring",
                    a.ratio.median, AgainstNaiveRing::kGoal, true, a.single_publisher});
+  }
+  // Beside the issue's bar: the same, against slots that carry as many bytes as our frames do.
+  for (const AgainstNaiveRing& a : against_naive_ring(r)) {
+    if (!a.single_publisher || a.frame_ratio.median <= 0) continue;
+    out.push_back({size_text(a.payload_bytes) + " single-publisher stream / naive ring of frame-sized slots", a.frame_ratio.median,
+                   AgainstNaiveRing::kGoal, true, false});
   }
   if (r.stream.count(1024) && memcpy > 0) {
     out.push_back({"1 KiB stream / memcpy bandwidth", throughput_spread(r.stream.at(1024), &Throughput::bytes_per_s).median / memcpy, 0.5, true});
@@ -225,6 +244,11 @@ std::string to_markdown(const SuiteResults& r) {
     Spread m = throughput_spread(runs, &Throughput::messages_per_s);
     out += "| naive SPSC ring " + std::to_string(size) + " B, M msg/s | " + fmt("%.2f", m.median / 1e6) + " | " + spread_text(m, "%.2f", 1e6) + " |\n";
   }
+  for (const auto& [size, runs] : r.naive_ring_frame) {
+    Spread m = throughput_spread(runs, &Throughput::messages_per_s);
+    out += "| naive SPSC ring, " + std::to_string(size) + " B in slots of our frame's size, M msg/s | " + fmt("%.2f", m.median / 1e6) +
+           " | " + spread_text(m, "%.2f", 1e6) + " |\n";
+  }
   auto fanout_rows = [&](const std::map<int, std::vector<double>>& fanout, const char* what) {
     for (const auto& [subs, runs] : fanout) {
       Spread s = spread_of(runs);
@@ -284,13 +308,15 @@ std::string to_json(const SuiteResults& r) {
   json_percentiles(out, "unix_socket", median_percentiles(r.unix_socket), true);
   out += "},\"throughput\":" + stream_json(r.stream);
   out += ",\"single_publisher_throughput\":" + stream_json(r.single_stream);
-  out += ",\"naive_ring\":" + stream_json(r.naive_ring) + ",\"against_naive_ring\":{";
+  out += ",\"naive_ring\":" + stream_json(r.naive_ring);
+  out += ",\"naive_ring_frame_slots\":" + stream_json(r.naive_ring_frame) + ",\"against_naive_ring\":{";
   bool first_ratio = true;
   for (const AgainstNaiveRing& a : against_naive_ring(r)) {
     out += (first_ratio ? "\"" : ",\"") + std::string(a.single_publisher ? "single-" : "") + std::to_string(a.payload_bytes) +
            "\":{\"messages_per_s\":" + fmt("%.0f", a.messages_per_s) +
            ",\"naive_ring_messages_per_s\":" + fmt("%.0f", a.naive_ring_messages_per_s) + ",\"ratio\":" + fmt("%.4f", a.ratio.median) +
            ",\"ratio_min\":" + fmt("%.4f", a.ratio.min) + ",\"ratio_max\":" + fmt("%.4f", a.ratio.max) +
+           ",\"frame_slots_ratio\":" + fmt("%.4f", a.frame_ratio.median) +
            ",\"goal\":" + fmt("%g", AgainstNaiveRing::kGoal) + ",\"met\":" + (a.met() ? "true" : "false") + ",\"noisy\":" + (a.noisy() ? "true" : "false") +
            ",\"floor_ns\":" + fmt("%.1f", a.floor_ns) + ",\"line\":\"" + a.line() + "\"}";
     first_ratio = false;

@@ -14,6 +14,7 @@ constexpr int kFanouts[] = {0, 1, 4, 16};
 
 // Contains "stream-64", so `--only stream-64` measures the pair its ratio needs.
 std::string naive_ring_step(size_t size) { return "naive-ring-stream-" + std::to_string(size); }
+std::string naive_ring_frame_step(size_t size) { return "naive-ring-frame-stream-" + std::to_string(size); }
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -58,7 +59,8 @@ SuiteResults run_suite(const SuiteOptions& options) {
   // brings the floor along.
   bool stream_selected = false;
   for (size_t size : kStreamSizes) {
-    stream_selected = stream_selected || selected("stream-" + std::to_string(size)) || selected(naive_ring_step(size));
+    stream_selected = stream_selected || selected("stream-" + std::to_string(size)) || selected(naive_ring_step(size)) ||
+                      selected(naive_ring_frame_step(size));
   }
   // Runs `measure` unless filtered out by --only; `name` is what --only matches.
   auto step = [&](int rep, const std::string& name, auto&& measure, bool forced = false) {
@@ -76,15 +78,19 @@ SuiteResults run_suite(const SuiteOptions& options) {
     step(rep, "journal-spin-pingpong", [&] { r.journal_spin.push_back(shmbus_pingpong(ctx, WaitStrategy::kSpin, true)); });
     step(rep, "floor-memcpy", [&] { r.memcpy_bytes_per_s.push_back(memcpy_bandwidth(ctx)); });
     for (size_t size : kStreamSizes) {
-      // Ours (a shared and a single-publisher topic) and the naive ring back to back, which
+      // Ours (a shared and a single-publisher topic) and the naive rings back to back, which
       // goes first rotating by repetition, so none always gets the host's state after another.
       const std::string name = std::to_string(size);
       std::function<void()> runs[] = {
           [&] { step(rep, "stream-" + name, [&] { r.stream[size].push_back(shmbus_stream(ctx, size)); }); },
           [&] { step(rep, "single-stream-" + name, [&] { r.single_stream[size].push_back(shmbus_stream(ctx, size, false, true)); }); },
           [&] { step(rep, naive_ring_step(size), [&] { r.naive_ring[size].push_back(naive_ring_stream(ctx, size)); }); },
+          [&] {
+            step(rep, naive_ring_frame_step(size), [&] { r.naive_ring_frame[size].push_back(naive_ring_frame_stream(ctx, size)); });
+          },
       };
-      for (int i = 0; i < 3; ++i) runs[(rep + i) % 3]();
+      constexpr int kRuns = static_cast<int>(std::size(runs));
+      for (int i = 0; i < kRuns; ++i) runs[(rep + i) % kRuns]();
     }
     for (int subs : kFanouts) {
       step(rep, "fanout-idle-" + std::to_string(subs), [&] { r.fanout_idle[subs].push_back(fanout_publish_rate(ctx, subs, false)); });

@@ -29,6 +29,8 @@ struct SuiteResults {
   std::map<size_t, std::vector<Throughput>> single_stream;
   // The naive SPSC ring (naive_ring.h), each repetition measured next to `stream`'s.
   std::map<size_t, std::vector<Throughput>> naive_ring;
+  // The naive ring with slots of our frame's size for the payload (naive_ring_frame_stream).
+  std::map<size_t, std::vector<Throughput>> naive_ring_frame;
   std::map<int, std::vector<double>> fanout;         // publish rate by reading subscribers
   std::map<int, std::vector<double>> fanout_idle;    // publish rate by attached, idle subscribers
   std::vector<Percentiles> journal_spin;             // journal topics (fsync never)
@@ -61,6 +63,7 @@ struct AgainstNaiveRing {
   double messages_per_s = 0;             // ours, median
   double naive_ring_messages_per_s = 0;  // the reference, median
   Spread ratio;                          // ours / naive ring, paired per repetition
+  Spread frame_ratio;                    // ours / naive ring of frame-sized slots, paired; empty if not run
   double floor_ns = 0;                   // cache-line ping-pong one-way p50, median; 0: not measured
   static constexpr double kGoal = 1.0;   // issue 12: at least as fast as the ring a user would write
   static constexpr double kNoisySpread = 1.5;  // max / min of the paired ratios beyond which the line says NOISY

@@ -65,6 +65,12 @@ class LogStorage {
   bool lapped(uint64_t position, uint64_t tail) const noexcept {
     return reuses_space() && tail >= position + lap_bytes();
   }
+  // True if, with the tail at `tail`, a claim of a newer lap covers `position`'s bytes: the tail
+  // is past position + lap. (Exactly a lap ahead is a full block-policy ring, whose next claim
+  // waits for the reader at `position`: nothing of a newer lap is there yet.)
+  bool newer_lap_claimed(uint64_t position, uint64_t tail) const noexcept {
+    return reuses_space() && tail > position + lap_bytes();
+  }
   // The oldest position a reader can start at, given the tail.
   uint64_t earliest(uint64_t tail) const noexcept {
     if (source_ != nullptr) return source_->first_position();

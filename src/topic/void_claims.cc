@@ -20,7 +20,7 @@ std::optional<log::VoidResult> void_abandoned(TopicHandle& topic, const log::Log
     }
     // Acquire: pairs with cas_tail(), a newer lap's claim (abandoned_claim.h, put_pair()).
     voided = log::void_span(span, bytes, epochs, [&log, &topic](uint64_t position) {
-      return log.lapped(position, topic.meta().tail.position.load(std::memory_order_acquire));
+      return log.newer_lap_claimed(position, topic.meta().tail.position.load(std::memory_order_acquire));
     });
   } catch (const std::exception&) {
     return std::nullopt;

@@ -135,7 +135,7 @@ TEST(ForEachVoidFrame, WriteReturningFalseStopsIt) {
 
 // What topic/void_claims.cc asks before each CAS: has the tail lapped `position`?
 auto lapped_by_tail(LogBuffer& buf) {
-  return [&buf](uint64_t position) { return buf.log().lapped(position, buf.tail().position.load()); };
+  return [&buf](uint64_t position) { return buf.log().newer_lap_claimed(position, buf.tail().position.load()); };
 }
 
 // Finds the span at `position` (which must be kFound) and voids it through `buf`'s bytes.
@@ -337,6 +337,18 @@ TEST(VoidSpan, NewerLapsRecordInsideSeveralClaimsIsNotPoisoned) {
 
   EXPECT_EQ(sut, VoidResult::kNotVoided);
   EXPECT_EQ(buf.pair_at(0), (ClaimPair{CommitWord{kLen, kTypeData, 0, 1}, kSeq + 9}));
+}
+
+// A full block-policy ring: the tail exactly a lap past the dead claim, which the next claim
+// waits for. Nothing of a newer lap is there: the claim is voided, or the topic stays blocked.
+TEST(VoidSpan, DeadClaimOfAFullRingIsVoided) {
+  OneDeadClaim buf;
+  buf.set_tail(64 + kLap, kSeq + 2);
+
+  const VoidResult sut = find_and_void(buf, 64);
+
+  EXPECT_EQ(sut, VoidResult::kVoided);
+  EXPECT_EQ(buf.pair_at(64), voided_pair(kFrame, 0, kSeq, true));
 }
 
 // Leftovers that only look like a newer lap's pair (payload bytes of an earlier lap can look like

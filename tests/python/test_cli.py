@@ -122,11 +122,16 @@ def test_bench_json_has_every_figure(cli):
     # Our own aims are marked as such, so a script does not read them as the issues' verdicts.
     assert {t["name"] for t in result["targets"] if not t["issue_bar"]} == {
         "fan-out, reading 0/1/4/16: (max - min) / max", "journal 1 KiB stream / memcpy bandwidth",
-        "64 B shared-topic stream / naive SPSC ring", "1 KiB shared-topic stream / naive SPSC ring"}
+        "64 B shared-topic stream / naive SPSC ring", "1 KiB shared-topic stream / naive SPSC ring",
+        "64 B single-publisher stream / naive ring of frame-sized slots",
+        "1 KiB single-publisher stream / naive ring of frame-sized slots"}
+    assert set(result["naive_ring_frame_slots"]) == {"64", "1024"}
 
 
 NAIVE_RING_LINE = re.compile(r"^(?:single-publisher )?stream (64 B|1 KiB): [0-9.]+ M msg/s = ([0-9.]+) x naive ring \(goal >= 1 x\) \[(met|missed)\]; "
-                             r"naive ring [0-9.]+ M msg/s, paired ratios [0-9.]+-[0-9.]+; floor [0-9]+ ns one-way")
+                             r"naive ring [0-9.]+ M msg/s, paired ratios [0-9.]+-[0-9.]+; "
+                             r"(against a naive ring whose slots are our frame's size \(the same bytes per message\): ([0-9.]+) x "
+                             r"\(paired [0-9.]+-[0-9.]+\); )?floor [0-9]+ ns one-way")
 
 
 def test_bench_states_stream_against_naive_ring_and_floor(cli):
@@ -138,7 +143,10 @@ def test_bench_states_stream_against_naive_ring_and_floor(cli):
     assert [m.group(0).startswith("single-publisher ") for m in lines] == [True, False], md.stdout
     for m in lines:
         assert m.group(1) == "64 B" and m.group(3) == ("met" if float(m.group(2)) >= 1 else "missed")
+        assert m.group(4), "the ratio against frame-sized slots is stated too: " + m.group(0)
     assert "| 64 B single-publisher stream / naive SPSC ring |" in md.stdout
+    assert "| 64 B single-publisher stream / naive ring of frame-sized slots |" in md.stdout
+    assert "| naive SPSC ring, 64 B in slots of our frame's size, M msg/s |" in md.stdout
     assert "| 64 B shared-topic stream / naive SPSC ring |" in md.stdout
 
     js = subprocess.run([cli, "bench", "--repetitions", "2", "--only", "stream-64", "--json"], capture_output=True, text=True,
@@ -156,6 +164,9 @@ def test_bench_states_stream_against_naive_ring_and_floor(cli):
     assert NAIVE_RING_LINE.match(single["line"]) and single["line"].startswith("single-publisher stream 64 B")
     target = next(t for t in result["targets"] if t["name"] == "64 B single-publisher stream / naive SPSC ring")
     assert target["issue_bar"] and target["value"] == pytest.approx(single["ratio"], abs=1e-3)
+    frame = next(t for t in result["targets"] if t["name"] == "64 B single-publisher stream / naive ring of frame-sized slots")
+    assert not frame["issue_bar"] and frame["value"] == pytest.approx(single["frame_slots_ratio"], abs=1e-3) and frame["value"] > 0
+    assert result["naive_ring_frame_slots"]["64"]["messages_per_s"] > 0
 
 
 def test_journal_topic_verify_damage_and_recover(run, tmp_path):
