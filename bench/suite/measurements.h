@@ -48,6 +48,9 @@ Throughput naive_ring_stream(BenchContext& ctx, size_t payload_bytes);
 // The same naive ring with slots as big as our frame for that payload (96 B for 64 B): how we
 // compare when the same bytes per message cross between the cores.
 Throughput naive_ring_frame_stream(BenchContext& ctx, size_t payload_bytes);
+// The naive ring with slots of `slot_bytes` (64, 88, 96, 128, 1024 or 1056): what a message of
+// more than one cache line costs the ring a user would write (bench/protocol/naive_ring_sizes.cc).
+Throughput naive_ring_slot_stream(BenchContext& ctx, size_t slot_bytes);
 // A publisher alone appending to a journal topic (fsync never, retention as in the stream),
 // pinned to our CPU: the journal's write path without a reader.
 Throughput journal_append(BenchContext& ctx, size_t payload_bytes);
