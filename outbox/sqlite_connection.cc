@@ -1,6 +1,7 @@
 // SqliteConnection and SqliteTransaction: the user's side of the SQLite store.
 #include <sqlite3.h>
 
+#include <cstring>
 #include <utility>
 
 #include "commit_signal.h"
@@ -19,14 +20,29 @@ constexpr std::string_view kStatementSql[] = {
     "SELECT max(seq) FROM shmbus_outbox",  // the rightmost row: one descent of cached pages
 };
 
+constexpr const char* kOutboxTable = "shmbus_outbox";
+
 }  // namespace
 
 SqliteConnection::SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal,
-                                   std::chrono::milliseconds busy_timeout) noexcept
-    : db_(db), signal_(std::move(signal)), busy_timeout_(busy_timeout) {}
+                                   std::chrono::milliseconds busy_timeout)
+    : db_(db), signal_(std::move(signal)), busy_timeout_(busy_timeout), watch_(std::make_unique<OutboxWatch>()) {
+  // Called for every row this connection inserts, updates or deletes (not for a DELETE without
+  // WHERE, which SQLite truncates: written_intact() sees that one, the table's last seq gone).
+  sqlite3_update_hook(
+      db_,
+      [](void* watch, int op, const char*, const char* table, sqlite3_int64) {
+        auto* w = static_cast<OutboxWatch*>(watch);
+        if (!(op == SQLITE_INSERT && w->inserting) && std::strcmp(table, kOutboxTable) == 0) w->rewritten = true;
+      },
+      watch_.get());
+}
 
 SqliteConnection::SqliteConnection(SqliteConnection&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), signal_(std::move(other.signal_)), busy_timeout_(other.busy_timeout_) {
+    : db_(std::exchange(other.db_, nullptr)),
+      signal_(std::move(other.signal_)),
+      busy_timeout_(other.busy_timeout_),
+      watch_(std::move(other.watch_)) {
   for (size_t i = 0; i < std::size(statements_); ++i) statements_[i] = std::exchange(other.statements_[i], nullptr);
 }
 
@@ -36,6 +52,7 @@ SqliteConnection& SqliteConnection::operator=(SqliteConnection&& other) noexcept
   std::swap(signal_, other.signal_);
   std::swap(busy_timeout_, other.busy_timeout_);
   std::swap(statements_, other.statements_);
+  std::swap(watch_, other.watch_);
   return *this;
 }
 
@@ -74,6 +91,7 @@ SqliteTransaction SqliteConnection::begin() {
   // IMMEDIATE waits as it would.
   (void)signal_->await_turn(busy_timeout_);
   exec("BEGIN IMMEDIATE");
+  watch_->rewritten = false;
   return SqliteTransaction(*this);
 }
 
@@ -91,7 +109,8 @@ void SqliteTransaction::commit() {
   if (!active_) throw Error("commit of a transaction that is no longer active (committed or rolled back)");
   active_ = false;
   try {
-    if (!written_.empty() && !written_intact()) written_.clear();  // the relay reads them instead
+    // The relay reads them from the table instead.
+    if (!written_.empty() && (conn_->watch_->rewritten || !written_intact())) written_.clear();
     conn_->exec("COMMIT");
   } catch (...) {
     // A failed COMMIT may leave the transaction open (SQLITE_BUSY): end it, so the connection
@@ -153,7 +172,10 @@ bool SqliteTransaction::insert_outbox(const OutboxMessage& m) {
   detail::bind_blob(s, 3, m.headers);
   detail::bind_blob(s, 4, m.payload);
   sqlite3_bind_int64(s, 5, detail::unix_ms(std::chrono::system_clock::now()));
-  detail::check_sqlite(sqlite3_step(s), conn_->db_, "outbox: inserting " + m.message_id);
+  conn_->watch_->inserting = true;
+  const int rc = sqlite3_step(s);
+  conn_->watch_->inserting = false;
+  detail::check_sqlite(rc, conn_->db_, "outbox: inserting " + m.message_id);
   sqlite3_reset(s);
   wrote_outbox_ = true;
   return conn_->signal_->wants_rows();  // a relay of this process publishes it from memory

@@ -57,6 +57,45 @@ TEST_P(OutboxTest, CommittedMessagesArriveInOrderWithTheirEnvelope) {
   EXPECT_EQ(sut.stats().relayed, 20u);
 }
 
+// SQLite hands a commit's rows to the relay of its process from memory: a transaction that
+// deletes or rewrites its own outbox rows by hand, in SQL, before it commits must have them
+// published as the table holds them, not as they were appended.
+TEST_P(OutboxTest, OutboxRowsChangedByHandInTheTransactionArePublishedAsCommitted) {
+  Outbox sut(bus_, db_->storage(), test_outbox_options());
+  ASSERT_TRUE(sut.flush(30s));  // the relay holds its lock: commits hand their rows over
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{0, 0});
+    tx->commit();
+  }
+  ASSERT_TRUE(eventually([&] { return sut.stats().relayed == 1; }, 30s));
+  {
+    auto tx = db_->begin();
+    const std::string first = sut.publish(tx->tx(), ledger::Ledgered{1, 0});
+    const std::string second = sut.publish(tx->tx(), ledger::Ledgered{1, 1});
+    const std::string third = sut.publish(tx->tx(), ledger::Ledgered{1, 2});
+    tx->exec("DELETE FROM shmbus_outbox WHERE message_id = '" + first + "'");  // not the last: seqs still run on
+    tx->exec("UPDATE shmbus_outbox SET payload = (SELECT payload FROM shmbus_outbox WHERE message_id = '" + third +
+             "') WHERE message_id = '" + second + "'");
+    tx->commit();
+  }
+  {
+    auto tx = db_->begin();
+    sut.publish(tx->tx(), ledger::Ledgered{2, 0});
+    tx->commit();
+  }
+
+  ASSERT_TRUE(sut.flush(30s));
+  const std::vector<Received> got = read_topic(bus_, kTopic, 4, 2s);
+
+  ASSERT_EQ(got.size(), 4u);
+  const std::pair<int64_t, int> want[] = {{0, 0}, {1, 2}, {1, 2}, {2, 0}};  // the second row holds the third's payload
+  for (size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(got[k].body.at("n").get<int64_t>(), want[k].first) << k;
+    EXPECT_EQ(got[k].body.at("i").get<int>(), want[k].second) << k;
+  }
+}
+
 TEST_P(OutboxTest, ARolledBackTransactionPublishesNothing) {
   Outbox sut(bus_, db_->storage(), test_outbox_options());
   {

@@ -52,19 +52,27 @@ class SqliteConnection {
   SqliteTransaction begin();
   // Runs SQL text (one or more statements, no results) on this connection. Throws Error.
   void exec(std::string_view sql);
+  // The connection's update hook is the outbox's (it watches the outbox table): do not replace it.
   sqlite3* handle() const noexcept { return db_; }
 
  private:
   friend class SqliteStore;
   friend class SqliteTransaction;
+  // Changes to the outbox table made on this connection since begin() other than our inserts:
+  // an UPDATE or DELETE of a row (by hand, in SQL) makes the rows kept in memory stale.
+  struct OutboxWatch {
+    bool inserting = false;  // our own insert is running
+    bool rewritten = false;
+  };
   SqliteConnection(sqlite3* db, std::shared_ptr<detail::CommitSignal> signal,
-                   std::chrono::milliseconds busy_timeout) noexcept;
+                   std::chrono::milliseconds busy_timeout);
   sqlite3_stmt* statement(int which);
 
   sqlite3* db_ = nullptr;
   std::shared_ptr<detail::CommitSignal> signal_;
   std::chrono::milliseconds busy_timeout_{0};
   sqlite3_stmt* statements_[3] = {nullptr, nullptr, nullptr};  // prepared once: the outbox and inbox inserts, the last seq
+  std::unique_ptr<OutboxWatch> watch_;  // on the heap: the hook keeps its address across moves
 };
 
 // A transaction begun by SqliteConnection::begin(). Rolled back by the destructor unless
