@@ -168,8 +168,8 @@ enum class VoidResult : uint8_t {
 
 // Voids `span` (kind kFound). `bytes[i]` is the writable mapping of part i, `epochs[i]` its lap's
 // epoch; `lapped(position)` is true if the tail shows a newer lap claimed at `position`
-// (LogStorage::newer_lap_claimed; never, for a journal). Several unblockers may run this at once on the same
-// span: they write the same pairs, and exactly one CAS at p succeeds.
+// (LogStorage::newer_lap_claimed; never, for a journal). Several unblockers may run this at once
+// on the same span: they write the same pairs, and exactly one CAS at p succeeds.
 //   k <= 1 in one lap: one CAS at p, from the leftovers to the void.
 //   else: poison at p first (p's claimer can no longer commit, and readers still see nothing),
 //   then every other pair of the span, then the voids from the last to p's.

@@ -87,10 +87,8 @@ std::optional<Boundary> first_continuing_record(ReadPair&& read, uint64_t from, 
   return std::nullopt;
 }
 
-// The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
-// first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the
-// rest; one plain padding when k = 0. `write(offset, pair)` returns false to stop.
-// The i-th of those pairs (at offset i * 16).
+// The i-th pair (at offset i * 16) of the void of a part's `seqs` claims in `bytes` bytes from
+// seq `seq` on (for_each_void_frame).
 inline ClaimPair void_frame_pair(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, uint64_t i) noexcept {
   const uint64_t frames = std::max<uint64_t>(seqs, 1);
   const uint64_t off = i * kRecordAlign;
@@ -98,6 +96,9 @@ inline ClaimPair void_frame_pair(uint64_t bytes, uint64_t seq, uint64_t seqs, ui
   return voided_pair(frame, epoch, seq + i, seqs != 0);
 }
 
+// The pairs that void a part's `seqs` claims in `bytes` bytes from seq `seq` on, last frame
+// first (log/abandoned_claim.h says why): k - 1 voided paddings of 16 bytes, then one that takes the
+// rest; one plain padding when k = 0. `write(offset, pair)` returns false to stop.
 template <class Write>
 bool for_each_void_frame(uint64_t bytes, uint64_t seq, uint64_t seqs, uint16_t epoch, Write&& write) {
   for (uint64_t i = std::max<uint64_t>(seqs, 1); i-- > 0;) {

@@ -133,7 +133,7 @@ TEST(ForEachVoidFrame, WriteReturningFalseStopsIt) {
 
 // --- void_span() ----------------------------------------------------------------------------
 
-// What topic/void_claims.cc asks before each CAS: has the tail lapped `position`?
+// What topic/void_claims.cc asks before each CAS: has a newer lap claimed `position`?
 auto lapped_by_tail(LogBuffer& buf) {
   return [&buf](uint64_t position) { return buf.log().newer_lap_claimed(position, buf.tail().position.load()); };
 }
