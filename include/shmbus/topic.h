@@ -70,7 +70,8 @@ struct TopicStats {
   TopicConfig config;
   uint64_t tail_position = 0;  // next position to be claimed
   uint64_t tail_seq = 0;       // sequence numbers handed out: records, plus claims that never committed
-  uint64_t published = 0;      // records committed (= seq of the next record, minus voided claims)
+  uint64_t published = 0;      // records committed, as their publishers counted them: a publisher
+                               // killed between a commit and its count leaves that one out
   uint64_t bytes = 0;          // payload bytes committed
   uint64_t lost = 0;           // records that subscribers reported lost (overwrite policy)
   uint64_t unblocked = 0;      // abandoned claims turned into padding
