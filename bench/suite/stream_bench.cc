@@ -214,11 +214,10 @@ Throughput naive_ring_stream_of(BenchContext& ctx) {
 }  // namespace
 
 Throughput naive_ring_stream(BenchContext& ctx, size_t payload_bytes) {
-  switch (payload_bytes) {
-    case 64: return naive_ring_stream_of<64>(ctx);
-    case 1024: return naive_ring_stream_of<1024>(ctx);
-    default: throw Error("benchmark: the naive ring has slots of 64 B or 1 KiB, not " + std::to_string(payload_bytes));
+  if (payload_bytes != 64 && payload_bytes != 1024) {
+    throw Error("benchmark: the naive ring has slots of 64 B or 1 KiB, not " + std::to_string(payload_bytes));
   }
+  return naive_ring_slot_stream(ctx, payload_bytes);
 }
 
 Throughput naive_ring_slot_stream(BenchContext& ctx, size_t slot_bytes) {

@@ -17,6 +17,7 @@
 
 #include "shmbus/bus.h"
 #include "shmbus/journal.h"
+#include "support/shared_memory.h"
 #include "support/test_bus.h"
 
 namespace shmbus {
@@ -24,23 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Memory shared with forked children: survives their kill -9.
-template <class T>
-class SharedMemory {
- public:
-  explicit SharedMemory(size_t count = 1) : bytes_(sizeof(T) * count) {
-    void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
-    data_ = new (p) T[count]();
-  }
-  ~SharedMemory() { ::munmap(data_, bytes_); }
-  T* get() const { return data_; }
-  T* operator->() const { return data_; }
-
- private:
-  size_t bytes_;
-  T* data_;
-};
+using test::SharedMemory;
 
 TopicConfig journal_config(const std::string& dir, uint64_t retain_bytes = 0) {
   TopicConfig c;

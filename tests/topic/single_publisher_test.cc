@@ -3,12 +3,8 @@
 // taken over, a stopped holder never unblocked, streams read in order by every wait strategy.
 #include <gtest/gtest.h>
 
-#include <sys/mman.h>
-
 #include <atomic>
 #include <cstring>
-#include <new>
-#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +14,7 @@
 #include "base/process_identity.h"
 #include "topic/topic_meta.h"
 #include "shmbus/shmbus.h"
+#include "support/shared_memory.h"
 #include "support/stamped.h"
 #include "support/test_bus.h"
 
@@ -37,26 +34,6 @@ TopicConfig single(uint64_t capacity = 64 << 10, Policy policy = Policy::kBlock)
 
 // Receives stamps of publisher 0 until `count` arrived or 60 s passed; false on a gap,
 // a duplicate or a damaged payload.
-// A counter in anonymous shared memory, set by a forked child and read by us after its death.
-class SharedCounter {
- public:
-  SharedCounter()
-      : value_(static_cast<std::atomic<uint64_t>*>(
-            ::mmap(nullptr, sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0))) {
-    if (value_ == MAP_FAILED) throw std::runtime_error("mmap of a shared counter failed");
-    new (value_) std::atomic<uint64_t>(0);
-  }
-  ~SharedCounter() { ::munmap(value_, sizeof(std::atomic<uint64_t>)); }
-  SharedCounter(const SharedCounter&) = delete;
-  SharedCounter& operator=(const SharedCounter&) = delete;
-  // Relaxed: read only after the writer's death, which waitpid() orders before the read.
-  void set(uint64_t v) noexcept { value_->store(v, std::memory_order_relaxed); }
-  uint64_t get() const noexcept { return value_->load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t>* value_;
-};
-
 bool receive_in_order(Subscription& sub, uint64_t& next, uint64_t count) {
   bool ok = true;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -141,14 +118,15 @@ TEST(SinglePublisher, HolderKilledAtEveryProtocolStepIsTakenOverAndNothingIsLost
       Bus bus = tb.open();
       bus.create_topic("t", single(4096));  // small: padding at every lap end
       Subscription sub = bus.subscribe("t", {StartAt::earliest(), WaitStrategy::kBlock});
-      // The stamp the victim is publishing when it dies, in memory it shares with us.
-      SharedCounter publishing;
+      // The stamp the victim is publishing when it dies, in memory it shares with us. Relaxed:
+      // read only after its death, which waitpid() orders before the read.
+      test::SharedMemory<std::atomic<uint64_t>> publishing;
       pid_t victim = test::spawn([&] {
         Bus b = Bus::open(tb.path());
         Publisher p = b.publisher("t");
         base::arm_kill_point(point, countdown);
         for (uint64_t i = 0;; ++i) {
-          publishing.set(i);
+          publishing->store(i, std::memory_order_relaxed);
           // Block policy: waits while the parent's subscriber catches up.
           if (!p.publish(test::bytes_of(test::make_stamp(0, i)))) return 3;
         }
@@ -171,7 +149,8 @@ TEST(SinglePublisher, HolderKilledAtEveryProtocolStepIsTakenOverAndNothingIsLost
       // What the victim committed: the stamps before the one it died publishing, and that one
       // too if it died after the commit. (Not stats().published: the victim dies at commit.after
       // before it counts that record.)
-      const uint64_t committed_by_victim = publishing.get() + (std::string(point) == "commit.after" ? 1 : 0);
+      const uint64_t committed_by_victim =
+          publishing->load(std::memory_order_relaxed) + (std::string(point) == "commit.after" ? 1 : 0);
       Publisher taker = bus.publisher("t");
       ASSERT_TRUE(taker.publish(test::bytes_of(test::make_stamp(0, committed_by_victim))));
       ASSERT_TRUE(receive_in_order(sub, next, committed_by_victim + 1))
