@@ -102,12 +102,12 @@ class ClientImpl {
 
   // A request's message, into this thread's Outgoing: its strings' room is reused (the caller
   // is done with it once it is sent, before anything else on this thread makes another).
-  const Outgoing& request_message(const MessageType& type, std::string json, const std::string& to,
+  const Outgoing& request_message(const MessageType& type, std::string json, std::string_view to,
                                   std::chrono::nanoseconds timeout) {
     thread_local Outgoing out;
     const std::string& reply_to = ensure_reply_topic();
     const auto now = std::chrono::system_clock::now();
-    out.topic.assign(command_topic(to));
+    command_topic(to, out.topic);
     Envelope::start(type, options_.source, now, out.envelope);
     out.envelope.reply_to.assign(reply_to);
     format_time_cached(now + std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout),
@@ -125,15 +125,20 @@ class ClientImpl {
   auto with_request(const MessageType& type, std::string json, std::string_view endpoint,
                     std::chrono::nanoseconds timeout, const MessageType& reply_type, Send&& send) {
     check_request(type, reply_type);
-    std::string to;
-    {
+    // This thread's, their room reused, as request_message's Outgoing is (and as safe: a reply
+    // callback this thread runs while it waits may make a request, but by then this one is sent).
+    thread_local std::string routed, reply;
+    std::string_view to = endpoint;
+    if (to.empty()) {
       std::lock_guard<std::mutex> guard(send_mu_);
-      to = routed_endpoint(type, endpoint, routes_);
+      routed.assign(routed_endpoint(type, endpoint, routes_));
+      to = routed;
     }
-    const std::string reply = reply_type.type_header();
+    reply_type.type_header(reply);
     const Outgoing& out = request_message(type, std::move(json), to, timeout);
     const Envelope& e = out.envelope;
-    return send(out, RequestInfo{e.message_id, e.type, reply, to, std::chrono::steady_clock::now() + timeout, timeout});
+    return send(out, RequestInfo{e.message_id, e.type, reply, out.endpoint, std::chrono::steady_clock::now() + timeout,
+                                 timeout});
   }
 
   // A future's or a callback's request: answered by whoever polls; the reply thread is woken

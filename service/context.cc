@@ -14,6 +14,14 @@ const detail::Clock& clock_or_real(const detail::Clock* clock) { return clock ? 
 
 }  // namespace
 
+const Envelope& Context::envelope() const {
+  if (!full_) {
+    handled_.copy_to(*copy_);
+    full_ = copy_;
+  }
+  return *full_;
+}
+
 bool Context::past_deadline() const noexcept { return clock_or_real(clock_).now() > deadline_; }
 
 // Each into the batch's next element, over what it held last time (its strings' room reused).
@@ -31,7 +39,7 @@ void Context::send_json(const MessageType& type, std::string json, std::string_v
   detail::check_send(type);
   std::string to = detail::routed_endpoint(type, endpoint, routes_);
   detail::Outgoing& out = outgoing_.add();
-  out.topic.assign(command_topic(to));
+  command_topic(to, out.topic);
   Envelope::caused_by(handled_, type, endpoint_, clock_or_real(clock_).wall(), out.envelope);
   out.payload = std::move(json);
   out.reply = false;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <charconv>
+#include <type_traits>
 
 #include "shmbus/envelope.h"
 #include "shmbus/service/message_id.h"
@@ -14,34 +15,43 @@ namespace {
 
 namespace hk = header_keys;
 
-// The envelope's fields and their header keys, in the order they are written.
+// The envelope's fields and their header keys, in the order they are written: f(key, the
+// Envelope's member, the EnvelopeView's).
+template <class F>
+void for_each_member(F&& f) {
+  f(hk::kMessageId, &Envelope::message_id, &EnvelopeView::message_id);
+  f(hk::kCorrelationId, &Envelope::correlation_id, &EnvelopeView::correlation_id);
+  f(hk::kCausationId, &Envelope::causation_id, &EnvelopeView::causation_id);
+  f(hk::kConversationId, &Envelope::conversation_id, &EnvelopeView::conversation_id);
+  f(hk::kType, &Envelope::type, &EnvelopeView::type);
+  f(hk::kKind, &Envelope::kind, &EnvelopeView::kind);
+  f(hk::kContentType, &Envelope::content_type, &EnvelopeView::content_type);
+  f(hk::kSentTime, &Envelope::sent_time, &EnvelopeView::sent_time);
+  f(hk::kSource, &Envelope::source, &EnvelopeView::source);
+  f(hk::kReplyTo, &Envelope::reply_to, &EnvelopeView::reply_to);
+  f(hk::kExpiresAt, &Envelope::expires_at, &EnvelopeView::expires_at);
+  f(hk::kNotBefore, &Envelope::not_before, &EnvelopeView::not_before);
+  f(hk::kTraceparent, &Envelope::traceparent, &EnvelopeView::traceparent);
+  f(hk::kTracestate, &Envelope::tracestate, &EnvelopeView::tracestate);
+}
+
+// f(key, field) over an Envelope's or an EnvelopeView's fields.
 template <class E, class F>
 void for_each_field(E& e, F&& f) {
-  f(hk::kMessageId, e.message_id);
-  f(hk::kCorrelationId, e.correlation_id);
-  f(hk::kCausationId, e.causation_id);
-  f(hk::kConversationId, e.conversation_id);
-  f(hk::kType, e.type);
-  f(hk::kKind, e.kind);
-  f(hk::kContentType, e.content_type);
-  f(hk::kSentTime, e.sent_time);
-  f(hk::kSource, e.source);
-  f(hk::kReplyTo, e.reply_to);
-  f(hk::kExpiresAt, e.expires_at);
-  f(hk::kNotBefore, e.not_before);
-  f(hk::kTraceparent, e.traceparent);
-  f(hk::kTracestate, e.tracestate);
+  for_each_member([&](std::string_view key, auto full, auto view) {
+    if constexpr (std::is_same_v<std::remove_const_t<E>, Envelope>) {
+      f(key, e.*full);
+    } else {
+      f(key, e.*view);
+    }
+  });
 }
 
 // A new message's own fields into `e` (the others cleared): new id, type, kind, sent-time.
 void fresh(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now, Envelope& e) {
   for_each_field(e, [](std::string_view, std::string& value) { value.clear(); });
   new_message_id(e.message_id);
-  char version[16];
-  const auto [end, ec] = std::to_chars(version, version + sizeof version, type.version);
-  e.type.assign(type.name);
-  e.type.push_back('@');
-  e.type.append(version, ec == std::errc() ? end : version);
+  type.type_header(e.type);
   e.kind.assign(to_string(type.kind));
   e.content_type.assign(kJsonContentType);
   detail::format_time_cached(now, e.sent_time);
@@ -52,23 +62,15 @@ void fresh(const MessageType& type, std::string_view source, std::chrono::system
 
 // One pass over the headers (a find() per field scanned them 14 times: a fifth of an endpoint's
 // time per message). The first header of a key wins, as with find().
-Envelope Envelope::read(const HeadersView& headers) {
-  Envelope e;
-  read(headers, e);
-  return e;
-}
-
-void Envelope::read(const HeadersView& headers, Envelope& e) {
+EnvelopeView EnvelopeView::read(const HeadersView& headers) noexcept {
+  EnvelopeView e;
   struct Field {
     std::string_view key;
-    std::string* value;
+    std::string_view* value;
   };
-  std::array<Field, kMaxHeaders> fields;
+  std::array<Field, Envelope::kMaxHeaders> fields;
   size_t n = 0;
-  for_each_field(e, [&](std::string_view key, std::string& value) {
-    value.clear();
-    fields[n++] = {key, &value};
-  });
+  for_each_field(e, [&](std::string_view key, std::string_view& value) { fields[n++] = {key, &value}; });
   uint32_t seen = 0;
   size_t next = 0;  // our writers put the fields in this order: the one after the last found is tried first
   for (const Header h : headers) {
@@ -79,10 +81,37 @@ void Envelope::read(const HeadersView& headers, Envelope& e) {
     }
     next = i + 1;
     if ((seen & (1u << i)) != 0) continue;
-    fields[i].value->assign(h.value);
+    *fields[i].value = h.value;
     seen |= 1u << i;
   }
+  return e;
 }
+
+EnvelopeView EnvelopeView::of(const Envelope& e) noexcept {
+  EnvelopeView v;
+  for_each_member([&](std::string_view, auto full, auto view) { v.*view = e.*full; });
+  return v;
+}
+
+void EnvelopeView::copy_to(Envelope& into) const {
+  for_each_member([&](std::string_view, auto full, auto view) { (into.*full).assign(this->*view); });
+}
+
+std::optional<std::chrono::system_clock::time_point> EnvelopeView::expires() const noexcept {
+  if (expires_at.empty()) return std::nullopt;
+  const std::optional<int64_t> ns = envelope::parse_time_ns(expires_at);
+  if (!ns) return std::nullopt;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(*ns)));
+}
+
+Envelope Envelope::read(const HeadersView& headers) {
+  Envelope e;
+  read(headers, e);
+  return e;
+}
+
+void Envelope::read(const HeadersView& headers, Envelope& e) { EnvelopeView::read(headers).copy_to(e); }
 
 size_t Envelope::headers(Header (&out)[kMaxHeaders]) const noexcept {
   size_t n = 0;
@@ -132,6 +161,11 @@ void Envelope::start(const MessageType& type, std::string_view source, std::chro
 
 void Envelope::caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
                          std::chrono::system_clock::time_point now, Envelope& e) {
+  caused_by(EnvelopeView::of(parent), type, source, now, e);
+}
+
+void Envelope::caused_by(const EnvelopeView& parent, const MessageType& type, std::string_view source,
+                         std::chrono::system_clock::time_point now, Envelope& e) {
   fresh(type, source, now, e);
   // A parent from outside this layer may lack ids: the flow then starts at the parent.
   e.correlation_id.assign(!parent.correlation_id.empty() ? parent.correlation_id : parent.message_id);
@@ -148,11 +182,7 @@ void Envelope::caused_by(const Envelope& parent, const MessageType& type, std::s
 }
 
 std::optional<std::chrono::system_clock::time_point> Envelope::expires() const noexcept {
-  if (expires_at.empty()) return std::nullopt;
-  const std::optional<int64_t> ns = envelope::parse_time_ns(expires_at);
-  if (!ns) return std::nullopt;
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(*ns)));
+  return EnvelopeView::of(*this).expires();
 }
 
 }  // namespace shmbus::service

@@ -36,14 +36,15 @@ void check_send(const MessageType& type) {
   }
 }
 
-void check_reply(const MessageType& type, const Envelope& handled) {
+void check_reply(const MessageType& type, const EnvelopeView& handled) {
   validate_message_type(type);
   if (type.kind != MessageKind::kReply) {
     refuse("cannot reply with " + named(type) + ": register the answer's type with kind reply, or " +
            (type.kind == MessageKind::kEvent ? "publish(message) it" : "send(message, endpoint) it"));
   }
   if (handled.reply_to.empty() || handled.kind != to_string(MessageKind::kCommand)) {
-    refuse("cannot reply to " + handled.type + " (a " + (handled.kind.empty() ? "message" : handled.kind) +
+    refuse("cannot reply to " + std::string(handled.type) + " (a " +
+           (handled.kind.empty() ? std::string("message") : std::string(handled.kind)) +
            " without reply-to): only a command sent by request() has someone waiting; publish an event or "
            "send a command instead");
   }

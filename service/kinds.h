@@ -10,7 +10,7 @@ namespace shmbus::service::detail {
 // Each throws Error (kInvalidArgument) when the rule is broken.
 void check_publish(const MessageType& type);
 void check_send(const MessageType& type);
-void check_reply(const MessageType& type, const Envelope& handled);
+void check_reply(const MessageType& type, const EnvelopeView& handled);
 void check_request(const MessageType& request, const MessageType& reply);
 void check_handle(const MessageType& type);
 

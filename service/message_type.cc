@@ -24,7 +24,19 @@ std::optional<MessageKind> parse_kind(std::string_view text) noexcept {
   return std::nullopt;
 }
 
-std::string MessageType::type_header() const { return name + "@" + std::to_string(version); }
+std::string MessageType::type_header() const {
+  std::string out;
+  type_header(out);
+  return out;
+}
+
+void MessageType::type_header(std::string& into) const {
+  char digits[16];
+  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, version);
+  into.assign(name);
+  into.push_back('@');
+  into.append(digits, ec == std::errc() ? end : digits);
+}
 
 std::optional<TypeHeader> parse_type_header(std::string_view text) noexcept {
   const size_t at = text.rfind('@');

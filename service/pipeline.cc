@@ -45,8 +45,7 @@ void Pipeline::handle(const Message& m, uint32_t attempt, Settlement& s, Circuit
 
 CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settlement& s) {
   const Clock& clock = e_.clock();
-  Envelope::read(m.headers, env_);
-  const Envelope& env = env_;
+  const EnvelopeView env = EnvelopeView::read(m.headers);  // in place: the record stays until it is settled
   std::string reason;
   const HandlerEntry* h = e_.find(env.type, reason);
   if (!h) return reject_unhandled(s, reason);
@@ -56,7 +55,7 @@ CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settle
     // Without a handler_timeout no clock is read on the way (two reads were a tenth of a message).
     const auto timeout = e_.options.handler_timeout;
     const TimePoint started = timeout.count() > 0 ? clock.now() : TimePoint{};
-    Context ctx(env, e_.name, e_.routes, outgoing_, attempt, retry,
+    Context ctx(env, copy_, e_.name, e_.routes, outgoing_, attempt, retry,
                 timeout.count() > 0 ? started + timeout : TimePoint::max(), &clock);
     try {
       h->invoke(m.text(), ctx);
@@ -75,9 +74,9 @@ CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settle
   return failed(m, attempt, s, env, *h, error);
 }
 
-void Pipeline::throw_timeout(const Envelope& env, std::chrono::nanoseconds took) const {
+void Pipeline::throw_timeout(const EnvelopeView& env, std::chrono::nanoseconds took) const {
   const auto ms = [](auto d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-  throw HandlerTimeout("the handler of " + env.type + " took " + ms(took) + " ms, over the endpoint's handler_timeout of " +
+  throw HandlerTimeout("the handler of " + std::string(env.type) + " took " + ms(took) + " ms, over the endpoint's handler_timeout of " +
                        ms(e_.options.handler_timeout) + " ms");
 }
 
@@ -88,7 +87,7 @@ CircuitBreaker::Verdict Pipeline::reject_unhandled(Settlement& s, const std::str
 
 // Commands are checked to have an endpoint before anything goes, so that a missing one fails
 // the attempt without having sent half of the batch.
-void Pipeline::send_outgoing(const Envelope& handled) {
+void Pipeline::send_outgoing(const EnvelopeView& handled) {
   for (const Outgoing& out : outgoing_) {
     if (!out.endpoint.empty()) outbox_.require_endpoint(out.endpoint);
   }
@@ -102,7 +101,7 @@ void Pipeline::send_outgoing(const Envelope& handled) {
   }
 }
 
-CircuitBreaker::Verdict Pipeline::failed(const Message& m, uint32_t attempt, Settlement& s, const Envelope& env,
+CircuitBreaker::Verdict Pipeline::failed(const Message& m, uint32_t attempt, Settlement& s, const EnvelopeView& view,
                                          const HandlerEntry& h, const std::exception_ptr& error) {
   const ErrorText text = describe(error);
   const bool retry = e_.retryable(error);
@@ -111,7 +110,9 @@ CircuitBreaker::Verdict Pipeline::failed(const Message& m, uint32_t attempt, Set
     if (s.nack(text.line())) e_.counters.add(e_.counters.nacked);
     return verdict;
   }
-  const std::string payload(m.text());  // the record may go with its settlement
+  const std::string payload(m.text());  // the record may go with its settlement, and so what `view` views
+  Envelope env;
+  view.copy_to(env);
   // At the last attempt a nack dead-letters (delivery_limit); a never-retried one is rejected.
   const Result<void> settled = retry ? s.nack(text.line()) : s.reject(text.line());
   if (!settled) return verdict;

@@ -49,10 +49,10 @@ class Pipeline {
  private:
   using Verdict = CircuitBreaker::Verdict;
   Verdict run(const Message& m, uint32_t attempt, Settlement& s);
-  [[noreturn]] void throw_timeout(const Envelope& env, std::chrono::nanoseconds took) const;
+  [[noreturn]] void throw_timeout(const EnvelopeView& env, std::chrono::nanoseconds took) const;
   Verdict reject_unhandled(Settlement& s, const std::string& reason);
-  void send_outgoing(const Envelope& handled);
-  Verdict failed(const Message& m, uint32_t attempt, Settlement& s, const Envelope& env, const HandlerEntry& h,
+  void send_outgoing(const EnvelopeView& handled);
+  Verdict failed(const Message& m, uint32_t attempt, Settlement& s, const EnvelopeView& env, const HandlerEntry& h,
                  const std::exception_ptr& error);
   void publish_fault(const Envelope& env, const MessageType& type, std::string_view payload, const ErrorText& text,
                      uint32_t attempts);
@@ -61,7 +61,7 @@ class Pipeline {
   Outbox& outbox_;
   const bool gated_;
   OutgoingBatch outgoing_;  // what the handler sent, its room kept from one delivery to the next
-  Envelope env_;  // the delivery's, read over the last one's (its strings' room reused)
+  Envelope copy_;  // a handler's Context::envelope(), copied over the last one's (its strings' room reused)
 };
 
 }  // namespace shmbus::service::detail

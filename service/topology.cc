@@ -11,6 +11,15 @@ std::string event_topic(const MessageType& type) {
   return "events." + type.name;
 }
 
-std::string command_topic(std::string_view endpoint) { return "commands." + std::string(endpoint); }
+std::string command_topic(std::string_view endpoint) {
+  std::string out;
+  command_topic(endpoint, out);
+  return out;
+}
+
+void command_topic(std::string_view endpoint, std::string& into) {
+  into.assign("commands.");
+  into.append(endpoint);
+}
 
 }  // namespace shmbus::service

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "messages.h"
+#include "service/sender.h"
 #include "shmbus/envelope.h"
 
 namespace shmbus::service {
@@ -284,6 +285,75 @@ TEST(Envelope, ReadTakesHeadersInAnyOrderAndTheFirstOfARepeatedKey) {
     EXPECT_EQ(got[i].key, want[i].key);
     EXPECT_EQ(got[i].value, want[i].value) << got[i].key;
   }
+}
+
+// The view reads the same fields in place: pointing into the block, not copies.
+TEST(EnvelopeView, ReadsEveryFieldInPlace) {
+  Envelope e = Envelope::start(message_type_of<shop::GetOrderStatus>(), "client");
+  e.reply_to = "replies.x";
+  e.expires_at = "2030-01-01T00:00:00.000Z";
+  e.not_before = "2029-01-01T00:00:00.000Z";
+  e.tracestate = "a=b";
+  const std::vector<Header> headers = e.headers();
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+  const auto* first = reinterpret_cast<const char*>(block.data());
+
+  const EnvelopeView sut = EnvelopeView::read(HeadersView(block));
+
+  Envelope copied;
+  sut.copy_to(copied);
+  const std::vector<Header> got = copied.headers(), want = e.headers();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].value, want[i].value) << got[i].key;
+  EXPECT_GE(sut.message_id.data(), first);
+  EXPECT_LT(sut.tracestate.data(), first + block.size());
+  ASSERT_TRUE(sut.expires().has_value());
+  EXPECT_EQ(*sut.expires(), *e.expires());
+  EXPECT_EQ(EnvelopeView::read(HeadersView()).message_id, "");
+}
+
+TEST(EnvelopeView, OfAnEnvelopeViewsItsStringsAndContinuesItsFlowAlike) {
+  Envelope parent = Envelope::start(message_type_of<shop::OrderPlaced>(), "sales");
+  parent.tracestate = "k=v";
+  const EnvelopeView view = EnvelopeView::of(parent);
+  EXPECT_EQ(view.traceparent.data(), parent.traceparent.data());
+  const auto now = std::chrono::system_clock::now();
+  Envelope from_view, from_full;
+
+  Envelope::caused_by(view, message_type_of<shop::ReserveStock>(), "billing", now, from_view);
+  Envelope::caused_by(parent, message_type_of<shop::ReserveStock>(), "billing", now, from_full);
+
+  EXPECT_EQ(from_view.correlation_id, parent.message_id);
+  EXPECT_EQ(from_view.causation_id, parent.message_id);
+  EXPECT_EQ(from_view.conversation_id, from_full.conversation_id);
+  EXPECT_EQ(from_view.traceparent.substr(0, 36), parent.traceparent.substr(0, 36));  // same trace-id
+  EXPECT_EQ(from_view.tracestate, "k=v");
+  EXPECT_EQ(from_view.sent_time, from_full.sent_time);
+}
+
+// A handler's Context reads the delivery in place; envelope() copies it out at the first ask.
+TEST(EnvelopeView, AContextMakesItsEnvelopeOnlyWhenAskedAndKeepsIt) {
+  Envelope e = Envelope::start(message_type_of<shop::ReserveStock>(), "client");
+  e.reply_to = "replies.x";
+  const std::vector<Header> headers = e.headers();
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+  const EnvelopeView view = EnvelopeView::read(HeadersView(block));
+  Envelope copy;
+  detail::Routes routes;
+  const std::string endpoint = "stock";
+  detail::OutgoingBatch out;
+
+  Context sut(view, copy, endpoint, routes, out, 1, 0);
+
+  EXPECT_EQ(copy.message_id, "");  // not made yet
+  EXPECT_EQ(sut.envelope_view().reply_to, "replies.x");
+  const Envelope& got = sut.envelope();
+  EXPECT_EQ(&got, &copy);
+  EXPECT_EQ(got.message_id, e.message_id);
+  EXPECT_EQ(got.reply_to, "replies.x");
+  EXPECT_EQ(&sut.envelope(), &copy);
 }
 
 }  // namespace

@@ -62,9 +62,10 @@ TEST(Kinds, ReplyingToAnEventOrAPlainCommandIsRefusedInTheHandler) {
   Envelope event = Envelope::start(message_type_of<shop::OrderPlaced>(), "x");
   Envelope command = Envelope::start(message_type_of<shop::ReserveStock>(), "x");
   detail::Routes routes;
+  const std::string endpoint = "sales";
   for (const Envelope* handled : {&event, &command}) {
     detail::OutgoingBatch out;
-    Context ctx(*handled, "sales", routes, out, 1, 0);
+    Context ctx(*handled, endpoint, routes, out, 1, 0);
     expect_refused([&] { ctx.reply(shop::OrderStatus{}); }, "only a command sent by request()");
   }
 }

@@ -28,8 +28,10 @@ using Routes = std::map<std::string, std::string, std::less<>>;
 
 class Context {
  public:
-  // The message being handled.
-  const Envelope& envelope() const noexcept { return handled_; }
+  // The message being handled: its envelope read in place (valid during the call), and copied
+  // out (made at the first call, then kept for the call's rest).
+  const EnvelopeView& envelope_view() const noexcept { return handled_; }
+  const Envelope& envelope() const;
   // Its queue delivery (1 = first; redeliveries after a nack count on) and, within it, the
   // immediate retry (0 = first try).
   uint32_t attempt() const noexcept { return attempt_; }
@@ -62,16 +64,35 @@ class Context {
   void send_json(const MessageType& type, std::string json, std::string_view endpoint);
   void reply_json(const MessageType& type, std::string json);
 
-  Context(const Envelope& handled, std::string endpoint, const detail::Routes& routes,
+  // `endpoint` and `routes` must outlive the Context.
+  Context(const Envelope& handled, const std::string& endpoint, const detail::Routes& routes,
           detail::OutgoingBatch& outgoing, uint32_t attempt, uint32_t immediate_retry,
           std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
           const detail::Clock* clock = nullptr) noexcept  // nullptr: the real clocks
-      : handled_(handled), endpoint_(std::move(endpoint)), routes_(routes), outgoing_(outgoing),
-        attempt_(attempt), immediate_retry_(immediate_retry), deadline_(deadline), clock_(clock) {}
+      : Context(EnvelopeView::of(handled), &handled, endpoint, routes, outgoing, attempt, immediate_retry, deadline,
+                clock) {}
+  Context(const Envelope&, std::string&&, const detail::Routes&, detail::OutgoingBatch&, uint32_t, uint32_t,
+          std::chrono::steady_clock::time_point = {}, const detail::Clock* = nullptr) = delete;  // must outlive it
+  // A delivery read in place; envelope() copies it into `copy` when first asked.
+  Context(const EnvelopeView& handled, Envelope& copy, const std::string& endpoint, const detail::Routes& routes,
+          detail::OutgoingBatch& outgoing, uint32_t attempt, uint32_t immediate_retry,
+          std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max(),
+          const detail::Clock* clock = nullptr) noexcept
+      : Context(handled, nullptr, endpoint, routes, outgoing, attempt, immediate_retry, deadline, clock) {
+    copy_ = &copy;
+  }
 
  private:
-  const Envelope& handled_;
-  std::string endpoint_;
+  Context(const EnvelopeView& handled, const Envelope* full, const std::string& endpoint, const detail::Routes& routes,
+          detail::OutgoingBatch& outgoing, uint32_t attempt, uint32_t immediate_retry,
+          std::chrono::steady_clock::time_point deadline, const detail::Clock* clock) noexcept
+      : handled_(handled), full_(full), endpoint_(endpoint), routes_(routes), outgoing_(outgoing), attempt_(attempt),
+        immediate_retry_(immediate_retry), deadline_(deadline), clock_(clock) {}
+
+  EnvelopeView handled_;
+  mutable const Envelope* full_;  // envelope(): the handled Envelope, or *copy_ once made
+  Envelope* copy_ = nullptr;
+  const std::string& endpoint_;
   const detail::Routes& routes_;
   detail::OutgoingBatch& outgoing_;
   uint32_t attempt_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shmbus/headers.h"
@@ -13,6 +14,23 @@
 namespace shmbus::service {
 
 inline constexpr std::string_view kJsonContentType = "application/json";
+
+struct Envelope;
+
+// The same fields as views, read in place: what a handler thread reads of each delivery (no
+// copies). Valid while what it views is: a record's headers until its delivery is settled, an
+// Envelope until it changes.
+struct EnvelopeView {
+  std::string_view message_id, correlation_id, causation_id, conversation_id, type, kind, content_type, sent_time,
+      source, reply_to, expires_at, not_before, traceparent, tracestate;
+
+  // The envelope's keys in a record's headers (missing ones are ""; the first of a key wins).
+  static EnvelopeView read(const HeadersView& headers) noexcept;
+  static EnvelopeView of(const Envelope& e) noexcept;
+  // Copies the fields into `into`, its strings' room reused.
+  void copy_to(Envelope& into) const;
+  std::optional<std::chrono::system_clock::time_point> expires() const noexcept;
+};
 
 struct Envelope {
   std::string message_id;       // new_message_id(): unique, time-ordered
@@ -55,6 +73,9 @@ struct Envelope {
   static void start(const MessageType& type, std::string_view source, std::chrono::system_clock::time_point now,
                     Envelope& into);
   static void caused_by(const Envelope& parent, const MessageType& type, std::string_view source,
+                        std::chrono::system_clock::time_point now, Envelope& into);
+  // The same from a parent read in place (a delivery's EnvelopeView); `parent` must not view `into`.
+  static void caused_by(const EnvelopeView& parent, const MessageType& type, std::string_view source,
                         std::chrono::system_clock::time_point now, Envelope& into);
 
   // expires_at, parsed (nullopt if none or unreadable).

@@ -27,6 +27,8 @@ struct MessageType {
 
   // "OrderPlaced@2": the `type` header.
   std::string type_header() const;
+  // The same into `into` (its room reused).
+  void type_header(std::string& into) const;
 };
 
 // "Name@version" split; nullopt if the text is not of that form (version 1..2^32-1, decimal).
@@ -61,9 +63,11 @@ inline constexpr MessageKind command = MessageKind::kCommand;
 inline constexpr MessageKind reply = MessageKind::kReply;
 }  // namespace kinds
 
+// Made once per type (a message's way does not build its name again for each one).
 template <class T>
-MessageType message_type_of() {
-  return MessageTraits<T>::type();
+const MessageType& message_type_of() {
+  static const MessageType type = MessageTraits<T>::type();
+  return type;
 }
 
 }  // namespace shmbus::service

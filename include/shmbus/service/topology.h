@@ -15,6 +15,7 @@ namespace shmbus::service {
 
 std::string event_topic(const MessageType& type);
 std::string command_topic(std::string_view endpoint);
+void command_topic(std::string_view endpoint, std::string& into);  // the same into `into`, its room reused
 inline constexpr std::string_view kReplyTopicPrefix = "replies.";
 
 }  // namespace shmbus::service
