@@ -337,12 +337,14 @@ class ClientImpl {
 
   void on_reply(const Message& m) noexcept {
     try {
-      // Two headers are all a reply needs here: not the whole envelope read into strings.
-      const std::optional<std::string_view> correlation = m.headers.find(header_keys::kCorrelationId);
-      if (!correlation) return;
-      ReplySlot* s = table_.take(*correlation);
+      // Two headers are all a reply needs here (one pass): not the whole envelope read into strings.
+      static constexpr std::string_view kKeys[] = {header_keys::kCorrelationId, header_keys::kType};
+      std::optional<std::string_view> found[2];
+      m.headers.find_each(kKeys, found);
+      if (!found[0]) return;
+      ReplySlot* s = table_.take(*found[0]);
       if (!s) return;  // timed out already, or not ours
-      answer(*s, m.headers.find(header_keys::kType).value_or(std::string_view{}), m.text());
+      answer(*s, found[1].value_or(std::string_view{}), m.text());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "shmbus client: a reply could not be handled: %s\n", e.what());
     }

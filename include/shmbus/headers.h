@@ -57,6 +57,9 @@ class HeadersView {
   bool empty() const noexcept { return block_.empty() || !valid_; }
   std::span<const std::byte> bytes() const noexcept { return block_; }
   std::optional<std::string_view> find(std::string_view key) const noexcept;
+  // find() for several keys in one pass over the block: values[i] = what find(keys[i]) gives.
+  // REQUIRES: values.size() >= keys.size().
+  void find_each(std::span<const std::string_view> keys, std::span<std::optional<std::string_view>> values) const noexcept;
   size_t size() const noexcept;
 
   class Iterator {

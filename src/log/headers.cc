@@ -49,6 +49,19 @@ std::optional<std::string_view> HeadersView::find(std::string_view key) const no
   return std::nullopt;
 }
 
+void HeadersView::find_each(std::span<const std::string_view> keys,
+                            std::span<std::optional<std::string_view>> values) const noexcept {
+  for (size_t i = 0; i < keys.size(); ++i) values[i].reset();
+  size_t left = keys.size();
+  for (Header h : *this) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (values[i] || h.key != keys[i]) continue;
+      values[i] = h.value;  // the first of its key, as find() gives
+      if (--left == 0) return;
+    }
+  }
+}
+
 size_t HeadersView::size() const noexcept {
   size_t n = 0;
   for (auto it = begin(); it != end(); ++it) ++n;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -395,6 +396,24 @@ TEST(HeaderFilter, LongestKeyAndValueAreAccepted) {
   encode_headers({&h, 1}, bytes);
 
   EXPECT_TRUE(sut.matches(HeadersView(bytes)));
+}
+
+// find_each: what find() gives per key, in one pass (the first of a repeated key; a key asked
+// twice answered twice; a malformed block answers nothing).
+TEST(HeadersView, FindEachGivesWhatFindGivesForEveryKey) {
+  const Encoded block{{"type", "A"}, {"message-id", "m1"}, {"type", "B"}, {"", "empty key"}};
+  const std::string_view keys[] = {"type", "missing", "message-id", "type", ""};
+  std::optional<std::string_view> sut[5];
+
+  block.view().find_each(keys, sut);
+
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(sut[i], block.view().find(keys[i])) << keys[i];
+  EXPECT_EQ(sut[0], "A");
+  EXPECT_FALSE(sut[1].has_value());
+  EXPECT_EQ(sut[4], "empty key");
+  const std::byte garbage[] = {std::byte{9}, std::byte{0}, std::byte{9}, std::byte{0}, std::byte{'t'}};
+  HeadersView(garbage).find_each(keys, sut);
+  for (const auto& v : sut) EXPECT_FALSE(v.has_value());
 }
 
 }  // namespace
