@@ -1,6 +1,7 @@
 // Encoding and bounds-checked decoding of the headers block (format in headers.h).
 #include "shmbus/headers.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -51,9 +52,16 @@ std::optional<std::string_view> HeadersView::find(std::string_view key) const no
 
 void HeadersView::find_each(std::span<const std::string_view> keys,
                             std::span<std::optional<std::string_view>> values) const noexcept {
-  for (size_t i = 0; i < keys.size(); ++i) values[i].reset();
+  // The lengths asked for, as bits (a key of 64 bytes or more sets the last): most headers are
+  // passed over on their length alone.
+  uint64_t lengths = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    values[i].reset();
+    lengths |= uint64_t{1} << std::min<size_t>(keys[i].size(), 63);
+  }
   size_t left = keys.size();
   for (Header h : *this) {
+    if ((lengths >> std::min<size_t>(h.key.size(), 63) & 1) == 0) continue;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (values[i] || h.key != keys[i]) continue;
       values[i] = h.value;  // the first of its key, as find() gives
@@ -68,15 +76,22 @@ size_t HeadersView::size() const noexcept {
   return n;
 }
 
+// The view was validated when made, but a block in shared memory can change under it (a hostile
+// or broken writer): each step checks its entry again, and one that no longer fits ends the
+// iteration instead of reading past the block or standing still.
 Header HeadersView::Iterator::operator*() const noexcept {
+  const size_t room = block_.size() - offset_;
+  if (room < kEntryPrefix) return {};
   const std::byte* p = &block_[offset_];
-  size_t key_len = load_u16(p);
-  size_t value_len = load_u16(p + 2);
+  const size_t key_len = load_u16(p);  // read once: what is checked is what is used
+  const size_t value_len = load_u16(p + 2);
+  if (kEntryPrefix + key_len + value_len > room) return {};
   return {view_of(p + kEntryPrefix, key_len), view_of(p + kEntryPrefix + key_len, value_len)};
 }
 
 HeadersView::Iterator& HeadersView::Iterator::operator++() noexcept {
-  offset_ += entry_size(block_, offset_);  // the view was validated, so the size is never 0 here
+  const size_t size = entry_size(block_, offset_);
+  offset_ = size == 0 ? block_.size() : offset_ + size;
   return *this;
 }
 

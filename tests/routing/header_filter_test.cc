@@ -401,19 +401,44 @@ TEST(HeaderFilter, LongestKeyAndValueAreAccepted) {
 // find_each: what find() gives per key, in one pass (the first of a repeated key; a key asked
 // twice answered twice; a malformed block answers nothing).
 TEST(HeadersView, FindEachGivesWhatFindGivesForEveryKey) {
-  const Encoded block{{"type", "A"}, {"message-id", "m1"}, {"type", "B"}, {"", "empty key"}};
-  const std::string_view keys[] = {"type", "missing", "message-id", "type", ""};
-  std::optional<std::string_view> sut[5];
+  const std::string long_key(70, 'k'), longer_key(80, 'k');  // past 63 bytes, lengths share a bit
+  const Encoded block{{"type", "A"}, {"message-id", "m1"}, {"type", "B"}, {"", "empty key"}, {longer_key, "80"},
+                      {long_key, "70"}};
+  const std::string_view keys[] = {"type", "missing", "message-id", "type", "", long_key, longer_key};
+  std::optional<std::string_view> sut[7];
 
   block.view().find_each(keys, sut);
 
-  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(sut[i], block.view().find(keys[i])) << keys[i];
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ(sut[i], block.view().find(keys[i])) << keys[i];
+  EXPECT_EQ(sut[5], "70");
+  EXPECT_EQ(sut[6], "80");
   EXPECT_EQ(sut[0], "A");
   EXPECT_FALSE(sut[1].has_value());
   EXPECT_EQ(sut[4], "empty key");
   const std::byte garbage[] = {std::byte{9}, std::byte{0}, std::byte{9}, std::byte{0}, std::byte{'t'}};
   HeadersView(garbage).find_each(keys, sut);
   for (const auto& v : sut) EXPECT_FALSE(v.has_value());
+}
+
+// A block that changes after its view was made (shared memory, a broken writer): iterating
+// stops at the entry that no longer fits, never reads past the block, never stands still.
+TEST(HeadersView, ABlockChangedAfterItsViewWasMadeEndsTheIteration) {
+  const std::vector<Header> headers = {{"a", "1"}, {"bb", "22"}, {"ccc", "333"}};
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+  const HeadersView sut(block);
+  ASSERT_TRUE(sut.valid());
+  const size_t second = 4 + 1 + 1;  // where "bb" starts
+
+  block[second] = std::byte{0xff};  // its key now runs past the block
+  block[second + 1] = std::byte{0xff};
+
+  std::vector<std::string_view> keys;
+  for (const Header h : sut) keys.push_back(h.key);
+  EXPECT_EQ(keys, (std::vector<std::string_view>{"a", ""}));  // the changed entry reads as empty, then the end
+  EXPECT_FALSE(sut.find("ccc").has_value());
+  block[second + 2] = std::byte{0xff};  // its value too
+  EXPECT_FALSE(sut.find("bb").has_value());
 }
 
 }  // namespace
