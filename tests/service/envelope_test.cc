@@ -12,6 +12,14 @@
 namespace shmbus::service {
 namespace {
 
+// An envelope's headers, encoded as a record carries them.
+std::vector<std::byte> block_of(const Envelope& e) {
+  const std::vector<Header> headers = e.headers();
+  std::vector<std::byte> block(encoded_headers_size(headers));
+  encode_headers(headers, block);
+  return block;
+}
+
 TEST(MessageId, IsAUuidVersion7) {
   const std::string sut = new_message_id();
 
@@ -206,12 +214,6 @@ TEST(Envelope, ReadIntoReplacesEveryField) {
   full.tracestate = "a=b";
   full.not_before = "2030-01-01T00:00:00.000Z";
   const Envelope lean = Envelope::start(message_type_of<shop::OrderPlaced>(), "other");
-  const auto block_of = [](const Envelope& e) {
-    const std::vector<Header> headers = e.headers();
-    std::vector<std::byte> block(encoded_headers_size(headers));
-    encode_headers(headers, block);
-    return block;
-  };
   const std::vector<std::byte> full_block = block_of(full), lean_block = block_of(lean);
   Envelope sut;
 
@@ -249,9 +251,7 @@ TEST(Envelope, RoundTripsThroughHeaders) {
   e.reply_to = "replies.x";
   e.expires_at = "2030-01-01T00:00:00.000Z";
   e.tracestate = "a=b";
-  const std::vector<Header> headers = e.headers();
-  std::vector<std::byte> block(encoded_headers_size(headers));
-  encode_headers(headers, block);
+  const std::vector<std::byte> block = block_of(e);
 
   const Envelope sut = Envelope::read(HeadersView(block));
 
@@ -294,9 +294,7 @@ TEST(EnvelopeView, ReadsEveryFieldInPlace) {
   e.expires_at = "2030-01-01T00:00:00.000Z";
   e.not_before = "2029-01-01T00:00:00.000Z";
   e.tracestate = "a=b";
-  const std::vector<Header> headers = e.headers();
-  std::vector<std::byte> block(encoded_headers_size(headers));
-  encode_headers(headers, block);
+  const std::vector<std::byte> block = block_of(e);
   const auto* first = reinterpret_cast<const char*>(block.data());
 
   const EnvelopeView sut = EnvelopeView::read(HeadersView(block));
@@ -336,9 +334,7 @@ TEST(EnvelopeView, OfAnEnvelopeViewsItsStringsAndContinuesItsFlowAlike) {
 TEST(EnvelopeView, AContextMakesItsEnvelopeOnlyWhenAskedAndKeepsIt) {
   Envelope e = Envelope::start(message_type_of<shop::ReserveStock>(), "client");
   e.reply_to = "replies.x";
-  const std::vector<Header> headers = e.headers();
-  std::vector<std::byte> block(encoded_headers_size(headers));
-  encode_headers(headers, block);
+  const std::vector<std::byte> block = block_of(e);
   const EnvelopeView view = EnvelopeView::read(HeadersView(block));
   Envelope copy;
   detail::Routes routes;
