@@ -134,11 +134,13 @@ const std::string& Endpoint::name() const noexcept { return impl_->name; }
 Queue Endpoint::queue() const { return impl_->host->queue(); }
 
 EndpointStats Endpoint::stats() const noexcept {
+  using S = detail::CounterStripe;
   const detail::EndpointCounters& c = impl_->counters;
-  const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   const detail::CircuitBreaker& b = impl_->breaker;
-  return {get(c.handled),  get(c.retried),         get(c.nacked), get(c.rejected), get(c.faulted),
-          get(c.replies_dropped), b.state(), b.opened(), b.closed(), get(c.released), get(c.rate_limited)};
+  return {c.total(&S::handled), c.total(&S::retried),         c.total(&S::nacked),
+          c.total(&S::rejected), c.total(&S::faulted),         c.total(&S::replies_dropped),
+          b.state(),             b.opened(),                   b.closed(),
+          c.total(&S::released), c.total(&S::rate_limited)};
 }
 
 }  // namespace shmbus::service

@@ -21,11 +21,28 @@ struct HandlerEntry {
   Endpoint::Invoker invoke;
 };
 
-struct EndpointCounters {
+// One handler thread's counts, on a cache line of its own: threads that each counted into one
+// shared line handed it between the cores at every message.
+struct alignas(64) CounterStripe {
   // relaxed throughout: counters for stats(), read on their own.
   std::atomic<uint64_t> handled{0}, retried{0}, nacked{0}, rejected{0}, faulted{0}, replies_dropped{0};
   std::atomic<uint64_t> released{0}, rate_limited{0};
   void add(std::atomic<uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
+};
+static_assert(sizeof(CounterStripe) == 64 && alignof(CounterStripe) == 64, "one cache line per stripe");
+
+struct EndpointCounters {
+  static constexpr size_t kStripes = 8;  // handler threads past 8 share them, round robin
+  CounterStripe stripes[kStripes];
+  std::atomic<uint32_t> next{0};  // relaxed: only spreads pipelines over the stripes
+
+  CounterStripe& stripe() noexcept { return stripes[next.fetch_add(1, std::memory_order_relaxed) % kStripes]; }
+  // One counter summed over the stripes.
+  uint64_t total(std::atomic<uint64_t> CounterStripe::*c) const noexcept {
+    uint64_t sum = 0;
+    for (const CounterStripe& s : stripes) sum += (s.*c).load(std::memory_order_relaxed);
+    return sum;
+  }
 };
 
 using ExceptionFilter = std::function<bool(const std::exception_ptr&)>;

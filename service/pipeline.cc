@@ -16,16 +16,16 @@ TimePoint Pipeline::ready_at(TimePoint now) const noexcept {
 
 std::optional<TimePoint> Pipeline::rate_wait(TimePoint now, bool first_try) noexcept {
   std::optional<TimePoint> later = e_.rate.take(now);
-  if (later && first_try) e_.counters.add(e_.counters.rate_limited);
+  if (later && first_try) counters_.add(counters_.rate_limited);
   return later;
 }
 
 void Pipeline::note_wait(TimePoint now) noexcept {
-  if (e_.rate.ready_at(now) > now) e_.counters.add(e_.counters.rate_limited);
+  if (e_.rate.ready_at(now) > now) counters_.add(counters_.rate_limited);
 }
 
 void Pipeline::gave_back(CircuitBreaker::Pass pass) noexcept {
-  if (pass == CircuitBreaker::Pass::kNo) e_.counters.add(e_.counters.released);
+  if (pass == CircuitBreaker::Pass::kNo) counters_.add(counters_.released);
   if (e_.breaker.record(pass, Verdict::kNotJudged, e_.clock().now())) e_.host->wake();
 }
 
@@ -61,7 +61,7 @@ CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settle
       h->invoke(m.text(), ctx);
       if (timeout.count() > 0 && ctx.past_deadline()) throw_timeout(env, clock.now() - started);
       send_outgoing(env);
-      if (s.ack()) e_.counters.add(e_.counters.handled);
+      if (s.ack()) counters_.add(counters_.handled);
       return Verdict::kSuccess;
     } catch (const DecodeError& ex) {
       return reject_unhandled(s, std::string("undecodable: ") + ex.what());
@@ -69,7 +69,7 @@ CircuitBreaker::Verdict Pipeline::run(const Message& m, uint32_t attempt, Settle
       error = std::current_exception();
     }
     if (!e_.retryable(error) || retry >= e_.options.immediate_retries) break;
-    e_.counters.add(e_.counters.retried);
+    counters_.add(counters_.retried);
   }
   return failed(m, attempt, s, env, *h, error);
 }
@@ -81,7 +81,7 @@ void Pipeline::throw_timeout(const EnvelopeView& env, std::chrono::nanoseconds t
 }
 
 CircuitBreaker::Verdict Pipeline::reject_unhandled(Settlement& s, const std::string& reason) {
-  if (s.reject(reason)) e_.counters.add(e_.counters.rejected);
+  if (s.reject(reason)) counters_.add(counters_.rejected);
   return Verdict::kNotJudged;  // the message's fault, not the endpoint's
 }
 
@@ -94,7 +94,7 @@ void Pipeline::send_outgoing(const EnvelopeView& handled) {
   const auto expires = handled.expires();
   for (const Outgoing& out : outgoing_) {
     if (out.reply && expires && *expires < e_.clock().wall()) {
-      e_.counters.add(e_.counters.replies_dropped);  // the requester gave up: nobody waits
+      counters_.add(counters_.replies_dropped);  // the requester gave up: nobody waits
       continue;
     }
     outbox_.publish(out);
@@ -107,7 +107,7 @@ CircuitBreaker::Verdict Pipeline::failed(const Message& m, uint32_t attempt, Set
   const bool retry = e_.retryable(error);
   const Verdict verdict = retry ? Verdict::kFailure : Verdict::kNotJudged;
   if (retry && attempt < e_.options.max_deliveries) {
-    if (s.nack(text.line())) e_.counters.add(e_.counters.nacked);
+    if (s.nack(text.line())) counters_.add(counters_.nacked);
     return verdict;
   }
   const std::string payload(m.text());  // the record may go with its settlement, and so what `view` views
@@ -116,7 +116,7 @@ CircuitBreaker::Verdict Pipeline::failed(const Message& m, uint32_t attempt, Set
   // At the last attempt a nack dead-letters (delivery_limit); a never-retried one is rejected.
   const Result<void> settled = retry ? s.nack(text.line()) : s.reject(text.line());
   if (!settled) return verdict;
-  e_.counters.add(e_.counters.faulted);
+  counters_.add(counters_.faulted);
   publish_fault(env, h.type, payload, text, attempt);
   return verdict;
 }

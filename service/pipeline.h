@@ -27,7 +27,7 @@ namespace shmbus::service::detail {
 class Pipeline {
  public:
   Pipeline(EndpointImpl& e, Outbox& outbox)
-      : e_(e), outbox_(outbox), gated_(e.breaker.enabled() || e.rate.enabled()) {}
+      : e_(e), outbox_(outbox), counters_(e.counters.stripe()), gated_(e.breaker.enabled() || e.rate.enabled()) {}
 
   // Has a breaker or a rate limit: without, admission is skipped (no clock read on the way).
   bool gated() const noexcept { return gated_; }
@@ -59,6 +59,7 @@ class Pipeline {
 
   EndpointImpl& e_;
   Outbox& outbox_;
+  CounterStripe& counters_;  // this thread's
   const bool gated_;
   OutgoingBatch outgoing_;  // what the handler sent, its room kept from one delivery to the next
   Envelope copy_;  // a handler's Context::envelope(), copied over the last one's (its strings' room reused)
