@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace shmbus {
 namespace {
@@ -19,11 +20,24 @@ void store_u16(std::byte* p, size_t v) noexcept {
   p[1] = static_cast<std::byte>((v >> 8) & 0xFF);
 }
 
+struct EntryLengths {
+  size_t key = 0, value = 0;
+  size_t size() const noexcept { return kEntryPrefix + key + value; }
+};
+
+// The lengths of the entry at `offset`, each read once (what is checked is what is used, should
+// the bytes change meanwhile); nullopt if the entry does not fit inside `block`.
+std::optional<EntryLengths> entry_at(std::span<const std::byte> block, size_t offset) noexcept {
+  if (block.size() - offset < kEntryPrefix) return std::nullopt;
+  const EntryLengths e{load_u16(&block[offset]), load_u16(&block[offset + 2])};
+  if (e.size() > block.size() - offset) return std::nullopt;
+  return e;
+}
+
 // Size of the entry at `offset`, or 0 if it does not fit inside `block`.
 size_t entry_size(std::span<const std::byte> block, size_t offset) noexcept {
-  if (block.size() - offset < kEntryPrefix) return 0;
-  size_t size = kEntryPrefix + load_u16(&block[offset]) + load_u16(&block[offset + 2]);
-  return size <= block.size() - offset ? size : 0;
+  const std::optional<EntryLengths> e = entry_at(block, offset);
+  return e ? e->size() : 0;
 }
 
 std::string_view view_of(const std::byte* p, size_t n) noexcept {
@@ -80,13 +94,10 @@ size_t HeadersView::size() const noexcept {
 // or broken writer): each step checks its entry again, and one that no longer fits ends the
 // iteration instead of reading past the block or standing still.
 Header HeadersView::Iterator::operator*() const noexcept {
-  const size_t room = block_.size() - offset_;
-  if (room < kEntryPrefix) return {};
-  const std::byte* p = &block_[offset_];
-  const size_t key_len = load_u16(p);  // read once: what is checked is what is used
-  const size_t value_len = load_u16(p + 2);
-  if (kEntryPrefix + key_len + value_len > room) return {};
-  return {view_of(p + kEntryPrefix, key_len), view_of(p + kEntryPrefix + key_len, value_len)};
+  const std::optional<EntryLengths> e = entry_at(block_, offset_);
+  if (!e) return {};
+  const std::byte* p = &block_[offset_] + kEntryPrefix;
+  return {view_of(p, e->key), view_of(p + e->key, e->value)};
 }
 
 HeadersView::Iterator& HeadersView::Iterator::operator++() noexcept {
